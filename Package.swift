@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// The dlib shim is always compiled optimised: dlib's templates run 10-50x slower at -O0,
+// which would make even debug test runs crawl. It targets a baseline x86-64 CPU so the
+// same binary runs under qemu's TCG in the hardware-in-the-loop VM. Set WARDEN_NATIVE=1
+// for a build tuned to this machine's CPU (benchmarks only).
+let native = ProcessInfo.processInfo.environment["WARDEN_NATIVE"] == "1"
+var shimFlags = ["-O2", "-std=c++17", "-fno-strict-aliasing", "-DDLIB_NO_GUI_SUPPORT"]
+if native { shimFlags += ["-march=native"] }
+
+let package = Package(
+    name: "Warden",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "warden", targets: ["warden"]),
+        .library(name: "FaceKit", targets: ["FaceKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian packages.
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebp",
+                       providers: [.apt(["libwebp-dev"])]),
+
+        // The only C++ in the project: a thin extern "C" shim over dlib.
+        .target(
+            name: "CDlibFace",
+            cxxSettings: [.unsafeFlags(shimFlags)],
+            linkerSettings: [
+                .linkedLibrary("dlib"), .linkedLibrary("blas"), .linkedLibrary("lapack"),
+                .linkedLibrary("stdc++"),
+            ]
+        ),
+
+        .target(name: "FaceKit", dependencies: ["CDlibFace", "CTurboJPEG", "CPNG", "CWebP"]),
+        .target(name: "WardenCLI", dependencies: [
+            "FaceKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
+
+        .testTarget(name: "FaceKitTests", dependencies: ["FaceKit"]),
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

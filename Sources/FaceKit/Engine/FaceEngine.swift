@@ -1,0 +1,211 @@
+import CDlibFace
+import Foundation
+
+public enum FaceEngineError: Error, Equatable, CustomStringConvertible, Sendable {
+    case modelsNotFound(String)
+    case model(String)
+    case invalidArgument(String)
+    case outOfMemory
+    case unavailable(String)
+    case `internal`(String)
+
+    public var description: String {
+        switch self {
+        case .modelsNotFound(let s): return s
+        case .model(let s): return "\(s)\nRun `make setup` to reinstall the model files."
+        case .invalidArgument(let s): return "invalid input: \(s)"
+        case .outOfMemory: return "out of memory in the face engine"
+        case .unavailable(let s): return s
+        case .internal(let s): return "face engine error: \(s)"
+        }
+    }
+
+    init(_ err: cdf_error) {
+        let message = withUnsafeBytes(of: err.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        switch err.code {
+        case Int32(CDF_ERR_MODEL.rawValue): self = .model(message)
+        case Int32(CDF_ERR_ARGUMENT.rawValue): self = .invalidArgument(message)
+        case Int32(CDF_ERR_NO_MEMORY.rawValue): self = .outOfMemory
+        case Int32(CDF_ERR_UNAVAILABLE.rawValue): self = .unavailable(message)
+        default: self = .internal(message)
+        }
+    }
+}
+
+public enum FaceDetector: String, Sendable, CaseIterable, Codable {
+    /// dlib's HOG + linear SVM frontal detector: fast on a CPU, frontal faces only.
+    case hog
+    /// dlib's MMOD CNN: more accurate on turned and small faces, several times slower.
+    case cnn
+}
+
+public struct DetectionOptions: Sendable, Equatable {
+    public var detector: FaceDetector
+    /// How many times to double the image before detecting; each step finds faces half as
+    /// large at about four times the cost. Door cameras see large faces: 0 is usually enough.
+    public var upsample: Int
+    /// Drop faces whose box is narrower than this many pixels.
+    public var minimumFaceSize: Int
+    /// The most faces reported for one image; the highest-scoring are kept.
+    public var maximumFaces: Int
+
+    public init(detector: FaceDetector = .hog, upsample: Int = 1, minimumFaceSize: Int = 0, maximumFaces: Int = 32) {
+        self.detector = detector
+        self.upsample = upsample
+        self.minimumFaceSize = minimumFaceSize
+        self.maximumFaces = maximumFaces
+    }
+}
+
+/// The face engine: detection, landmarks, alignment and embeddings on dlib's models.
+///
+/// Not thread-safe (see `cdlibface.h`): dlib's networks keep per-pass state. Give each
+/// worker thread its own engine, or guard one with a lock. It is `Sendable` only so that it
+/// can be handed to the thread that will own it.
+public final class FaceEngine: @unchecked Sendable {
+    private let handle: OpaquePointer
+    public let models: ModelSet
+    public let hasCNNDetector: Bool
+
+    /// Loads the models from `models`. The CNN detector loads only when asked for, since it
+    /// adds start-up time and memory that HOG-only doors do not need.
+    public init(models: ModelSet, loadCNNDetector: Bool = false) throws(FaceEngineError) {
+        var err = cdf_error()
+        let cnnPath = loadCNNDetector ? models.path(.cnnDetector) : nil
+        let created: OpaquePointer? = models.path(.landmarks).withCString { lm in
+            models.path(.recognition).withCString { rec in
+                if let cnnPath { return cnnPath.withCString { cdf_engine_create(lm, rec, $0, &err) } }
+                return cdf_engine_create(lm, rec, nil, &err)
+            }
+        }
+        guard let created else { throw FaceEngineError(err) }
+        self.handle = created
+        self.models = models
+        self.hasCNNDetector = cdf_engine_has_cnn(created) != 0
+    }
+
+    /// Finds the models with `locator` and loads them.
+    public convenience init(locator: ModelLocator, loadCNNDetector: Bool = false) throws(FaceEngineError) {
+        let required: [ModelFile] = loadCNNDetector ? [.landmarks, .recognition, .cnnDetector] : [.landmarks, .recognition]
+        let models: ModelSet
+        do { models = try locator.locate(requiring: required) } catch { throw .modelsNotFound(error.description) }
+        try self.init(models: models, loadCNNDetector: loadCNNDetector)
+    }
+
+    deinit { cdf_engine_destroy(handle) }
+
+    public var modelID: String { ModelSet.recognitionModelID }
+
+    /// Faces in `image`, best score first, each with its five landmarks.
+    public func detect(_ image: RGBImage, options: DetectionOptions = DetectionOptions()) throws(FaceEngineError) -> [Face] {
+        let capacity = max(0, options.maximumFaces)
+        var out = [cdf_face](repeating: cdf_face(), count: max(1, capacity))
+        var count: Int32 = 0
+        var err = cdf_error()
+        let status = withImage(image) { img in
+            out.withUnsafeMutableBufferPointer { buf in
+                cdf_detect(handle, img, options.detector == .cnn ? CDF_DETECTOR_CNN : CDF_DETECTOR_HOG,
+                           Int32(options.upsample), Int32(options.minimumFaceSize), buf.baseAddress, Int32(capacity), &count, &err)
+            }
+        }
+        // More faces than the cap is not an error: the best `capacity` are kept.
+        guard status == Int32(CDF_OK.rawValue) || status == Int32(CDF_ERR_CAPACITY.rawValue) else { throw FaceEngineError(err) }
+        return out.prefix(min(Int(count), capacity)).map(Face.init)
+    }
+
+    /// Fits landmarks inside a known box (for tight face crops the detector cannot see).
+    public func landmarks(_ image: RGBImage, box: FaceBox) throws(FaceEngineError) -> Face {
+        var face = cdf_face(Face(box: box, score: 0, landmarks: FaceLandmarks(rightEyeOuter: .init(x: 0, y: 0), rightEyeInner: .init(x: 0, y: 0),
+                                                                             leftEyeOuter: .init(x: 0, y: 0), leftEyeInner: .init(x: 0, y: 0), noseBase: .init(x: 0, y: 0))))
+        var err = cdf_error()
+        let status = withImage(image) { cdf_landmarks(handle, $0, &face, &err) }
+        guard status == Int32(CDF_OK.rawValue) else { throw FaceEngineError(err) }
+        return Face(face)
+    }
+
+    /// The 150x150 chip the network sees: rotated, scaled and cropped from the landmarks.
+    public func alignedChip(_ image: RGBImage, face: Face) throws(FaceEngineError) -> RGBImage {
+        let side = Int(CDF_CHIP_SIZE)
+        var chip = [UInt8](repeating: 0, count: side * side * 3)
+        var cface = cdf_face(face)
+        var err = cdf_error()
+        let status = withImage(image) { img in chip.withUnsafeMutableBufferPointer { cdf_aligned_chip(handle, img, &cface, $0.baseAddress, &err) } }
+        guard status == Int32(CDF_OK.rawValue) else { throw FaceEngineError(err) }
+        return RGBImage(unchecked: side, side, chip)
+    }
+
+    /// One embedding for one face of `image`.
+    public func embed(_ image: RGBImage, face: Face) throws(FaceEngineError) -> Embedding {
+        try embed(image, faces: [face])[0]
+    }
+
+    /// Embeddings for several faces of one image, in one batched forward pass.
+    public func embed(_ image: RGBImage, faces: [Face]) throws(FaceEngineError) -> [Embedding] {
+        if faces.isEmpty { return [] }
+        var cfaces = faces.map(cdf_face.init)
+        var raw = [Float](repeating: 0, count: faces.count * Embedding.dimension)
+        var err = cdf_error()
+        let status = withImage(image) { img in
+            raw.withUnsafeMutableBufferPointer { out in
+                cdf_embed(handle, img, &cfaces, Int32(cfaces.count), out.baseAddress, &err)
+            }
+        }
+        guard status == Int32(CDF_OK.rawValue) else { throw FaceEngineError(err) }
+        return try toEmbeddings(raw, count: faces.count)
+    }
+
+    /// Embeddings for ready-aligned 150x150 chips (for example from `alignedChip`).
+    public func embed(chips: [RGBImage]) throws(FaceEngineError) -> [Embedding] {
+        if chips.isEmpty { return [] }
+        let side = Int(CDF_CHIP_SIZE)
+        guard chips.allSatisfy({ $0.width == side && $0.height == side }) else {
+            throw .invalidArgument("chips must be \(side)x\(side)")
+        }
+        let packed = chips.flatMap(\.pixels)
+        var raw = [Float](repeating: 0, count: chips.count * Embedding.dimension)
+        var err = cdf_error()
+        let status = packed.withUnsafeBufferPointer { src in
+            raw.withUnsafeMutableBufferPointer { cdf_embed_chips(handle, src.baseAddress, Int32(chips.count), $0.baseAddress, &err) }
+        }
+        guard status == Int32(CDF_OK.rawValue) else { throw FaceEngineError(err) }
+        return try toEmbeddings(raw, count: chips.count)
+    }
+
+    private func toEmbeddings(_ raw: [Float], count: Int) throws(FaceEngineError) -> [Embedding] {
+        var result: [Embedding] = []
+        for i in 0..<count {
+            let slice = Array(raw[(i * Embedding.dimension)..<((i + 1) * Embedding.dimension)])
+            do { result.append(try Embedding(raw: slice, modelID: modelID)) } catch { throw .internal(error.description) }
+        }
+        return result
+    }
+
+    private func withImage<R>(_ image: RGBImage, _ body: (cdf_image) -> R) -> R {
+        image.pixels.withUnsafeBufferPointer { buf in
+            body(cdf_image(pixels: buf.baseAddress, width: Int32(image.width), height: Int32(image.height), stride: Int32(image.width * 3)))
+        }
+    }
+}
+
+extension Face {
+    init(_ c: cdf_face) {
+        let l = withUnsafeBytes(of: c.landmarks) { Array($0.bindMemory(to: Float.self)) }
+        let p = { (i: Int) in Point(x: Double(l[2 * i]), y: Double(l[2 * i + 1])) }
+        self.init(box: FaceBox(left: Int(c.left), top: Int(c.top), right: Int(c.right), bottom: Int(c.bottom)),
+                  score: Double(c.score),
+                  landmarks: FaceLandmarks(rightEyeOuter: p(0), rightEyeInner: p(1), leftEyeOuter: p(2), leftEyeInner: p(3), noseBase: p(4)))
+    }
+}
+
+extension cdf_face {
+    init(_ f: Face) {
+        self.init()
+        left = Int32(f.box.left); top = Int32(f.box.top); right = Int32(f.box.right); bottom = Int32(f.box.bottom)
+        score = Float(f.score)
+        let pts = f.landmarks.points
+        withUnsafeMutableBytes(of: &landmarks) { raw in
+            let fl = raw.bindMemory(to: Float.self)
+            for i in 0..<5 { fl[2 * i] = Float(pts[i].x); fl[2 * i + 1] = Float(pts[i].y) }
+        }
+    }
+}

