@@ -8,7 +8,7 @@ import Foundation
 // for a build tuned to this machine's CPU (benchmarks only).
 let native = ProcessInfo.processInfo.environment["WARDEN_NATIVE"] == "1"
 var shimFlags = ["-O2", "-std=c++17", "-fno-strict-aliasing", "-DDLIB_NO_GUI_SUPPORT"]
-if native { shimFlags += ["-march=native"] }
+if native { shimFlags += ["-march=native"] } else if let arch = ProcessInfo.processInfo.environment["WARDEN_MARCH"] { shimFlags += ["-march=\(arch)"] }
 
 let package = Package(
     name: "Warden",

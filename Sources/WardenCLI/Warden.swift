@@ -4,7 +4,7 @@ public struct WardenCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "warden",
         abstract: "Face-recognition door access controller.",
-        subcommands: [FacesCommand.self, DemoCommand.self]
+        subcommands: [FacesCommand.self, DemoCommand.self, BenchCommand.self]
     )
     public init() {}
 }
