@@ -19,6 +19,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian packages.
@@ -40,14 +43,26 @@ let package = Package(
         ),
 
         .target(name: "FaceKit", dependencies: ["CDlibFace", "CTurboJPEG", "CPNG", "CWebP"]),
+        // Value types every layer shares (badge credentials, operators), with no I/O.
+        .target(name: "WardenCore"),
+        .target(name: "Matching", dependencies: ["FaceKit"]),
+        .target(name: "Storage", dependencies: [
+            "FaceKit", "WardenCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .target(name: "WardenCLI", dependencies: [
-            "FaceKit",
+            "FaceKit", "Matching", "Storage", "WardenCore",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
 
         .testTarget(name: "FaceKitTests", dependencies: ["FaceKit"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit"]),
+        .testTarget(name: "MatchingTests", dependencies: ["Matching", "FaceKit"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "FaceKit", "WardenCore"]),
+        .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage"]),
     ],
     cxxLanguageStandard: .cxx17
 )

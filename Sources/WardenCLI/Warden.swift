@@ -4,7 +4,10 @@ public struct WardenCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "warden",
         abstract: "Face-recognition door access controller.",
-        subcommands: [FacesCommand.self, DemoCommand.self, BenchCommand.self]
+        subcommands: [
+            PersonCommand.self, EnrollCommand.self, BadgeCommand.self, VerifyCommand.self, IdentifyCommand.self,
+            FacesCommand.self, DemoCommand.self, BenchCommand.self,
+        ]
     )
     public init() {}
 }

@@ -26,11 +26,22 @@ enum CLI {
         func json() throws -> Any { try JSONSerialization.jsonObject(with: Data(stdout.utf8)) }
     }
 
+    /// A fresh data directory, removed when the value goes away.
+    final class Home {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("warden-home-\(UUID())")
+        var path: String { url.path }
+        deinit { try? FileManager.default.removeItem(at: url) }
+    }
+
     /// Runs `warden` with a fresh temp home so no test sees another's state.
     static func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
+        try run(arguments, home: Home(), environment: extra)
+    }
+
+    /// Runs `warden` in a given home, for tests that take several steps.
+    static func run(_ arguments: [String], home: Home, environment extra: [String: String] = [:]) throws -> Result {
         let binary = try #require(binary, "the warden executable was not built beside the tests")
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("warden-home-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: home) }
+        let home = home.url
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -41,7 +52,7 @@ enum CLI {
         process.environment = env
         // stderr goes to a file and stdout to a pipe read to its end, so a chatty child can
         // never block on a full pipe.
-        let errFile = home.appendingPathExtension("stderr")
+        let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("warden-stderr-\(UUID())")
         FileManager.default.createFile(atPath: errFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errFile) }
         let out = Pipe()

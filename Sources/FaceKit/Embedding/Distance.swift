@@ -50,15 +50,16 @@ public func angularDistance(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 /// dlib documents 0.6 as the same-person threshold for Euclidean distance between its raw,
-/// unnormalised vectors. Raw vectors have norms of about 1.38 (measured on the fixtures and
-/// `../shared/faces`), so after normalisation every distance shrinks by that factor and
-/// dlib's 0.6 becomes about 0.6 / 1.38 ≈ 0.44. `docs/face-engine.md` gives the measurement.
+/// unnormalised vectors. Raw vectors have norms of about 1.47 (median over 184 photos of
+/// `../shared/faces`; 1.36 to 1.39 on the fixtures), so after normalisation distances shrink
+/// by that factor and dlib's 0.6 becomes about 0.6 / 1.47 ≈ 0.41. `docs/face-engine.md`
+/// gives the measurements.
 /// The evaluation issue recalibrates these from data.
 public enum DefaultThresholds {
     /// dlib's raw-vector threshold.
     public static let dlibRawEuclidean: Double = 0.6
     /// Typical norm of dlib's raw vectors.
-    public static let typicalRawNorm: Double = 1.38
+    public static let typicalRawNorm: Double = 1.47
     /// Euclidean distance between unit embeddings at or below which two faces are the same person.
-    public static let euclidean: Double = 0.44
+    public static let euclidean: Double = 0.41
 }

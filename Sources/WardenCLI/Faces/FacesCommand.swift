@@ -184,8 +184,8 @@ struct CompareFaces: ParsableCommand {
         abstract: "Say whether two photos show the same person.",
         discussion: """
         Uses the largest face in each photo. Distances are between unit-length embeddings; \
-        the default threshold, 0.44 Euclidean, is dlib's documented 0.6 on raw vectors \
-        divided by their typical norm of 1.38 (docs/face-engine.md). Exit status is 0 for an \
+        the default threshold, 0.41 Euclidean, is dlib's documented 0.6 on raw vectors \
+        divided by their typical norm of 1.47 (docs/face-engine.md). Exit status is 0 for an \
         answer either way, 1 when a photo is unreadable or has no face.
         """
     )
@@ -193,7 +193,7 @@ struct CompareFaces: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var detection: DetectorOptions
     @Option(help: "Distance: euclidean, manhattan or cosine (angular, 0-1).") var metric: DistanceMetric = .euclidean
-    @Option(help: "Same person at or below this distance (default 0.44 for euclidean; required for other metrics).")
+    @Option(help: "Same person at or below this distance (default 0.41 for euclidean; required for other metrics).")
     var threshold: Double?
     @Argument(help: "First photo.") var first: String
     @Argument(help: "Second photo.") var second: String
@@ -211,7 +211,7 @@ struct CompareFaces: ParsableCommand {
 
     func validate() throws {
         if metric != .euclidean && threshold == nil {
-            throw ValidationError("--threshold is required with --metric \(metric.rawValue); the default 0.44 applies to euclidean only")
+            throw ValidationError("--threshold is required with --metric \(metric.rawValue); the default 0.41 applies to euclidean only")
         }
     }
 

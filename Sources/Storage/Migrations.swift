@@ -1,0 +1,73 @@
+import GRDB
+
+/// Every schema change, in order, in one place. Never edit a shipped migration; add one.
+enum WardenMigrations {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+
+        m.registerMigration("v1-identity") { db in
+            try db.create(table: "person") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("displayName", .text).notNull()
+                t.column("externalID", .text).unique()
+                t.column("status", .text).notNull().defaults(to: PersonStatus.active.rawValue)
+                    .check(sql: "status IN ('active','suspended')")
+                t.column("validFrom", .datetime)
+                t.column("validUntil", .datetime)
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+            }
+            try db.create(table: "badge") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("person", onDelete: .cascade).notNull()
+                t.column("format", .text).notNull()
+                t.column("facilityCode", .integer).notNull()
+                t.column("cardNumber", .integer).notNull()
+                t.column("status", .text).notNull().check(sql: "status IN ('active','revoked')")
+                t.column("issuedAt", .datetime).notNull()
+                t.column("revokedAt", .datetime)
+            }
+            // One active badge per credential; revoked ones stay for the record.
+            try db.execute(sql: """
+                CREATE UNIQUE INDEX badge_active_credential ON badge(format, facilityCode, cardNumber)
+                WHERE status = 'active'
+                """)
+            try db.create(table: "faceTemplate") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("person", onDelete: .cascade).notNull()
+                t.column("embedding", .blob).notNull()
+                t.column("modelID", .text).notNull()
+                t.column("interEyeDistance", .double).notNull()
+                t.column("sharpness", .double).notNull()
+                t.column("yaw", .double).notNull()
+                t.column("roll", .double).notNull()
+                t.column("detectionScore", .double).notNull()
+                t.column("sourceSHA256", .text).notNull()
+                t.column("sourceName", .text).notNull()
+                t.column("createdBy", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "personGroup") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull().unique(onConflict: .abort)
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "groupMembership") { t in
+                t.belongsTo("personGroup", onDelete: .cascade).notNull()
+                t.belongsTo("person", onDelete: .cascade).notNull()
+                t.primaryKey(["personGroupId", "personId"])
+            }
+            // Administrative changes, attributed to an operator. The audit log takes these
+            // over when it lands; until then this is the record of who changed what.
+            try db.create(table: "adminChange") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .datetime).notNull()
+                t.column("operator", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("detail", .text).notNull()
+            }
+        }
+        return m
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import FaceKit
+import Foundation
+import Matching
+import Storage
+
+struct EnrollCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Enroll a person's face from one or more photos. One photo is enough.",
+        discussion: """
+        Each photo must show exactly one face (or pass --largest), with the eyes at least 40 \
+        pixels apart, sharp, and facing the camera. A rejected photo says why. A face that \
+        already matches another enrolled person is refused unless --force. Only the template \
+        (128 numbers) and a hash of the file are stored, never the photo.
+
+        Exit status: 0 when every photo was enrolled (or was already enrolled), 1 otherwise.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var op: OperatorOption
+    @Argument(help: "Warden id, external id or exact name.") var person: String
+    @Argument(help: "Photos of that person.") var photos: [String]
+    @Flag(help: "Use the largest face when a photo shows several.") var largest = false
+    @Flag(help: "Enroll even if the face matches someone else.") var force = false
+
+    struct Result: Codable {
+        let photo: String
+        let status: String  // enrolled, already_enrolled, rejected, error
+        let templateID: Int64?
+        let quality: FaceQuality?
+        let reasons: [String]?
+    }
+
+    func run() throws {
+        let db = try global.openDatabase()
+        let p = try storage { try db.people.find(person) }
+        let enroller = Enroller(engine: try global.loadEngine(), db: db, thresholds: try global.thresholds())
+        var gallery = try Gallery.load(from: db).gallery
+        var results: [Result] = []
+        for photo in photos {
+            do {
+                switch try enroller.enroll(photo: photo, for: p, useLargest: largest, force: force, by: op.resolved, gallery: &gallery) {
+                case .enrolled(let t, let q): results.append(Result(photo: photo, status: "enrolled", templateID: t.id, quality: q, reasons: nil))
+                case .duplicatePhoto(let id): results.append(Result(photo: photo, status: "already_enrolled", templateID: id, quality: nil, reasons: nil))
+                case .rejected(let why): results.append(Result(photo: photo, status: "rejected", templateID: nil, quality: nil, reasons: why))
+                }
+            } catch {
+                results.append(Result(photo: photo, status: "error", templateID: nil, quality: nil, reasons: ["\(error)"]))
+            }
+        }
+        if global.json {
+            try Output.json(results)
+        } else {
+            for r in results {
+                switch r.status {
+                case "enrolled":
+                    let q = r.quality!
+                    print(String(format: "enrolled %@ for #%lld %@: template #%lld (eyes %.0f px, sharpness %.0f, yaw %+.2f, roll %+.1f°)",
+                                 r.photo, p.id!, p.displayName, r.templateID!, q.interEyeDistance, q.sharpness, q.yaw, q.roll))
+                case "already_enrolled": print("\(r.photo): already enrolled for #\(p.id!) as template #\(r.templateID!)")
+                default:
+                    Output.error("\(r.photo) not enrolled:")
+                    for why in r.reasons ?? [] { FileHandle.standardError.write(Data("  - \(why)\n".utf8)) }
+                }
+            }
+        }
+        if results.contains(where: { $0.status == "rejected" || $0.status == "error" }) { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,73 @@
+import Crypto
+import FaceKit
+import Foundation
+import Matching
+import Storage
+import WardenCore
+
+/// One-shot enrollment: a photo becomes a template after it passes the face-count, size,
+/// sharpness and pose gates and is not already someone else's face.
+struct Enroller {
+    let engine: FaceEngine
+    let db: WardenDatabase
+    var quality = EnrollmentQualityPolicy.default
+    var thresholds = MatchThresholds.default
+    var detection = DetectionOptions(upsample: 1)
+
+    enum Outcome {
+        case enrolled(FaceTemplate, FaceQuality)
+        case rejected([String])
+        case duplicatePhoto(templateID: Int64)
+    }
+
+    struct DuplicateIdentity: Error, CustomStringConvertible {
+        let otherPerson: Person
+        let distance: Double
+        let threshold: Double
+        var description: String {
+            String(format: "this face already matches #%lld %@ (distance %.3f, threshold %.2f); enrollment refused. If they really are different people, repeat with --force.",
+                   otherPerson.id ?? -1, otherPerson.displayName, distance, threshold)
+        }
+    }
+
+    /// Enrolls one photo for `person`. `useLargest` picks the largest face when a photo holds
+    /// several; otherwise several faces are a rejection.
+    func enroll(photo path: String, for person: Person, useLargest: Bool, force: Bool, by op: Operator,
+                gallery: inout Gallery) throws -> Outcome {
+        guard let personID = person.id else { throw StorageError.invalid("person has no id") }
+        let bytes: Data
+        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw CLIError("\(path): cannot read the file (\(error.localizedDescription))")
+        }
+        let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        if let same = try db.templates.forPerson(personID).first(where: { $0.sourceSHA256 == sha }), let id = same.id {
+            return .duplicatePhoto(templateID: id)
+        }
+        let image: RGBImage
+        do { image = try RGBImage(decoding: [UInt8](bytes)) } catch { throw CLIError("\(path): \(error.description)") }
+        let faces = try engine.detect(image, options: detection)
+        guard !faces.isEmpty else { return .rejected(["no face found (use a well-lit, frontal photo where the face fills a good part of the frame)"]) }
+        if faces.count > 1 && !useLargest {
+            return .rejected(["\(faces.count) faces in the photo; crop it to one person, or pass --largest to use the largest face"])
+        }
+        let face = faces.max { $0.box.area < $1.box.area }!
+        let chip = try engine.alignedChip(image, face: face)
+        let q = FaceQuality(face: face, chip: chip)
+        let problems = quality.problems(with: q)
+        guard problems.isEmpty else { return .rejected(problems) }
+        let embedding = try engine.embed(image, face: face)
+
+        // Is this face already someone else's?
+        if !force, let other = gallery.search(embedding.values, k: 2).first(where: { $0.personID != personID }),
+           other.distance <= thresholds.verify, let otherPerson = try db.people.get(other.personID) {
+            throw DuplicateIdentity(otherPerson: otherPerson, distance: other.distance, threshold: thresholds.verify)
+        }
+        let template = try db.templates.add(FaceTemplate(
+            personId: personID, embedding: Data(embedding.serialized()), modelID: embedding.modelID,
+            interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
+            detectionScore: q.detectionScore, sourceSHA256: sha, sourceName: (path as NSString).lastPathComponent,
+            createdBy: op.name), by: op)
+        try gallery.add(templateID: template.id!, personID: personID, embedding: embedding)
+        return .enrolled(template, q)
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import Storage
+
+struct PersonCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "person",
+        abstract: "Add, list, show, suspend and remove the people Warden knows.",
+        discussion: """
+        A person is referred to by Warden id (12 or #12), external id (e.g. an HR number), \
+        or exact name. Every change is recorded with the operator who made it.
+
+        Examples:
+          warden person add "Ada Lovelace" --external-id E1001 --valid-until 2027-06-30
+          warden enroll E1001 ada.jpg
+          warden person suspend E1001
+          warden person remove E1001 --yes
+        """,
+        subcommands: [AddPerson.self, ListPeople.self, ShowPerson.self, SuspendPerson.self, ActivatePerson.self, RemovePerson.self]
+    )
+}
+
+struct AddPerson: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a person (then enroll a photo with `warden enroll`).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var op: OperatorOption
+    @Argument(help: "Display name.") var name: String
+    @Option(name: .customLong("external-id"), help: "Your own identifier for them (unique).") var externalID: String?
+    @Option(name: .customLong("valid-from"), help: "First day of access (YYYY-MM-DD).") var validFrom: String?
+    @Option(name: .customLong("valid-until"), help: "Access ends at the start of this day (YYYY-MM-DD).") var validUntil: String?
+
+    func run() throws {
+        let db = try global.openDatabase()
+        let person = try storage {
+            try db.people.add(Person(displayName: name, externalID: externalID,
+                                     validFrom: try validFrom.map { try parseDate($0, option: "--valid-from") },
+                                     validUntil: try validUntil.map { try parseDate($0, option: "--valid-until") }), by: op.resolved)
+        }
+        if global.json { try Output.json(PersonRecord(person, templates: 0, badges: [])); return }
+        print("added #\(person.id!) \(person.displayName)" + (person.externalID.map { " (external id \($0))" } ?? ""))
+        print("next: warden enroll \(person.id!) PHOTO")
+    }
+}
+
+struct ListPeople: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List people with their template and badge counts.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Only people with this status (active, suspended).") var status: PersonStatus?
+
+    func run() throws {
+        let db = try global.openDatabase()
+        let people = try storage { try db.people.list(status: status) }
+        let records = try people.map { p in
+            PersonRecord(p, templates: try db.templates.forPerson(p.id!).count,
+                         badges: try db.badges.list(personID: p.id!).filter { $0.status == .active }.map(\.credentialText))
+        }
+        if global.json { try Output.json(records); return }
+        if records.isEmpty { print("nobody yet: add someone with `warden person add NAME`"); return }
+        print("   id  status     templates  badges          valid until  name")
+        for r in records {
+            print(String(format: "%5lld  ", r.id) + pad(r.status, 10) + pad(String(r.templates ?? 0), 11)
+                  + pad((r.badges ?? []).joined(separator: ","), 16) + pad(formatDate(r.validUntil), 13) + r.name
+                  + (r.externalID.map { " [\($0)]" } ?? ""))
+        }
+    }
+}
+
+extension PersonStatus: ExpressibleByArgument {}
+
+struct ShowPerson: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one person with their badges and templates.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Warden id, external id or exact name.") var person: String
+
+    struct TemplateInfo: Codable {
+        let id: Int64; let source: String; let model: String; let interEyeDistance: Double
+        let sharpness: Double; let yaw: Double; let roll: Double; let createdBy: String; let createdAt: Date
+    }
+    struct BadgeInfo: Codable { let credential: String; let format: String; let status: String; let issuedAt: Date; let revokedAt: Date? }
+    struct Detail: Codable { let person: PersonRecord; let badges: [BadgeInfo]; let templates: [TemplateInfo] }
+
+    func run() throws {
+        let db = try global.openDatabase()
+        let p = try storage { try db.people.find(person) }
+        let templates = try db.templates.forPerson(p.id!).map {
+            TemplateInfo(id: $0.id!, source: $0.sourceName, model: $0.modelID, interEyeDistance: $0.interEyeDistance,
+                         sharpness: $0.sharpness, yaw: $0.yaw, roll: $0.roll, createdBy: $0.createdBy, createdAt: $0.createdAt)
+        }
+        let badges = try db.badges.list(personID: p.id!).map {
+            BadgeInfo(credential: $0.credentialText, format: $0.format, status: $0.status.rawValue, issuedAt: $0.issuedAt, revokedAt: $0.revokedAt)
+        }
+        if global.json { try Output.json(Detail(person: PersonRecord(p, templates: templates.count), badges: badges, templates: templates)); return }
+        print("#\(p.id!) \(p.displayName)" + (p.externalID.map { " [\($0)]" } ?? ""))
+        print("  status \(p.status.rawValue), valid \(formatDate(p.validFrom)) to \(formatDate(p.validUntil))")
+        print("  badges: " + (badges.isEmpty ? "none" : badges.map { "\($0.credential) \($0.format) \($0.status)" }.joined(separator: "; ")))
+        print("  templates: \(templates.count)" + (templates.isEmpty ? " (enroll a photo with `warden enroll \(p.id!) PHOTO`)" : ""))
+        for t in templates {
+            print(String(format: "    #%lld from %@: eyes %.0f px, sharpness %.0f, yaw %+.2f, roll %+.1f°, by %@",
+                         t.id, t.source, t.interEyeDistance, t.sharpness, t.yaw, t.roll, t.createdBy))
+        }
+    }
+}
+
+struct SuspendPerson: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "suspend", abstract: "Suspend a person: they are no longer recognised or let in, but keep their templates.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var op: OperatorOption
+    @Argument(help: "Warden id, external id or exact name.") var person: String
+    func run() throws { try setStatus(global, op, person, .suspended) }
+}
+
+struct ActivatePerson: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "activate", abstract: "Lift a suspension.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var op: OperatorOption
+    @Argument(help: "Warden id, external id or exact name.") var person: String
+    func run() throws { try setStatus(global, op, person, .active) }
+}
+
+private func setStatus(_ global: GlobalOptions, _ op: OperatorOption, _ ref: String, _ status: PersonStatus) throws {
+    let db = try global.openDatabase()
+    let p = try storage { try db.people.setStatus(try db.people.find(ref).id!, to: status, by: op.resolved) }
+    if global.json { try Output.json(PersonRecord(p)); return }
+    print("#\(p.id!) \(p.displayName) is now \(p.status.rawValue)")
+}
+
+struct RemovePerson: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Delete a person and, for good, all their face templates and badges.",
+        discussion: "This is the right-to-be-forgotten path: templates are deleted from the database, not flagged. The change record keeps only the id, name and counts."
+    )
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var op: OperatorOption
+    @Argument(help: "Warden id, external id or exact name.") var person: String
+    @Flag(help: "Confirm the deletion.") var yes = false
+
+    struct Removed: Codable { let person: PersonRecord; let templatesDeleted: Int; let badgesDeleted: Int }
+
+    func run() throws {
+        let db = try global.openDatabase()
+        let p = try storage { try db.people.find(person) }
+        guard yes else { throw CLIError("this deletes #\(p.id!) \(p.displayName) and their templates for good; repeat with --yes") }
+        let r = try storage { try db.people.remove(p.id!, by: op.resolved) }
+        if global.json { try Output.json(Removed(person: PersonRecord(r.person), templatesDeleted: r.templatesDeleted, badgesDeleted: r.badgesDeleted)); return }
+        print("removed #\(p.id!) \(p.displayName): \(r.templatesDeleted) template(s) and \(r.badgesDeleted) badge(s) deleted")
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Matching
+import Yams
+
+/// Matching thresholds from `<home>/matching.yaml`, when present; defaults otherwise.
+///
+/// ```yaml
+/// verify: 0.41              # 1:1 distance threshold
+/// identify_ceiling: 0.41    # 1:N threshold never exceeds this
+/// target_fpir: 0.001        # 1:N false-positive identification rate to hold
+/// ambiguity_margin: 0.04    # 1:N: next person must be this much further
+/// impostors: {mean: 0.5915, standard_deviation: 0.0614, source: "..."}
+/// ```
+enum MatchingConfiguration {
+    static let fileName = "matching.yaml"
+
+    private struct File: Codable {
+        var verify: Double?
+        var identify_ceiling: Double?
+        var target_fpir: Double?
+        var ambiguity_margin: Double?
+        var impostors: Impostors?
+        struct Impostors: Codable { var mean: Double; var standard_deviation: Double; var source: String? }
+    }
+
+    static func load(home: WardenHome) throws -> MatchThresholds {
+        let path = home.file(fileName)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return .default }
+        let file: File
+        do { file = try YAMLDecoder().decode(File.self, from: text) } catch {
+            throw CLIError("\(path): not valid matching configuration: \(error)")
+        }
+        var t = MatchThresholds.default
+        if let v = file.verify { t.verify = v }
+        if let v = file.identify_ceiling { t.identifyCeiling = v }
+        if let v = file.target_fpir { t.targetFPIR = v }
+        if let v = file.ambiguity_margin { t.ambiguityMargin = v }
+        if let i = file.impostors { t.impostors = ImpostorModel(mean: i.mean, standardDeviation: i.standard_deviation, source: i.source ?? path) }
+        guard (0...2).contains(t.verify), (0...2).contains(t.identifyCeiling), t.targetFPIR > 0, t.targetFPIR < 1,
+              t.ambiguityMargin >= 0, t.impostors.standardDeviation > 0 else {
+            throw CLIError("\(path): thresholds out of range (distances 0-2, target_fpir in (0,1), margin >= 0, sd > 0)")
+        }
+        return t
+    }
+}

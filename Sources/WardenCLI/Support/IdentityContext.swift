@@ -1,0 +1,79 @@
+import ArgumentParser
+import FaceKit
+import Foundation
+import Matching
+import Storage
+import WardenCore
+
+/// The operator option for commands that change state.
+struct OperatorOption: ParsableArguments {
+    @Option(name: .customLong("operator"), help: "Who is making this change (default: the OS user).")
+    var name: String?
+    var resolved: Operator { Operator.resolve(explicit: name) }
+}
+
+extension GlobalOptions {
+    /// Opens (creating if needed) the identity database in the data directory.
+    func openDatabase() throws -> WardenDatabase {
+        do {
+            try wardenHome.create()
+            return try WardenDatabase(home: wardenHome.path)
+        } catch let e as StorageError { throw CLIError(e.description) } catch {
+            throw CLIError("cannot use the data directory \(wardenHome.path): \(error.localizedDescription)")
+        }
+    }
+
+    func loadEngine() throws -> FaceEngine {
+        do { return try FaceEngine(locator: modelLocator) } catch { throw CLIError(error.description) }
+    }
+
+    func thresholds() throws -> MatchThresholds { try MatchingConfiguration.load(home: wardenHome) }
+}
+
+/// Runs a store operation, turning storage errors into one-line CLI errors.
+func storage<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as StorageError { throw CLIError(e.description) }
+}
+
+/// The single face a probe photo offers: the largest one.
+func probeEmbedding(_ path: String, engine: FaceEngine) throws -> (Embedding, Face, Int) {
+    let image = try loadImage(path)
+    let faces = try engine.detect(image)
+    guard let face = faces.max(by: { $0.box.area < $1.box.area }) else {
+        throw CLIError("\(path): no face found")
+    }
+    return (try engine.embed(image, face: face), face, faces.count)
+}
+
+/// JSON form of a person.
+struct PersonRecord: Codable {
+    let id: Int64
+    let name: String
+    let externalID: String?
+    let status: String
+    let validFrom: Date?
+    let validUntil: Date?
+    let templates: Int?
+    let badges: [String]?
+
+    init(_ p: Person, templates: Int? = nil, badges: [String]? = nil) {
+        id = p.id ?? -1; name = p.displayName; externalID = p.externalID; status = p.status.rawValue
+        validFrom = p.validFrom; validUntil = p.validUntil; self.templates = templates; self.badges = badges
+    }
+}
+
+/// Parses a YYYY-MM-DD date (UTC midnight) or a full ISO 8601 timestamp.
+func parseDate(_ text: String, option: String) throws -> Date {
+    let iso = ISO8601DateFormatter()
+    if let d = iso.date(from: text) { return d }
+    iso.formatOptions = [.withFullDate]
+    if let d = iso.date(from: text) { return d }
+    throw ValidationError("\(option) '\(text)' is not a date (YYYY-MM-DD or ISO 8601)")
+}
+
+func formatDate(_ d: Date?) -> String {
+    guard let d else { return "-" }
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withFullDate]
+    return f.string(from: d)
+}

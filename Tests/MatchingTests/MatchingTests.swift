@@ -1,0 +1,162 @@
+import FaceKit
+import Foundation
+import Testing
+@testable import Matching
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+}
+
+func unitVector(_ rng: inout SplitMix) -> [Float] {
+    // Normal-ish components (sum of uniforms) give directions uniform on the sphere.
+    let v = (0..<128).map { _ in (0..<4).reduce(Float(0)) { acc, _ in acc + Float.random(in: -1...1, using: &rng) } }
+    let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    return v.map { $0 / n }
+}
+
+/// A vector at roughly `distance` from `base` (unit length).
+func near(_ base: [Float], distance: Float, _ rng: inout SplitMix) -> [Float] {
+    let noise = unitVector(&rng)
+    let dot = zip(base, noise).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+    let ortho = zip(noise, base).map { $0 - dot * $1 }
+    let on = ortho.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    let c = 1 - distance * distance / 2, s = (1 - c * c).squareRoot()
+    return zip(base, ortho).map { c * $0 + s * $1 / on }
+}
+
+@Suite("Gallery")
+struct GalleryTests {
+    @Test func searchIsExactAgainstBruteForce() throws {
+        var rng = SplitMix(state: 11)
+        var g = Gallery()
+        var people: [Int64: [[Float]]] = [:]
+        for t in 0..<600 {
+            let person = Int64(Int.random(in: 0..<150, using: &rng))
+            let v = unitVector(&rng)
+            try g.add(templateID: Int64(t), personID: person, unitVector: v)
+            people[person, default: []].append(v)
+        }
+        for _ in 0..<30 {
+            let q = unitVector(&rng)
+            let brute = people.map { (pid, vs) in (pid, vs.map { DistanceMetric.euclidean.distance(q, $0) }.min()!) }
+                .sorted { $0.1 < $1.1 }.prefix(10)
+            let got = g.search(q, k: 10)
+            #expect(got.map(\.personID) == brute.map(\.0))
+            for (a, b) in zip(got, brute) { #expect(abs(a.distance - b.1) < 1e-4) }
+        }
+    }
+
+    @Test func onePersonWithManyTemplatesDoesNotCrowdOutOthers() throws {
+        var rng = SplitMix(state: 5)
+        var g = Gallery()
+        let q = unitVector(&rng)
+        for t in 0..<100 { try g.add(templateID: Int64(t), personID: 1, unitVector: near(q, distance: 0.1, &rng)) }
+        try g.add(templateID: 1000, personID: 2, unitVector: near(q, distance: 0.9, &rng))
+        try g.add(templateID: 1001, personID: 3, unitVector: near(q, distance: 1.2, &rng))
+        #expect(g.search(q, k: 3).map(\.personID) == [1, 2, 3])
+    }
+
+    @Test func incrementalRemoveKeepsTheRestSearchable() throws {
+        var rng = SplitMix(state: 9)
+        var g = Gallery()
+        var vectors: [Int64: [Float]] = [:]
+        for t in 0..<50 { let v = unitVector(&rng); vectors[Int64(t)] = v; try g.add(templateID: Int64(t), personID: Int64(t / 2), unitVector: v) }
+        let removedOnce = g.remove(templateID: 0), removedTwice = g.remove(templateID: 0)
+        #expect(removedOnce && !removedTwice)
+        let removedOfPerson = g.remove(personID: 10)
+        #expect(removedOfPerson == 2)  // templates 20, 21
+        #expect(g.count == 47)
+        for (t, v) in vectors where ![0, 20, 21].contains(t) {
+            let hit = try #require(g.search(v, k: 1).first)
+            #expect(hit.templateID == t && hit.distance < 1e-3)
+        }
+        #expect(throws: GalleryError.duplicateTemplate(5)) { try g.add(templateID: 5, personID: 1, unitVector: vectors[5]!) }
+        let other = try Embedding(raw: vectors[5]!, modelID: "other-model")
+        #expect(throws: GalleryError.self) { try g.add(templateID: 999, personID: 1, embedding: other) }
+    }
+}
+
+@Suite("Identification and verification")
+struct DecisionTests {
+    func gallery(_ entries: [(Int64, [Float])]) throws -> Gallery {
+        var g = Gallery()
+        for (i, e) in entries.enumerated() { try g.add(templateID: Int64(i), personID: e.0, unitVector: e.1) }
+        return g
+    }
+
+    @Test func identifiesOnlyOnStrongUnambiguousEvidence() throws {
+        var rng = SplitMix(state: 1)
+        let alice = unitVector(&rng), bob = unitVector(&rng)
+        let g = try gallery([(1, alice), (2, bob)])
+        let id = Identifier()
+        let t = MatchThresholds.default.identifyThreshold(people: 2)
+
+        let close = id.identify(near(alice, distance: Float(t) * 0.5, &rng), in: g) { _ in true }
+        #expect(close.outcome == .identified(personID: 1))
+
+        let far = id.identify(near(alice, distance: Float(t) + 0.05, &rng), in: g) { _ in true }
+        #expect(far.outcome == .notRecognized(.tooFar))
+
+        let suspended = id.identify(near(alice, distance: Float(t) * 0.5, &rng), in: g) { $0 != 1 }
+        #expect(suspended.outcome == .notRecognized(.inactive))
+        #expect(suspended.candidates.first?.personID == 1)
+
+        #expect(id.identify(alice, in: Gallery()) { _ in true }.outcome == .notRecognized(.emptyGallery))
+    }
+
+    @Test func twoNearlyEqualCandidatesAreAmbiguous() throws {
+        var rng = SplitMix(state: 2)
+        let face = unitVector(&rng)
+        // Two people whose templates are both very close to the probe.
+        let g = try gallery([(1, near(face, distance: 0.10, &rng)), (2, near(face, distance: 0.11, &rng))])
+        let r = Identifier().identify(face, in: g) { _ in true }
+        #expect(r.outcome == .notRecognized(.ambiguous))
+        #expect(r.margin! < MatchThresholds.default.ambiguityMargin)
+    }
+
+    @Test func thresholdTightensAsTheGalleryGrows() {
+        let t = MatchThresholds.default
+        var last = Double.infinity
+        for n in [1, 10, 100, 1000, 10_000, 1_000_000] {
+            let th = t.identifyThreshold(people: n)
+            #expect(th <= last)
+            #expect(th <= t.identifyCeiling)
+            // Below the ceiling, the threshold holds the target FPIR exactly.
+            if th < t.identifyCeiling { #expect(abs(t.expectedFPIR(threshold: th, people: n) - t.targetFPIR) / t.targetFPIR < 1e-6) }
+            last = th
+        }
+        #expect(t.identifyThreshold(people: 1_000_000) < t.identifyThreshold(people: 10))
+        #expect(abs(t.perComparisonFMR(people: 1000) - 1e-6) < 1e-8)  // ≈ target / N
+    }
+
+    @Test func normalQuantileInvertsTheCDF() {
+        for p in [1e-12, 1e-9, 1e-6, 1e-4, 0.01, 0.3, 0.5, 0.8, 0.99, 1 - 1e-9] {
+            let x = NormalDistribution.quantile(p)
+            #expect(abs(NormalDistribution.cdf(x) - p) / min(p, 1 - p) < 1e-6)
+        }
+        #expect(abs(NormalDistribution.quantile(0.975) - 1.959963985) < 1e-8)
+        let m = ImpostorModel(mean: 0.6, standardDeviation: 0.05, source: "test")
+        #expect(abs(m.threshold(forFalseMatchRate: m.falseMatchRate(atThreshold: 0.42)) - 0.42) < 1e-9)
+    }
+
+    @Test func verificationTakesTheClosestTemplate() {
+        var rng = SplitMix(state: 3)
+        let face = unitVector(&rng)
+        let templates: [(templateID: Int64, vector: [Float])] = [(7, near(face, distance: 0.6, &rng)), (8, near(face, distance: 0.2, &rng))]
+        let v = Verifier().verify(face, against: templates)
+        #expect(v.match && v.templateID == 8)
+        #expect(abs(v.distance! - 0.2) < 1e-3)
+        #expect(abs(v.margin! - (v.threshold - v.distance!)) < 1e-12)
+        let none = Verifier().verify(face, against: [])
+        #expect(!none.match && none.distance == nil)
+        let far = Verifier().verify(face, against: [(1, near(face, distance: 0.8, &rng))])
+        #expect(!far.match && far.margin! < 0)
+    }
+}
