@@ -45,7 +45,9 @@ let package = Package(
         .target(name: "FaceKit", dependencies: ["CDlibFace", "CTurboJPEG", "CPNG", "CWebP"]),
         // Value types every layer shares (badge credentials, operators), with no I/O.
         .target(name: "WardenCore"),
-        .target(name: "Matching", dependencies: ["FaceKit"]),
+        // The int8 scan kernel of 1:N search, with run-time CPU dispatch (see its header).
+        .target(name: "CSearchKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Matching", dependencies: ["FaceKit", "CSearchKernels"]),
         .target(name: "Storage", dependencies: [
             "FaceKit", "WardenCore",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -59,7 +61,7 @@ let package = Package(
         .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
 
         .testTarget(name: "FaceKitTests", dependencies: ["FaceKit"]),
-        .testTarget(name: "MatchingTests", dependencies: ["Matching", "FaceKit"]),
+        .testTarget(name: "MatchingTests", dependencies: ["Matching", "FaceKit", "CSearchKernels"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "FaceKit", "WardenCore"]),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage"]),

