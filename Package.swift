@@ -52,8 +52,13 @@ let package = Package(
             "FaceKit", "WardenCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        .target(name: "Audit", dependencies: [
+            "WardenCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "WardenCLI", dependencies: [
-            "FaceKit", "Matching", "Storage", "WardenCore",
+            "FaceKit", "Matching", "Storage", "WardenCore", "Audit",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,7 +69,8 @@ let package = Package(
         .testTarget(name: "MatchingTests", dependencies: ["Matching", "FaceKit", "CSearchKernels"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "FaceKit", "WardenCore"]),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "WardenCore"]),
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -5,7 +5,7 @@ public struct WardenCommand: ParsableCommand {
         commandName: "warden",
         abstract: "Face-recognition door access controller.",
         subcommands: [
-            PersonCommand.self, EnrollCommand.self, BadgeCommand.self, VerifyCommand.self, IdentifyCommand.self,
+            PersonCommand.self, EnrollCommand.self, BadgeCommand.self, VerifyCommand.self, IdentifyCommand.self, AuditCommand.self,
             FacesCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )
