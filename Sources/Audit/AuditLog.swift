@@ -24,6 +24,9 @@ public final class AuditLog: @unchecked Sendable {
     private var dropped = 0
     private var stateValue: AuditLogState = .ok
     private var writing = 0
+    /// True while `onCommit` runs for a committed batch: flush waits for it, so an
+    /// acknowledgement is never still in flight when flush returns.
+    private var acknowledging = false
     private var stopping = false
     private var thread: Thread?
     private let onCommit: (@Sendable ([AuditEvent]) -> Void)?
@@ -74,8 +77,8 @@ public final class AuditLog: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         condition.lock()
         defer { condition.unlock() }
-        while !queue.isEmpty || writing > 0 {
-            if !condition.wait(until: deadline) { return queue.isEmpty && writing == 0 }
+        while !queue.isEmpty || writing > 0 || acknowledging {
+            if !condition.wait(until: deadline) { return queue.isEmpty && writing == 0 && !acknowledging }
         }
         return true
     }
@@ -116,9 +119,13 @@ public final class AuditLog: @unchecked Sendable {
                 if recovering != nil { dropped -= lost }
                 stateValue = .ok
                 writing = 0
-                condition.broadcast()
+                acknowledging = true
                 condition.unlock()
                 onCommit?(written)
+                condition.lock()
+                acknowledging = false
+                condition.broadcast()
+                condition.unlock()
             } catch {
                 condition.lock()
                 writing = 0
