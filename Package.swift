@@ -52,13 +52,15 @@ let package = Package(
             "FaceKit", "WardenCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // The site model and the pure access decision.
+        .target(name: "Policy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Audit", dependencies: [
             "WardenCore",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "FaceKit", "Matching", "Storage", "WardenCore", "Audit",
+            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -70,6 +72,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "FaceKit", "WardenCore"]),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "WardenCore"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit"]),
     ],
     cxxLanguageStandard: .cxx17

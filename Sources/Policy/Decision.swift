@@ -1,0 +1,139 @@
+import Foundation
+
+/// A reason code, as stored in the audit log.
+public struct Reason: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let unknownDoor = Reason(rawValue: "unknown_door")
+    public static let notRecognized = Reason(rawValue: "not_recognized")
+    public static let badgeUnknown = Reason(rawValue: "badge_unknown")
+    public static let badgeRevoked = Reason(rawValue: "badge_revoked")
+    public static let personSuspended = Reason(rawValue: "person_suspended")
+    public static let expired = Reason(rawValue: "expired")
+    public static let notYetValid = Reason(rawValue: "not_yet_valid")
+    public static let faceMismatch = Reason(rawValue: "face_mismatch")
+    public static let noGrant = Reason(rawValue: "no_grant")
+    public static let outsideSchedule = Reason(rawValue: "outside_schedule")
+    public static let twoPersonPending = Reason(rawValue: "two_person_pending")
+    public static let twoPersonComplete = Reason(rawValue: "two_person_complete")
+    public static let antiPassback = Reason(rawValue: "anti_passback")
+    public static let antiPassbackSoft = Reason(rawValue: "anti_passback_soft")
+    public static let lockdown = Reason(rawValue: "lockdown")
+    public static let escortRequired = Reason(rawValue: "escort_required")
+    public static let escorted = Reason(rawValue: "escorted")
+    public static let emergencyRelease = Reason(rawValue: "emergency_release")
+    public static let scheduledUnlock = Reason(rawValue: "scheduled_unlock")
+    public static let firstPersonIn = Reason(rawValue: "first_person_in")
+    public static func factorMissing(_ f: Factor) -> Reason { Reason(rawValue: "factor_missing:\(f.rawValue)") }
+}
+
+/// What the request brings: who (if anyone was recognised or the badge resolved to
+/// someone), what the badge was, and which factors succeeded or failed.
+public struct AccessRequest: Sendable, Equatable {
+    public enum BadgeFact: Sendable, Equatable {
+        case none
+        case valid
+        case unknown
+        case revoked
+    }
+    public var door: String
+    public var time: Date
+    public var person: PersonFacts?
+    public var badge: BadgeFact
+    /// Factors that succeeded for `person`.
+    public var succeeded: Set<Factor>
+    /// Factors that were presented and failed (a face that did not match the badge holder).
+    public var failed: Set<Factor>
+
+    public init(door: String, time: Date, person: PersonFacts?, badge: BadgeFact = .none, succeeded: Set<Factor> = [], failed: Set<Factor> = []) {
+        self.door = door; self.time = time; self.person = person; self.badge = badge; self.succeeded = succeeded; self.failed = failed
+    }
+}
+
+public struct PersonFacts: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var groups: Set<String>
+    public var active: Bool
+    public var validFrom: Date?
+    public var validUntil: Date?
+    public init(id: Int64, name: String, groups: Set<String> = [], active: Bool = true, validFrom: Date? = nil, validUntil: Date? = nil) {
+        self.id = id; self.name = name; self.groups = groups; self.active = active; self.validFrom = validFrom; self.validUntil = validUntil
+    }
+}
+
+public enum DoorMode: String, Sendable, Equatable, Codable {
+    case normal
+    /// Operator lockdown: nobody passes but the highest threat level's groups.
+    case locked
+    /// Free access (scheduled or by operator).
+    case unlocked
+    /// Fire alarm: fail-safe doors stand released.
+    case emergencyRelease = "emergency_release"
+}
+
+/// What the controller knows that the policy files do not: modes, threat level, who is
+/// where, and authentications waiting for a second person or an escort.
+public struct SiteState: Sendable, Equatable {
+    public struct Position: Sendable, Equatable { public var zone: String; public var at: Date }
+    public struct PendingAuth: Sendable, Equatable { public var person: Int64; public var at: Date; public var kind: String }
+
+    public var doorModes: [String: DoorMode] = [:]
+    public var threatLevel = 0
+    /// The fire alarm input is active.
+    public var fireAlarm = false
+    public var positions: [Int64: Position] = [:]
+    public var pending: [String: [PendingAuth]] = [:]
+    /// Door → local date on which first-person-in was satisfied.
+    public var firstPersonArrived: [String: String] = [:]
+
+    public init() {}
+
+    public mutating func apply(_ changes: [StateChange]) {
+        for c in changes {
+            switch c {
+            case .position(let p, let zone, let at): positions[p] = Position(zone: zone, at: at)
+            case .addPending(let door, let auth): pending[door, default: []].append(auth)
+            case .clearPending(let door, let kind): pending[door]?.removeAll { $0.kind == kind }
+            case .firstPersonArrived(let door, let date): firstPersonArrived[door] = date
+            }
+        }
+    }
+}
+
+public enum StateChange: Sendable, Equatable {
+    case position(person: Int64, zone: String, at: Date)
+    case addPending(door: String, SiteState.PendingAuth)
+    case clearPending(door: String, kind: String)
+    case firstPersonArrived(door: String, localDate: String)
+}
+
+public enum DoorAction: Sendable, Equatable {
+    /// Pulse the strike for this many seconds.
+    case release(seconds: TimeInterval)
+    case stayLocked
+    /// The door already stands released (free access or emergency).
+    case alreadyReleased
+
+    public var summary: String {
+        switch self {
+        case .release(let s): return "released \(Int(s))s"
+        case .stayLocked: return "stayed locked"
+        case .alreadyReleased: return "already released"
+        }
+    }
+}
+
+public struct Decision: Sendable, Equatable {
+    public var allow: Bool
+    public var reasons: [Reason]
+    /// The id of the rule that decided.
+    public var rule: String
+    public var action: DoorAction
+    /// The chain of checks, in words, for `policy explain` and the audit log.
+    public var explanation: [String]
+    /// What the caller must apply to the site state.
+    public var changes: [StateChange]
+}

@@ -1,0 +1,171 @@
+import Foundation
+
+/// The site as the policy files describe it. Plain values; `PolicyLoader` builds it from
+/// YAML and `PolicyValidator` checks it.
+public struct SitePolicy: Sendable, Equatable {
+    public var name: String
+    public var timeZone: TimeZone
+    public var zones: [String: Zone]
+    public var doors: [String: Door]
+    public var schedules: [String: Schedule]
+    public var holidays: [String: HolidayCalendar]
+    public var groups: [String: Group]
+    public var grants: [Grant]
+    public var threatLevels: [ThreatLevel]
+
+    public init(name: String = "site", timeZone: TimeZone = TimeZone(identifier: "UTC")!, zones: [String: Zone] = [:],
+                doors: [String: Door] = [:], schedules: [String: Schedule] = [:], holidays: [String: HolidayCalendar] = [:],
+                groups: [String: Group] = [:], grants: [Grant] = [], threatLevels: [ThreatLevel] = []) {
+        self.name = name; self.timeZone = timeZone; self.zones = zones; self.doors = doors; self.schedules = schedules
+        self.holidays = holidays; self.groups = groups; self.grants = grants; self.threatLevels = threatLevels
+    }
+
+    /// The zone and its ancestors, innermost first.
+    public func lineage(of zone: String) -> [String] {
+        var out: [String] = [], seen = Set<String>()
+        var current: String? = zone
+        while let z = current, seen.insert(z).inserted, let info = zones[z] { out.append(z); current = info.parent }
+        return out
+    }
+}
+
+public struct Zone: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var parent: String?
+    /// Higher is more sensitive. A grant to a zone covers its sub-zones only up to its own
+    /// sensitivity: a more sensitive room inside needs a grant of its own.
+    public var sensitivity: Int
+    public var rules: ZoneRules
+    public init(id: String, name: String? = nil, parent: String? = nil, sensitivity: Int = 1, rules: ZoneRules = ZoneRules()) {
+        self.id = id; self.name = name ?? id; self.parent = parent; self.sensitivity = sensitivity; self.rules = rules
+    }
+}
+
+/// Rules for sensitive zones.
+public struct ZoneRules: Sendable, Equatable {
+    public var twoPerson: TwoPersonRule?
+    public var antiPassback: AntiPassback?
+    public var escort: EscortRule?
+    public init(twoPerson: TwoPersonRule? = nil, antiPassback: AntiPassback? = nil, escort: EscortRule? = nil) {
+        self.twoPerson = twoPerson; self.antiPassback = antiPassback; self.escort = escort
+    }
+}
+
+public struct TwoPersonRule: Sendable, Equatable {
+    /// Both people must authenticate at the door within this many seconds.
+    public var window: TimeInterval
+    /// When the rule applies (always, if nil).
+    public var schedule: String?
+    public init(window: TimeInterval, schedule: String? = nil) { self.window = window; self.schedule = schedule }
+}
+
+public struct AntiPassback: Sendable, Equatable {
+    public enum Mode: String, Sendable { case soft, hard }
+    public var mode: Mode
+    /// A recorded position older than this no longer counts (a missed exit read is forgiven).
+    public var reset: TimeInterval
+    public init(mode: Mode, reset: TimeInterval = 12 * 3600) { self.mode = mode; self.reset = reset }
+}
+
+public struct EscortRule: Sendable, Equatable {
+    /// Members of these groups need an escort.
+    public var visitorGroups: [String]
+    /// Members of these groups may escort.
+    public var escortGroups: [String]
+    /// The escort must authenticate at the same door within this many seconds.
+    public var window: TimeInterval
+    public init(visitorGroups: [String], escortGroups: [String], window: TimeInterval = 30) {
+        self.visitorGroups = visitorGroups; self.escortGroups = escortGroups; self.window = window
+    }
+}
+
+/// What a door asks of a person.
+public enum FactorRequirement: String, Sendable, Equatable, CaseIterable {
+    case face
+    case badge
+    case badgeAndFace = "badge+face"
+    case badgeOrFace = "badge|face"
+
+    public func missing(given ok: Set<Factor>) -> [Factor] {
+        switch self {
+        case .face: return ok.contains(.face) ? [] : [.face]
+        case .badge: return ok.contains(.badge) ? [] : [.badge]
+        case .badgeAndFace: return [Factor.badge, .face].filter { !ok.contains($0) }
+        case .badgeOrFace: return ok.contains(.badge) || ok.contains(.face) ? [] : [.badge, .face]
+        }
+    }
+}
+
+public enum Factor: String, Sendable, Hashable, CaseIterable, Codable { case face, badge, pin }
+
+public enum FailMode: String, Sendable, Equatable { case secure, safe }
+
+public struct Door: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// The zone this door leads into, and the one it leads from (nil: outside the site).
+    public var into: String
+    public var from: String?
+    public var hardware: [String: String]
+    public var strikeTime: TimeInterval
+    public var heldOpenTime: TimeInterval
+    public var factors: FactorRequirement
+    /// Factor overrides by schedule, first match wins.
+    public var factorSchedule: [(schedule: String, factors: FactorRequirement)]
+    /// Scheduled free access.
+    public var unlockSchedule: String?
+    /// The scheduled unlock starts only after an authorised person has come through.
+    public var firstPersonIn: Bool
+    public var failMode: FailMode
+
+    public init(id: String, name: String? = nil, into: String, from: String? = nil, hardware: [String: String] = [:],
+                strikeTime: TimeInterval = 5, heldOpenTime: TimeInterval = 30, factors: FactorRequirement,
+                factorSchedule: [(schedule: String, factors: FactorRequirement)] = [], unlockSchedule: String? = nil,
+                firstPersonIn: Bool = false, failMode: FailMode = .secure) {
+        self.id = id; self.name = name ?? id; self.into = into; self.from = from; self.hardware = hardware
+        self.strikeTime = strikeTime; self.heldOpenTime = heldOpenTime; self.factors = factors; self.factorSchedule = factorSchedule
+        self.unlockSchedule = unlockSchedule; self.firstPersonIn = firstPersonIn; self.failMode = failMode
+    }
+
+    public static func == (a: Door, b: Door) -> Bool {
+        a.id == b.id && a.name == b.name && a.into == b.into && a.from == b.from && a.hardware == b.hardware
+            && a.strikeTime == b.strikeTime && a.heldOpenTime == b.heldOpenTime && a.factors == b.factors
+            && a.factorSchedule.map { "\($0.schedule)=\($0.factors.rawValue)" } == b.factorSchedule.map { "\($0.schedule)=\($0.factors.rawValue)" }
+            && a.unlockSchedule == b.unlockSchedule && a.firstPersonIn == b.firstPersonIn && a.failMode == b.failMode
+    }
+}
+
+public struct Group: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public init(id: String, name: String? = nil) { self.id = id; self.name = name ?? id }
+}
+
+public struct Grant: Sendable, Equatable {
+    public enum Subject: Sendable, Hashable, CustomStringConvertible {
+        case person(Int64)
+        case group(String)
+        public var description: String {
+            switch self { case .person(let id): return "person:\(id)"; case .group(let g): return "group:\(g)" }
+        }
+    }
+    public var id: String
+    public var subject: Subject
+    public var zone: String
+    /// Always, if nil.
+    public var schedule: String?
+    /// The grant ends at this instant.
+    public var until: Date?
+    public init(id: String, subject: Subject, zone: String, schedule: String? = nil, until: Date? = nil) {
+        self.id = id; self.subject = subject; self.zone = zone; self.schedule = schedule; self.until = until
+    }
+}
+
+/// Above level 0, only the listed groups pass any door.
+public struct ThreatLevel: Sendable, Equatable {
+    public var level: Int
+    public var name: String
+    public var allowedGroups: [String]
+    public init(level: Int, name: String, allowedGroups: [String]) { self.level = level; self.name = name; self.allowedGroups = allowedGroups }
+}
