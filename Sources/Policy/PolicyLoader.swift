@@ -50,7 +50,9 @@ public struct PolicyLoader {
         var b = Builder()
         for (file, text) in sources { b.parse(file: file, text: text) }
         b.checkReferences()
-        if !b.issues.isEmpty { throw PolicyErrors(issues: b.issues) }
+        if !b.issues.isEmpty {
+            throw PolicyErrors(issues: b.issues.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) })
+        }
         return b.policy
     }
 }

@@ -68,6 +68,20 @@ enum WardenMigrations {
                 t.column("detail", .text).notNull()
             }
         }
+        m.registerMigration("v2-grants") { db in
+            // Grants made from the CLI; merged with the policy files' grants at load.
+            try db.create(table: "accessGrant") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("person", onDelete: .cascade)
+                t.column("groupName", .text)
+                t.column("zone", .text).notNull()
+                t.column("schedule", .text)
+                t.column("until", .datetime)
+                t.column("createdBy", .text).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.check(sql: "(personId IS NULL) <> (groupName IS NULL)")
+            }
+        }
         return m
     }
 }

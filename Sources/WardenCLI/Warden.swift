@@ -5,7 +5,8 @@ public struct WardenCommand: ParsableCommand {
         commandName: "warden",
         abstract: "Face-recognition door access controller.",
         subcommands: [
-            PersonCommand.self, EnrollCommand.self, BadgeCommand.self, VerifyCommand.self, IdentifyCommand.self, AuditCommand.self,
+            PersonCommand.self, EnrollCommand.self, BadgeCommand.self, VerifyCommand.self, IdentifyCommand.self,
+            GroupCommand.self, GrantCommand.self, RevokeCommand.self, ZoneCommand.self, DoorCommand.self, PolicyCommand.self, AuditCommand.self,
             FacesCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Policy
+import Storage
+
+/// Where the policy files are: `--policy DIR`, else `<home>/policies`, else the checkout's
+/// `policies/example`.
+struct PolicyOption: ParsableArguments {
+    @Option(name: .customLong("policy"), help: ArgumentHelp("Policy directory.", discussion: "Default: <home>/policies, else the example site in the checkout.", valueName: "dir"))
+    var directory: String?
+
+    func resolve(_ global: GlobalOptions) -> String { directory ?? Self.defaultDirectory(global) }
+
+    static func defaultDirectory(_ global: GlobalOptions) -> String {
+        let home = global.wardenHome.file("policies")
+        if FileManager.default.fileExists(atPath: home) { return home }
+        return Checkout.root.appendingPathComponent("policies/example").path
+    }
+
+    func load(_ global: GlobalOptions) throws -> SitePolicy {
+        let dir = resolve(global)
+        do { return try PolicyLoader().load(directory: dir) } catch {
+            throw CLIError("the policy in \(dir) has \(error.issues.count) problem(s):\n" + error.description)
+        }
+    }
+}
+
+extension SitePolicy {
+    /// The files' grants plus those made with `warden grant`. A CLI grant naming a zone or
+    /// schedule the files no longer define is left out (fail secure) and reported.
+    func merging(_ db: WardenDatabase, warn: (String) -> Void = { Output.error($0) }) throws -> SitePolicy {
+        var p = self
+        for g in try db.access.grants() {
+            guard zones[g.zone] != nil else { warn("grant #\(g.id!) names zone '\(g.zone)', which the policy no longer defines; ignored"); continue }
+            if let s = g.schedule, schedules[s] == nil { warn("grant #\(g.id!) names schedule '\(s)', which the policy no longer defines; ignored"); continue }
+            let subject: Grant.Subject = g.personId.map { .person($0) } ?? .group(g.groupName!)
+            p.grants.append(Grant(id: "cli-\(g.id!)", subject: subject, zone: g.zone, schedule: g.schedule, until: g.until))
+        }
+        return p
+    }
+}
+
+extension Person {
+    /// What the policy engine needs to know about a person.
+    func facts(groups: Set<String>) -> PersonFacts {
+        PersonFacts(id: id!, name: displayName, groups: groups, active: status == .active, validFrom: validFrom, validUntil: validUntil)
+    }
+}
