@@ -52,6 +52,9 @@ let package = Package(
             "FaceKit", "WardenCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+        // Door hardware: GPIO (libgpiod and simulated), the door state machine, Wiegand.
+        .target(name: "DoorIO", dependencies: ["WardenCore", "CGPIOD", .product(name: "Yams", package: "Yams")]),
         // The site model and the pure access decision.
         .target(name: "Policy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Audit", dependencies: [
@@ -60,7 +63,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy",
+            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -73,6 +76,7 @@ let package = Package(
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "WardenCore"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
+        .testTarget(name: "DoorIOTests", dependencies: ["DoorIO", "WardenCore"]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,0 +1,148 @@
+import Foundation
+import WardenCore
+
+/// Accepts a level only once it has held for the debounce time.
+struct Debouncer: Sendable {
+    var accepted: Bool
+    var candidate: Bool
+    var since: Date
+    let hold: TimeInterval
+
+    init(level: Bool, at: Date, hold: TimeInterval) { accepted = level; candidate = level; since = at; self.hold = hold }
+
+    mutating func edge(_ active: Bool, at: Date) { if active != candidate { candidate = active; since = at } }
+
+    /// The newly accepted level, if the candidate has now held long enough.
+    mutating func settle(now: Date) -> Bool? {
+        guard candidate != accepted, now.timeIntervalSince(since) >= hold else { return nil }
+        accepted = candidate
+        return accepted
+    }
+
+    var deadline: Date? { candidate != accepted ? since.addingTimeInterval(hold) : nil }
+}
+
+/// What a door driver reports upward.
+public enum DoorReport: Sendable, Equatable {
+    case door(DoorEvent, detail: String?)
+    case badge(WiegandRead)
+    case fault(String)
+}
+
+/// Drives one door's hardware: holds its lines, feeds their edges to the state machine and
+/// the Wiegand decoder, and drives the relay from the machine's lock commands, mapped to
+/// the relay line through the door's fail mode. Single-threaded: call from one thread.
+public final class DoorDriver: @unchecked Sendable {
+    public let id: String
+    public let pins: PinMap.DoorPins
+    public private(set) var machine: DoorStateMachine
+    let backend: any GPIOBackend
+    let clock: any WardenClock
+    private var relay: (any GPIOOutput)?
+    private var contact: (line: any GPIOInput, debounce: Debouncer)?
+    private var exit: (any GPIOInput)?
+    private var tamper: (any GPIOInput)?
+    private var d0: (any GPIOInput)?
+    private var d1: (any GPIOInput)?
+    private var wiegand: WiegandDecoder
+
+    public init(id: String, pins: PinMap.DoorPins, behaviour: DoorBehaviour, formats: [WiegandFormat], backend: any GPIOBackend, clock: any WardenClock) {
+        self.id = id
+        self.pins = pins
+        var b = behaviour
+        b.failMode = pins.failMode
+        b.exitMode = pins.exitMode
+        self.machine = DoorStateMachine(behaviour: b)
+        self.backend = backend
+        self.clock = clock
+        self.wiegand = WiegandDecoder(formats: formats)
+    }
+
+    public static let consumer = "warden"
+
+    /// Requests every line. The relay starts locked. On failure, whatever was requested is
+    /// released again (the lines fall back to the safe state) and the error is thrown.
+    public func start() throws(GPIOError) {
+        do {
+            relay = try backend.output(pins.relay, consumer: Self.consumer + ":\(id):relay",
+                                       initiallyActive: DoorStateMachine.relayActive(released: false, failMode: pins.failMode))
+            if let c = pins.contact {
+                let line = try backend.input(c, consumer: Self.consumer + ":\(id):contact")
+                let level = try line.readActive()
+                contact = (line, Debouncer(level: level, at: clock.now, hold: c.debounce))
+                if level { _ = machine.handle(.contact(open: true), at: clock.now) }
+            }
+            if let e = pins.exit { exit = try backend.input(e, consumer: Self.consumer + ":\(id):exit") }
+            if let t = pins.tamper { tamper = try backend.input(t, consumer: Self.consumer + ":\(id):tamper") }
+            if let a = pins.wiegandD0, let b = pins.wiegandD1 {
+                d0 = try backend.input(a, consumer: Self.consumer + ":\(id):d0")
+                d1 = try backend.input(b, consumer: Self.consumer + ":\(id):d1")
+            }
+        } catch {
+            safeStop()
+            throw error
+        }
+    }
+
+    /// Releases the strike for a grant.
+    public func grant(strikeTime: TimeInterval? = nil) -> [DoorReport] { apply(machine.handle(.grant(strikeTime: strikeTime), at: clock.now)) }
+
+    public func setMode(_ mode: DoorHardwareMode) -> [DoorReport] { apply(machine.handle(.mode(mode), at: clock.now)) }
+
+    /// Reads pending edges and expired timers; returns what happened. Never blocks.
+    public func pump() -> [DoorReport] {
+        var reports: [DoorReport] = []
+        do {
+            var pulses: [WiegandPulse] = []
+            for e in try d0?.waitForEdges(timeout: 0) ?? [] where e.becameActive { pulses.append(WiegandPulse(line: .d0, at: e.at)) }
+            for e in try d1?.waitForEdges(timeout: 0) ?? [] where e.becameActive { pulses.append(WiegandPulse(line: .d1, at: e.at)) }
+            for p in pulses.sorted(by: { $0.at < $1.at }) { if let r = wiegand.feed(p) { reports.append(.badge(r)) } }
+            if let r = wiegand.poll(now: clock.now) { reports.append(.badge(r)) }
+
+            if var c = contact {
+                for e in try c.line.waitForEdges(timeout: 0) { c.debounce.edge(e.becameActive, at: e.at) }
+                if let level = c.debounce.settle(now: clock.now) { reports += apply(machine.handle(.contact(open: level), at: clock.now)) }
+                contact = c
+            }
+            for e in try exit?.waitForEdges(timeout: 0) ?? [] where e.becameActive {
+                reports += apply(machine.handle(.requestToExit, at: clock.now))
+            }
+            for e in try tamper?.waitForEdges(timeout: 0) ?? [] {
+                reports += apply(machine.handle(.tamper(active: e.becameActive), at: clock.now))
+            }
+            if let d = machine.nextDeadline, clock.now >= d { reports += apply(machine.handle(.tick, at: clock.now)) }
+        } catch {
+            reports.append(.fault("door \(id): \(error)"))
+        }
+        return reports
+    }
+
+    /// The earliest time `pump` has timed work to do (a strike ending, an alarm, a Wiegand
+    /// frame gap, a contact settling).
+    public var nextDeadline: Date? {
+        [machine.nextDeadline, wiegand.frameDeadline, contact?.debounce.deadline].compactMap { $0 }.min()
+    }
+
+    private func apply(_ outputs: [DoorOutput]) -> [DoorReport] {
+        var reports: [DoorReport] = []
+        for o in outputs {
+            switch o {
+            case .lock(let released):
+                do { try relay?.setActive(DoorStateMachine.relayActive(released: released, failMode: pins.failMode)) } catch {
+                    reports.append(.fault("door \(id): cannot drive the relay: \(error)"))
+                }
+            case .event(let e, let detail): reports.append(.door(e, detail: detail))
+            }
+        }
+        return reports
+    }
+
+    /// Every exit path: drive the relay to the safe state, then release every line (the
+    /// kernel then leaves the relay line inactive, which the wiring makes the safe state).
+    public func safeStop() {
+        try? relay?.setActive(false)
+        for line in [exit, tamper, d0, d1, contact?.line].compactMap({ $0 }) { line.release() }
+        relay?.release()
+        relay = nil; exit = nil; tamper = nil; d0 = nil; d1 = nil; contact = nil
+    }
+}

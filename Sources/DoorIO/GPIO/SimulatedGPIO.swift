@@ -1,0 +1,133 @@
+import Foundation
+import WardenCore
+
+/// An in-memory GPIO chip set, driven by a clock the test controls. Tests set input
+/// levels with `drive`, read outputs with `level`/`history`, and see the same edge events
+/// and busy-line errors a real chip gives.
+public final class SimulatedGPIO: GPIOBackend, @unchecked Sendable {
+    public let clock: any WardenClock
+    private let lock = NSLock()
+    /// Physical levels by "chip:offset".
+    private var levels: [String: Bool] = [:]
+    private var names: [String: String] = [:]   // line name -> key
+    private var holders: [String: String] = [:]
+    private var outputHistory: [String: [(Date, Bool)]] = [:]
+    private var inputs: [String: [WeakInput]] = [:]
+    public let chips: [String: Int]
+
+    /// `chips`: chip name -> number of lines. `lineNames`: name -> (chip, offset).
+    public init(clock: any WardenClock, chips: [String: Int] = ["sim0": 32], lineNames: [String: (String, Int)] = [:]) {
+        self.clock = clock
+        self.chips = chips
+        for (n, (c, o)) in lineNames { names[n] = "\(c):\(o)" }
+    }
+
+    func key(_ spec: LineSpec) throws(GPIOError) -> String {
+        if let name = spec.name {
+            guard let k = names[name] else { throw .lineNotFound(spec.description) }
+            return k
+        }
+        guard let chip = spec.chip, let count = chips[chip] else { throw .chipNotFound(spec.chip ?? "?") }
+        guard let o = spec.offset, (0..<count).contains(o) else { throw .lineNotFound(spec.description) }
+        return "\(chip):\(o)"
+    }
+
+    public func output(_ spec: LineSpec, consumer: String, initiallyActive: Bool) throws(GPIOError) -> any GPIOOutput {
+        let k = try key(spec)
+        lock.lock(); defer { lock.unlock() }
+        if let h = holders[k] { throw .lineBusy(spec.description, consumer: h) }
+        holders[k] = consumer
+        let physical = initiallyActive != spec.activeLow
+        levels[k] = physical
+        outputHistory[k, default: []].append((clock.now, physical))
+        return SimOutput(sim: self, key: k, spec: spec)
+    }
+
+    public func input(_ spec: LineSpec, consumer: String) throws(GPIOError) -> any GPIOInput {
+        let k = try key(spec)
+        lock.lock(); defer { lock.unlock() }
+        if let h = holders[k] { throw .lineBusy(spec.description, consumer: h) }
+        holders[k] = consumer
+        let line = SimInput(sim: self, key: k, spec: spec)
+        inputs[k, default: []].append(WeakInput(line))
+        return line
+    }
+
+    public func holder(of spec: LineSpec) throws(GPIOError) -> String? {
+        let k = try key(spec)
+        lock.lock(); defer { lock.unlock() }
+        return holders[k]
+    }
+
+    /// Sets an input's physical level (as a switch or a reader would), at the clock's time.
+    public func drive(_ spec: LineSpec, high: Bool) throws(GPIOError) {
+        let k = try key(spec)
+        lock.lock()
+        let old = levels[k] ?? false
+        levels[k] = high
+        let listeners = inputs[k]?.compactMap(\.line) ?? []
+        lock.unlock()
+        if old != high { for l in listeners { l.push(physicalHigh: high, at: clock.now) } }
+    }
+
+    /// An output's current physical level (nil: never driven). Like a real chip, a released
+    /// line returns to low.
+    public func level(_ spec: LineSpec) -> Bool? {
+        guard let k = try? key(spec) else { return nil }
+        lock.lock(); defer { lock.unlock() }
+        return levels[k]
+    }
+
+    public func history(_ spec: LineSpec) -> [(at: Date, high: Bool)] {
+        guard let k = try? key(spec) else { return [] }
+        lock.lock(); defer { lock.unlock() }
+        return (outputHistory[k] ?? []).map { (at: $0.0, high: $0.1) }
+    }
+
+    fileprivate func set(_ k: String, physical: Bool) {
+        lock.lock(); levels[k] = physical; outputHistory[k, default: []].append((clock.now, physical)); lock.unlock()
+    }
+
+    fileprivate func physical(_ k: String) -> Bool { lock.lock(); defer { lock.unlock() }; return levels[k] ?? false }
+
+    fileprivate func release(_ k: String, output: Bool) {
+        lock.lock()
+        holders[k] = nil
+        if output { levels[k] = false; outputHistory[k, default: []].append((clock.now, false)) }
+        lock.unlock()
+    }
+
+    struct WeakInput { weak var line: SimInput?; init(_ l: SimInput) { line = l } }
+}
+
+final class SimOutput: GPIOOutput, @unchecked Sendable {
+    let sim: SimulatedGPIO
+    let key: String
+    let spec: LineSpec
+    var released = false
+    init(sim: SimulatedGPIO, key: String, spec: LineSpec) { self.sim = sim; self.key = key; self.spec = spec }
+    func setActive(_ active: Bool) throws(GPIOError) {
+        guard !released else { throw .io("\(spec) was released") }
+        sim.set(key, physical: active != spec.activeLow)
+    }
+    func release() { if !released { released = true; sim.release(key, output: true) } }
+}
+
+final class SimInput: GPIOInput, @unchecked Sendable {
+    let sim: SimulatedGPIO
+    let key: String
+    let spec: LineSpec
+    private let lock = NSLock()
+    private var pending: [LineEdge] = []
+    init(sim: SimulatedGPIO, key: String, spec: LineSpec) { self.sim = sim; self.key = key; self.spec = spec }
+    func push(physicalHigh: Bool, at: Date) {
+        lock.lock(); pending.append(LineEdge(becameActive: physicalHigh != spec.activeLow, at: at)); lock.unlock()
+    }
+    func readActive() throws(GPIOError) -> Bool { sim.physical(key) != spec.activeLow }
+    /// Never blocks: simulated time does not pass while waiting.
+    func waitForEdges(timeout: TimeInterval) throws(GPIOError) -> [LineEdge] {
+        lock.lock(); defer { pending = []; lock.unlock() }
+        return pending
+    }
+    func release() { sim.release(key, output: false) }
+}
