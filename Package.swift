@@ -55,6 +55,10 @@ let package = Package(
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         // Door hardware: GPIO (libgpiod and simulated), the door state machine, Wiegand.
         .target(name: "DoorIO", dependencies: ["WardenCore", "CGPIOD", .product(name: "Yams", package: "Yams")]),
+        // Frame sources: image sequences (V4L2 and ffmpeg sources are planned).
+        .target(name: "Capture", dependencies: ["FaceKit", "WardenCore"]),
+        // Wires faces, policy, doors and the audit log together per door.
+        .target(name: "Controller", dependencies: ["FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
         // The site model and the pure access decision.
         .target(name: "Policy", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "Audit", dependencies: [
@@ -63,7 +67,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO",
+            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -77,7 +81,8 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "WardenCore"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy"]),
         .testTarget(name: "DoorIOTests", dependencies: ["DoorIO", "WardenCore"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching"]),
     ],
     cxxLanguageStandard: .cxx17
 )

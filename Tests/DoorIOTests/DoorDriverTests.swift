@@ -31,7 +31,7 @@ struct DoorDriverTests {
     func doorEvents(_ r: [DoorReport]) -> [DoorEvent] { r.compactMap { if case .door(let e, _) = $0 { return e }; return nil } }
 
     @Test func aGrantPulsesTheRelayForTheStrikeTime() throws {
-        let (d, sim, clock, p) = try rig()
+        let (d, sim, clock, p) = try rig(failMode: .secure)
         #expect(sim.level(p.relay) == false)  // starts locked
         #expect(doorEvents(d.grant()) == [.released])
         #expect(sim.level(p.relay) == true)
@@ -44,7 +44,7 @@ struct DoorDriverTests {
     }
 
     @Test func theContactIsDebounced() throws {
-        let (d, sim, clock, p) = try rig()
+        let (d, sim, clock, p) = try rig(failMode: .secure)
         _ = d.grant()
         let c = p.contact!
         // Bounce: open, closed, open within 10 ms, then it stays open.
@@ -71,7 +71,7 @@ struct DoorDriverTests {
         // REX: the button pulls the line low (active-low).
         try sim.drive(p.exit!, high: false)
         #expect(doorEvents(d.pump()) == [.requestToExit, .released])
-        #expect(sim.level(p.relay) == true)
+        #expect(sim.level(p.relay) == false)  // the lobby is fail-safe: released = relay off
         try sim.drive(p.exit!, high: true)
         d.safeStop()
     }

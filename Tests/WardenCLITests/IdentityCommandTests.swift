@@ -1,3 +1,4 @@
+import Controller
 import FaceKit
 import Foundation
 import Matching

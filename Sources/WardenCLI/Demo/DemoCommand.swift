@@ -1,61 +1,110 @@
 import ArgumentParser
+import Audit
+import Controller
+import DoorIO
 import FaceKit
 import Foundation
+import Policy
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Show Warden working on the bundled fixture photos.",
+        abstract: "Run a whole Warden site on simulated hardware and tell its story.",
         discussion: """
-        Runs the face engine on the unit-test photos that `make setup` installs (three photos \
-        of Barack Obama, one of Joe Biden, and two partial faces): detects each face, embeds \
-        it, and shows which photos the engine says are the same person.
+        Builds a temporary site from the example policy (a lobby, an office floor, a server \
+        room) with SQLite files in a temp folder, simulated GPIO (relays, door contacts, exit \
+        buttons, Wiegand readers) and cameras that are shown the fixture photos. It enrolls \
+        people from one photo each, plays scenes at the doors on a simulated clock, prints \
+        each decision with its reasons as a timeline, and ends with the audit export and \
+        verification. Real face engine, real policy engine, real audit log.
         """
     )
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Folder of photos to use instead of the fixtures.") var photos: String?
+    @Option(help: "Folder with obama.jpg, obama2.jpg, obama3.jpg and biden.jpg (default: the fixtures).") var photos: String?
+    @Flag(help: "Keep the temporary site folder and print its path.") var keep = false
 
     func run() throws {
         let folder = photos.map { URL(fileURLWithPath: $0) } ?? Checkout.fixtures
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
-        guard !names.isEmpty else { throw CLIError("no photos in \(folder.path); run `make setup` first") }
-        let engine: FaceEngine
-        do { engine = try FaceEngine(locator: global.modelLocator) } catch { throw CLIError(error.description) }
+        let photo = { (n: String) in folder.appendingPathComponent(n).path }
+        guard FileManager.default.fileExists(atPath: photo("obama.jpg")) else { throw CLIError("no fixture photos in \(folder.path); run `make setup`") }
+        let models: ModelSet
+        do { models = try global.modelLocator.locate() } catch { throw CLIError(error.description) }
+        let policy: SitePolicy
+        do { policy = try PolicyLoader().load(directory: Checkout.root.appendingPathComponent("policies/example").path) } catch {
+            throw CLIError("the example policy does not load: \(error)")
+        }
+        let pinMap = try PinMap.load(path: Checkout.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("warden-demo-\(getpid())").path
+        defer { if !keep { try? FileManager.default.removeItem(atPath: home) } }
 
-        print("Warden face engine demo: \(names.count) photos from \(folder.path)")
-        print("Model: \(engine.modelID); same person when the distance between unit embeddings is <= \(DefaultThresholds.euclidean)\n")
-        var people: [(name: String, embedding: Embedding)] = []
-        for name in names {
-            let start = Date()
-            do {
-                let image = try RGBImage(contentsOf: folder.appendingPathComponent(name).path)
-                let faces = try engine.detect(image)
-                guard let face = faces.max(by: { $0.box.area < $1.box.area }) else {
-                    print("  \(pad(name, 26)) no face found"); continue
-                }
-                let e = try engine.embed(image, face: face)
-                let ms = Date().timeIntervalSince(start) * 1000
-                print("  " + pad(name, 26) + String(format: "%4dx%-4d  face %3dx%-3d at (%d,%d)  score %.2f  %4.0f ms",
-                             image.width, image.height, face.box.width, face.box.height,
-                             face.box.left, face.box.top, face.score, ms))
-                people.append((name, e))
-            } catch {
-                print("  \(name): \(error)")
-            }
+        // Tuesday 1 December 2026, 08:30 in Berlin: business hours, nobody in yet.
+        let start = ISO8601DateFormatter().date(from: "2026-12-01T07:30:00Z")!
+        let s = try SimulatedSite(home: home, policy: policy, pinMap: pinMap, models: models, start: start)
+        let tz = policy.timeZone
+        let clock = DateFormatter()
+        clock.timeZone = tz
+        clock.dateFormat = "HH:mm:ss"
+        s.site.onTimeline = { e in print("  \(clock.string(from: e.at))  \(pad("[\(e.door)]", 14)) \(e.text)") }
+        func scene(_ title: String) { print("\n\(title)") }
+        func at(_ hhmm: String) {
+            let f = DateFormatter(); f.timeZone = tz; f.dateFormat = "yyyy-MM-dd HH:mm"
+            s.clock.set(f.date(from: "2026-12-01 " + hhmm)!)
         }
-        print("\nDistances (unit embeddings, Euclidean); * marks 'same person':")
-        let short = people.map { String(($0.name as NSString).deletingPathExtension.prefix(10)) }
-        print(String(repeating: " ", count: 12) + short.map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined())
-        for (i, a) in people.enumerated() {
-            var row = short[i].padding(toLength: 12, withPad: " ", startingAt: 0)
-            for b in people {
-                let d = DistanceMetric.euclidean.distance(a.embedding.values, b.embedding.values)
-                row += String(format: "%.3f", d) + (d <= DefaultThresholds.euclidean ? "*" : " ") + "      "
-            }
-            print(row)
+
+        print("Warden demo: \(policy.name) (\(tz.identifier)), doors: \(s.cameras.keys.sorted().joined(separator: ", ")); data in \(home)")
+        print("Setup: Barack Obama is enrolled from one photo (obama.jpg), in groups staff and it-admins, badge 12:1001.")
+        try s.enroll(name: "Barack Obama", photo: photo("obama.jpg"), groups: ["staff", "it-admins"], badge: "12:1001")
+
+        scene("1. 08:30 lobby (face only in business hours): someone who is not enrolled walks up.")
+        at("08:30"); try s.show("lobby", photo: photo("biden.jpg"))
+
+        scene("2. 08:31 lobby: Barack Obama walks up (a different photo from the one enrolled). He is the first in,")
+        print("   so the lobby goes to free access for business hours.")
+        at("08:31"); try s.show("lobby", photo: photo("obama2.jpg"))
+        try s.setContact("lobby", open: true); s.run(for: 3); try s.setContact("lobby", open: false)
+
+        scene("3. 09:00 an admin enrolls Joe Biden from one photo (it-admins, badge 12:2002).")
+        at("09:00"); try s.enroll(name: "Joe Biden", photo: photo("biden.jpg"), groups: ["it-admins"], badge: "12:2002")
+        print("  enrolled #2 Joe Biden")
+
+        scene("4. 10:00 server room (badge+face): Obama swipes 12:1001 and looks at the camera.")
+        at("10:00"); try s.swipe("server-room", badge: "12:1001"); try s.show("server-room", photo: photo("obama3.jpg"))
+        try s.setContact("server-room", open: true); s.run(for: 2); try s.setContact("server-room", open: false)
+
+        scene("5. 10:05 server room: Obama's badge, but Biden's face.")
+        at("10:05"); try s.swipe("server-room", badge: "12:1001"); try s.show("server-room", photo: photo("biden.jpg"))
+
+        scene("6. 22:30 server room after hours: the two-person rule. Obama, then Biden 10 s later.")
+        at("22:30"); try s.swipe("server-room", badge: "12:1001"); try s.show("server-room", photo: photo("obama.jpg"))
+        s.run(for: 8)
+        try s.swipe("server-room", badge: "12:2002"); try s.show("server-room", photo: photo("biden.jpg"))
+        try s.setContact("server-room", open: true); s.run(for: 2); try s.setContact("server-room", open: false)
+
+        scene("7. 23:00 server room: the door is pulled open with no grant.")
+        at("23:00"); try s.setContact("server-room", open: true); s.run(for: 2); try s.setContact("server-room", open: false)
+
+        scene("8. 23:10 lobby: someone leaves with the exit button and props the door open (held-open time 30 s).")
+        at("23:10"); try s.pressExit("lobby"); try s.setContact("lobby", open: true); s.run(for: 35); try s.setContact("lobby", open: false)
+
+        scene("9. Shutdown: relays to their safe state, the audit log flushed.")
+        s.finish()
+        for (door, pins) in pinMap.doors.sorted(by: { $0.key < $1.key }) {
+            print("  \(door): relay line \(s.gpio.level(pins.relay) == true ? "ACTIVE" : "inactive") (fail-\(pins.failMode.rawValue): \(pins.failMode == .secure ? "locked" : "released"))")
         }
+
+        let store = try AuditStore(home: home)
+        scene("Audit trail (warden audit export --format csv, decisions only):")
+        var shown = 0
+        _ = try AuditExporter.export(store, filter: AuditFilter(), format: .csv) { line in
+            let f = AuditExporter.parseCSV(line).first ?? []
+            if shown == 0 || (f.count > 4 && f[3] == "decision") {
+                print("  " + [0, 1, 4, 5, 9, 11, 12, 14, 16].compactMap { $0 < f.count ? f[$0] : nil }.joined(separator: ","))
+            }
+            shown += 1
+        }
+        let report = try store.verify()
+        print("\nwarden audit verify: \(report.ok ? "OK" : "BROKEN"): \(report.count) events, chain \(report.ok ? "intact" : "broken at row \(report.firstBrokenSeq!)")")
+        if keep { print("site kept in \(home)") }
     }
 }
-
-func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s.padding(toLength: n, withPad: " ", startingAt: 0) }

@@ -15,7 +15,7 @@ struct FacesCommand: ParsableCommand {
           warden faces embed --json photo.jpg
           warden faces compare alice-1.jpg alice-2.jpg
         """,
-        subcommands: [DetectFaces.self, EmbedFaces.self, CompareFaces.self]
+        subcommands: [DetectFaces.self, EmbedFaces.self, CompareFaces.self, FacesDemo.self]
     )
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Controller
 import FaceKit
 import Foundation
 import Matching

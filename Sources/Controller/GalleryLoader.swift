@@ -5,7 +5,7 @@ import Storage
 extension Gallery {
     /// Builds the search gallery from every stored template of `modelID`. Templates that fail
     /// to decode are skipped and reported, never matched against.
-    static func load(from db: WardenDatabase, modelID: String = ModelSet.recognitionModelID) throws -> (gallery: Gallery, unreadable: [Int64]) {
+    public static func load(from db: WardenDatabase, modelID: String = ModelSet.recognitionModelID) throws -> (gallery: Gallery, unreadable: [Int64]) {
         var gallery = Gallery(modelID: modelID)
         var unreadable: [Int64] = []
         let templates = try db.templates.all(modelID: modelID)

@@ -7,24 +7,29 @@ import WardenCore
 
 /// One-shot enrollment: a photo becomes a template after it passes the face-count, size,
 /// sharpness and pose gates and is not already someone else's face.
-struct Enroller {
-    let engine: FaceEngine
-    let db: WardenDatabase
-    var quality = EnrollmentQualityPolicy.default
-    var thresholds = MatchThresholds.default
-    var detection = DetectionOptions(upsample: 1)
+public struct Enroller {
+    public let engine: FaceEngine
+    public let db: WardenDatabase
+    public var quality: EnrollmentQualityPolicy
+    public var thresholds: MatchThresholds
+    public var detection: DetectionOptions
 
-    enum Outcome {
+    public init(engine: FaceEngine, db: WardenDatabase, quality: EnrollmentQualityPolicy = .default, thresholds: MatchThresholds = .default,
+                detection: DetectionOptions = DetectionOptions(upsample: 1)) {
+        self.engine = engine; self.db = db; self.quality = quality; self.thresholds = thresholds; self.detection = detection
+    }
+
+    public enum Outcome {
         case enrolled(FaceTemplate, FaceQuality)
         case rejected([String])
         case duplicatePhoto(templateID: Int64)
     }
 
-    struct DuplicateIdentity: Error, CustomStringConvertible {
-        let otherPerson: Person
-        let distance: Double
-        let threshold: Double
-        var description: String {
+    public struct DuplicateIdentity: Error, CustomStringConvertible {
+        public let otherPerson: Person
+        public let distance: Double
+        public let threshold: Double
+        public var description: String {
             String(format: "this face already matches #%lld %@ (distance %.3f, threshold %.2f); enrollment refused. If they really are different people, repeat with --force.",
                    otherPerson.id ?? -1, otherPerson.displayName, distance, threshold)
         }
@@ -32,19 +37,19 @@ struct Enroller {
 
     /// Enrolls one photo for `person`. `useLargest` picks the largest face when a photo holds
     /// several; otherwise several faces are a rejection.
-    func enroll(photo path: String, for person: Person, useLargest: Bool, force: Bool, by op: Operator,
+    public func enroll(photo path: String, for person: Person, useLargest: Bool, force: Bool, by op: Operator,
                 gallery: inout Gallery) throws -> Outcome {
         guard let personID = person.id else { throw StorageError.invalid("person has no id") }
         let bytes: Data
         do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw CLIError("\(path): cannot read the file (\(error.localizedDescription))")
+            throw EnrollmentError("\(path): cannot read the file (\(error.localizedDescription))")
         }
         let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         if let same = try db.templates.forPerson(personID).first(where: { $0.sourceSHA256 == sha }), let id = same.id {
             return .duplicatePhoto(templateID: id)
         }
         let image: RGBImage
-        do { image = try RGBImage(decoding: [UInt8](bytes)) } catch { throw CLIError("\(path): \(error.description)") }
+        do { image = try RGBImage(decoding: [UInt8](bytes)) } catch { throw EnrollmentError("\(path): \(error.description)") }
         let faces = try engine.detect(image, options: detection)
         guard !faces.isEmpty else { return .rejected(["no face found (use a well-lit, frontal photo where the face fills a good part of the frame)"]) }
         if faces.count > 1 && !useLargest {
@@ -70,4 +75,10 @@ struct Enroller {
         try gallery.add(templateID: template.id!, personID: personID, embedding: embedding)
         return .enrolled(template, q)
     }
+}
+
+/// A photo that could not be read at all (as opposed to one rejected by the gates).
+public struct EnrollmentError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
 }

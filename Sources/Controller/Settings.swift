@@ -1,0 +1,38 @@
+import FaceKit
+import Foundation
+
+/// How a door uses its camera.
+public struct FaceSettings: Sendable, Equatable {
+    /// Frames of one face that must agree before a face factor counts. One lucky frame is
+    /// never enough.
+    public var framesRequired: Int
+    /// Frames of one face to try before giving up on it.
+    public var maximumFrames: Int
+    public var detection: DetectionOptions
+    /// After a badge read, how long the holder has to show their face (badge+face).
+    public var badgeWindow: TimeInterval
+
+    public init(framesRequired: Int = 3, maximumFrames: Int = 6, detection: DetectionOptions = DetectionOptions(upsample: 0, maximumFaces: 4),
+                badgeWindow: TimeInterval = 8) {
+        self.framesRequired = max(1, framesRequired); self.maximumFrames = max(framesRequired, maximumFrames)
+        self.detection = detection; self.badgeWindow = badgeWindow
+    }
+}
+
+/// Back-off after repeated failures at one door, so tries cannot be used to hunt for a
+/// false accept.
+public struct LockoutSettings: Sendable, Equatable {
+    public var attempts: Int
+    public var window: TimeInterval
+    public var duration: TimeInterval
+    public init(attempts: Int = 5, window: TimeInterval = 60, duration: TimeInterval = 300) {
+        self.attempts = attempts; self.window = window; self.duration = duration
+    }
+}
+
+/// One line of what happened, for people.
+public struct TimelineEntry: Sendable, Equatable {
+    public var at: Date
+    public var door: String
+    public var text: String
+}

@@ -1,0 +1,131 @@
+import Audit
+import Capture
+import DoorIO
+import FaceKit
+import Foundation
+import Matching
+import Policy
+import Storage
+import WardenCore
+
+/// A whole site on simulated hardware and a manual clock: real face engine, real policy,
+/// real SQLite store and audit log; GPIO from `SimulatedGPIO`; cameras that show whatever
+/// images the scene gives them. The demo runs on it, and so do the end-to-end tests.
+public final class SimulatedSite {
+    public let clock: ManualClock
+    public let gpio: SimulatedGPIO
+    public let pinMap: PinMap
+    public let db: WardenDatabase
+    public let auditStore: AuditStore
+    public let audit: AuditLog
+    public let site: SiteController
+    public let cameras: [String: SceneCamera]
+    public let engine: FaceEngine
+    public let frameSize: (width: Int, height: Int) = (640, 480)
+
+    public init(home: String, policy: SitePolicy, pinMap: PinMap, models: ModelSet, start: Date,
+                face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings()) throws {
+        clock = ManualClock(start)
+        self.pinMap = pinMap
+        let chips = Set(pinMap.allLines.compactMap(\.spec.chip))
+        gpio = SimulatedGPIO(clock: clock, chips: Dictionary(uniqueKeysWithValues: chips.map { ($0, 64) }))
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        db = try WardenDatabase(home: home)
+        auditStore = try AuditStore(home: home)
+        audit = AuditLog(store: auditStore)
+        engine = try FaceEngine(models: models)
+        site = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: try Gallery.load(from: db).gallery,
+                              thresholds: .default, clock: clock)
+        var cams: [String: SceneCamera] = [:]
+        // Idle levels, as pull-ups and closed doors leave them.
+        for (id, pins) in pinMap.doors.sorted(by: { $0.key < $1.key }) where policy.doors[id] != nil {
+            for s in [pins.exit, pins.tamper, pins.wiegandD0, pins.wiegandD1].compactMap({ $0 }) { try gpio.drive(s, high: true) }
+            if let c = pins.contact { try gpio.drive(c, high: false) }
+            let cam = SceneCamera(name: "\(id)-camera")
+            cams[id] = cam
+            let d = policy.doors[id]!
+            let driver = DoorDriver(id: id, pins: pins, behaviour: DoorBehaviour(strikeTime: d.strikeTime, heldOpenTime: d.heldOpenTime, preAlarm: min(10, d.heldOpenTime / 3)),
+                                    formats: pinMap.formats(for: id), backend: gpio, clock: clock)
+            site.addDoor(.init(id: id, driver: driver, camera: cam, face: face, lockout: lockout))
+        }
+        cameras = cams
+        site.record(AuditEvent(at: clock.now, kind: .system, type: "system.start", detail: ["mode": "simulated"], siteTimeZone: policy.timeZone))
+    }
+
+    /// Adds a person, enrolls one photo, sets groups and a badge; the gallery follows.
+    @discardableResult
+    public func enroll(name: String, photo: String, groups: [String], badge: String?, by op: Operator = Operator("demo-admin")) throws -> Person {
+        let person = try db.people.add(Person(displayName: name, at: clock.now), by: op)
+        var gallery = site.gallery
+        let outcome = try Enroller(engine: engine, db: db, detection: DetectionOptions(upsample: 1)).enroll(photo: photo, for: person, useLargest: true, force: false, by: op, gallery: &gallery)
+        guard case .enrolled(let t, _) = outcome else { throw EnrollmentError("\(photo) was not enrolled: \(outcome)") }
+        site.gallery = gallery
+        site.record(AuditEvent.admin("admin.enroll", operator: op.name, subject: "person:\(person.id!)", detail: ["template": String(t.id!), "source": t.sourceName], at: clock.now))
+        for g in groups { try db.access.addMember(person.id!, to: g, by: op) }
+        if let badge {
+            _ = try db.badges.issue(try BadgeCredential(parsing: badge), to: person.id!, by: op, at: clock.now)
+            site.record(AuditEvent.admin("admin.badge_issue", operator: op.name, subject: "person:\(person.id!)", detail: ["badge": badge], at: clock.now))
+        }
+        return person
+    }
+
+    /// Runs the site for a while in small steps of simulated time.
+    public func run(for seconds: TimeInterval, step: TimeInterval = 0.05) {
+        var t = 0.0
+        while t < seconds {
+            site.step()
+            clock.advance(by: step)
+            t += step
+        }
+        site.step()
+    }
+
+    /// The door's camera sees these photos, framed as the camera would, `frames` times
+    /// at `fps`; the site runs until they have been shown.
+    public func show(_ door: String, photo: String, frames: Int = 6, fps: Double = 5) throws {
+        let image = try RGBImage(contentsOf: photo, limits: ImageLimits(strict: false)).letterboxed(width: frameSize.width, height: frameSize.height)
+        cameras[door]?.current = ImageSequenceSource(name: photo, images: Array(repeating: image, count: frames), fps: fps, clock: clock)
+        run(for: Double(frames) / fps + 0.2)
+        cameras[door]?.current = nil
+    }
+
+    /// Presents a card at the door's reader: its bits are clocked onto D0/D1.
+    public func swipe(_ door: String, badge: String) throws {
+        guard let pins = pinMap.doors[door], let d0 = pins.wiegandD0, let d1 = pins.wiegandD1 else { throw EnrollmentError("door \(door) has no reader") }
+        let c = try BadgeCredential(parsing: badge)
+        let format = pinMap.formats(for: door).first { $0.badgeFormat == c.format } ?? .h10301
+        guard let bits = format.encode(facility: c.facilityCode, card: c.cardNumber) else { throw EnrollmentError("\(badge) does not fit \(format.name)") }
+        for bit in bits {
+            let line = bit ? d1 : d0
+            try gpio.drive(line, high: false); clock.advance(by: 0.0001)
+            try gpio.drive(line, high: true); clock.advance(by: 0.0019)
+            site.step()
+        }
+        run(for: 0.1)
+    }
+
+    public func setContact(_ door: String, open: Bool) throws {
+        guard let c = pinMap.doors[door]?.contact else { return }
+        try gpio.drive(c, high: open)
+        run(for: 0.1)
+    }
+
+    public func pressExit(_ door: String) throws {
+        guard let e = pinMap.doors[door]?.exit else { return }
+        try gpio.drive(e, high: false)
+        run(for: 0.05)
+        try gpio.drive(e, high: true)
+        run(for: 0.05)
+    }
+
+    /// Times the relay line went active (released) and inactive.
+    public func relayHistory(_ door: String) -> [(at: Date, high: Bool)] {
+        guard let r = pinMap.doors[door]?.relay else { return [] }
+        return gpio.history(r)
+    }
+
+    public func finish(reason: String = "demo finished") {
+        site.shutdown(reason: reason)
+        audit.close()
+    }
+}

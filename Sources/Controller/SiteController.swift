@@ -1,0 +1,104 @@
+import Audit
+import Capture
+import DoorIO
+import FaceKit
+import Foundation
+import Matching
+import Policy
+import Storage
+import WardenCore
+
+/// The running site: every door's controller, the shared site state (positions,
+/// pending two-person and escort authentications, modes), the face engine and gallery,
+/// the audit log. Single-threaded: `step` runs each door in turn. (A worker pool per camera
+/// is the planned next step; see docs/architecture.md.)
+public final class SiteController {
+    public var policy: SitePolicy { didSet { engine = PolicyEngine(policy: policy) } }
+    public private(set) var engine: PolicyEngine
+    public var state = SiteState()
+    public let db: WardenDatabase
+    public let audit: AuditLog
+    public let faceEngine: FaceEngine
+    public var gallery: Gallery
+    public var thresholds: MatchThresholds
+    public let clock: any WardenClock
+    var verifier: Verifier { Verifier(thresholds: thresholds) }
+    private var doors: [DoorController] = []
+    public private(set) var entries: [TimelineEntry] = []
+    public var onTimeline: ((TimelineEntry) -> Void)?
+    private var peopleCache: [Int64: Person] = [:]
+
+    public struct DoorSetup {
+        public var id: String
+        public var driver: DoorDriver
+        public var camera: (any FrameSource)?
+        public var face: FaceSettings
+        public var lockout: LockoutSettings
+        public init(id: String, driver: DoorDriver, camera: (any FrameSource)?, face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings()) {
+            self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout
+        }
+    }
+
+    public init(policy: SitePolicy, db: WardenDatabase, audit: AuditLog, faceEngine: FaceEngine, gallery: Gallery,
+                thresholds: MatchThresholds, clock: any WardenClock) {
+        self.policy = policy; self.engine = PolicyEngine(policy: policy); self.db = db; self.audit = audit
+        self.faceEngine = faceEngine; self.gallery = gallery; self.thresholds = thresholds; self.clock = clock
+    }
+
+    /// Starts a door's hardware. A door whose lines cannot be had stays out of service
+    /// (its relay untouched, so locked by the wiring) and the reason is logged.
+    @discardableResult
+    public func addDoor(_ setup: DoorSetup) -> Bool {
+        if let d = policy.doors[setup.id], d.failMode.rawValue != setup.driver.pins.failMode.rawValue {
+            let why = "the policy says fail-\(d.failMode.rawValue) but the pin map wires it fail-\(setup.driver.pins.failMode.rawValue); fix one of them"
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.door_unavailable", door: setup.id, detail: ["reason": why], siteTimeZone: policy.timeZone))
+            timeline(setup.id, "OUT OF SERVICE: \(why)")
+            return false
+        }
+        guard policy.doors[setup.id] != nil else {
+            timeline(setup.id, "OUT OF SERVICE: the policy has no door '\(setup.id)'")
+            return false
+        }
+        do {
+            try setup.driver.start()
+        } catch {
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.door_unavailable", door: setup.id, detail: ["reason": error.description],
+                              siteTimeZone: policy.timeZone))
+            timeline(setup.id, "OUT OF SERVICE: \(error.description)")
+            return false
+        }
+        doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, site: self))
+        return true
+    }
+
+    public func step() { for d in doors { d.step() } }
+
+    /// The earliest time any door has timed work to do.
+    public var nextDeadline: Date? { doors.compactMap(\.nextDeadline).min() }
+
+    /// Every exit path: relays to their safe state, lines released, the log flushed.
+    public func shutdown(reason: String) {
+        for d in doors { d.driver.safeStop() }
+        record(AuditEvent(at: clock.now, kind: .system, type: "system.stop", detail: ["reason": reason], siteTimeZone: policy.timeZone))
+        audit.flush(timeout: 10)
+    }
+
+    func engine(_ options: DetectionOptions) -> FaceEngine { faceEngine }
+
+    func identify(_ vector: [Float]) -> Identification {
+        let now = clock.now
+        return Identifier(thresholds: thresholds).identify(vector, in: gallery) { [db] pid in
+            (try? db.people.get(pid))?.isEligible(at: now) ?? false
+        }
+    }
+
+    public func record(_ event: AuditEvent) { audit.record(event) }
+
+    func timeline(_ door: String, _ text: String) {
+        let e = TimelineEntry(at: clock.now, door: door, text: text)
+        entries.append(e)
+        onTimeline?(e)
+    }
+
+    public func doorState(_ id: String) -> DoorStateMachine? { doors.first { $0.id == id }?.driver.machine }
+}
