@@ -24,6 +24,7 @@ public final class SiteController {
     public let clock: any WardenClock
     var verifier: Verifier { Verifier(thresholds: thresholds) }
     private var doors: [DoorController] = []
+    var doorControllers: [DoorController] { doors }
     public private(set) var entries: [TimelineEntry] = []
     public var onTimeline: ((TimelineEntry) -> Void)?
     private var peopleCache: [Int64: Person] = [:]
@@ -101,4 +102,36 @@ public final class SiteController {
     }
 
     public func doorState(_ id: String) -> DoorStateMachine? { doors.first { $0.id == id }?.driver.machine }
+}
+
+/// What `warden status` shows.
+public struct SiteStatus: Codable, Sendable {
+    public struct DoorStatus: Codable, Sendable {
+        public var id: String; public var mode: String; public var lockReleased: Bool; public var contactOpen: Bool
+        public var alarm: Bool; public var cameraFault: String?
+    }
+    public var site: String
+    public var at: Date
+    public var startedAt: Date
+    public var doors: [DoorStatus]
+    public var auditLog: String
+    public var recent: [String]
+}
+
+extension SiteController {
+    public func status(startedAt: Date) -> SiteStatus {
+        let f = DateFormatter(); f.timeZone = policy.timeZone; f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        let log: String
+        switch audit.state {
+        case .ok: log = "ok"
+        case .degraded(let reason, let since, let pending): log = "log_degraded since \(f.string(from: since)) (\(pending) events waiting): \(reason)"
+        }
+        return SiteStatus(site: policy.name, at: clock.now, startedAt: startedAt,
+                          doors: doorControllers.map {
+                              SiteStatus.DoorStatus(id: $0.id, mode: $0.driver.machine.mode.rawValue, lockReleased: $0.driver.machine.lockReleased,
+                                                    contactOpen: $0.driver.machine.contactOpen, alarm: $0.driver.machine.isAlarm,
+                                                    cameraFault: $0.cameraFault?.rawValue)
+                          },
+                          auditLog: log, recent: entries.suffix(10).map { "\(f.string(from: $0.at)) [\($0.door)] \($0.text)" })
+    }
 }

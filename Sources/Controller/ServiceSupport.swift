@@ -1,0 +1,96 @@
+import Foundation
+
+/// systemd's notification protocol (sd_notify), spoken directly: a datagram to
+/// $NOTIFY_SOCKET. READY=1 once doors are up, WATCHDOG=1 from the loop, STOPPING=1 on the
+/// way out. Without systemd (no NOTIFY_SOCKET) every call is a no-op.
+public enum ServiceNotifier {
+    public static func notify(_ message: String) {
+        guard let path = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !path.isEmpty else { return }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        // An abstract socket is written with a leading '@' and sent with a leading NUL.
+        var bytes = Array(path.utf8)
+        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
+        let maxLen = MemoryLayout.size(ofValue: addr.sun_path)
+        guard bytes.count < maxLen else { return }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let len = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        _ = message.withCString { msg in
+            withUnsafePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, msg, strlen(msg), 0, $0, len) }
+            }
+        }
+    }
+
+    /// How often to send WATCHDOG=1: half of systemd's WatchdogSec, if it set one.
+    public static var watchdogInterval: TimeInterval? {
+        guard let usec = ProcessInfo.processInfo.environment["WATCHDOG_USEC"].flatMap(Double.init) else { return nil }
+        return usec / 2e6
+    }
+}
+
+/// `<home>/warden.sock`: a Unix socket, owner-only, on which the running controller answers
+/// each connection with its status as JSON and closes it. `warden status` reads it.
+public final class StatusServer: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    private let provider: @Sendable () -> Data
+    private var thread: Thread?
+
+    public init(path: String, provider: @escaping @Sendable () -> Data) throws {
+        self.path = path
+        self.provider = provider
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SiteConfigError(problems: ["cannot create the status socket"]) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); throw SiteConfigError(problems: ["status socket path too long: \(path)"]) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        // Owner-only from the moment it exists.
+        let old = umask(0o077)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        umask(old)
+        guard bound == 0, listen(fd, 8) == 0 else { close(fd); throw SiteConfigError(problems: ["cannot listen on \(path): \(String(cString: strerror(errno)))"]) }
+        chmod(path, 0o600)
+        self.fd = fd
+        let t = Thread { [fd, provider] in
+            while true {
+                let c = accept(fd, nil, nil)
+                if c < 0 { if errno == EINTR { continue }; return }
+                let data = provider()
+                _ = data.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+                close(c)
+            }
+        }
+        t.name = "warden.status"
+        thread = t
+        t.start()
+    }
+
+    public func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd); unlink(path) }
+
+    /// Reads the status a running controller serves at `path`.
+    public static func query(path: String) throws -> Data {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SiteConfigError(problems: ["cannot create a socket"]) }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in Array(path.utf8).prefix(raw.count - 1).enumerated() { raw[i] = b } }
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard ok == 0 else { throw SiteConfigError(problems: ["no running controller answers at \(path) (\(String(cString: strerror(errno))))"]) }
+        var out = Data()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Yams
+
+/// The site file `warden run --site site.yaml` reads: where the policy and pin map are,
+/// which GPIO backend to use, and each door's camera, face and lockout settings. Paths are
+/// relative to the site file.
+///
+/// ```yaml
+/// policy: ../policies/example
+/// pinmap: ../hardware/pinmaps/gpio-sim.yaml
+/// gpio: gpiod                 # or simulated (no hardware; inputs from `simulate`)
+/// doors:
+///   lobby:
+///     camera: {images: /srv/clips/lobby, fps: 5, loop: true}
+///     face: {frames_required: 3, maximum_frames: 6, upsample: 0, badge_window: 8}
+///     lockout: {attempts: 5, window: 60, duration: 300}
+/// simulate:                   # scripted inputs for the simulated backend (tests, demos)
+///   - {at: 2.0, door: server-room, badge: "12:1001"}
+///   - {at: 4.5, door: server-room, contact: open}
+///   - {at: 6.0, door: server-room, contact: closed}
+///   - {at: 8.0, door: lobby, exit: pressed}
+/// ```
+public struct SiteConfig: Sendable {
+    public struct Camera: Sendable { public var images: String; public var fps: Double; public var loop: Bool }
+    public struct DoorConfig: Sendable { public var camera: Camera?; public var face: FaceSettings; public var lockout: LockoutSettings }
+    public struct Simulated: Sendable {
+        public var at: TimeInterval; public var door: String
+        public var badge: String?; public var contact: String?; public var exit: String?
+    }
+    public enum GPIOKind: String, Sendable { case gpiod, simulated }
+
+    public var file: String
+    public var policyDirectory: String
+    public var pinMapPath: String
+    public var gpio: GPIOKind
+    public var doors: [String: DoorConfig]
+    public var simulate: [Simulated]
+
+    struct File: Decodable {
+        struct Cam: Decodable { var images: String; var fps: Double?; var loop: Bool? }
+        struct FaceF: Decodable { var frames_required: Int?; var maximum_frames: Int?; var upsample: Int?; var badge_window: Double? }
+        struct Lock: Decodable { var attempts: Int?; var window: Double?; var duration: Double? }
+        struct D: Decodable { var camera: Cam?; var face: FaceF?; var lockout: Lock? }
+        struct S: Decodable { var at: Double; var door: String; var badge: String?; var contact: String?; var exit: String? }
+        var policy: String; var pinmap: String; var gpio: String?; var doors: [String: D]?; var simulate: [S]?
+    }
+
+    /// Reads and checks the file; every problem found is reported together.
+    public static func load(path: String) throws -> SiteConfig {
+        var problems: [String] = []
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SiteConfigError(problems: ["cannot read the site file \(path)"]) }
+        let f: File
+        do { f = try YAMLDecoder().decode(File.self, from: text) } catch { throw SiteConfigError(problems: ["\(path): \(error)"]) }
+        let base = (path as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath }
+        let gpio = GPIOKind(rawValue: f.gpio ?? "gpiod")
+        if gpio == nil { problems.append("gpio must be gpiod or simulated, not '\(f.gpio!)'") }
+        var doors: [String: DoorConfig] = [:]
+        for (id, d) in f.doors ?? [:] {
+            var cam: Camera? = nil
+            if let c = d.camera {
+                let dir = resolve(c.images)
+                var isDir: ObjCBool = false
+                if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue { problems.append("door \(id): camera images folder \(dir) does not exist") }
+                if let fps = c.fps, !(0.1...60).contains(fps) { problems.append("door \(id): camera fps must be 0.1-60") }
+                cam = Camera(images: dir, fps: c.fps ?? 5, loop: c.loop ?? false)
+            }
+            let ff = d.face
+            if let n = ff?.frames_required, n < 1 { problems.append("door \(id): frames_required must be at least 1") }
+            if let u = ff?.upsample, !(0...2).contains(u) { problems.append("door \(id): upsample must be 0-2") }
+            var face = FaceSettings(framesRequired: ff?.frames_required ?? 3, maximumFrames: ff?.maximum_frames ?? 6, badgeWindow: ff?.badge_window ?? 8)
+            face.detection.upsample = ff?.upsample ?? 0
+            let l = d.lockout
+            doors[id] = DoorConfig(camera: cam, face: face,
+                                   lockout: LockoutSettings(attempts: l?.attempts ?? 5, window: l?.window ?? 60, duration: l?.duration ?? 300))
+        }
+        let sims = (f.simulate ?? []).map { Simulated(at: $0.at, door: $0.door, badge: $0.badge, contact: $0.contact, exit: $0.exit) }
+        for s in sims where s.contact != nil && !["open", "closed"].contains(s.contact!) { problems.append("simulate: contact must be open or closed") }
+        if !sims.isEmpty && gpio == .gpiod { problems.append("simulate needs gpio: simulated") }
+        if !problems.isEmpty {
+            throw SiteConfigError(problems: problems.map { "\(path): \($0)" }, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap))
+        }
+        return SiteConfig(file: path, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap), gpio: gpio!, doors: doors, simulate: sims)
+    }
+}
+
+public struct SiteConfigError: Error, CustomStringConvertible, Sendable {
+    public var problems: [String]
+    /// Where the file points, when it could be read that far, so those can be checked too.
+    public var policyDirectory: String? = nil
+    public var pinMapPath: String? = nil
+    public var description: String { problems.joined(separator: "\n") }
+}

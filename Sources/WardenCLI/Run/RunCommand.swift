@@ -1,0 +1,235 @@
+import ArgumentParser
+import Audit
+import Capture
+import Controller
+import DoorIO
+import FaceKit
+import Foundation
+import Matching
+import Policy
+import Storage
+import WardenCore
+
+/// Signals, turned into flags the loop polls.
+final class SignalFlags: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopSignal: String?
+    private var reload = false
+    private var sources: [DispatchSourceSignal] = []
+
+    init() {
+        let q = DispatchQueue(label: "warden.signals")
+        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: q)
+            s.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.lock.lock()
+                if sig == SIGHUP { self.reload = true } else { self.stopSignal = name }
+                self.lock.unlock()
+            }
+            s.resume()
+            sources.append(s)
+        }
+    }
+    var stop: String? { lock.lock(); defer { lock.unlock() }; return stopSignal }
+    func takeReload() -> Bool { lock.lock(); defer { reload = false; lock.unlock() }; return reload }
+}
+
+final class StatusBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data("{}".utf8)
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the access controller for the doors a site file describes.",
+        discussion: """
+        Validates everything first (site file, policy, pin map, models, database) and reports \
+        every problem at once; nothing is started, and no relay is touched, until all is \
+        well. Then, for each door: reads the camera and the reader, decides, drives the lock, \
+        watches the contact and exit button, and records every step in the audit log.
+
+        SIGTERM or SIGINT: relays to their safe state, log flushed, exit 0. SIGHUP: reload the \
+        policy and thresholds without dropping doors (a bad policy is refused and the old \
+        one kept). Status: `warden status` (socket <home>/warden.sock, owner-only). Under \
+        systemd it sends READY=1 and WATCHDOG=1 (hardware/warden.service).
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Site file (YAML).") var site: String
+    @Option(help: "Stop after this many seconds (for tests and trials).") var duration: Double?
+
+    func run() throws {
+        // 1. Validate everything; collect every problem.
+        var problems: [String] = []
+        var config: SiteConfig? = nil
+        var paths: (policy: String?, pinMap: String?) = (nil, nil)
+        do {
+            config = try SiteConfig.load(path: site)
+            paths = (config!.policyDirectory, config!.pinMapPath)
+        } catch let e as SiteConfigError { problems += e.problems; paths = (e.policyDirectory, e.pinMapPath) }
+        var policy: SitePolicy? = nil
+        var pinMap: PinMap? = nil
+        if let dir = paths.policy {
+            do { policy = try PolicyLoader().load(directory: dir) } catch { problems += error.issues.map(\.description) }
+        }
+        if let path = paths.pinMap {
+            do { pinMap = try PinMap.load(path: path) } catch { problems.append("\(error)") }
+        }
+        if let c = config {
+            if let policy, let pinMap {
+                for id in c.doors.keys.sorted() where policy.doors[id] == nil { problems.append("\(c.file): door '\(id)' is not in the policy") }
+                for id in c.doors.keys.sorted() where pinMap.doors[id] == nil { problems.append("\(c.file): door '\(id)' has no wiring in \(c.pinMapPath)") }
+            }
+        }
+        let models: ModelSet?
+        do { models = try global.modelLocator.locate() } catch { models = nil; problems.append(error.description) }
+        let thresholds: MatchThresholds?
+        do { thresholds = try global.thresholds() } catch { thresholds = nil; problems.append("\(error)") }
+        guard problems.isEmpty, let config, let policy, let pinMap, let models, let thresholds else {
+            Output.error("not starting; \(problems.count) problem(s), no door was touched:")
+            for p in problems { FileHandle.standardError.write(Data("  - \(p)\n".utf8)) }
+            throw ExitCode(2)
+        }
+
+        // 2. State: database, audit log, face engine, gallery.
+        let db = try global.openDatabase()
+        let auditStore = try global.openAudit()
+        let audit = AuditLog(store: auditStore)
+        let engine: FaceEngine
+        do { engine = try FaceEngine(models: models) } catch { throw CLIError(error.description) }
+        let (gallery, unreadable) = try Gallery.load(from: db)
+        let clock = SystemClock()
+        let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock)
+        let started = clock.now
+        controller.record(AuditEvent(at: started, kind: .system, type: "system.start",
+                                     detail: ["site": config.file, "gpio": config.gpio.rawValue, "templates": String(gallery.count),
+                                              "unreadable_templates": String(unreadable.count)], siteTimeZone: policy.timeZone))
+        let df = DateFormatter(); df.timeZone = policy.timeZone; df.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        controller.onTimeline = { e in
+            if !global.json { print("\(df.string(from: e.at)) [\(e.door)] \(e.text)"); fflush(nil) }
+        }
+
+        // 3. Doors.
+        let backend: any GPIOBackend
+        let sim: SimulatedGPIO?
+        switch config.gpio {
+        case .gpiod: backend = LibgpiodGPIO(); sim = nil
+        case .simulated:
+            let chips = Set(pinMap.allLines.compactMap(\.spec.chip))
+            let s = SimulatedGPIO(clock: clock, chips: Dictionary(uniqueKeysWithValues: chips.map { ($0, 64) }))
+            for pins in pinMap.doors.values {
+                for l in [pins.exit, pins.tamper, pins.wiegandD0, pins.wiegandD1].compactMap({ $0 }) { try? s.drive(l, high: true) }
+                if let c = pins.contact { try? s.drive(c, high: false) }
+            }
+            backend = s; sim = s
+        }
+        var up = 0
+        for (id, dc) in config.doors.sorted(by: { $0.key < $1.key }) {
+            let d = policy.doors[id]!
+            let camera: (any FrameSource)?
+            if let c = dc.camera {
+                do { camera = try ImageSequenceSource(folder: c.images, fps: c.fps, loop: c.loop, clock: clock) } catch {
+                    controller.record(AuditEvent(kind: .system, type: "system.camera_fault", door: id, detail: ["reason": "\(error)"], siteTimeZone: policy.timeZone))
+                    camera = nil
+                }
+            } else { camera = nil }
+            let driver = DoorDriver(id: id, pins: pinMap.doors[id]!, behaviour: DoorBehaviour(strikeTime: d.strikeTime, heldOpenTime: d.heldOpenTime, preAlarm: min(10, d.heldOpenTime / 3)),
+                                    formats: pinMap.formats(for: id), backend: backend, clock: clock)
+            if controller.addDoor(.init(id: id, driver: driver, camera: camera, face: dc.face, lockout: dc.lockout)) { up += 1 }
+        }
+
+        // 4. Status socket, signals, systemd.
+        let box = StatusBox()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let statusServer = try? StatusServer(path: global.wardenHome.file("warden.sock")) { box.get() }
+        let signals = SignalFlags()
+        ServiceNotifier.notify("READY=1\nSTATUS=\(up) of \(config.doors.count) doors up")
+        if !global.json { print("warden: \(policy.name): \(up) of \(config.doors.count) doors up, \(gallery.count) templates; gpio \(config.gpio.rawValue); Ctrl-C or SIGTERM to stop") }
+
+        // 5. The loop.
+        var script = config.simulate.sorted { $0.at < $1.at }
+        let watchdog = ServiceNotifier.watchdogInterval
+        var lastWatchdog = Date.distantPast, lastStatus = Date.distantPast
+        var stopReason = "duration reached"
+        while true {
+            if let s = signals.stop { stopReason = "\(s) received"; break }
+            if let duration, clock.now.timeIntervalSince(started) >= duration { break }
+            if signals.takeReload() { reload(controller, config: config) }
+            while let next = script.first, clock.now.timeIntervalSince(started) >= next.at, let sim {
+                script.removeFirst()
+                simulate(next, sim: sim, pinMap: pinMap)
+            }
+            controller.step()
+            if let w = watchdog, clock.now.timeIntervalSince(lastWatchdog) >= w { ServiceNotifier.notify("WATCHDOG=1"); lastWatchdog = clock.now }
+            if clock.now.timeIntervalSince(lastStatus) >= 0.5, let d = try? encoder.encode(controller.status(startedAt: started)) { box.set(d); lastStatus = clock.now }
+            usleep(5_000)
+        }
+
+        // 6. Every exit path: safe state, flush.
+        ServiceNotifier.notify("STOPPING=1")
+        controller.shutdown(reason: stopReason)
+        audit.close()
+        statusServer?.stop()
+        if !global.json { print("warden: stopped (\(stopReason)); relays in their safe state") }
+    }
+
+    private func reload(_ controller: SiteController, config: SiteConfig) {
+        do {
+            let p = try PolicyLoader().load(directory: config.policyDirectory)
+            let t = try global.thresholds()
+            controller.policy = p
+            controller.thresholds = t
+            controller.record(AuditEvent(kind: .system, type: "system.config_reload", detail: ["policy": config.policyDirectory], siteTimeZone: p.timeZone))
+            print("warden: policy and thresholds reloaded")
+        } catch {
+            controller.record(AuditEvent(kind: .system, type: "system.config_reload_failed", detail: ["reason": "\(error)"], siteTimeZone: controller.policy.timeZone))
+            Output.error("reload refused, keeping the running policy: \(error)")
+        }
+    }
+
+    /// Scripted inputs for the simulated backend: a badge is clocked onto D0/D1 in real
+    /// time; contacts and exit buttons change level.
+    private func simulate(_ s: SiteConfig.Simulated, sim: SimulatedGPIO, pinMap: PinMap) {
+        guard let pins = pinMap.doors[s.door] else { return }
+        if let badge = s.badge, let d0 = pins.wiegandD0, let d1 = pins.wiegandD1, let c = try? BadgeCredential(parsing: badge),
+           let bits = (pinMap.formats(for: s.door).first { $0.badgeFormat == c.format } ?? .h10301).encode(facility: c.facilityCode, card: c.cardNumber) {
+            for bit in bits {
+                try? sim.drive(bit ? d1 : d0, high: false); usleep(100); try? sim.drive(bit ? d1 : d0, high: true); usleep(1_900)
+            }
+        }
+        if let c = s.contact, let line = pins.contact { try? sim.drive(line, high: c == "open") }
+        if s.exit != nil, let e = pins.exit { try? sim.drive(e, high: false); usleep(50_000); try? sim.drive(e, high: true) }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the running controller's doors, camera health, audit log state and last decisions."
+    )
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let path = global.wardenHome.file("warden.sock")
+        let data: Data
+        do { data = try StatusServer.query(path: path) } catch { throw CLIError("\(error)") }
+        if global.json { FileHandle.standardOutput.write(data); print(); return }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let s = try decoder.decode(SiteStatus.self, from: data)
+        print("\(s.site): running since \(s.startedAt); audit log \(s.auditLog)")
+        for d in s.doors {
+            print("  \(pad(d.id, 14)) mode \(pad(d.mode, 18)) lock \(d.lockReleased ? "RELEASED" : "locked  ") door \(d.contactOpen ? "open  " : "closed")"
+                  + (d.alarm ? "  ALARM" : "") + (d.cameraFault.map { "  camera fault: \($0)" } ?? ""))
+        }
+        if !s.recent.isEmpty { print("recent:"); for r in s.recent { print("  \(r)") } }
+    }
+}
