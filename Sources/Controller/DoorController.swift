@@ -247,6 +247,7 @@ final class DoorController {
         var reports: [DoorReport] = []
         if allow, case .release(let seconds) = decision!.action { reports = driver.grant(strikeTime: seconds) }
         let pending = reasons.contains("two_person_pending") || reasons.contains("escort_required")
+        if !pending { driver.signal(granted: allow) }
         if !allow && !pending { noteFailure() }
         var factors: [FactorResult] = []
         if badge != .none { factors.append(FactorResult(factor: "badge", ok: badge == .valid, detail: credential)) }

@@ -49,6 +49,10 @@ public final class SimulatedSite {
             site.addDoor(.init(id: id, driver: driver, camera: cam, face: face, lockout: lockout))
         }
         cameras = cams
+        if let fire = pinMap.fireAlarm {
+            try gpio.drive(fire, high: fire.activeLow)  // idle: not in alarm
+            site.attachFireAlarm(fire, backend: gpio)
+        }
         site.record(AuditEvent(at: clock.now, kind: .system, type: "system.start", detail: ["mode": "simulated"], siteTimeZone: policy.timeZone))
     }
 
@@ -107,6 +111,13 @@ public final class SimulatedSite {
     public func setContact(_ door: String, open: Bool) throws {
         guard let c = pinMap.doors[door]?.contact else { return }
         try gpio.drive(c, high: open)
+        run(for: 0.1)
+    }
+
+    /// The fire panel's contact.
+    public func setFireAlarm(_ active: Bool) throws {
+        guard let f = pinMap.fireAlarm else { return }
+        try gpio.drive(f, high: active != f.activeLow)
         run(for: 0.1)
     }
 

@@ -72,7 +72,33 @@ public final class SiteController {
         return true
     }
 
-    public func step() { for d in doors { d.step() } }
+    private var fireAlarmInput: (any GPIOInput)?
+
+    /// Watches the fire panel's contact: while it is active, every fail-safe door stands
+    /// released (the policy's emergency release). A line that cannot be had is logged; the
+    /// fire panel's own hard-wired release still works (hardware/README.md).
+    public func attachFireAlarm(_ spec: LineSpec, backend: any GPIOBackend) {
+        do {
+            let line = try backend.input(spec, consumer: "warden:fire-alarm")
+            fireAlarmInput = line
+            if try line.readActive() { setFireAlarm(true) }
+        } catch {
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.fire_alarm_input_unavailable", detail: ["reason": "\(error)"], siteTimeZone: policy.timeZone))
+            timeline("site", "fire alarm input unavailable: \(error)")
+        }
+    }
+
+    func setFireAlarm(_ active: Bool) {
+        guard state.fireAlarm != active else { return }
+        state.fireAlarm = active
+        record(AuditEvent(at: clock.now, kind: .system, type: active ? "system.fire_alarm" : "system.fire_alarm_cleared", siteTimeZone: policy.timeZone))
+        timeline("site", active ? "FIRE ALARM: fail-safe doors released" : "fire alarm cleared")
+    }
+
+    public func step() {
+        if let f = fireAlarmInput, let edges = try? f.waitForEdges(timeout: 0), let last = edges.last { setFireAlarm(last.becameActive) }
+        for d in doors { d.step() }
+    }
 
     /// The earliest time any door has timed work to do.
     public var nextDeadline: Date? { doors.compactMap(\.nextDeadline).min() }
@@ -80,6 +106,7 @@ public final class SiteController {
     /// Every exit path: relays to their safe state, lines released, the log flushed.
     public func shutdown(reason: String) {
         for d in doors { d.driver.safeStop() }
+        fireAlarmInput?.release()
         record(AuditEvent(at: clock.now, kind: .system, type: "system.stop", detail: ["reason": reason], siteTimeZone: policy.timeZone))
         audit.flush(timeout: 10)
     }

@@ -185,3 +185,33 @@ struct SiteFlowTests {
         r.s.finish()
     }
 }
+
+@Suite("Fire alarm and reader feedback", .serialized, .enabled(if: Paths.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct FireAndFeedbackTests {
+    @Test func theFireAlarmReleasesFailSafeDoorsOnly() throws {
+        let r = try Rig(at: "23:00")
+        let lobby = r.s.pinMap.doors["lobby"]!.relay, server = r.s.pinMap.doors["server-room"]!.relay
+        #expect(r.s.gpio.level(lobby) == true && r.s.gpio.level(server) == false)  // both locked
+        try r.s.setFireAlarm(true)
+        #expect(r.s.gpio.level(lobby) == false)   // fail-safe maglock released
+        #expect(r.s.gpio.level(server) == false)  // fail-secure strike still locked
+        try r.s.setFireAlarm(false)
+        #expect(r.s.gpio.level(lobby) == true)
+        let types = try r.events().map(\.type)
+        #expect(types.contains("system.fire_alarm") && types.contains("door.emergency_release") && types.contains("system.fire_alarm_cleared"))
+        r.s.finish()
+    }
+
+    @Test func theReaderLightsOnGrantAndBuzzesOnDenial() throws {
+        let r = try Rig(at: "08:30")
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: nil)
+        let led = r.s.pinMap.doors["lobby"]!.led!, buzzer = r.s.pinMap.doors["lobby"]!.buzzer!
+        try r.s.show("lobby", photo: Paths.fixture("biden.jpg"))
+        #expect(r.s.gpio.history(buzzer).contains { $0.high } && !r.s.gpio.history(led).contains { $0.high })
+        try r.s.show("lobby", photo: Paths.fixture("obama2.jpg"))
+        #expect(r.s.gpio.history(led).contains { $0.high })
+        r.s.run(for: 6)
+        #expect(r.s.gpio.level(led) == false && r.s.gpio.level(buzzer) == false)
+        r.s.finish()
+    }
+}

@@ -45,6 +45,10 @@ public final class DoorDriver: @unchecked Sendable {
     private var d0: (any GPIOInput)?
     private var d1: (any GPIOInput)?
     private var wiegand: WiegandDecoder
+    private var led: (any GPIOOutput)?
+    private var buzzer: (any GPIOOutput)?
+    private var ledUntil: Date?
+    private var buzzerUntil: Date?
 
     public init(id: String, pins: PinMap.DoorPins, behaviour: DoorBehaviour, formats: [WiegandFormat], backend: any GPIOBackend, clock: any WardenClock) {
         self.id = id
@@ -74,6 +78,8 @@ public final class DoorDriver: @unchecked Sendable {
             }
             if let e = pins.exit { exit = try backend.input(e, consumer: Self.consumer + ":\(id):exit") }
             if let t = pins.tamper { tamper = try backend.input(t, consumer: Self.consumer + ":\(id):tamper") }
+            if let l = pins.led { led = try backend.output(l, consumer: Self.consumer + ":\(id):led", initiallyActive: false) }
+            if let b = pins.buzzer { buzzer = try backend.output(b, consumer: Self.consumer + ":\(id):buzzer", initiallyActive: false) }
             if let a = pins.wiegandD0, let b = pins.wiegandD1 {
                 d0 = try backend.input(a, consumer: Self.consumer + ":\(id):d0")
                 d1 = try backend.input(b, consumer: Self.consumer + ":\(id):d1")
@@ -88,6 +94,18 @@ public final class DoorDriver: @unchecked Sendable {
     public func grant(strikeTime: TimeInterval? = nil) -> [DoorReport] { apply(machine.handle(.grant(strikeTime: strikeTime), at: clock.now)) }
 
     public func setMode(_ mode: DoorHardwareMode) -> [DoorReport] { apply(machine.handle(.mode(mode), at: clock.now)) }
+
+    /// Reader feedback: the LED lights for the strike time on a grant; the buzzer sounds
+    /// briefly on a denial.
+    public func signal(granted: Bool) {
+        if granted {
+            try? led?.setActive(true)
+            ledUntil = clock.now.addingTimeInterval(machine.behaviour.strikeTime)
+        } else {
+            try? buzzer?.setActive(true)
+            buzzerUntil = clock.now.addingTimeInterval(0.5)
+        }
+    }
 
     /// Reads pending edges and expired timers; returns what happened. Never blocks.
     public func pump() -> [DoorReport] {
@@ -111,6 +129,8 @@ public final class DoorDriver: @unchecked Sendable {
                 reports += apply(machine.handle(.tamper(active: e.becameActive), at: clock.now))
             }
             if let d = machine.nextDeadline, clock.now >= d { reports += apply(machine.handle(.tick, at: clock.now)) }
+            if let u = ledUntil, clock.now >= u { try led?.setActive(false); ledUntil = nil }
+            if let u = buzzerUntil, clock.now >= u { try buzzer?.setActive(false); buzzerUntil = nil }
         } catch {
             reports.append(.fault("door \(id): \(error)"))
         }
@@ -120,7 +140,7 @@ public final class DoorDriver: @unchecked Sendable {
     /// The earliest time `pump` has timed work to do (a strike ending, an alarm, a Wiegand
     /// frame gap, a contact settling).
     public var nextDeadline: Date? {
-        [machine.nextDeadline, wiegand.frameDeadline, contact?.debounce.deadline].compactMap { $0 }.min()
+        [machine.nextDeadline, wiegand.frameDeadline, contact?.debounce.deadline, ledUntil, buzzerUntil].compactMap { $0 }.min()
     }
 
     private func apply(_ outputs: [DoorOutput]) -> [DoorReport] {
@@ -142,7 +162,8 @@ public final class DoorDriver: @unchecked Sendable {
     public func safeStop() {
         try? relay?.setActive(false)
         for line in [exit, tamper, d0, d1, contact?.line].compactMap({ $0 }) { line.release() }
+        for out in [led, buzzer].compactMap({ $0 }) { try? out.setActive(false); out.release() }
         relay?.release()
-        relay = nil; exit = nil; tamper = nil; d0 = nil; d1 = nil; contact = nil
+        relay = nil; exit = nil; tamper = nil; d0 = nil; d1 = nil; contact = nil; led = nil; buzzer = nil
     }
 }

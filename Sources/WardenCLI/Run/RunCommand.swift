@@ -144,6 +144,11 @@ struct RunCommand: ParsableCommand {
             if controller.addDoor(.init(id: id, driver: driver, camera: camera, face: dc.face, lockout: dc.lockout)) { up += 1 }
         }
 
+        if let fire = pinMap.fireAlarm {
+            if let sim { try? sim.drive(fire, high: fire.activeLow) }
+            controller.attachFireAlarm(fire, backend: backend)
+        }
+
         // 4. Status socket, signals, systemd.
         let box = StatusBox()
         let encoder = JSONEncoder()
