@@ -55,8 +55,9 @@ let package = Package(
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         // Door hardware: GPIO (libgpiod and simulated), the door state machine, Wiegand.
         .target(name: "DoorIO", dependencies: ["WardenCore", "CGPIOD", .product(name: "Yams", package: "Yams")]),
-        // Frame sources: image sequences (V4L2 and ffmpeg sources are planned).
-        .target(name: "Capture", dependencies: ["FaceKit", "WardenCore"]),
+        // Frame sources: V4L2 cameras, video and network streams through ffmpeg, image sequences.
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .target(name: "Capture", dependencies: ["FaceKit", "WardenCore", "CV4L2"]),
         // Wires faces, policy, doors and the audit log together per door.
         .target(name: "Controller", dependencies: ["FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
         // The site model and the pure access decision.

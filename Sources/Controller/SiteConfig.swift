@@ -21,7 +21,13 @@ import Yams
 ///   - {at: 8.0, door: lobby, exit: pressed}
 /// ```
 public struct SiteConfig: Sendable {
-    public struct Camera: Sendable { public var images: String; public var fps: Double; public var loop: Bool }
+    /// A door's camera: a V4L2 device, a stream URL or video file (through ffmpeg), or a
+    /// folder of images.
+    public struct Camera: Sendable {
+        public enum Kind: Sendable { case device(String), stream(String), images(String) }
+        public var kind: Kind; public var fps: Double; public var loop: Bool; public var width: Int; public var height: Int
+        public var images: String? { if case .images(let p) = kind { return p }; return nil }
+    }
     public struct DoorConfig: Sendable { public var camera: Camera?; public var face: FaceSettings; public var lockout: LockoutSettings }
     public struct Simulated: Sendable {
         public var at: TimeInterval; public var door: String
@@ -37,7 +43,7 @@ public struct SiteConfig: Sendable {
     public var simulate: [Simulated]
 
     struct File: Decodable {
-        struct Cam: Decodable { var images: String; var fps: Double?; var loop: Bool? }
+        struct Cam: Decodable { var images: String?; var device: String?; var url: String?; var file: String?; var fps: Double?; var loop: Bool?; var width: Int?; var height: Int? }
         struct FaceF: Decodable { var frames_required: Int?; var maximum_frames: Int?; var upsample: Int?; var badge_window: Double? }
         struct Lock: Decodable { var attempts: Int?; var window: Double?; var duration: Double? }
         struct D: Decodable { var camera: Cam?; var face: FaceF?; var lockout: Lock? }
@@ -59,11 +65,25 @@ public struct SiteConfig: Sendable {
         for (id, d) in f.doors ?? [:] {
             var cam: Camera? = nil
             if let c = d.camera {
-                let dir = resolve(c.images)
-                var isDir: ObjCBool = false
-                if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue { problems.append("door \(id): camera images folder \(dir) does not exist") }
+                let given = [c.images, c.device, c.url, c.file].compactMap { $0 }
+                if given.count != 1 { problems.append("door \(id): a camera needs exactly one of images, device, url, file") }
                 if let fps = c.fps, !(0.1...60).contains(fps) { problems.append("door \(id): camera fps must be 0.1-60") }
-                cam = Camera(images: dir, fps: c.fps ?? 5, loop: c.loop ?? false)
+                var kind: Camera.Kind? = nil
+                if let images = c.images {
+                    let dir = resolve(images)
+                    var isDir: ObjCBool = false
+                    if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) || !isDir.boolValue { problems.append("door \(id): camera images folder \(dir) does not exist") }
+                    kind = .images(dir)
+                } else if let dev = c.device {
+                    kind = .device(dev)   // may appear later (hot-plug): checked at run time, with back-off
+                } else if let url = c.url {
+                    kind = .stream(url)
+                } else if let file = c.file {
+                    let path = resolve(file)
+                    if !FileManager.default.fileExists(atPath: path) { problems.append("door \(id): camera file \(path) does not exist") }
+                    kind = .stream(path)
+                }
+                if let kind { cam = Camera(kind: kind, fps: c.fps ?? 5, loop: c.loop ?? false, width: c.width ?? 640, height: c.height ?? 480) }
             }
             let ff = d.face
             if let n = ff?.frames_required, n < 1 { problems.append("door \(id): frames_required must be at least 1") }

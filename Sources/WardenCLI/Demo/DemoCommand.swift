@@ -87,7 +87,10 @@ struct DemoCommand: ParsableCommand {
         scene("8. 23:10 lobby: someone leaves with the exit button and props the door open (held-open time 30 s).")
         at("23:10"); try s.pressExit("lobby"); try s.setContact("lobby", open: true); s.run(for: 35); try s.setContact("lobby", open: false)
 
-        scene("9. Shutdown: relays to their safe state, the audit log flushed.")
+        scene("9. 23:20 the fire panel trips: the lobby (fail-safe, an exit route) releases; the server room (fail-secure) stays locked.")
+        at("23:20"); try s.setFireAlarm(true); s.run(for: 2); try s.setFireAlarm(false)
+
+        scene("10. Shutdown: relays to their safe state, the audit log flushed.")
         s.finish()
         for (door, pins) in pinMap.doors.sorted(by: { $0.key < $1.key }) {
             print("  \(door): relay line \(s.gpio.level(pins.relay) == true ? "ACTIVE" : "inactive") (fail-\(pins.failMode.rawValue): \(pins.failMode == .secure ? "locked" : "released"))")

@@ -132,13 +132,25 @@ struct RunCommand: ParsableCommand {
         var up = 0
         for (id, dc) in config.doors.sorted(by: { $0.key < $1.key }) {
             let d = policy.doors[id]!
-            let camera: (any FrameSource)?
+            var camera: (any FrameSource)? = nil
             if let c = dc.camera {
-                do { camera = try ImageSequenceSource(folder: c.images, fps: c.fps, loop: c.loop, clock: clock) } catch {
-                    controller.record(AuditEvent(kind: .system, type: "system.camera_fault", door: id, detail: ["reason": "\(error)"], siteTimeZone: policy.timeZone))
-                    camera = nil
+                let tz = policy.timeZone
+                let report: @Sendable (CaptureEvent) -> Void = { [audit] e in
+                    switch e {
+                    case .started(let what): audit.record(AuditEvent(kind: .system, type: "system.camera_started", door: id, camera: what, siteTimeZone: tz))
+                    case .lost(let why): audit.record(AuditEvent(kind: .system, type: "system.camera_fault", door: id, detail: ["reason": why], siteTimeZone: tz))
+                    case .restored: audit.record(AuditEvent(kind: .system, type: "system.camera_recovered", door: id, siteTimeZone: tz))
+                    }
                 }
-            } else { camera = nil }
+                switch c.kind {
+                case .images(let dir):
+                    do { camera = try ImageSequenceSource(folder: dir, fps: c.fps, width: c.width, height: c.height, loop: c.loop, clock: clock) } catch {
+                        controller.record(AuditEvent(kind: .system, type: "system.camera_fault", door: id, detail: ["reason": "\(error)"], siteTimeZone: policy.timeZone))
+                    }
+                case .device(let dev): camera = V4L2Source(device: dev, width: c.width, height: c.height, fps: Int(c.fps), clock: clock, onEvent: report)
+                case .stream(let url): camera = FFmpegSource(input: url, width: c.width, height: c.height, fps: c.fps, loop: c.loop, clock: clock, onEvent: report)
+                }
+            }
             let driver = DoorDriver(id: id, pins: pinMap.doors[id]!, behaviour: DoorBehaviour(strikeTime: d.strikeTime, heldOpenTime: d.heldOpenTime, preAlarm: min(10, d.heldOpenTime / 3)),
                                     formats: pinMap.formats(for: id), backend: backend, clock: clock)
             if controller.addDoor(.init(id: id, driver: driver, camera: camera, face: dc.face, lockout: dc.lockout)) { up += 1 }
