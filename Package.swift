@@ -51,6 +51,7 @@ let package = Package(
         .target(name: "Storage", dependencies: [
             "FaceKit", "WardenCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         // Door hardware: GPIO (libgpiod and simulated), the door state machine, Wiegand.

@@ -11,7 +11,7 @@ extension Gallery {
         let templates = try db.templates.all(modelID: modelID)
         gallery.reserveCapacity(templates.count)
         for t in templates {
-            guard let id = t.id, let e = try? t.decodedEmbedding() else { unreadable.append(t.id ?? -1); continue }
+            guard let id = t.id, let e = try? db.templates.embedding(of: t) else { unreadable.append(t.id ?? -1); continue }
             try gallery.add(templateID: id, personID: t.personId, embedding: e)
         }
         return (gallery, unreadable)

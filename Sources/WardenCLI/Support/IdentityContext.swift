@@ -18,7 +18,7 @@ extension GlobalOptions {
         do {
             try wardenHome.create()
             return try WardenDatabase(home: wardenHome.path)
-        } catch let e as StorageError { throw CLIError(e.description) } catch {
+        } catch let e as StorageError { throw CLIError(e.description) } catch let e as TemplateCipherError { throw CLIError(e.description) } catch {
             throw CLIError("cannot use the data directory \(wardenHome.path): \(error.localizedDescription)")
         }
     }
