@@ -1,6 +1,7 @@
 import FaceKit
 import Foundation
 import Testing
+import WardenCore
 
 /// Paths into the checkout: the fixtures and models that `make setup` installs, and the
 /// shared face set beside the checkout.
@@ -43,15 +44,4 @@ extension Trait where Self == ConditionTrait {
     }
 }
 
-/// A small deterministic generator (SplitMix64) so randomised tests replay exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}
+typealias SeededGenerator = SplitMix64

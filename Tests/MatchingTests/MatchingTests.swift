@@ -2,20 +2,13 @@ import CSearchKernels
 import FaceKit
 import Foundation
 import Testing
+import WardenCore
 @testable import Matching
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}
+typealias SplitMix = SplitMix64
+extension SplitMix64 { init(state: UInt64) { self.init(seed: state) } }
 
-func unitVector(_ rng: inout SplitMix) -> [Float] {
+func unitVector(_ rng: inout SplitMix64) -> [Float] {
     // Normal-ish components (sum of uniforms) give directions uniform on the sphere.
     let v = (0..<128).map { _ in (0..<4).reduce(Float(0)) { acc, _ in acc + Float.random(in: -1...1, using: &rng) } }
     let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -23,7 +16,7 @@ func unitVector(_ rng: inout SplitMix) -> [Float] {
 }
 
 /// A vector at roughly `distance` from `base` (unit length).
-func near(_ base: [Float], distance: Float, _ rng: inout SplitMix) -> [Float] {
+func near(_ base: [Float], distance: Float, _ rng: inout SplitMix64) -> [Float] {
     let noise = unitVector(&rng)
     let dot = zip(base, noise).reduce(Float(0)) { $0 + $1.0 * $1.1 }
     let ortho = zip(noise, base).map { $0 - dot * $1 }

@@ -1,17 +1,10 @@
 import Foundation
 import Testing
+import WardenCore
 @testable import Policy
 
-struct Rng: RandomNumberGenerator {
-    var s: UInt64
-    mutating func next() -> UInt64 {
-        s &+= 0x9E3779B97F4A7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}
+typealias Rng = SplitMix64
+extension SplitMix64 { init(s: UInt64) { self.init(seed: s) } }
 
 @Suite("Policy safety property")
 struct PropertyTests {

@@ -121,16 +121,8 @@ struct BenchFaces: ParsableCommand {
     }
 
     private func runPeer(python: String, dir: URL) throws -> (stats: StageStats, naive: SampleStats, rss: Double) {
-        let script = Checkout.root.appendingPathComponent("bench/peers/face_recognition_peer.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--dir", dir.path, "--iterations", String(iterations), "--upsample", String(upsample)]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CLIError("the reference peer failed (exit \(process.terminationStatus)); run bench/peers/setup.sh") }
+        let data = try runPeerScript(python: python, script: "bench/peers/face_recognition_peer.py",
+                                     arguments: ["--dir", dir.path, "--iterations", String(iterations), "--upsample", String(upsample)])
         let p = try JSONDecoder().decode(PeerOutput.self, from: data)
         return (StageStats(decodeMs: SampleStats(p.decode_ms), detectMs: SampleStats(p.detect_ms),
                            embedPerFaceMs: SampleStats(p.embed_per_face_ms),

@@ -2,6 +2,7 @@ import ArgumentParser
 import FaceKit
 import Foundation
 import Matching
+import WardenCore
 
 struct BenchSearch: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -109,15 +110,7 @@ struct BenchSearch: ParsableCommand {
     }
 
     private func runPeer(_ python: String, gallery: URL, queries: URL) throws -> Peer {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [Checkout.root.appendingPathComponent("bench/peers/faiss_peer.py").path, "--gallery", gallery.path, "--queries", queries.path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw CLIError("the FAISS peer failed; run bench/peers/setup.sh") }
+        let data = try runPeerScript(python: python, script: "bench/peers/faiss_peer.py", arguments: ["--gallery", gallery.path, "--queries", queries.path])
         return try JSONDecoder().decode(Peer.self, from: data)
     }
 
@@ -153,19 +146,6 @@ struct BenchSearch: ParsableCommand {
     }
 
     private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
-}
-
-/// SplitMix64: fast, seeded, reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A direction uniform on the sphere (normal components via Box-Muller, normalised).

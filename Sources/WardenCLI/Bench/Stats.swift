@@ -41,3 +41,17 @@ func peakRSSMiB() -> Double {
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
 }
+
+/// Runs a reference peer script under `python` and returns what it printed on stdout.
+func runPeerScript(python: String, script: String, arguments: [String]) throws -> Data {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: python)
+    p.arguments = [Checkout.root.appendingPathComponent(script).path] + arguments
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw CLIError("the reference peer \(script) failed (exit \(p.terminationStatus)); run bench/peers/setup.sh") }
+    return data
+}

@@ -74,6 +74,12 @@ func loadImage(_ path: String) throws -> RGBImage {
     do { return try RGBImage(contentsOf: path) } catch { throw CLIError("\(path): \(error.description)") }
 }
 
+/// Runs `body` on each image, collecting a result or the error for each, so one bad file
+/// is reported without stopping the rest.
+func eachImage<T>(_ paths: [String], _ body: (String, RGBImage) throws -> T) -> [(path: String, result: Result<T, Error>)] {
+    paths.map { path in (path, Result { try body(path, try loadImage(path)) }) }
+}
+
 struct DetectFaces: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "detect",
@@ -95,16 +101,10 @@ struct DetectFaces: ParsableCommand {
 
     func run() throws {
         let engine = try detection.engine(global)
-        var results: [ImageResult] = []
-        for path in images {
-            do {
-                let image = try loadImage(path)
-                let faces = try engine.detect(image, options: detection.options)
-                results.append(ImageResult(path: path, width: image.width, height: image.height, faces: faces.map(FaceRecord.init), error: nil))
-            } catch {
-                results.append(ImageResult(path: path, width: nil, height: nil, faces: nil, error: "\(error)"))
-            }
-        }
+        let results = eachImage(images) { path, image in
+            ImageResult(path: path, width: image.width, height: image.height,
+                        faces: try engine.detect(image, options: detection.options).map(FaceRecord.init), error: nil)
+        }.map { r in (try? r.result.get()) ?? ImageResult(path: r.path, width: nil, height: nil, faces: nil, error: r.result.errorText) }
         if global.json {
             try Output.json(results)
         } else {
@@ -148,20 +148,14 @@ struct EmbedFaces: ParsableCommand {
 
     func run() throws {
         let engine = try detection.engine(global)
-        var results: [ImageResult] = []
-        for path in images {
-            do {
-                let image = try loadImage(path)
-                var faces = try engine.detect(image, options: detection.options)
-                if largest, let big = faces.max(by: { $0.box.area < $1.box.area }) { faces = [big] }
-                let embeddings = try engine.embed(image, faces: faces)
-                results.append(ImageResult(path: path, faces: zip(faces, embeddings).map {
-                    FaceEmbedding(face: FaceRecord($0), model: $1.modelID, rawNorm: $1.rawNorm, embedding: $1.values)
-                }, error: nil))
-            } catch {
-                results.append(ImageResult(path: path, faces: nil, error: "\(error)"))
-            }
-        }
+        let results = eachImage(images) { path, image in
+            var faces = try engine.detect(image, options: detection.options)
+            if largest, let big = faces.max(by: { $0.box.area < $1.box.area }) { faces = [big] }
+            let embeddings = try engine.embed(image, faces: faces)
+            return ImageResult(path: path, faces: zip(faces, embeddings).map {
+                FaceEmbedding(face: FaceRecord($0), model: $1.modelID, rawNorm: $1.rawNorm, embedding: $1.values)
+            }, error: nil)
+        }.map { r in (try? r.result.get()) ?? ImageResult(path: r.path, faces: nil, error: r.result.errorText) }
         if global.json {
             try Output.json(results)
         } else {
@@ -238,3 +232,7 @@ struct CompareFaces: ParsableCommand {
 }
 
 extension DistanceMetric: ExpressibleByArgument {}
+
+extension Result where Failure == Error {
+    var errorText: String? { if case .failure(let e) = self { return "\(e)" }; return nil }
+}
