@@ -215,3 +215,38 @@ struct FireAndFeedbackTests {
         r.s.finish()
     }
 }
+
+@Suite("Badge-only and either-or doors", .serialized, .enabled(if: Paths.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct EitherOrTests {
+    /// The office door wants badge|face: either factor alone opens it; neither does not.
+    @Test func eitherFactorOpensTheOffice() throws {
+        let r = try Rig(at: "10:00")
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: "12:1001")
+        try r.s.swipe("office", badge: "12:1001")
+        r.s.run(for: 5)
+        try r.s.show("office", photo: Paths.fixture("obama2.jpg"))
+        r.s.run(for: 5)
+        try r.s.swipe("office", badge: "12:4242")  // not issued
+        let d = try r.decisions().filter { $0.door == "office" }
+        #expect(d.map(\.result) == ["granted", "granted", "denied"])
+        #expect(d[0].factors?.map(\.factor) == ["badge"] && d[1].factors?.map(\.factor) == ["face"])
+        #expect(d[2].reasons == ["badge_unknown"])
+        #expect(r.releases("office") == 2)
+        r.s.finish()
+    }
+
+    /// At a badge-only door (the server room's exit side would be one; here the policy is
+    /// changed so the office takes badges only) a face is ignored and a badge decides.
+    @Test func aBadgeOnlyDoorIgnoresFaces() throws {
+        let r = try Rig(at: "10:00")
+        var p = r.s.site.policy
+        p.doors["office"]!.factors = .badge
+        r.s.site.policy = p
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: "12:1001")
+        try r.s.show("office", photo: Paths.fixture("obama2.jpg"))
+        #expect(try r.decisions().isEmpty)
+        try r.s.swipe("office", badge: "12:1001")
+        #expect(try r.decisions().map(\.result) == ["granted"])
+        r.s.finish()
+    }
+}

@@ -144,7 +144,7 @@ struct DoorDriverTests {
     }
 
     @Test func shippedPinMapsParse() throws {
-        #expect(pins.doors.count == 2 && pins.fireAlarm != nil)
+        #expect(pins.doors.count == 3 && pins.fireAlarm != nil)
         #expect(pins.doors["lobby"]!.contact!.debounce == 0.02)
         var u = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { u.deleteLastPathComponent() }

@@ -136,3 +136,32 @@ struct RunCommandTests {
         #expect(try s.events().isEmpty)
     }
 }
+
+@Suite("warden run on the shared face set", .serialized,
+       .enabled(if: CLI.haveFixtures && CLI.haveSharedFaces, "needs ../shared/faces (the internal face set) and the models; absent here, so skipped"))
+struct RunSharedFacesTests {
+    /// An enrolled person's other photos, played as the lobby camera, open the door; a
+    /// different person's photos do not.
+    @Test func enrolledAndStrangerFromTheSharedSet() throws {
+        func photos(_ who: String) throws -> [String] {
+            let d = CLI.sharedFaces.appendingPathComponent(who)
+            return try FileManager.default.contentsOfDirectory(atPath: d.path).sorted().map { d.appendingPathComponent($0).path }
+        }
+        let denzel = try photos("Denzel_Washington"), leo = try photos("Leonardo_DiCaprio")
+        let known = try RunCommandTests.Site(lobbyPhotos: Array(denzel[1...3]))
+        #expect(try known.w("person", "add", "Denzel Washington", "--external-id", "D1").status == 0)
+        #expect(try known.w("enroll", "D1", denzel[0], "--largest").status == 0)
+        #expect(try known.w("group", "add", "D1", "staff", "--policy", known.dir.appendingPathComponent("policy").path).status == 0)
+        #expect(try known.w("run", "--site", known.siteFile, "--duration", "4").status == 0)
+        #expect(try known.events().contains { $0.type == "access.granted" && $0.personName == "Denzel Washington" })
+
+        let stranger = try RunCommandTests.Site(lobbyPhotos: Array(leo[0...2]))
+        #expect(try stranger.w("person", "add", "Denzel Washington", "--external-id", "D1").status == 0)
+        #expect(try stranger.w("enroll", "D1", denzel[0], "--largest").status == 0)
+        #expect(try stranger.w("group", "add", "D1", "staff", "--policy", stranger.dir.appendingPathComponent("policy").path).status == 0)
+        #expect(try stranger.w("run", "--site", stranger.siteFile, "--duration", "4").status == 0)
+        let ev = try stranger.events()
+        #expect(!ev.contains { $0.type == "access.granted" })
+        #expect(ev.contains { $0.type == "access.denied" && $0.reasons == ["not_recognized"] })
+    }
+}

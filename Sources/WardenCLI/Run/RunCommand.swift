@@ -5,6 +5,7 @@ import Controller
 import DoorIO
 import FaceKit
 import Foundation
+import Logging
 import Matching
 import Policy
 import Storage
@@ -110,9 +111,14 @@ struct RunCommand: ParsableCommand {
         controller.record(AuditEvent(at: started, kind: .system, type: "system.start",
                                      detail: ["site": config.file, "gpio": config.gpio.rawValue, "templates": String(gallery.count),
                                               "unreadable_templates": String(unreadable.count)], siteTimeZone: policy.timeZone))
-        let df = DateFormatter(); df.timeZone = policy.timeZone; df.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        // Structured log lines on stdout (journald adds its own timestamps under systemd).
+        var logger = Logger(label: "warden") { StreamLogHandler.standardOutput(label: $0) }
+        logger[metadataKey: "site"] = "\(policy.name)"
+        let log = logger
         controller.onTimeline = { e in
-            if !global.json { print("\(df.string(from: e.at)) [\(e.door)] \(e.text)"); fflush(nil) }
+            let level: Logger.Level = e.text.hasPrefix("ALARM") || e.text.contains("FAULT") || e.text.hasPrefix("OUT OF SERVICE") ? .warning
+                : e.text.hasPrefix("DENIED") || e.text.hasPrefix("LOCKOUT") ? .notice : .info
+            log.log(level: level, "\(e.text)", metadata: ["door": "\(e.door)"])
         }
 
         // 3. Doors.
@@ -169,7 +175,7 @@ struct RunCommand: ParsableCommand {
         let statusServer = try? StatusServer(path: global.wardenHome.file("warden.sock")) { box.get() }
         let signals = SignalFlags()
         ServiceNotifier.notify("READY=1\nSTATUS=\(up) of \(config.doors.count) doors up")
-        if !global.json { print("warden: \(policy.name): \(up) of \(config.doors.count) doors up, \(gallery.count) templates; gpio \(config.gpio.rawValue); Ctrl-C or SIGTERM to stop") }
+        log.info("\(up) of \(config.doors.count) doors up, \(gallery.count) templates; gpio \(config.gpio.rawValue); Ctrl-C or SIGTERM to stop")
 
         // 5. The loop.
         var script = config.simulate.sorted { $0.at < $1.at }
@@ -195,7 +201,7 @@ struct RunCommand: ParsableCommand {
         controller.shutdown(reason: stopReason)
         audit.close()
         statusServer?.stop()
-        if !global.json { print("warden: stopped (\(stopReason)); relays in their safe state") }
+        log.info("stopped (\(stopReason)); relays in their safe state")
     }
 
     private func reload(_ controller: SiteController, config: SiteConfig) {
