@@ -38,6 +38,11 @@ final class DoorController {
         var lastIdentification: Identification?
         var lastVerification: Verification?
         var decided = false
+        /// When a denial was decided: a face still in view is looked at again after the
+        /// cooldown (someone just enrolled, or a schedule that has opened).
+        var deniedAt: Date?
+        /// A track's denials count once toward the reader lockout, however long it stays.
+        var countedFailure = false
         /// The first embedding of the track: a face far from it is someone else who
         /// stepped into the same place, and starts fresh evidence.
         var reference: [Float]?
@@ -47,6 +52,8 @@ final class DoorController {
     /// Unit-vector distance beyond which two faces of one track are taken to be different
     /// people (well past any same-person distance measured: max 0.47).
     static let differentPerson = 0.55
+    /// A face denied and still in view is evaluated again after this long.
+    static let redecideAfter: TimeInterval = 5
 
     init(id: String, driver: DoorDriver, camera: (any FrameSource)?, face: FaceSettings, lockout: LockoutSettings, site: SiteController) {
         self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout; self.site = site
@@ -179,6 +186,9 @@ final class DoorController {
                 ev = TrackEvidence()
             }
             if ev.reference == nil { ev.reference = embedding.values }
+            if ev.decided, let d = ev.deniedAt, frame.at.timeIntervalSince(d) >= Self.redecideAfter {
+                ev = TrackEvidence(countedFailure: ev.countedFailure, reference: ev.reference)
+            }
             if ev.decided { evidence[t.track] = ev; continue }
             if let pending = pendingBadge {
                 let templates = site.gallery.templates(of: pending.person.id!)
@@ -210,12 +220,17 @@ final class DoorController {
                 if let (pid, n) = counts.max(by: { $0.value < $1.value }), n >= self.face.framesRequired {
                     ev.decided = true
                     let person = try? site.db.people.get(pid)
-                    decide(person: person ?? nil, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: evidence, note: nil)
+                    let allowed = decide(person: person ?? nil, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: evidence,
+                                         note: nil, countsTowardLockout: !ev.countedFailure)
+                    if !allowed { ev.deniedAt = frame.at; ev.countedFailure = true }
                 } else if ev.identified.count >= self.face.maximumFrames {
                     ev.decided = true
                     var reason = "not recognized"
                     if case .notRecognized(let r) = result.outcome { reason += " (\(r.rawValue))" }
-                    decide(person: nil, badge: .none, credential: nil, succeeded: [], failed: [.face], faceEvidence: evidence, note: reason)
+                    decide(person: nil, badge: .none, credential: nil, succeeded: [], failed: [.face], faceEvidence: evidence, note: reason,
+                           countsTowardLockout: !ev.countedFailure)
+                    ev.deniedAt = frame.at
+                    ev.countedFailure = true
                 }
             }
             evidence[t.track] = ev
@@ -226,9 +241,11 @@ final class DoorController {
 
     // MARK: Decisions
 
+    /// Decides, acts and records; returns whether access was granted.
+    @discardableResult
     func decide(person: Person?, badge: AccessRequest.BadgeFact, credential: String?, succeeded: Set<Factor>, failed: Set<Factor>,
-                faceEvidence: FaceEvidence?, note: String?) {
-        guard let door else { return }
+                faceEvidence: FaceEvidence?, note: String?, countsTowardLockout: Bool = true) -> Bool {
+        guard let door else { return false }
         var reasons: [String]
         var decision: Decision? = nil
         if let until = lockedOutUntil, now < until {
@@ -248,7 +265,7 @@ final class DoorController {
         if allow, case .release(let seconds) = decision!.action { reports = driver.grant(strikeTime: seconds) }
         let pending = reasons.contains("two_person_pending") || reasons.contains("escort_required")
         if !pending { driver.signal(granted: allow) }
-        if !allow && !pending { noteFailure() }
+        if !allow && !pending && countsTowardLockout { noteFailure() }
         var factors: [FactorResult] = []
         if badge != .none { factors.append(FactorResult(factor: "badge", ok: badge == .valid, detail: credential)) }
         if let faceEvidence { factors.append(FactorResult(factor: "face", ok: succeeded.contains(.face), detail: "\(faceEvidence.frames) frames")) }
@@ -265,6 +282,7 @@ final class DoorController {
         site.timeline(id, "\(verdict) \(who)\(how.isEmpty ? "" : " [\(how)]")" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: ", "))
                       + (note.map { " (\($0))" } ?? "") + (decision.map { " (rule \($0.rule))" } ?? ""))
         for r in reports { handle(r) }
+        return allow
     }
 
     private func noteFailure() {

@@ -250,3 +250,28 @@ struct EitherOrTests {
         r.s.finish()
     }
 }
+
+@Suite("Faces that stay in view", .serialized, .enabled(if: Paths.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct LingeringFaceTests {
+    /// A stranger who stays in front of the camera is looked at again after the cooldown,
+    /// but counts once toward the reader lockout, so loitering cannot lock others out.
+    @Test func aLingeringStrangerCountsOnceTowardLockout() throws {
+        let r = try Rig(at: "08:30", lockout: LockoutSettings(attempts: 2, window: 120, duration: 300))
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: nil)
+        // 16 s in view. Two slightly different frames alternate (80 identical ones would be,
+        // correctly, a frozen feed).
+        let biden = try RGBImage(contentsOf: Paths.fixture("biden.jpg"))
+        let a = biden.letterboxed(width: 640, height: 480)
+        let b = biden.resized(width: biden.width * 97 / 100, height: biden.height * 97 / 100).letterboxed(width: 640, height: 480)
+        r.s.cameras["lobby"]?.current = ImageSequenceSource(name: "stranger", images: (0..<80).map { $0 % 2 == 0 ? a : b }, fps: 5, clock: r.s.clock)
+        r.s.run(for: 16.2)
+        r.s.cameras["lobby"]?.current = nil
+        let denials = try r.decisions().filter { $0.result == "denied" }
+        #expect(denials.count >= 3)  // re-evaluated every 5 s
+        #expect(try !r.events().contains { $0.type == "system.lockout" })
+        // The enrolled person can still get in.
+        try r.s.show("lobby", photo: Paths.fixture("obama2.jpg"))
+        #expect(try r.decisions().last?.result == "granted")
+        r.s.finish()
+    }
+}

@@ -165,3 +165,41 @@ struct RunSharedFacesTests {
         #expect(ev.contains { $0.type == "access.denied" && $0.reasons == ["not_recognized"] })
     }
 }
+
+@Suite("warden run reload", .serialized, .enabled(if: CLI.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct RunReloadTests {
+    /// Someone enrolled while the controller runs is recognised after SIGHUP.
+    @Test func sighupPicksUpNewEnrollments() throws {
+        let s = try RunCommandTests.Site(lobbyPhotos: [CLI.fixtures.appendingPathComponent("obama2.jpg").path, CLI.fixtures.appendingPathComponent("obama3.jpg").path])
+        let p = Process()
+        p.executableURL = try #require(CLI.binary)
+        p.arguments = ["run", "--site", s.siteFile]
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = s.home.path
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        func waitFor(_ text: String) -> Bool {
+            var seen = ""
+            let deadline = Date().addingTimeInterval(30)
+            while !seen.contains(text), Date() < deadline {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { return false }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            return seen.contains(text)
+        }
+        #expect(waitFor("DENIED unknown person"))  // nobody enrolled yet
+        #expect(try s.w("person", "add", "Barack Obama", "--external-id", "P1").status == 0)
+        #expect(try s.w("enroll", "P1", CLI.fixtures.appendingPathComponent("obama.jpg").path).status == 0)
+        #expect(try s.w("group", "add", "P1", "staff", "--policy", s.dir.appendingPathComponent("policy").path).status == 0)
+        kill(p.processIdentifier, SIGHUP)
+        #expect(waitFor("1 templates reloaded"))
+        #expect(waitFor("GRANTED #1 Barack Obama"))
+        p.terminate()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+    }
+}

@@ -55,8 +55,8 @@ struct RunCommand: ParsableCommand {
         watches the contact and exit button, and records every step in the audit log.
 
         SIGTERM or SIGINT: relays to their safe state, log flushed, exit 0. SIGHUP: reload the \
-        policy and thresholds without dropping doors (a bad policy is refused and the old \
-        one kept). Status: `warden status` (socket <home>/warden.sock, owner-only). Under \
+        policy, the thresholds and the enrolled templates without dropping doors (a bad \
+        policy is refused and the old one kept). Status: `warden status` (socket <home>/warden.sock, owner-only). Under \
         systemd it sends READY=1 and WATCHDOG=1 (hardware/warden.service).
         """
     )
@@ -185,7 +185,7 @@ struct RunCommand: ParsableCommand {
         while true {
             if let s = signals.stop { stopReason = "\(s) received"; break }
             if let duration, clock.now.timeIntervalSince(started) >= duration { break }
-            if signals.takeReload() { reload(controller, config: config) }
+            if signals.takeReload() { reload(controller, config: config, db: db) }
             while let next = script.first, clock.now.timeIntervalSince(started) >= next.at, let sim {
                 script.removeFirst()
                 simulate(next, sim: sim, pinMap: pinMap)
@@ -204,14 +204,19 @@ struct RunCommand: ParsableCommand {
         log.info("stopped (\(stopReason)); relays in their safe state")
     }
 
-    private func reload(_ controller: SiteController, config: SiteConfig) {
+    /// SIGHUP: the policy, the thresholds and the gallery (enrollments and removals made
+    /// with the CLI since start) are read again; doors keep running throughout.
+    private func reload(_ controller: SiteController, config: SiteConfig, db: WardenDatabase) {
         do {
             let p = try PolicyLoader().load(directory: config.policyDirectory)
             let t = try global.thresholds()
+            let g = try Gallery.load(from: db).gallery
             controller.policy = p
             controller.thresholds = t
-            controller.record(AuditEvent(kind: .system, type: "system.config_reload", detail: ["policy": config.policyDirectory], siteTimeZone: p.timeZone))
-            print("warden: policy and thresholds reloaded")
+            controller.gallery = g
+            controller.record(AuditEvent(kind: .system, type: "system.config_reload",
+                                         detail: ["policy": config.policyDirectory, "templates": String(g.count)], siteTimeZone: p.timeZone))
+            print("warden: policy, thresholds and \(g.count) templates reloaded")
         } catch {
             controller.record(AuditEvent(kind: .system, type: "system.config_reload_failed", detail: ["reason": "\(error)"], siteTimeZone: controller.policy.timeZone))
             Output.error("reload refused, keeping the running policy: \(error)")
