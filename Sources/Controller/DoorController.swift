@@ -226,7 +226,14 @@ final class DoorController {
                 } else if ev.identified.count >= self.face.maximumFrames {
                     ev.decided = true
                     var reason = "not recognized"
-                    if case .notRecognized(let r) = result.outcome { reason += " (\(r.rawValue))" }
+                    if case .notRecognized(let r) = result.outcome {
+                        switch r {
+                        case .tooFar: reason = "no enrolled face is close enough"
+                        case .ambiguous: reason = "two enrolled people are too alike to tell apart"
+                        case .inactive: reason = "looks like someone who is suspended or outside their dates"
+                        case .emptyGallery: reason = "nobody is enrolled"
+                        }
+                    }
                     decide(person: nil, badge: .none, credential: nil, succeeded: [], failed: [.face], faceEvidence: evidence, note: reason,
                            countsTowardLockout: !ev.countedFailure)
                     ev.deniedAt = frame.at
