@@ -66,6 +66,39 @@ enum CLI {
     }
 }
 
+/// A `warden` process left running (for `run`), whose output a test can wait on.
+final class RunningWarden {
+    let process = Process()
+    private let out = Pipe()
+    private var seen = ""
+
+    init(_ arguments: [String], home: CLI.Home) throws {
+        process.executableURL = try #require(CLI.binary)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = home.path
+        process.environment = env
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Reads output until `text` appears (true) or the process ends or time runs out.
+    func waitFor(_ text: String, timeout: TimeInterval = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !seen.contains(text), Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return seen.contains(text)
+    }
+
+    var output: String { seen }
+
+    func stop() -> Int32 { process.terminate(); process.waitUntilExit(); return process.terminationStatus }
+}
+
 extension Trait where Self == ConditionTrait {
     static var needsFixtures: Self { .enabled(if: CLI.haveFixtures, "needs the fixtures and models from `make setup`") }
     static var needsSharedFaces: Self {

@@ -90,35 +90,16 @@ struct RunCommandTests {
         defer { try? FileManager.default.removeItem(at: rescaled) }
         let s = try Site(lobbyPhotos: [fixture("biden.jpg"), rescaled.path])
         try enrollObama(s)
-        let p = Process()
-        p.executableURL = try #require(CLI.binary)
-        p.arguments = ["run", "--site", s.siteFile]
-        var env = ProcessInfo.processInfo.environment
-        env["WARDEN_HOME"] = s.home.path
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let run = try RunningWarden(["run", "--site", s.siteFile], home: s.home)
         // Wait until it has decided on the stranger, then ask for its status.
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while !text.contains("DENIED"), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        #expect(text.contains("DENIED unknown person"))
+        #expect(run.waitFor("DENIED unknown person"))
         let status = try s.w("status", "--json")
         #expect(status.status == 0, "\(status.stderr)")
         let doors = (try status.json() as? [String: Any])?["doors"] as? [[String: Any]]
         #expect(doors?.count == 2)
         let sock = s.home.url.appendingPathComponent("warden.sock").path
         #expect(try FileManager.default.attributesOfItem(atPath: sock)[.posixPermissions] as? Int == 0o600)
-
-        p.terminate()  // SIGTERM
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        #expect(run.stop() == 0)  // SIGTERM
         let ev = try s.events()
         #expect(ev.last?.type == "system.stop" && ev.last?.detail?["reason"] == "SIGTERM received")
         #expect(!ev.contains { $0.type == "access.granted" })
@@ -171,35 +152,14 @@ struct RunReloadTests {
     /// Someone enrolled while the controller runs is recognised after SIGHUP.
     @Test func sighupPicksUpNewEnrollments() throws {
         let s = try RunCommandTests.Site(lobbyPhotos: [CLI.fixtures.appendingPathComponent("obama2.jpg").path, CLI.fixtures.appendingPathComponent("obama3.jpg").path])
-        let p = Process()
-        p.executableURL = try #require(CLI.binary)
-        p.arguments = ["run", "--site", s.siteFile]
-        var env = ProcessInfo.processInfo.environment
-        env["WARDEN_HOME"] = s.home.path
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        func waitFor(_ text: String) -> Bool {
-            var seen = ""
-            let deadline = Date().addingTimeInterval(30)
-            while !seen.contains(text), Date() < deadline {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { return false }
-                seen += String(decoding: chunk, as: UTF8.self)
-            }
-            return seen.contains(text)
-        }
-        #expect(waitFor("DENIED unknown person"))  // nobody enrolled yet
+        let run = try RunningWarden(["run", "--site", s.siteFile], home: s.home)
+        #expect(run.waitFor("DENIED unknown person"))  // nobody enrolled yet
         #expect(try s.w("person", "add", "Barack Obama", "--external-id", "P1").status == 0)
         #expect(try s.w("enroll", "P1", CLI.fixtures.appendingPathComponent("obama.jpg").path).status == 0)
         #expect(try s.w("group", "add", "P1", "staff", "--policy", s.dir.appendingPathComponent("policy").path).status == 0)
-        kill(p.processIdentifier, SIGHUP)
-        #expect(waitFor("1 templates reloaded"))
-        #expect(waitFor("GRANTED #1 Barack Obama"))
-        p.terminate()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        kill(run.process.processIdentifier, SIGHUP)
+        #expect(run.waitFor("1 templates reloaded"))
+        #expect(run.waitFor("GRANTED #1 Barack Obama"))
+        #expect(run.stop() == 0)
     }
 }
