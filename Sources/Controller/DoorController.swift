@@ -17,6 +17,9 @@ final class DoorController {
     let face: FaceSettings
     let lockout: LockoutSettings
     unowned let site: SiteController
+    /// Inference on its own thread and engine (live sites); nil: inline (deterministic
+    /// simulated sites and tests).
+    let worker: InferenceWorker?
 
     private var tracker = FaceTracker()
     private var evidence: [Int: TrackEvidence] = [:]
@@ -55,8 +58,9 @@ final class DoorController {
     /// A face denied and still in view is evaluated again after this long.
     static let redecideAfter: TimeInterval = 5
 
-    init(id: String, driver: DoorDriver, camera: (any FrameSource)?, face: FaceSettings, lockout: LockoutSettings, site: SiteController) {
-        self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout; self.site = site
+    init(id: String, driver: DoorDriver, camera: (any FrameSource)?, face: FaceSettings, lockout: LockoutSettings, site: SiteController,
+         worker: InferenceWorker? = nil) {
+        self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout; self.site = site; self.worker = worker
     }
 
     var door: Door? { site.policy.doors[id] }
@@ -73,6 +77,7 @@ final class DoorController {
                    faceEvidence: nil, note: "no face shown within \(Int(face.badgeWindow))s of the badge")
         }
         if let frame = try? camera?.nextFrame() { process(frame) }
+        for observation in worker?.take() ?? [] { consider(observation) }
     }
 
     /// Holds the driver in the mode the policy and site state give now.
@@ -174,19 +179,25 @@ final class DoorController {
         let required = site.engine.factors(for: door, at: now)
         let wantsFace = pendingBadge != nil || required == .face || required == .badgeOrFace
         guard wantsFace else { return }
-        let faces: [Face]
-        do { faces = try site.engine(face.detection).detect(frame.image, options: face.detection) } catch {
-            site.timeline(id, "face engine error: \(error)"); return
+        if let worker {
+            worker.submit(frame)
+            return
         }
-        let tracks = tracker.update(faces, at: frame.at)
-        for (face, t) in zip(faces, tracks) {
-            guard let embedding = try? site.faceEngine.embed(frame.image, face: face) else { continue }
+        do { consider(try FaceObservation.make(frame, engine: site.faceEngine, options: face.detection)) } catch {
+            site.timeline(id, "face engine error: \(error)")
+        }
+    }
+
+    /// Turns what the engine saw into evidence per tracked face, and decisions.
+    func consider(_ observation: FaceObservation) {
+        let tracks = tracker.update(observation.faces.map(\.face), at: observation.at)
+        for ((face, embedding), t) in zip(observation.faces, tracks) {
             var ev = evidence[t.track] ?? TrackEvidence()
             if let ref = ev.reference, DistanceMetric.euclidean.distance(ref, embedding.values) > Self.differentPerson {
                 ev = TrackEvidence()
             }
             if ev.reference == nil { ev.reference = embedding.values }
-            if ev.decided, let d = ev.deniedAt, frame.at.timeIntervalSince(d) >= Self.redecideAfter {
+            if ev.decided, let d = ev.deniedAt, observation.at.timeIntervalSince(d) >= Self.redecideAfter {
                 ev = TrackEvidence(countedFailure: ev.countedFailure, reference: ev.reference)
             }
             if ev.decided { evidence[t.track] = ev; continue }
@@ -222,7 +233,7 @@ final class DoorController {
                     let person = try? site.db.people.get(pid)
                     let allowed = decide(person: person ?? nil, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: evidence,
                                          note: nil, countsTowardLockout: !ev.countedFailure)
-                    if !allowed { ev.deniedAt = frame.at; ev.countedFailure = true }
+                    if !allowed { ev.deniedAt = observation.at; ev.countedFailure = true }
                 } else if ev.identified.count >= self.face.maximumFrames {
                     ev.decided = true
                     var reason = "not recognized"
@@ -236,7 +247,7 @@ final class DoorController {
                     }
                     decide(person: nil, badge: .none, credential: nil, succeeded: [], failed: [.face], faceEvidence: evidence, note: reason,
                            countsTowardLockout: !ev.countedFailure)
-                    ev.deniedAt = frame.at
+                    ev.deniedAt = observation.at
                     ev.countedFailure = true
                 }
             }

@@ -35,8 +35,11 @@ public final class SiteController {
         public var camera: (any FrameSource)?
         public var face: FaceSettings
         public var lockout: LockoutSettings
-        public init(id: String, driver: DoorDriver, camera: (any FrameSource)?, face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings()) {
-            self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout
+        /// Run this door's face inference on a thread of its own, with its own engine.
+        public var dedicatedInference: Bool
+        public init(id: String, driver: DoorDriver, camera: (any FrameSource)?, face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(),
+                    dedicatedInference: Bool = false) {
+            self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout; self.dedicatedInference = dedicatedInference
         }
     }
 
@@ -68,7 +71,13 @@ public final class SiteController {
             timeline(setup.id, "OUT OF SERVICE: \(error.description)")
             return false
         }
-        doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, site: self))
+        var worker: InferenceWorker? = nil
+        if setup.dedicatedInference, setup.camera != nil {
+            do { worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), options: setup.face.detection) } catch {
+                timeline(setup.id, "face engine for this door's camera could not load (\(error)); inference runs on the main loop")
+            }
+        }
+        doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, site: self, worker: worker))
         return true
     }
 
@@ -105,13 +114,11 @@ public final class SiteController {
 
     /// Every exit path: relays to their safe state, lines released, the log flushed.
     public func shutdown(reason: String) {
-        for d in doors { d.driver.safeStop() }
+        for d in doors { d.driver.safeStop(); d.worker?.stop() }
         fireAlarmInput?.release()
         record(AuditEvent(at: clock.now, kind: .system, type: "system.stop", detail: ["reason": reason], siteTimeZone: policy.timeZone))
         audit.flush(timeout: 10)
     }
-
-    func engine(_ options: DetectionOptions) -> FaceEngine { faceEngine }
 
     func identify(_ vector: [Float]) -> Identification {
         let now = clock.now

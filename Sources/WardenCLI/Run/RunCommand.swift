@@ -159,7 +159,7 @@ struct RunCommand: ParsableCommand {
             }
             let driver = DoorDriver(id: id, pins: pinMap.doors[id]!, behaviour: DoorBehaviour(strikeTime: d.strikeTime, heldOpenTime: d.heldOpenTime, preAlarm: min(10, d.heldOpenTime / 3)),
                                     formats: pinMap.formats(for: id), backend: backend, clock: clock)
-            if controller.addDoor(.init(id: id, driver: driver, camera: camera, face: dc.face, lockout: dc.lockout)) { up += 1 }
+            if controller.addDoor(.init(id: id, driver: driver, camera: camera, face: dc.face, lockout: dc.lockout, dedicatedInference: true)) { up += 1 }
         }
 
         if let fire = pinMap.fireAlarm {
