@@ -11,14 +11,18 @@ struct RunCommandTests {
     final class Site {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-run-\(UUID())")
         let home = CLI.Home()
-        init(lobbyPhotos: [String], script: String = "") throws {
+        init(lobbyPhotos: [String], script: String = "", serverRoomPhotos: [String] = [], twoPerson: Bool = false) throws {
             let fm = FileManager.default
             try fm.createDirectory(at: dir.appendingPathComponent("policy"), withIntermediateDirectories: true)
             try fm.createDirectory(at: dir.appendingPathComponent("lobby-cam"), withIntermediateDirectories: true)
             for (i, p) in lobbyPhotos.enumerated() { try fm.copyItem(atPath: p, toPath: dir.appendingPathComponent("lobby-cam/f\(i).jpg").path) }
+            try fm.createDirectory(at: dir.appendingPathComponent("srv-cam"), withIntermediateDirectories: true)
+            for (i, p) in serverRoomPhotos.enumerated() {
+                try fm.copyItem(atPath: p, toPath: dir.appendingPathComponent(String(format: "srv-cam/f%03d.jpg", i)).path)
+            }
             try """
             site: {name: Test site, timezone: UTC}
-            zones: [{id: office}, {id: vault, parent: office, sensitivity: 2}]
+            zones: [{id: office}, {id: vault, parent: office, sensitivity: 2\(twoPerson ? ", rules: {two_person: {window: 30s}}" : "")}]
             schedules: [{id: always, windows: [{days: all, from: "00:00", to: "24:00"}]}]
             groups: [{id: staff}]
             doors:
@@ -37,7 +41,7 @@ struct RunCommandTests {
                 camera: {images: lobby-cam, fps: 8, loop: true}
                 face: {frames_required: 3}
               server-room:
-                face: {badge_window: 1}
+            \(serverRoomPhotos.isEmpty ? "    face: {badge_window: 1}" : "    camera: {images: srv-cam, fps: 4}\n    face: {badge_window: 4}")
             simulate:
             \(script)
             """.write(to: dir.appendingPathComponent("site.yaml"), atomically: true, encoding: .utf8)
@@ -161,5 +165,69 @@ struct RunReloadTests {
         #expect(run.waitFor("1 templates reloaded"))
         #expect(run.waitFor("GRANTED #1 Barack Obama"))
         #expect(run.stop() == 0)
+    }
+}
+
+/// Badge plus face through the `warden run` process: the badge is clocked onto the
+/// simulated reader and the server-room camera plays photos of whoever stands there.
+@Suite("warden run: badge plus face", .serialized, .enabled(if: CLI.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct RunBadgeFaceTests {
+    /// Photos of two people: from ../shared/faces when present, else the fixtures.
+    func people() throws -> (a: [String], b: [String]) {
+        if CLI.haveSharedFaces {
+            func photos(_ who: String) throws -> [String] {
+                let d = CLI.sharedFaces.appendingPathComponent(who)
+                return try FileManager.default.contentsOfDirectory(atPath: d.path).sorted().map { d.appendingPathComponent($0).path }
+            }
+            return (try photos("Hugh_Jackman"), try photos("Jennifer_Lawrence"))
+        }
+        let f = { (n: String) in CLI.fixtures.appendingPathComponent(n).path }
+        return ([f("obama.jpg"), f("obama2.jpg"), f("obama3.jpg")], [f("biden.jpg")])
+    }
+
+    func enroll(_ s: RunCommandTests.Site, _ name: String, _ id: String, photo: String, badge: String) throws {
+        #expect(try s.w("person", "add", name, "--external-id", id).status == 0)
+        #expect(try s.w("enroll", id, photo, "--largest").status == 0)
+        #expect(try s.w("group", "add", id, "staff", "--policy", s.dir.appendingPathComponent("policy").path).status == 0)
+        #expect(try s.w("badge", "issue", id, badge).status == 0)
+    }
+
+    /// `count` frames cycling through `photos` (several different frames, so the feed is not frozen).
+    func frames(_ photos: [String], _ count: Int) -> [String] { (0..<count).map { photos[$0 % photos.count] } }
+
+    @Test func theRightFaceOpensAndTheWrongFaceDoesNot() throws {
+        let (a, b) = try people()
+        let holderPhotos = a.count > 1 ? Array(a.dropFirst().prefix(3)) : a
+        let right = try RunCommandTests.Site(lobbyPhotos: [], script: "  - {at: 0.3, door: server-room, badge: \"12:1001\"}",
+                                             serverRoomPhotos: frames(holderPhotos, 16))
+        try enroll(right, "Holder", "A1", photo: a[0], badge: "12:1001")
+        #expect(try right.w("run", "--site", right.siteFile, "--duration", "5").status == 0)
+        let granted = try right.events().filter { $0.kind == .decision }
+        #expect(granted.first?.type == "access.granted" && granted.first?.factors?.map(\.factor) == ["badge", "face"])
+        #expect(try right.events().contains { $0.type == "door.released" && $0.door == "server-room" })
+
+        let wrong = try RunCommandTests.Site(lobbyPhotos: [], script: "  - {at: 0.3, door: server-room, badge: \"12:1001\"}",
+                                             serverRoomPhotos: frames(b, 16))
+        try enroll(wrong, "Holder", "A1", photo: a[0], badge: "12:1001")
+        #expect(try wrong.w("run", "--site", wrong.siteFile, "--duration", "5").status == 0)
+        let denied = try wrong.events().filter { $0.kind == .decision }
+        #expect(denied.first?.type == "access.denied")
+        #expect(denied.first.map { $0.reasons == ["face_mismatch"] || $0.reasons == ["factor_missing:face"] } == true)
+        #expect(try !wrong.events().contains { $0.type == "door.released" })
+    }
+
+    @Test func twoPeopleReleaseTheTwoPersonDoor() throws {
+        let (a, b) = try people()
+        guard a.count > 1, b.count > 1 || !CLI.haveSharedFaces else { return }
+        let aFrames = frames(a.count > 1 ? Array(a.dropFirst().prefix(3)) : a, 12)
+        let bFrames = frames(b.count > 1 ? Array(b.dropFirst().prefix(3)) : b, 12)
+        let s = try RunCommandTests.Site(lobbyPhotos: [], script: "  - {at: 0.3, door: server-room, badge: \"12:1001\"}\n  - {at: 3.3, door: server-room, badge: \"12:2002\"}",
+                                         serverRoomPhotos: aFrames + bFrames, twoPerson: true)
+        try enroll(s, "First", "A1", photo: a[0], badge: "12:1001")
+        try enroll(s, "Second", "B1", photo: b[0], badge: "12:2002")
+        #expect(try s.w("run", "--site", s.siteFile, "--duration", "8").status == 0)
+        let d = try s.events().filter { $0.kind == .decision }
+        #expect(d.map { $0.reasons ?? [] } == [["two_person_pending"], ["two_person_complete"]])
+        #expect(try s.events().filter { $0.type == "door.released" && $0.door == "server-room" }.count == 1)
     }
 }
