@@ -155,3 +155,8 @@ enum CanonicalEncoding {
         return try decoder.decode(AuditEvent.self, from: Data(text.utf8))
     }
 }
+
+/// The audit log's timestamp form, for other modules that write times into event details.
+public enum AuditEventTime {
+    public static func utc(_ d: Date) -> String { AuditTime.utc(d) }
+}

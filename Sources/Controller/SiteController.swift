@@ -105,6 +105,7 @@ public final class SiteController {
     }
 
     public func step() {
+        for e in limiter.flush(now: clock.now) { audit.record(e) }
         if let f = fireAlarmInput, let edges = try? f.waitForEdges(timeout: 0), let last = edges.last { setFireAlarm(last.becameActive) }
         for d in doors { d.step() }
     }
@@ -116,6 +117,7 @@ public final class SiteController {
     public func shutdown(reason: String) {
         for d in doors { d.driver.safeStop(); d.worker?.stop() }
         fireAlarmInput?.release()
+        for e in limiter.flush(now: clock.now, force: true) { audit.record(e) }
         record(AuditEvent(at: clock.now, kind: .system, type: "system.stop", detail: ["reason": reason], siteTimeZone: policy.timeZone))
         audit.flush(timeout: 10)
     }
@@ -127,7 +129,12 @@ public final class SiteController {
         }
     }
 
-    public func record(_ event: AuditEvent) { audit.record(event) }
+    private var limiter = EventRateLimiter()
+
+    /// Into the audit log, through the flood limiter for door, reader and camera events.
+    public func record(_ event: AuditEvent) {
+        for e in limiter.admit(event) { audit.record(e) }
+    }
 
     func timeline(_ door: String, _ text: String) {
         let e = TimelineEntry(at: clock.now, door: door, text: text)
