@@ -15,6 +15,12 @@ public struct Frame: Sendable {
 public protocol FrameSource: AnyObject {
     var name: String { get }
     func nextFrame() throws -> Frame?
+    /// Ends capture (threads, child processes). Sources with none need not implement it.
+    func stop()
+}
+
+extension FrameSource {
+    public func stop() {}
 }
 
 public enum CaptureError: Error, CustomStringConvertible, Sendable {

@@ -62,9 +62,14 @@ public final class FFmpegSource: FrameSource, @unchecked Sendable {
 
     public func nextFrame() throws -> Frame? { latest.take() }
 
+    /// Asks ffmpeg to stop, and kills it if it has not within a second (a child can inherit
+    /// an ignored SIGTERM from its parent).
     public func stop() {
         lock.lock(); stopping = true; let p = process; lock.unlock()
-        p?.terminate()
+        guard let p, p.isRunning else { return }
+        p.terminate()
+        let pid = p.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) { if p.isRunning { kill(pid, SIGKILL) } }
     }
 
     deinit { stop() }
@@ -93,7 +98,11 @@ public final class FFmpegSource: FrameSource, @unchecked Sendable {
             p.standardError = FileHandle.nullDevice
             process = p
             lock.unlock()
-            do { try p.run() } catch {
+            do {
+                try p.run()
+                lock.lock(); let late = stopping; lock.unlock()
+                if late { p.terminate(); kill(p.processIdentifier, SIGKILL) }
+            } catch {
                 onEvent(.lost("cannot start ffmpeg: \(error)"))
                 Thread.sleep(forTimeInterval: backoff.next())
                 continue

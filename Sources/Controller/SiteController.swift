@@ -115,7 +115,7 @@ public final class SiteController {
 
     /// Every exit path: relays to their safe state, lines released, the log flushed.
     public func shutdown(reason: String) {
-        for d in doors { d.driver.safeStop(); d.worker?.stop() }
+        for d in doors { d.driver.safeStop(); d.worker?.stop(); d.camera?.stop() }
         fireAlarmInput?.release()
         for e in limiter.flush(now: clock.now, force: true) { audit.record(e) }
         record(AuditEvent(at: clock.now, kind: .system, type: "system.stop", detail: ["reason": reason], siteTimeZone: policy.timeZone))

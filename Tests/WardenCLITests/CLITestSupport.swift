@@ -83,20 +83,33 @@ final class RunningWarden {
         try process.run()
     }
 
-    /// Reads output until `text` appears (true) or the process ends or time runs out.
+    /// Reads output until `text` appears (true), the process ends, or time runs out.
+    /// Never blocks past the deadline: it polls the pipe before each read.
     func waitFor(_ text: String, timeout: TimeInterval = 30) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
+        let fd = out.fileHandleForReading.fileDescriptor
         while !seen.contains(text), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 200) > 0 else { continue }
+            var buf = [UInt8](repeating: 0, count: 65536)
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            seen += String(decoding: buf[0..<n], as: UTF8.self)
         }
         return seen.contains(text)
     }
 
     var output: String { seen }
 
-    func stop() -> Int32 { process.terminate(); process.waitUntilExit(); return process.terminationStatus }
+    /// SIGTERM, then up to 20 s for a clean exit; a process still running after that is
+    /// killed and reported (-1), so a hung controller fails the test instead of hanging it.
+    func stop() -> Int32 {
+        process.terminate()
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return -1 }
+        return process.terminationStatus
+    }
 }
 
 extension Trait where Self == ConditionTrait {

@@ -202,6 +202,11 @@ struct RunCommand: ParsableCommand {
         audit.close()
         statusServer?.stop()
         log.info("stopped (\(stopReason)); relays in their safe state")
+        // Everything is relocked, flushed and closed. Leave without running library
+        // teardown: OpenBLAS's exit handler can deadlock joining its thread pool after
+        // inference ran on worker threads, which would leave a stopped controller hanging.
+        fflush(nil)
+        _exit(0)
     }
 
     /// SIGHUP: the policy, the thresholds and the gallery (enrollments and removals made
