@@ -82,11 +82,11 @@ public struct FaceEvidence: Codable, Sendable, Equatable {
     }
 }
 
-enum AuditTime {
+public enum AuditTime {
     /// UTC with milliseconds, the form stored and hashed: 2026-11-29T04:06:49.748Z. Written
     /// by hand with gmtime_r: a new ISO8601DateFormatter per event cost more than the whole
     /// rest of an append.
-    static func utc(_ d: Date) -> String {
+    public static func utc(_ d: Date) -> String {
         var ms = Int64((d.timeIntervalSince1970 * 1000).rounded(.down))
         var secs = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
         ms -= Int64(secs) * 1000
@@ -154,9 +154,4 @@ enum CanonicalEncoding {
         }
         return try decoder.decode(AuditEvent.self, from: Data(text.utf8))
     }
-}
-
-/// The audit log's timestamp form, for other modules that write times into event details.
-public enum AuditEventTime {
-    public static func utc(_ d: Date) -> String { AuditTime.utc(d) }
 }

@@ -62,7 +62,7 @@ struct EventRateLimiter {
         guard b.suppressed > 0, var last = b.last else { return nil }
         var d = last.detail ?? [:]
         d["suppressed"] = String(b.suppressed - 1)
-        d["burst_started"] = AuditEventTime.utc(b.windowStart)
+        d["burst_started"] = AuditTime.utc(b.windowStart)
         last.detail = d
         return last
     }

@@ -27,8 +27,7 @@ public final class SimulatedSite {
                 face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings()) throws {
         clock = ManualClock(start)
         self.pinMap = pinMap
-        let chips = Set(pinMap.allLines.compactMap(\.spec.chip))
-        gpio = SimulatedGPIO(clock: clock, chips: Dictionary(uniqueKeysWithValues: chips.map { ($0, 64) }))
+        gpio = SimulatedGPIO(clock: clock, pinMap: pinMap)
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         db = try WardenDatabase(home: home)
         auditStore = try AuditStore(home: home)
@@ -37,10 +36,8 @@ public final class SimulatedSite {
         site = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: try Gallery.load(from: db).gallery,
                               thresholds: .default, clock: clock)
         var cams: [String: SceneCamera] = [:]
-        // Idle levels, as pull-ups and closed doors leave them.
+        try gpio.setIdleLevels(pinMap)
         for (id, pins) in pinMap.doors.sorted(by: { $0.key < $1.key }) where policy.doors[id] != nil {
-            for s in [pins.exit, pins.tamper, pins.wiegandD0, pins.wiegandD1].compactMap({ $0 }) { try gpio.drive(s, high: true) }
-            if let c = pins.contact { try gpio.drive(c, high: false) }
             let cam = SceneCamera(name: "\(id)-camera")
             cams[id] = cam
             let d = policy.doors[id]!
@@ -96,9 +93,9 @@ public final class SimulatedSite {
     /// Presents a card at the door's reader: its bits are clocked onto D0/D1.
     public func swipe(_ door: String, badge: String) throws {
         guard let pins = pinMap.doors[door], let d0 = pins.wiegandD0, let d1 = pins.wiegandD1 else { throw EnrollmentError("door \(door) has no reader") }
-        let c = try BadgeCredential(parsing: badge)
-        let format = pinMap.formats(for: door).first { $0.badgeFormat == c.format } ?? .h10301
-        guard let bits = format.encode(facility: c.facilityCode, card: c.cardNumber) else { throw EnrollmentError("\(badge) does not fit \(format.name)") }
+        guard let bits = pinMap.wiegandBits(door: door, badge: try BadgeCredential(parsing: badge)) else {
+            throw EnrollmentError("\(badge) does not fit the formats of door \(door)")
+        }
         for bit in bits {
             let line = bit ? d1 : d0
             try gpio.drive(line, high: false); clock.advance(by: 0.0001)

@@ -88,7 +88,5 @@ struct LiveCaptureTests {
         src.stop()
         guard case .lost(let why) = events.all.first else { Issue.record("no event: \(events.all)"); return }
         #expect(why.contains("cannot open /dev/video-does-not-exist") && why.contains("No such file"))
-        // This machine has no capture devices; the list says so instead of failing.
-        #expect(V4L2Device.list().allSatisfy { !$0.path.isEmpty })
     }
 }

@@ -131,3 +131,29 @@ final class SimInput: GPIOInput, @unchecked Sendable {
     }
     func release() { sim.release(key, output: false) }
 }
+
+extension SimulatedGPIO {
+    /// A simulated chip for each chip a pin map names (64 lines each).
+    public convenience init(clock: any WardenClock, pinMap: PinMap) {
+        let chips = Set(pinMap.allLines.compactMap(\.spec.chip))
+        self.init(clock: clock, chips: Dictionary(uniqueKeysWithValues: chips.map { ($0, 64) }))
+    }
+
+    /// Inputs at the levels pull-ups and closed doors leave them: exit, tamper and Wiegand
+    /// lines high, door contacts closed. Only `doors` when given.
+    public func setIdleLevels(_ pinMap: PinMap, doors: Set<String>? = nil) throws(GPIOError) {
+        for (id, pins) in pinMap.doors where doors?.contains(id) ?? true {
+            for s in [pins.exit, pins.tamper, pins.wiegandD0, pins.wiegandD1].compactMap({ $0 }) { try drive(s, high: true) }
+            if let c = pins.contact { try drive(c, high: false) }
+        }
+    }
+}
+
+extension PinMap {
+    /// The bits a reader at `door` sends for a card, in the first of the door's formats
+    /// that carries the card's badge format (H10301 if none does).
+    public func wiegandBits(door: String, badge: BadgeCredential) -> [Bool]? {
+        let format = formats(for: door).first { $0.badgeFormat == badge.format } ?? .h10301
+        return format.encode(facility: badge.facilityCode, card: badge.cardNumber)
+    }
+}

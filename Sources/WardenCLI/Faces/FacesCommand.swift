@@ -39,10 +39,7 @@ struct DetectorOptions: ParsableArguments {
         DetectionOptions(detector: detector, upsample: upsample, minimumFaceSize: minimumFaceSize)
     }
 
-    func engine(_ global: GlobalOptions) throws -> FaceEngine {
-        do { return try FaceEngine(locator: global.modelLocator, loadCNNDetector: detector == .cnn) }
-        catch { throw CLIError(error.description) }
-    }
+    func engine(_ global: GlobalOptions) throws -> FaceEngine { try global.loadEngine(cnn: detector == .cnn) }
 }
 
 extension FaceDetector: ExpressibleByArgument {}
@@ -212,12 +209,9 @@ struct CompareFaces: ParsableCommand {
     func run() throws {
         let engine = try detection.engine(global)
         func side(_ path: String) throws -> (Side, Embedding) {
-            let image = try loadImage(path)
-            let faces = try engine.detect(image, options: detection.options)
-            guard let face = faces.max(by: { $0.box.area < $1.box.area }) else {
-                throw CLIError("\(path): no face found (try --upsample 2 or --detector cnn for small or turned faces)")
-            }
-            return (Side(path: path, facesFound: faces.count, face: FaceRecord(face)), try engine.embed(image, face: face))
+            let (embedding, face, found) = try probeEmbedding(path, engine: engine, options: detection.options,
+                                                              noFaceHint: " (try --upsample 2 or --detector cnn for small or turned faces)")
+            return (Side(path: path, facesFound: found, face: FaceRecord(face)), embedding)
         }
         let (a, ea) = try side(first)
         let (b, eb) = try side(second)

@@ -127,12 +127,8 @@ struct RunCommand: ParsableCommand {
         switch config.gpio {
         case .gpiod: backend = LibgpiodGPIO(); sim = nil
         case .simulated:
-            let chips = Set(pinMap.allLines.compactMap(\.spec.chip))
-            let s = SimulatedGPIO(clock: clock, chips: Dictionary(uniqueKeysWithValues: chips.map { ($0, 64) }))
-            for pins in pinMap.doors.values {
-                for l in [pins.exit, pins.tamper, pins.wiegandD0, pins.wiegandD1].compactMap({ $0 }) { try? s.drive(l, high: true) }
-                if let c = pins.contact { try? s.drive(c, high: false) }
-            }
+            let s = SimulatedGPIO(clock: clock, pinMap: pinMap)
+            try? s.setIdleLevels(pinMap)
             backend = s; sim = s
         }
         var up = 0
@@ -233,7 +229,7 @@ struct RunCommand: ParsableCommand {
     private func simulate(_ s: SiteConfig.Simulated, sim: SimulatedGPIO, pinMap: PinMap) {
         guard let pins = pinMap.doors[s.door] else { return }
         if let badge = s.badge, let d0 = pins.wiegandD0, let d1 = pins.wiegandD1, let c = try? BadgeCredential(parsing: badge),
-           let bits = (pinMap.formats(for: s.door).first { $0.badgeFormat == c.format } ?? .h10301).encode(facility: c.facilityCode, card: c.cardNumber) {
+           let bits = pinMap.wiegandBits(door: s.door, badge: c) {
             for bit in bits {
                 try? sim.drive(bit ? d1 : d0, high: false); usleep(100); try? sim.drive(bit ? d1 : d0, high: true); usleep(1_900)
             }

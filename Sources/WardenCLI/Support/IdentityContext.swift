@@ -23,8 +23,8 @@ extension GlobalOptions {
         }
     }
 
-    func loadEngine() throws -> FaceEngine {
-        do { return try FaceEngine(locator: modelLocator) } catch { throw CLIError(error.description) }
+    func loadEngine(cnn: Bool = false) throws -> FaceEngine {
+        do { return try FaceEngine(locator: modelLocator, loadCNNDetector: cnn) } catch { throw CLIError(error.description) }
     }
 
     func thresholds() throws -> MatchThresholds { try MatchingConfiguration.load(home: wardenHome) }
@@ -36,11 +36,12 @@ func storage<T>(_ body: () throws -> T) throws -> T {
 }
 
 /// The single face a probe photo offers: the largest one.
-func probeEmbedding(_ path: String, engine: FaceEngine) throws -> (Embedding, Face, Int) {
+func probeEmbedding(_ path: String, engine: FaceEngine, options: DetectionOptions = DetectionOptions(),
+                    noFaceHint: String = "") throws -> (Embedding, Face, Int) {
     let image = try loadImage(path)
-    let faces = try engine.detect(image)
+    let faces = try engine.detect(image, options: options)
     guard let face = faces.max(by: { $0.box.area < $1.box.area }) else {
-        throw CLIError("\(path): no face found")
+        throw CLIError("\(path): no face found" + noFaceHint)
     }
     return (try engine.embed(image, face: face), face, faces.count)
 }
