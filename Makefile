@@ -3,13 +3,16 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 .DEFAULT_GOAL := help
 
-.PHONY: help setup build release demo test bench clean
+.PHONY: help setup build release demo test bench hil fuzz sanitize clean
 
 help:
 	@echo "make setup    install Debian packages, model files and test fixtures (idempotent)"
 	@echo "make demo     run the Warden demo on embedded defaults"
 	@echo "make test     run the whole test suite"
 	@echo "make bench    run benchmarks against the reference pipeline"
+	@echo "make hil      hardware-in-the-loop: warden run against gpio-sim and vivid in a qemu VM"
+	@echo "make fuzz     libFuzzer on every input parser, FUZZ_SECONDS each (default 60)"
+	@echo "make sanitize the test suite under AddressSanitizer and ThreadSanitizer"
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +33,15 @@ test: setup
 
 bench: setup
 	bash bench/run.sh
+
+hil: setup
+	bash hardware/hil/run.sh
+
+fuzz: setup
+	bash scripts/fuzz.sh
+
+sanitize: setup
+	bash scripts/sanitize.sh
 
 clean:
 	rm -rf .build

@@ -44,6 +44,9 @@ public final class DoorDriver: @unchecked Sendable {
     private var tamper: (any GPIOInput)?
     private var d0: (any GPIOInput)?
     private var d1: (any GPIOInput)?
+    /// Threads emptying D0/D1's event queues (real GPIO only; see EdgeCollector).
+    private var d0Edges: EdgeCollector?
+    private var d1Edges: EdgeCollector?
     private var wiegand: WiegandDecoder
     private var led: (any GPIOOutput)?
     private var buzzer: (any GPIOOutput)?
@@ -81,8 +84,12 @@ public final class DoorDriver: @unchecked Sendable {
             if let l = pins.led { led = try backend.output(l, consumer: Self.consumer + ":\(id):led", initiallyActive: false) }
             if let b = pins.buzzer { buzzer = try backend.output(b, consumer: Self.consumer + ":\(id):buzzer", initiallyActive: false) }
             if let a = pins.wiegandD0, let b = pins.wiegandD1 {
-                d0 = try backend.input(a, consumer: Self.consumer + ":\(id):d0")
-                d1 = try backend.input(b, consumer: Self.consumer + ":\(id):d1")
+                d0 = try backend.pulseInput(a, consumer: Self.consumer + ":\(id):d0")
+                d1 = try backend.pulseInput(b, consumer: Self.consumer + ":\(id):d1")
+                if backend.waitsBlock, let d0, let d1 {
+                    d0Edges = EdgeCollector(line: d0, name: "\(id).d0")
+                    d1Edges = EdgeCollector(line: d1, name: "\(id).d1")
+                }
             }
         } catch {
             safeStop()
@@ -112,8 +119,10 @@ public final class DoorDriver: @unchecked Sendable {
         var reports: [DoorReport] = []
         do {
             var pulses: [WiegandPulse] = []
-            for e in try d0?.waitForEdges(timeout: 0) ?? [] where e.becameActive { pulses.append(WiegandPulse(line: .d0, at: e.at)) }
-            for e in try d1?.waitForEdges(timeout: 0) ?? [] where e.becameActive { pulses.append(WiegandPulse(line: .d1, at: e.at)) }
+            let e0 = try d0Edges?.take() ?? d0?.waitForEdges(timeout: 0) ?? []
+            let e1 = try d1Edges?.take() ?? d1?.waitForEdges(timeout: 0) ?? []
+            for e in e0 where e.becameActive { pulses.append(WiegandPulse(line: .d0, at: e.at)) }
+            for e in e1 where e.becameActive { pulses.append(WiegandPulse(line: .d1, at: e.at)) }
             for p in pulses.sorted(by: { $0.at < $1.at }) { if let r = wiegand.feed(p) { reports.append(.badge(r)) } }
             if let r = wiegand.poll(now: clock.now) { reports.append(.badge(r)) }
 
@@ -161,6 +170,8 @@ public final class DoorDriver: @unchecked Sendable {
     /// kernel then leaves the relay line inactive, which the wiring makes the safe state).
     public func safeStop() {
         try? relay?.setActive(false)
+        d0Edges?.stop(); d1Edges?.stop()
+        d0Edges = nil; d1Edges = nil
         for line in [exit, tamper, d0, d1, contact?.line].compactMap({ $0 }) { line.release() }
         for out in [led, buzzer].compactMap({ $0 }) { try? out.setActive(false); out.release() }
         relay?.release()

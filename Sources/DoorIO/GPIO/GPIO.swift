@@ -67,6 +67,17 @@ public protocol GPIOInput: AnyObject, Sendable {
 public protocol GPIOBackend: AnyObject, Sendable {
     func output(_ spec: LineSpec, consumer: String, initiallyActive: Bool) throws(GPIOError) -> any GPIOOutput
     func input(_ spec: LineSpec, consumer: String) throws(GPIOError) -> any GPIOInput
+    /// An input for short pulses (Wiegand data lines) that reports only the edges into
+    /// the active level, named by the edge itself rather than by a later read of the line.
+    func pulseInput(_ spec: LineSpec, consumer: String) throws(GPIOError) -> any GPIOInput
     /// Who holds a line now (nil: free), for `warden hardware check`.
     func holder(of spec: LineSpec) throws(GPIOError) -> String?
+    /// Whether `waitForEdges(timeout:)` really blocks until an edge or the timeout (so a
+    /// thread may wait on it). The simulated backend runs on a manual clock and does not.
+    var waitsBlock: Bool { get }
+}
+
+extension GPIOBackend {
+    public var waitsBlock: Bool { false }
+    public func pulseInput(_ spec: LineSpec, consumer: String) throws(GPIOError) -> any GPIOInput { try input(spec, consumer: consumer) }
 }

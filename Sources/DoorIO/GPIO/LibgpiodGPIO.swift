@@ -60,14 +60,31 @@ public final class LibgpiodGPIO: GPIOBackend, @unchecked Sendable {
         return LibgpiodOutput(chip: chip, line: line, spec: spec)
     }
 
+    public var waitsBlock: Bool { true }
+
     public func input(_ spec: LineSpec, consumer: String) throws(GPIOError) -> any GPIOInput {
+        try request(spec, consumer: consumer, onlyActivating: false)
+    }
+
+    /// With both edges requested, the kernel (uAPI v1) names each edge by reading the
+    /// line when its handler runs; a 50-100 us Wiegand pulse is over by then on a loaded
+    /// board, both edges read "inactive", and the bit is lost. Asking for the activating
+    /// edge alone makes the kernel name it by the edge itself.
+    public func pulseInput(_ spec: LineSpec, consumer: String) throws(GPIOError) -> any GPIOInput {
+        try request(spec, consumer: consumer, onlyActivating: true)
+    }
+
+    private func request(_ spec: LineSpec, consumer: String, onlyActivating: Bool) throws(GPIOError) -> any GPIOInput {
         let (chip, line) = try open(spec)
         if gpiod_line_is_used(line) {
             let holder = gpiod_line_consumer(line).map { String(cString: $0) }
             gpiod_chip_close(chip)
             throw .lineBusy(spec.description, consumer: holder)
         }
-        guard gpiod_line_request_both_edges_events_flags(line, consumer, Self.flags(spec)) == 0 else {
+        // Edges are logical: with the active-low flag, "rising" is the line becoming active.
+        let requested = onlyActivating ? gpiod_line_request_rising_edge_events_flags(line, consumer, Self.flags(spec))
+                                       : gpiod_line_request_both_edges_events_flags(line, consumer, Self.flags(spec))
+        guard requested == 0 else {
             let why = Self.errnoText()
             gpiod_chip_close(chip)
             throw errno == EBUSY ? .lineBusy(spec.description, consumer: nil) : .io("cannot request \(spec) for edge events: \(why)")

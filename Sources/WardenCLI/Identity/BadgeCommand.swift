@@ -1,4 +1,5 @@
 import ArgumentParser
+import DoorIO
 import Foundation
 import Storage
 import WardenCore
@@ -14,8 +15,9 @@ struct BadgeCommand: ParsableCommand {
         Examples:
           warden badge issue E1001 12:34567
           warden badge revoke 12:34567
+          warden badge wiegand 12:34567
         """,
-        subcommands: [IssueBadge.self, RevokeBadge.self, ListBadges.self]
+        subcommands: [IssueBadge.self, RevokeBadge.self, ListBadges.self, WiegandBits.self]
     )
 }
 
@@ -81,5 +83,36 @@ struct ListBadges: ParsableCommand {
         if global.json { try Output.json(badges.map(BadgeRecord.init)); return }
         if badges.isEmpty { print("no badges"); return }
         for b in badges { print("\(pad(b.credentialText, 14)) \(pad(b.format, 9)) \(pad(b.status.rawValue, 8)) person #\(b.personId)") }
+    }
+}
+
+struct WiegandBits: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wiegand",
+        abstract: "Show the Wiegand frame a reader sends for a badge.",
+        discussion: """
+        Prints the bits, first bit first (a pulse on D1 is a 1, on D0 a 0), with the parity \
+        bits computed. For bench-testing a reader input with a pulse generator, and for the \
+        hardware-in-the-loop harness, which clocks these bits into gpio-sim.
+
+        Example:
+          warden badge wiegand 12:34567 --format H10301
+        """
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "FACILITY:NUMBER") var badge: String
+    @Option(help: "Card format: H10301, H10304, C1000-35, 34BIT.") var format: BadgeFormat = .h10301
+
+    struct Frame: Codable { let badge: String; let format: String; let length: Int; let bits: String }
+
+    func run() throws {
+        let credential = try parseBadge(badge, format: format)
+        guard let layout = WiegandFormat.standard.first(where: { $0.badgeFormat == format }),
+              let bits = layout.encode(facility: credential.facilityCode, card: credential.cardNumber) else {
+            throw CLIError("badge \(credential) does not fit the \(format.rawValue) layout")
+        }
+        let text = String(bits.map { $0 ? "1" : "0" })
+        if global.json { try Output.json(Frame(badge: credential.description, format: format.rawValue, length: bits.count, bits: text)); return }
+        print(text)
     }
 }

@@ -98,7 +98,9 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(2)
         }
 
-        // 2. State: database, audit log, face engine, gallery.
+        // 2. State: database, audit log, face engine, gallery. One BLAS thread per
+        // inference call: each camera has its own worker (see BLASThreads).
+        BLASThreads.limit(to: 1)
         let db = try global.openDatabase()
         let auditStore = try global.openAudit()
         let audit = AuditLog(store: auditStore)

@@ -1,0 +1,243 @@
+#!/bin/sh
+# Runs in the HIL guest (busybox sh) after init has loaded the modules and mounted the
+# host's share on /hil. Drives `warden run` through the kernel's gpio-sim and vivid
+# drivers and prints one "HIL: PASS|FAIL <n> <name>" line per scenario. Results and logs
+# go to /hil/out for the host to check.
+#
+# Pin numbers are hardware/pinmaps/gpio-sim.yaml's. Door contacts are normally-closed:
+# pull-down = door closed, pull-up = door open. Exit buttons and Wiegand lines are
+# active-low: pull-down = pressed / pulse.
+
+OUT=/hil/out
+wd() { /tmp/bin/warden "$@" --home /tmp/home --models /tmp/models; }
+FAILED=0
+SCENARIO=""
+
+OFFICE_RELAY=17 OFFICE_CONTACT=18 OFFICE_REX=19
+SRV_RELAY=8 SRV_CONTACT=9 SRV_D0=11 SRV_D1=12
+
+log() { echo "hil: $*"; }
+pass() { echo "HIL: PASS $SCENARIO"; }
+fail() {
+    echo "HIL: FAIL $SCENARIO: $*"; FAILED=$((FAILED + 1))
+    # What the controller and the camera looked like, for whoever reads the failure.
+    wd status > $OUT/status-fail-$FAILED.txt 2>&1 && sed 's/^/hil: status: /' $OUT/status-fail-$FAILED.txt
+    /tmp/bin/v4l2-ctl -d $CAP --stream-mmap --stream-count=1 --stream-to=$OUT/capture-fail-$FAILED.rgb >/dev/null 2>&1 \
+        && log "one captured frame: $OUT/capture-fail-$FAILED.rgb (640x480 RGB24)"
+}
+
+# --- gpio-sim ------------------------------------------------------------------------
+setup_gpio_sim() {
+    modprobe configfs && mount -t configfs none /sys/kernel/config || return 1
+    modprobe gpio-sim-hil || return 1
+    local c=/sys/kernel/config/gpio-sim/hil
+    mkdir $c $c/bank0 || return 1
+    echo 32 > $c/bank0/num_lines
+    echo 1 > $c/live || return 1
+    SIM=$(ls -d /sys/devices/platform/gpio-sim.0/gpiochip* | head -1)
+    [ -d "$SIM" ] || return 1
+    log "gpio-sim chip at $SIM ($(cat /sys/devices/platform/gpio-sim.0/gpiochip*/../*/label 2>/dev/null | head -1))"
+}
+pull() { echo "pull-$2" > "$SIM/sim_gpio$1/pull"; }          # pull LINE up|down
+value() { cat "$SIM/sim_gpio$1/value"; }
+
+# wait_value LINE VALUE SECONDS: polls every 100 ms; 0 when seen.
+wait_value() {
+    local n=0 limit=$(($3 * 10))
+    while [ $n -lt $limit ]; do
+        [ "$(value $1)" = "$2" ] && return 0
+        sleep 0.1; n=$((n + 1))
+    done
+    return 1
+}
+# never_value LINE VALUE SECONDS: 0 when the line never shows VALUE for that long.
+never_value() {
+    local n=0 limit=$(($3 * 10))
+    while [ $n -lt $limit ]; do
+        [ "$(value $1)" = "$2" ] && return 1
+        sleep 0.1; n=$((n + 1))
+    done
+    return 0
+}
+
+# --- vivid ---------------------------------------------------------------------------
+setup_vivid() {
+    modprobe vivid n_devs=1 node_types=0x101 num_inputs=1 input_types=0x3 num_outputs=1 output_types=0x1 || return 1
+    CAP=/dev/video0 OUTDEV=/dev/video1
+    for d in $CAP $OUTDEV; do /tmp/bin/v4l2-ctl -d $d --set-dv-bt-timings index=0 >/dev/null || return 1; done
+    /tmp/bin/v4l2-ctl -d $CAP --set-fmt-video=width=640,height=480,pixelformat=RGB3 || return 1
+    /tmp/bin/v4l2-ctl -d $OUTDEV --set-fmt-video-out=width=640,height=480,pixelformat=RGB3 || return 1
+    /tmp/bin/v4l2-ctl -d $CAP --set-ctrl loop_video=1,osd_text_mode=2 || return 1
+    log "vivid: capture $CAP, output $OUTDEV, 640x480 RGB24, looped"
+}
+INJECT_PID=""
+# inject NAME: loops /hil/frames/NAME.rgb into vivid's output, so the capture node shows it.
+inject() {
+    [ -n "$INJECT_PID" ] && kill $INJECT_PID 2>/dev/null && wait $INJECT_PID 2>/dev/null
+    /tmp/bin/v4l2-ctl -d $OUTDEV --stream-out-mmap=3 --stream-from=/hil/frames/$1.rgb --stream-loop >/dev/null 2>&1 &
+    INJECT_PID=$!
+    log "camera now shows: $1"
+}
+
+# --- warden --------------------------------------------------------------------------
+WARDEN_PID=""
+WLOG=""
+start_warden() {   # start_warden SITE
+    WLOG=$OUT/warden-$1.log
+    # The binary itself, not the wd function: a backgrounded function is a subshell, and
+    # SIGTERM would stop the shell rather than warden.
+    /tmp/bin/warden run --site /hil/hardware/hil/sites/$1.yaml --home /tmp/home --models /tmp/models > $WLOG 2>&1 &
+    WARDEN_PID=$!
+    # Ready when its status socket answers (opened after every door is up).
+    local n=0
+    while [ $n -lt 600 ]; do
+        [ -S /tmp/home/warden.sock ] && grep -q "doors up" $WLOG 2>/dev/null && break
+        kill -0 $WARDEN_PID 2>/dev/null || { log "warden exited early:"; cat $WLOG; return 1; }
+        sleep 0.2; n=$((n + 1))
+    done
+    [ -S /tmp/home/warden.sock ] || { log "warden did not come up in 120 s"; cat $WLOG; return 1; }
+    log "warden running for site $1 (pid $WARDEN_PID)"
+}
+stop_warden() {
+    kill -TERM $WARDEN_PID 2>/dev/null
+    wait $WARDEN_PID
+    WARDEN_RC=$?
+    WARDEN_PID=""
+}
+# wait_log PATTERN SECONDS: the warden log (since the mark) shows PATTERN.
+MARK=0
+mark() { MARK=$(wc -l < $WLOG); }
+since_mark() { tail -n +$((MARK + 1)) $WLOG; }
+wait_log() {
+    local n=0 limit=$(($2 * 10))
+    while [ $n -lt $limit ]; do
+        since_mark | grep -q "$1" && return 0
+        sleep 0.1; n=$((n + 1))
+    done
+    return 1
+}
+
+# --- scenarios -----------------------------------------------------------------------
+scenario_enrolled_face() {
+    SCENARIO="1 enrolled-face-releases-and-relocks"
+    mark; inject enrolled
+    wait_value $OFFICE_RELAY 1 60 || { fail "relay line $OFFICE_RELAY never went active"; since_mark; return; }
+    log "relay active; opening the door"
+    inject idle
+    pull $OFFICE_CONTACT up                          # door opens
+    wait_log "door opened" 10 || { fail "door open not seen"; return; }
+    [ "$(value $OFFICE_RELAY)" = 1 ] || log "(relay already relocked on open)"
+    pull $OFFICE_CONTACT down                        # door closes
+    wait_log "door closed" 10 || { fail "door close not seen"; return; }
+    wait_value $OFFICE_RELAY 0 10 || { fail "relay did not relock after the door closed"; return; }
+    since_mark | grep -q "GRANTED" || { fail "no GRANTED decision logged"; return; }
+    pass
+}
+
+scenario_stranger() {
+    SCENARIO="2 stranger-denied"
+    sleep 6                                           # let the previous track expire
+    mark; inject stranger
+    wait_log "DENIED" 90 || { fail "no denial logged"; since_mark; return; }
+    # From the stranger's first frame to the denial, and a few seconds more, the relay stays locked.
+    never_value $OFFICE_RELAY 1 5 || { fail "relay released for a stranger"; return; }
+    since_mark | grep -q "GRANTED" && { fail "a grant was logged for the stranger"; return; }
+    inject idle
+    pass
+}
+
+scenario_forced_open() {
+    SCENARIO="4 contact-opens-without-grant-forced-alarm"
+    inject idle; sleep 2
+    mark
+    pull $OFFICE_CONTACT up
+    wait_log "forced open" 10 || { fail "no forced-open alarm"; pull $OFFICE_CONTACT down; return; }
+    [ "$(value $OFFICE_RELAY)" = 0 ] || { fail "relay moved on a forced open"; }
+    pull $OFFICE_CONTACT down
+    wait_log "forced-open alarm cleared" 10 || { fail "alarm not cleared on close"; return; }
+    pass
+}
+
+scenario_rex() {
+    SCENARIO="5 exit-button-releases"
+    mark
+    pull $OFFICE_REX down; sleep 0.2; pull $OFFICE_REX up
+    wait_value $OFFICE_RELAY 1 10 || { fail "exit button did not release the lock"; since_mark; return; }
+    wait_log "exit button" 5 || { fail "no exit-button event logged"; return; }
+    pass
+}
+
+scenario_sigterm() {
+    SCENARIO="6 sigterm-relay-to-safe-state"
+    # Release the lock first, so the stop has something to undo.
+    mark
+    pull $OFFICE_REX down; sleep 0.2; pull $OFFICE_REX up
+    wait_value $OFFICE_RELAY 1 10 || { fail "could not get the relay active before SIGTERM"; return; }
+    stop_warden
+    [ "$WARDEN_RC" = 0 ] || { fail "warden exited $WARDEN_RC on SIGTERM"; return; }
+    grep -qi "safe" $WLOG || log "(no 'safe' line in the log)"
+    # Released line: gpio-sim shows the pull again; the relay line is pulled down = de-energised = locked.
+    [ "$(value $OFFICE_RELAY)" = 0 ] || { fail "relay still active after SIGTERM"; return; }
+    pass
+}
+
+scenario_badge_and_face() {
+    SCENARIO="3 badge-then-face"
+    local bits
+    bits=$(wd badge wiegand 12:1001) || { fail "cannot encode the badge"; return; }
+    inject idle
+    mark
+    /tmp/bin/hil-pulse $SIM $SRV_D0 $SRV_D1 $bits || { fail "cannot clock the badge"; return; }
+    wait_log "badge 12:1001 read" 20 || { fail "badge read not logged"; since_mark; return; }
+    inject enrolled
+    wait_value $SRV_RELAY 1 60 || { fail "badge + holder's face did not release"; since_mark; return; }
+    inject idle
+    wait_value $SRV_RELAY 0 20 || { fail "relay did not relock after the strike time"; return; }
+    log "badge + right face: released; now badge + wrong face"
+    sleep 6
+    mark
+    /tmp/bin/hil-pulse $SIM $SRV_D0 $SRV_D1 $bits || { fail "cannot clock the badge"; return; }
+    wait_log "badge 12:1001 read" 20 || { fail "second badge read not logged"; since_mark; return; }
+    inject stranger
+    wait_log "DENIED" 120 || { fail "badge + wrong face was not denied"; since_mark; return; }
+    never_value $SRV_RELAY 1 3 || { fail "relay released for the wrong face"; return; }
+    inject idle
+    pass
+}
+
+# --- main ----------------------------------------------------------------------------
+main() {
+    setup_gpio_sim || { echo "HIL: FAIL setup: gpio-sim"; return 1; }
+    setup_vivid || { echo "HIL: FAIL setup: vivid"; return 1; }
+    # Idle levels: doors closed, buttons and reader lines released.
+    for l in $OFFICE_CONTACT $SRV_CONTACT; do pull $l down; done
+    for l in $OFFICE_REX $SRV_D0 $SRV_D1; do pull $l up; done
+    inject idle
+
+    start_warden office || { echo "HIL: FAIL setup: warden run (office)"; return 1; }
+    scenario_enrolled_face
+    scenario_stranger
+    scenario_forced_open
+    scenario_rex
+    scenario_sigterm
+    [ -n "$WARDEN_PID" ] && stop_warden
+
+    start_warden server-room || { echo "HIL: FAIL setup: warden run (server-room)"; return 1; }
+    scenario_badge_and_face
+    stop_warden
+    [ -n "$INJECT_PID" ] && kill $INJECT_PID 2>/dev/null
+
+    # The audit trail goes back to the host, which verifies the chain and the events.
+    mkdir -p $OUT/home
+    cp /tmp/home/audit.* $OUT/home/      # with the WAL: the database alone would lack the latest rows
+    wd audit export --format jsonl --output $OUT/audit.jsonl || echo "HIL: FAIL audit export"
+    return 0
+}
+
+# HIL_LIBRARY=1: only define the functions (for a WARDEN_HIL_GUEST_SCRIPT to use).
+if [ "${HIL_LIBRARY:-}" != 1 ]; then
+    main
+    echo "HIL: scenarios failed: $FAILED"
+    [ $FAILED -eq 0 ] && echo "HIL: ALL PASS"
+    exit $FAILED
+fi
