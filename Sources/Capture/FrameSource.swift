@@ -17,10 +17,14 @@ public protocol FrameSource: AnyObject {
     func nextFrame() throws -> Frame?
     /// Ends capture (threads, child processes). Sources with none need not implement it.
     func stop()
+    /// A live camera delivers frames continuously; a gap of seconds means it is lost or
+    /// stalled. Played-back sources (image folders, scripted scenes) have gaps by design.
+    var deliversContinuously: Bool { get }
 }
 
 extension FrameSource {
     public func stop() {}
+    public var deliversContinuously: Bool { false }
 }
 
 public enum CaptureError: Error, CustomStringConvertible, Sendable {
@@ -81,17 +85,27 @@ public final class ImageSequenceSource: FrameSource {
 /// Watches a feed for the faults that make face recognition silently useless: a frozen
 /// picture, a black (covered, dark) or saturated (blinded) image.
 public struct CameraHealth: Sendable {
-    public enum Fault: String, Sendable, Equatable { case frozen, black, saturated }
+    public enum Fault: String, Sendable, Equatable {
+        case frozen, black, saturated
+        /// No frame at all for a while from a live camera (unplugged, stream dropped).
+        case noSignal = "no_signal"
+    }
+    /// A picture is frozen after this many identical frames in a row...
     public var frozenAfter: Int
+    /// ...spanning at least this long, when frame times are given. A camera delivering
+    /// faster than its scene changes (or a capture loop repeating its last frame) repeats
+    /// frames briefly; a frozen feed stays the same for seconds.
+    public var frozenFor: TimeInterval
     private var lastSignature: UInt64?
     private var repeats = 0
+    private var sameSince: Date?
     public private(set) var fault: Fault?
 
-    public init(frozenAfter: Int = 25) { self.frozenAfter = frozenAfter }
+    public init(frozenAfter: Int = 25, frozenFor: TimeInterval = 3) { self.frozenAfter = frozenAfter; self.frozenFor = frozenFor }
 
-    /// Examines a frame; returns a fault that just started or `.some(nil)` when one just
-    /// cleared, nil when nothing changed.
-    public mutating func check(_ image: RGBImage) -> Fault?? {
+    /// Examines a frame taken at `at` (nil: count frames only); returns a fault that just
+    /// started or `.some(nil)` when one just cleared, nil when nothing changed.
+    public mutating func check(_ image: RGBImage, at: Date? = nil) -> Fault?? {
         var sum = 0, count = 0
         var hash: UInt64 = 1469598103934665603
         let step = max(1, image.pixels.count / 4096)
@@ -103,9 +117,10 @@ public struct CameraHealth: Sendable {
             i += step
         }
         let mean = Double(sum) / Double(max(1, count))
-        if hash == lastSignature { repeats += 1 } else { repeats = 0 }
+        if hash == lastSignature { repeats += 1 } else { repeats = 0; sameSince = at }
         lastSignature = hash
-        let now: Fault? = mean < 8 ? .black : mean > 247 ? .saturated : repeats >= frozenAfter ? .frozen : nil
+        let longEnough = at.map { t in sameSince.map { t.timeIntervalSince($0) >= frozenFor } ?? true } ?? true
+        let now: Fault? = mean < 8 ? .black : mean > 247 ? .saturated : repeats >= frozenAfter && longEnough ? .frozen : nil
         defer { fault = now }
         if now != fault { return .some(now) }
         return nil

@@ -33,6 +33,7 @@ struct Backoff {
 /// restarted with back-off (files: only with `loop`).
 public final class FFmpegSource: FrameSource, @unchecked Sendable {
     public let name: String
+    public var deliversContinuously: Bool { true }
     public let width: Int
     public let height: Int
     public let fps: Double

@@ -21,13 +21,17 @@ final class DoorController {
     /// simulated sites and tests).
     let worker: InferenceWorker?
 
-    private var tracker = FaceTracker()
+    let pipeline: FacePipeline
     private var evidence: [Int: TrackEvidence] = [:]
     private var pendingBadge: PendingBadge?
     private var failures: [Date] = []
     private var lockedOutUntil: Date?
     private var health = CameraHealth()
     private(set) var cameraFault: CameraHealth.Fault?
+    private var lastFrameAt: Date?
+    private let createdAt: Date
+    /// A live camera silent this long is faulted (`no_signal`).
+    static let noSignalAfter: TimeInterval = 5
 
     struct PendingBadge {
         var credential: String
@@ -35,11 +39,21 @@ final class DoorController {
         var until: Date
     }
 
+    /// What one tracked face has shown so far. Every frame votes, weighted by its face
+    /// quality. A frame that was embedded ("fresh") votes its own result; a frame not worth
+    /// embedding (no better than the last embedded one) repeats the track's last result.
+    /// Only fresh votes can make up the `framesRequired` agreeing frames, so one lucky
+    /// embedding repeated never opens a door; and while the fresh votes disagree, every
+    /// frame is embedded (the pipeline is asked for evidence), so a doubtful case is
+    /// settled by new looks rather than by repeats.
     struct TrackEvidence {
-        var identified: [Int64?] = []
-        var verified: [(ok: Bool, distance: Double?)] = []
-        var lastIdentification: Identification?
-        var lastVerification: Verification?
+        /// 1:N: who each frame named (nil: nobody).
+        var identified: [(person: Int64?, fresh: Bool, weight: Double)] = []
+        /// 1:1 against a badge holder: whether each frame matched.
+        var verified: [(ok: Bool, fresh: Bool, weight: Double)] = []
+        var seen = 0
+        /// Why the last embedded frame named nobody, if it did not.
+        var lastMiss: NotRecognizedReason?
         var decided = false
         /// When a denial was decided: a face still in view is looked at again after the
         /// cooldown (someone just enrolled, or a schedule that has opened).
@@ -49,8 +63,11 @@ final class DoorController {
         /// The first embedding of the track: a face far from it is someone else who
         /// stepped into the same place, and starts fresh evidence.
         var reference: [Float]?
-        var frames: Int { max(identified.count, verified.count) }
     }
+
+    /// The share of the quality-weighted votes a decision needs: a few good frames
+    /// outweigh a lucky poor one.
+    static let weightedMajority = 2.0 / 3.0
 
     /// Unit-vector distance beyond which two faces of one track are taken to be different
     /// people (well past any same-person distance measured: max 0.47).
@@ -59,8 +76,10 @@ final class DoorController {
     static let redecideAfter: TimeInterval = 5
 
     init(id: String, driver: DoorDriver, camera: (any FrameSource)?, face: FaceSettings, lockout: LockoutSettings, site: SiteController,
-         worker: InferenceWorker? = nil) {
-        self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout; self.site = site; self.worker = worker
+         pipeline: FacePipeline, worker: InferenceWorker? = nil) {
+        self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout; self.site = site
+        self.pipeline = pipeline; self.worker = worker
+        self.createdAt = site.clock.now
     }
 
     var door: Door? { site.policy.doors[id] }
@@ -76,7 +95,13 @@ final class DoorController {
             decide(person: p.person, badge: .valid, credential: p.credential, succeeded: [.badge], failed: [],
                    faceEvidence: nil, note: "no face shown within \(Int(face.badgeWindow))s of the badge")
         }
-        if let frame = try? camera?.nextFrame() { process(frame) }
+        if let frame = try? camera?.nextFrame() {
+            lastFrameAt = now
+            process(frame)
+        } else if let camera, camera.deliversContinuously, cameraFault == nil,
+                  now.timeIntervalSince(lastFrameAt ?? createdAt) >= Self.noSignalAfter {
+            setCameraFault(.noSignal)
+        }
         for observation in worker?.take() ?? [] { consider(observation) }
     }
 
@@ -152,9 +177,12 @@ final class DoorController {
             return
         }
         guard let door else { return }
-        let required = site.engine.factors(for: door, at: now)
+        let required = site.engine.factors(for: door, at: now, cameraFault: cameraFault != nil)
         if required == .badgeAndFace {
             pendingBadge = PendingBadge(credential: text, person: person, until: now.addingTimeInterval(face.badgeWindow))
+            // A new badge is a new request: faces already in view are looked at afresh.
+            for track in evidence.keys { pipeline.settle(track: track, until: nil) }
+            evidence = [:]
             site.timeline(id, "badge \(text) read (#\(person.id!) \(person.displayName)): look at the camera")
         } else {
             decide(person: person, badge: .valid, credential: text, succeeded: [.badge], failed: [], faceEvidence: nil, note: nil)
@@ -163,18 +191,27 @@ final class DoorController {
 
     // MARK: Faces
 
-    func process(_ frame: Frame) {
-        if let change = health.check(frame.image) {
-            cameraFault = change
-            if let fault = change {
-                site.record(AuditEvent(at: now, kind: .system, type: "system.camera_fault", door: id, camera: camera?.name,
-                                       detail: ["fault": fault.rawValue, "fallback": "face factor unavailable: deny"], siteTimeZone: site.policy.timeZone))
-                site.timeline(id, "CAMERA FAULT: \(fault.rawValue) feed; face factor unavailable until it recovers")
-            } else {
-                site.record(AuditEvent(at: now, kind: .system, type: "system.camera_recovered", door: id, camera: camera?.name, siteTimeZone: site.policy.timeZone))
-                site.timeline(id, "camera recovered")
-            }
+    func setCameraFault(_ fault: CameraHealth.Fault?) {
+        guard fault != cameraFault else { return }
+        cameraFault = fault
+        if let fault {
+            site.record(AuditEvent(at: now, kind: .system, type: "system.camera_fault", door: id, camera: camera?.name,
+                                   detail: ["fault": fault.rawValue, "fallback": fallbackText], siteTimeZone: site.policy.timeZone))
+            site.timeline(id, "CAMERA FAULT: \(fault.rawValue.replacingOccurrences(of: "_", with: " ")); \(fallbackText) until it recovers")
+        } else {
+            site.record(AuditEvent(at: now, kind: .system, type: "system.camera_recovered", door: id, camera: camera?.name, siteTimeZone: site.policy.timeZone))
+            site.timeline(id, "camera recovered")
         }
+    }
+
+    /// What the door does without its camera, for the log.
+    var fallbackText: String {
+        door?.cameraFallback == .badge ? "face factor unavailable: badge alone accepted (camera_fallback: badge)" : "face factor unavailable: deny"
+    }
+
+    func process(_ frame: Frame) {
+        if let change = health.check(frame.image, at: frame.at) { setCameraFault(change) }
+        else if cameraFault == .noSignal { setCameraFault(health.fault) }   // frames again
         guard cameraFault == nil, let door else { return }
         let required = site.engine.factors(for: door, at: now)
         let wantsFace = pendingBadge != nil || required == .face || required == .badgeOrFace
@@ -183,78 +220,116 @@ final class DoorController {
             worker.submit(frame)
             return
         }
-        do { consider(try FaceObservation.make(frame, engine: site.faceEngine, options: face.detection)) } catch {
+        do { consider(try pipeline.process(frame, engine: site.faceEngine)) } catch {
             site.timeline(id, "face engine error: \(error)")
         }
     }
 
     /// Turns what the engine saw into evidence per tracked face, and decisions.
     func consider(_ observation: FaceObservation) {
-        let tracks = tracker.update(observation.faces.map(\.face), at: observation.at)
-        for ((face, embedding), t) in zip(observation.faces, tracks) {
-            var ev = evidence[t.track] ?? TrackEvidence()
-            if let ref = ev.reference, DistanceMetric.euclidean.distance(ref, embedding.values) > Self.differentPerson {
-                ev = TrackEvidence()
+        for tf in observation.faces {
+            var ev = evidence[tf.track] ?? TrackEvidence()
+            defer { evidence[tf.track] = ev }
+            ev.seen += 1
+            if let e = tf.embedding {
+                if let ref = ev.reference, DistanceMetric.euclidean.distance(ref, e.values) > Self.differentPerson {
+                    ev = TrackEvidence(seen: 1)          // someone else in the same place
+                    pipeline.settle(track: tf.track, until: nil)
+                }
+                if ev.reference == nil { ev.reference = e.values }
             }
-            if ev.reference == nil { ev.reference = embedding.values }
             if ev.decided, let d = ev.deniedAt, observation.at.timeIntervalSince(d) >= Self.redecideAfter {
-                ev = TrackEvidence(countedFailure: ev.countedFailure, reference: ev.reference)
+                ev = TrackEvidence(seen: 1, countedFailure: ev.countedFailure, reference: ev.reference)
             }
-            if ev.decided { evidence[t.track] = ev; continue }
+            if ev.decided { continue }
             if let pending = pendingBadge {
-                let templates = site.gallery.templates(of: pending.person.id!)
-                let v = site.verifier.verify(embedding.values, against: templates)
-                ev.verified.append((v.match, v.distance))
-                ev.lastVerification = v
-                let matches = ev.verified.filter(\.ok).count
-                if matches >= self.face.framesRequired {
-                    ev.decided = true; pendingBadge = nil
-                    decide(person: pending.person, badge: .valid, credential: pending.credential, succeeded: [.badge, .face], failed: [],
-                           faceEvidence: FaceEvidence(distance: v.distance, threshold: v.threshold, margin: v.margin, quality: face.landmarks.interEyeDistance,
-                                                      frames: ev.verified.count, modelID: embedding.modelID), note: nil)
-                } else if ev.verified.count >= self.face.maximumFrames {
-                    ev.decided = true; pendingBadge = nil
-                    decide(person: pending.person, badge: .valid, credential: pending.credential, succeeded: [.badge], failed: [.face],
-                           faceEvidence: FaceEvidence(distance: v.distance, threshold: v.threshold, margin: v.margin, quality: face.landmarks.interEyeDistance,
-                                                      frames: ev.verified.count, modelID: embedding.modelID),
-                           note: "the face did not match the badge holder in \(matches) of \(ev.verified.count) frames")
-                }
+                verifyFace(tf, pending: pending, evidence: &ev, at: observation.at)
             } else {
-                let result = site.identify(embedding.values)
-                var who: Int64? = nil
-                if case .identified(let pid) = result.outcome { who = pid }
-                ev.identified.append(who)
-                ev.lastIdentification = result
-                let counts = Dictionary(grouping: ev.identified.compactMap { $0 }, by: { $0 }).mapValues(\.count)
-                let evidence = FaceEvidence(distance: result.candidates.first?.distance, threshold: result.threshold, margin: result.margin,
-                                            quality: face.landmarks.interEyeDistance, frames: ev.identified.count, modelID: embedding.modelID)
-                if let (pid, n) = counts.max(by: { $0.value < $1.value }), n >= self.face.framesRequired {
-                    ev.decided = true
-                    let person = try? site.db.people.get(pid)
-                    let allowed = decide(person: person ?? nil, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: evidence,
-                                         note: nil, countsTowardLockout: !ev.countedFailure)
-                    if !allowed { ev.deniedAt = observation.at; ev.countedFailure = true }
-                } else if ev.identified.count >= self.face.maximumFrames {
-                    ev.decided = true
-                    var reason = "not recognized"
-                    if case .notRecognized(let r) = result.outcome {
-                        switch r {
-                        case .tooFar: reason = "no enrolled face is close enough"
-                        case .ambiguous: reason = "two enrolled people are too alike to tell apart"
-                        case .inactive: reason = "looks like someone who is suspended or outside their dates"
-                        case .emptyGallery: reason = "nobody is enrolled"
-                        }
-                    }
-                    decide(person: nil, badge: .none, credential: nil, succeeded: [], failed: [.face], faceEvidence: evidence, note: reason,
-                           countsTowardLockout: !ev.countedFailure)
-                    ev.deniedAt = observation.at
-                    ev.countedFailure = true
-                }
+                identifyFace(tf, evidence: &ev, at: observation.at)
             }
-            evidence[t.track] = ev
         }
-        let live = Set(tracker.tracks.map(\.id))
-        evidence = evidence.filter { live.contains($0.key) }
+        evidence = evidence.filter { observation.liveTracks.contains($0.key) }
+    }
+
+    /// Badge+face: the face must be the badge holder's in `framesRequired` embedded frames
+    /// holding a weighted majority.
+    private func verifyFace(_ tf: TrackedFace, pending: PendingBadge, evidence ev: inout TrackEvidence, at: Date) {
+        var last: Verification? = nil
+        if let e = tf.embedding {
+            let v = site.verifier.verify(e.values, against: site.gallery.templates(of: pending.person.id!))
+            ev.verified.append((v.match, true, tf.quality))
+            last = v
+            if Set(ev.verified.filter(\.fresh).map(\.ok)).count > 1 { pipeline.wantEvidence(track: tf.track) }
+        } else if let previous = ev.verified.last {
+            ev.verified.append((previous.ok, false, tf.quality))
+        } else { return }
+        let matched = ev.verified.filter(\.ok)
+        let share = matched.map(\.weight).reduce(0, +) / max(1e-9, ev.verified.map(\.weight).reduce(0, +))
+        func evidence() -> FaceEvidence {
+            FaceEvidence(distance: last?.distance, threshold: last?.threshold ?? site.verifier.thresholds.verify, margin: last?.margin,
+                         quality: tf.face.landmarks.interEyeDistance, frames: ev.verified.count, modelID: tf.embedding?.modelID ?? site.faceEngine.modelID)
+        }
+        if matched.filter(\.fresh).count >= face.framesRequired && share >= Self.weightedMajority {
+            ev.decided = true; pendingBadge = nil
+            pipeline.settle(track: tf.track, until: .distantFuture)
+            decide(person: pending.person, badge: .valid, credential: pending.credential, succeeded: [.badge, .face], failed: [],
+                   faceEvidence: evidence(), note: nil)
+        } else if ev.verified.count >= face.maximumFrames {
+            ev.decided = true; pendingBadge = nil
+            pipeline.settle(track: tf.track, until: .distantFuture)
+            decide(person: pending.person, badge: .valid, credential: pending.credential, succeeded: [.badge], failed: [.face],
+                   faceEvidence: evidence(), note: "the face did not match the badge holder in \(matched.count) of \(ev.verified.count) frames")
+        }
+    }
+
+    /// Face only: one enrolled person must be named in `framesRequired` embedded frames
+    /// holding a weighted majority of all the track's votes (including "nobody").
+    private func identifyFace(_ tf: TrackedFace, evidence ev: inout TrackEvidence, at: Date) {
+        var result: Identification? = nil
+        if let e = tf.embedding {
+            let r = site.identify(e.values)
+            var who: Int64? = nil
+            if case .identified(let pid) = r.outcome { who = pid }
+            ev.identified.append((who, true, tf.quality))
+            if case .notRecognized(let why) = r.outcome { ev.lastMiss = why }
+            result = r
+            if Set(ev.identified.filter(\.fresh).map(\.person)).count > 1 { pipeline.wantEvidence(track: tf.track) }
+        } else if let previous = ev.identified.last {
+            ev.identified.append((previous.person, false, tf.quality))
+        } else { return }
+        let total = max(1e-9, ev.identified.map(\.weight).reduce(0, +))
+        let byPerson = Dictionary(grouping: ev.identified.filter { $0.person != nil }, by: { $0.person! })
+        let best = byPerson.map { (pid: $0.key, n: $0.value.filter(\.fresh).count, share: $0.value.map(\.weight).reduce(0, +) / total) }
+            .max { $0.share < $1.share }
+        let faceEvidence = FaceEvidence(distance: result?.candidates.first?.distance, threshold: result?.threshold ?? 0, margin: result?.margin,
+                                        quality: tf.face.landmarks.interEyeDistance, frames: ev.identified.count,
+                                        modelID: tf.embedding?.modelID ?? site.faceEngine.modelID)
+        if let best, best.n >= face.framesRequired, best.share >= Self.weightedMajority {
+            ev.decided = true
+            let person = try? site.db.people.get(best.pid)
+            let allowed = decide(person: person ?? nil, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: faceEvidence,
+                                 note: nil, countsTowardLockout: !ev.countedFailure)
+            if !allowed { ev.deniedAt = at; ev.countedFailure = true }
+            pipeline.settle(track: tf.track, until: allowed ? .distantFuture : at.addingTimeInterval(Self.redecideAfter))
+        } else if ev.identified.count >= face.maximumFrames {
+            ev.decided = true
+            var reason = "not recognized"
+            if best == nil, let r = ev.lastMiss {
+                switch r {
+                case .tooFar: reason = "no enrolled face is close enough"
+                case .ambiguous: reason = "two enrolled people are too alike to tell apart"
+                case .inactive: reason = "looks like someone who is suspended or outside their dates"
+                case .emptyGallery: reason = "nobody is enrolled"
+                }
+            } else if best != nil {
+                reason = "the frames did not agree on one person (\(ev.identified.filter { $0.person != nil }.count) of \(ev.identified.count) named someone)"
+            }
+            decide(person: nil, badge: .none, credential: nil, succeeded: [], failed: [.face], faceEvidence: faceEvidence, note: reason,
+                   countsTowardLockout: !ev.countedFailure)
+            ev.deniedAt = at
+            ev.countedFailure = true
+            pipeline.settle(track: tf.track, until: at.addingTimeInterval(Self.redecideAfter))
+        }
     }
 
     // MARK: Decisions
@@ -273,7 +348,8 @@ final class DoorController {
             let groups = person.flatMap { try? site.db.access.groups(of: $0.id!) } ?? []
             let facts = person.map { PersonFacts(id: $0.id!, name: $0.displayName, groups: groups, active: $0.status == .active,
                                                  validFrom: $0.validFrom, validUntil: $0.validUntil) }
-            let d = site.engine.decide(AccessRequest(door: id, time: now, person: facts, badge: badge, succeeded: succeeded, failed: failed), state: site.state)
+            let d = site.engine.decide(AccessRequest(door: id, time: now, person: facts, badge: badge, succeeded: succeeded, failed: failed,
+                                                     cameraFault: cameraFault != nil), state: site.state)
             site.state.apply(d.changes)
             decision = d
             reasons = d.reasons.map(\.rawValue)

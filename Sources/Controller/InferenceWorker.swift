@@ -2,27 +2,13 @@ import Capture
 import FaceKit
 import Foundation
 
-/// What the face engine saw in one frame: faces with their embeddings. Producing it is the
-/// expensive part (detection and the network), so it may run on a worker thread.
-struct FaceObservation: Sendable {
-    let at: Date
-    let faces: [(face: Face, embedding: Embedding)]
-
-    static func make(_ frame: Frame, engine: FaceEngine, options: DetectionOptions) throws -> FaceObservation {
-        let faces = try engine.detect(frame.image, options: options)
-        var out: [(face: Face, embedding: Embedding)] = []
-        for f in faces { if let e = try? engine.embed(frame.image, face: f) { out.append((f, e)) } }
-        return FaceObservation(at: frame.at, faces: out)
-    }
-}
-
 /// Runs face inference for one camera on its own thread with its own engine (dlib's
 /// networks must not be shared across threads). Blocking C calls stay off the controller
 /// loop and off Swift's cooperative pool. Bounded both ways: one frame waits (a newer
 /// one replaces it, counted as dropped), and at most `maxResults` observations queue.
 final class InferenceWorker: @unchecked Sendable {
     let engine: FaceEngine
-    let options: DetectionOptions
+    let pipeline: FacePipeline
     private let condition = NSCondition()
     private var pending: Frame?
     private var results: [FaceObservation] = []
@@ -31,9 +17,9 @@ final class InferenceWorker: @unchecked Sendable {
     private(set) var errors = 0
     static let maxResults = 8
 
-    init(engine: FaceEngine, options: DetectionOptions) {
+    init(engine: FaceEngine, pipeline: FacePipeline) {
         self.engine = engine
-        self.options = options
+        self.pipeline = pipeline
         let t = Thread { [weak self] in self?.run() }
         t.name = "warden.inference"
         t.start()
@@ -62,7 +48,7 @@ final class InferenceWorker: @unchecked Sendable {
             let frame = pending!
             pending = nil
             condition.unlock()
-            let observation = try? FaceObservation.make(frame, engine: engine, options: options)
+            let observation = try? pipeline.process(frame, engine: engine)
             condition.lock()
             if let observation {
                 results.append(observation)

@@ -71,13 +71,15 @@ public final class SiteController {
             timeline(setup.id, "OUT OF SERVICE: \(error.description)")
             return false
         }
+        let pipeline = FacePipeline(options: setup.face.detection, framesRequired: setup.face.framesRequired)
         var worker: InferenceWorker? = nil
         if setup.dedicatedInference, setup.camera != nil {
-            do { worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), options: setup.face.detection) } catch {
+            do { worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline) } catch {
                 timeline(setup.id, "face engine for this door's camera could not load (\(error)); inference runs on the main loop")
             }
         }
-        doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, site: self, worker: worker))
+        doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, site: self,
+                                     pipeline: pipeline, worker: worker))
         return true
     }
 

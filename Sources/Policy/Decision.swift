@@ -26,6 +26,8 @@ public struct Reason: RawRepresentable, Hashable, Sendable, Codable, CustomStrin
     public static let emergencyRelease = Reason(rawValue: "emergency_release")
     public static let scheduledUnlock = Reason(rawValue: "scheduled_unlock")
     public static let firstPersonIn = Reason(rawValue: "first_person_in")
+    /// The camera is faulted and the door's `camera_fallback: badge` let a badge alone do.
+    public static let cameraFallback = Reason(rawValue: "camera_fallback:badge")
     public static func factorMissing(_ f: Factor) -> Reason { Reason(rawValue: "factor_missing:\(f.rawValue)") }
 }
 
@@ -46,9 +48,13 @@ public struct AccessRequest: Sendable, Equatable {
     public var succeeded: Set<Factor>
     /// Factors that were presented and failed (a face that did not match the badge holder).
     public var failed: Set<Factor>
+    /// The door's camera is faulted (frozen, black, blinded, lost): its `camera_fallback` applies.
+    public var cameraFault: Bool
 
-    public init(door: String, time: Date, person: PersonFacts?, badge: BadgeFact = .none, succeeded: Set<Factor> = [], failed: Set<Factor> = []) {
+    public init(door: String, time: Date, person: PersonFacts?, badge: BadgeFact = .none, succeeded: Set<Factor> = [], failed: Set<Factor> = [],
+                cameraFault: Bool = false) {
         self.door = door; self.time = time; self.person = person; self.badge = badge; self.succeeded = succeeded; self.failed = failed
+        self.cameraFault = cameraFault
     }
 }
 

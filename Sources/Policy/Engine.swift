@@ -53,7 +53,9 @@ public struct PolicyEngine: Sendable {
         if let u = person.validUntil, req.time >= u { return deny([.expired], rule: "identity", "access ended \(u)") }
 
         // 3. Factors required now.
-        let required = factors(for: door, at: req.time)
+        let required = factors(for: door, at: req.time, cameraFault: req.cameraFault)
+        let fellBack = required != factors(for: door, at: req.time)
+        if fellBack { why.append("camera faulted: camera_fallback badge, a badge alone will do") }
         why.append("factors required now: \(required.rawValue); succeeded: \(req.succeeded.map(\.rawValue).sorted().joined(separator: ","))")
         let missing = required.missing(given: req.succeeded)
         if !missing.isEmpty {
@@ -115,6 +117,7 @@ public struct PolicyEngine: Sendable {
         }
 
         // 6. Allowed.
+        if fellBack { reasons.append(.cameraFallback) }
         changes.append(.position(person: person.id, zone: door.into, at: req.time))
         if door.firstPersonIn, let unlock = door.unlockSchedule, scheduleActive(unlock, req.time) {
             let today = LocalTime(req.time, policy.timeZone).date
@@ -139,8 +142,12 @@ public struct PolicyEngine: Sendable {
         return .normal
     }
 
-    public func factors(for door: Door, at time: Date) -> FactorRequirement {
-        door.factorSchedule.first { scheduleActive($0.schedule, time) }?.factors ?? door.factors
+    /// The factors a door needs now: its schedule's override, else its own; with the camera
+    /// faulted and `camera_fallback: badge`, a badge instead of any face requirement.
+    public func factors(for door: Door, at time: Date, cameraFault: Bool = false) -> FactorRequirement {
+        let normal = door.factorSchedule.first { scheduleActive($0.schedule, time) }?.factors ?? door.factors
+        guard cameraFault, door.cameraFallback == .badge, normal != .badge else { return normal }
+        return .badge
     }
 
     public func scheduleActive(_ id: String, _ time: Date) -> Bool {

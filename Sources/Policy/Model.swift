@@ -101,6 +101,10 @@ public enum Factor: String, Sendable, Hashable, CaseIterable, Codable { case fac
 
 public enum FailMode: String, Sendable, Equatable { case secure, safe }
 
+/// What a door that needs a face does while its camera is faulted: refuse (the default:
+/// the face factor is simply missing), or accept a badge alone, logged as a fallback.
+public enum CameraFallback: String, Sendable, Equatable { case deny, badge }
+
 public struct Door: Sendable, Equatable {
     public var id: String
     public var name: String
@@ -118,14 +122,15 @@ public struct Door: Sendable, Equatable {
     /// The scheduled unlock starts only after an authorised person has come through.
     public var firstPersonIn: Bool
     public var failMode: FailMode
+    public var cameraFallback: CameraFallback
 
     public init(id: String, name: String? = nil, into: String, from: String? = nil, hardware: [String: String] = [:],
                 strikeTime: TimeInterval = 5, heldOpenTime: TimeInterval = 30, factors: FactorRequirement,
                 factorSchedule: [(schedule: String, factors: FactorRequirement)] = [], unlockSchedule: String? = nil,
-                firstPersonIn: Bool = false, failMode: FailMode = .secure) {
+                firstPersonIn: Bool = false, failMode: FailMode = .secure, cameraFallback: CameraFallback = .deny) {
         self.id = id; self.name = name ?? id; self.into = into; self.from = from; self.hardware = hardware
         self.strikeTime = strikeTime; self.heldOpenTime = heldOpenTime; self.factors = factors; self.factorSchedule = factorSchedule
-        self.unlockSchedule = unlockSchedule; self.firstPersonIn = firstPersonIn; self.failMode = failMode
+        self.unlockSchedule = unlockSchedule; self.firstPersonIn = firstPersonIn; self.failMode = failMode; self.cameraFallback = cameraFallback
     }
 
     public static func == (a: Door, b: Door) -> Bool {

@@ -257,7 +257,7 @@ struct Reader {
 
     mutating func door(_ node: Node) {
         let keys: Set<String> = ["id", "name", "into", "from", "hardware", "strike_time", "held_open_time", "factors", "factor_schedule",
-                                 "unlock_schedule", "first_person_in", "fail_mode"]
+                                 "unlock_schedule", "first_person_in", "fail_mode", "camera_fallback"]
         guard let f = fields(node, "door", allowed: keys), let id = id(f, "door", in: node) else { return }
         guard b.define("door", id, at(f["id"])) else { return }
         let into = text(f, "into", "door", in: node) ?? ""
@@ -285,6 +285,10 @@ struct Reader {
         if let fm = f["fail_mode"] {
             if let m = fm.string.flatMap(FailMode.init(rawValue:)) { failMode = m } else { issue(fm, "fail_mode must be secure or safe") }
         }
+        var fallback = CameraFallback.deny
+        if let cf = f["camera_fallback"] {
+            if let m = cf.string.flatMap(CameraFallback.init(rawValue:)) { fallback = m } else { issue(cf, "camera_fallback must be deny or badge") }
+        }
         var firstIn = false
         if let fp = f["first_person_in"] { if let v = fp.bool { firstIn = v } else { issue(fp, "first_person_in must be true or false") } }
         if firstIn && unlock == nil { issue(f["first_person_in"], "first_person_in needs an unlock_schedule to start") }
@@ -294,7 +298,7 @@ struct Reader {
         b.policy.doors[id] = Door(id: id, name: text(f, "name", "door", in: node, required: false), into: into, from: from, hardware: hardware,
                                   strikeTime: strike, heldOpenTime: duration(f, "held_open_time", default: 30), factors: factors!,
                                   factorSchedule: overrides.map { (schedule: $0.0, factors: $0.1) }, unlockSchedule: unlock,
-                                  firstPersonIn: firstIn, failMode: failMode)
+                                  firstPersonIn: firstIn, failMode: failMode, cameraFallback: fallback)
     }
 
     mutating func schedule(_ node: Node) {

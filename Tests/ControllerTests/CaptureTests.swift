@@ -39,6 +39,11 @@ struct CaptureTests {
         for _ in 0..<2 { #expect(h.check(still) == nil) }
         #expect(h.check(still) == .some(.frozen))
         #expect(h.check(noise()) == .some(nil))
+        // With frame times: a burst of repeats shorter than frozenFor is not a fault.
+        var timed = CameraHealth(frozenAfter: 3, frozenFor: 2)
+        let t0 = Date(timeIntervalSince1970: 0)
+        for i in 0..<10 { #expect(timed.check(still, at: t0.addingTimeInterval(Double(i) * 0.1)) == nil) }
+        #expect(timed.check(still, at: t0.addingTimeInterval(2.0)) == .some(.frozen))
     }
 
     @Test func trackerKeepsFacesApartAndFollowsThem() {
@@ -56,7 +61,16 @@ struct CaptureTests {
         let second = t.update([face(410), face(8, eyes: 60)], at: t0.addingTimeInterval(0.2))
         #expect(second.map(\.track) == [2, 1])
         #expect(second[1].improved && !second[0].improved)  // only the larger, clearer face improved
-        // A long gap ends the tracks.
-        #expect(t.update([face(0)], at: t0.addingTimeInterval(5)).map(\.track) == [3])
+        // A slow pipeline: the next processed frame comes 4 s later; the face stood still,
+        // so it is the same track.
+        #expect(t.update([face(12)], at: t0.addingTimeInterval(4.2)).map(\.track) == [1])
+        // The face leaves: two processed frames without it, and the gap, end the track.
+        #expect(t.update([], at: t0.addingTimeInterval(4.4)).isEmpty)
+        #expect(t.tracks.map(\.id).sorted() == [1, 2])          // gone for 0.2 s: kept
+        _ = t.update([], at: t0.addingTimeInterval(6))
+        #expect(t.update([face(0)], at: t0.addingTimeInterval(6.2)).map(\.track) == [3])
+        #expect(t.tracks.map(\.id) == [3])
+        // Nothing at all for longer than the staleness limit: a new track.
+        #expect(t.update([face(0)], at: t0.addingTimeInterval(20)).map(\.track) == [4])
     }
 }

@@ -275,3 +275,37 @@ struct LingeringFaceTests {
         r.s.finish()
     }
 }
+
+@Suite("Camera fault fallback", .serialized, .enabled(if: Paths.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct CameraFallbackTests {
+    /// The lobby needs a face (business hours) and falls back to badge only while its
+    /// camera is faulted; the server room (badge+face, no fallback) refuses instead.
+    @Test func aFaultedCameraFallsBackAsConfigured() throws {
+        let r = try Rig(at: "10:00")
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff", "it-admins"], badge: "12:1001")
+        // Before any fault, a badge alone does not open the face-only lobby.
+        try r.s.swipe("lobby", badge: "12:1001")
+        #expect(try r.decisions().last?.reasons == ["factor_missing:face"])
+        // The lens is covered: black frames.
+        let black = RGBImage(width: 640, height: 480)
+        for door in ["lobby", "server-room"] {
+            r.s.cameras[door]?.current = ImageSequenceSource(name: "covered", images: [black, black], fps: 5, clock: r.s.clock)
+        }
+        r.s.run(for: 0.5)
+        let faults = try r.events().filter { $0.type == "system.camera_fault" }
+        #expect(faults.count == 2)
+        #expect(faults.first { $0.door == "lobby" }?.detail?["fallback"]?.contains("badge alone accepted") == true)
+        #expect(faults.first { $0.door == "server-room" }?.detail?["fallback"] == "face factor unavailable: deny")
+        // Lobby: the badge now opens, and the decision says why.
+        try r.s.swipe("lobby", badge: "12:1001")
+        let lobby = try r.decisions().last
+        #expect(lobby?.result == "granted" && lobby?.reasons?.contains("camera_fallback:badge") == true)
+        // Server room: the badge is read, the face never comes, the request is refused.
+        try r.s.swipe("server-room", badge: "12:1001")
+        r.s.run(for: 9)
+        let srv = try r.decisions().last
+        #expect(srv?.door == "server-room" && srv?.result == "denied")
+        #expect(r.releases("server-room") == 0)
+        r.s.finish()
+    }
+}

@@ -48,12 +48,24 @@ public struct DetectionOptions: Sendable, Equatable {
     public var minimumFaceSize: Int
     /// The most faces reported for one image; the highest-scoring are kept.
     public var maximumFaces: Int
+    /// Detect on a copy shrunk by a whole factor to at most this width (nil: full size).
+    /// Detection cost grows with the pixel count, and a door camera's faces are large: at
+    /// 1280x720 a face across the door is 200+ px wide, still 100+ px at half size. Landmarks
+    /// and embeddings always use the full-size frame.
+    public var maximumDetectionWidth: Int?
 
-    public init(detector: FaceDetector = .hog, upsample: Int = 1, minimumFaceSize: Int = 0, maximumFaces: Int = 32) {
+    public init(detector: FaceDetector = .hog, upsample: Int = 1, minimumFaceSize: Int = 0, maximumFaces: Int = 32, maximumDetectionWidth: Int? = nil) {
         self.detector = detector
         self.upsample = upsample
         self.minimumFaceSize = minimumFaceSize
         self.maximumFaces = maximumFaces
+        self.maximumDetectionWidth = maximumDetectionWidth
+    }
+
+    /// The whole factor a frame of this width is shrunk by before detection (1: not at all).
+    public func detectionFactor(width: Int) -> Int {
+        guard let limit = maximumDetectionWidth, limit > 0, width > limit else { return 1 }
+        return (width + limit - 1) / limit
     }
 }
 
@@ -98,6 +110,21 @@ public final class FaceEngine: @unchecked Sendable {
 
     /// Faces in `image`, best score first, each with its five landmarks.
     public func detect(_ image: RGBImage, options: DetectionOptions = DetectionOptions()) throws(FaceEngineError) -> [Face] {
+        let k = options.detectionFactor(width: image.width)
+        guard k > 1 else { return try detectFullSize(image, options: options) }
+        var small = options
+        small.maximumDetectionWidth = nil
+        small.minimumFaceSize = options.minimumFaceSize / k
+        // Boxes found on the small copy, scaled back; landmarks fitted on the full frame.
+        return try detectFullSize(image.downsampled(by: k), options: small).map { f throws(FaceEngineError) in
+            let b = FaceBox(left: f.box.left * k, top: f.box.top * k, right: f.box.right * k + k - 1, bottom: f.box.bottom * k + k - 1)
+            var full = try landmarks(image, box: b)
+            full.score = f.score
+            return full
+        }
+    }
+
+    private func detectFullSize(_ image: RGBImage, options: DetectionOptions) throws(FaceEngineError) -> [Face] {
         let capacity = max(0, options.maximumFaces)
         var out = [cdf_face](repeating: cdf_face(), count: max(1, capacity))
         var count: Int32 = 0

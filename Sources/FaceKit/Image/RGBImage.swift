@@ -36,6 +36,33 @@ public struct RGBImage: Sendable, Equatable {
     }
 
     /// A bilinear resample to exactly `width` x `height`.
+    /// Shrinks by a whole factor, each output pixel the mean of a k x k block (integer
+    /// arithmetic: this runs on every camera frame that is detected at reduced size).
+    public func downsampled(by k: Int) -> RGBImage {
+        precondition(k >= 1)
+        guard k > 1 else { return self }
+        let w = max(1, width / k), h = max(1, height / k)
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        let area = k * k
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                var row = [Int](repeating: 0, count: w * 3)
+                for y in 0..<h {
+                    for i in row.indices { row[i] = 0 }
+                    for yy in (y * k)..<min(height, y * k + k) {
+                        let base = yy * width * 3
+                        for x in 0..<w {
+                            var p = base + x * k * 3
+                            for _ in 0..<k { row[x * 3] += Int(src[p]); row[x * 3 + 1] += Int(src[p + 1]); row[x * 3 + 2] += Int(src[p + 2]); p += 3 }
+                        }
+                    }
+                    for i in 0..<(w * 3) { dst[y * w * 3 + i] = UInt8((row[i] + area / 2) / area) }
+                }
+            }
+        }
+        return RGBImage(unchecked: w, h, out)
+    }
+
     public func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {
         precondition(newWidth > 0 && newHeight > 0)
         var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)

@@ -11,26 +11,42 @@ public struct FaceTracker: Sendable {
         public var frames: Int
         /// The best quality seen so far (by inter-eye distance x detector score).
         public var bestQuality: Double
+        /// Processed frames in a row that did not show this face.
+        public var missed: Int = 0
     }
 
     public var minimumOverlap: Double
-    /// A track not seen for this long ends.
+    /// A track ends when it has not been seen for this long...
     public var maximumGap: TimeInterval
+    /// ...and was missing from at least this many processed frames. Time alone is not
+    /// enough: on a slow board (or under emulation) a frame may take seconds to process,
+    /// and a face that stood still throughout must stay one track.
+    public var minimumMisses: Int
+    /// Unseen for this long, a track ends however few frames came in between (a camera
+    /// that delivered nothing for that long has not been watching the same face).
+    public var maximumStaleness: TimeInterval = 10
     public private(set) var tracks: [Track] = []
     private var nextID = 1
 
-    public init(minimumOverlap: Double = 0.3, maximumGap: TimeInterval = 1.5) {
-        self.minimumOverlap = minimumOverlap; self.maximumGap = maximumGap
+    public init(minimumOverlap: Double = 0.3, maximumGap: TimeInterval = 1.5, minimumMisses: Int = 2) {
+        self.minimumOverlap = minimumOverlap; self.maximumGap = maximumGap; self.minimumMisses = minimumMisses
     }
+
+    /// How good a face is for recognition, from what detection already gives: larger
+    /// (inter-eye distance) and clearer, more frontal (the detector's score).
+    public static func quality(of f: Face) -> Double { f.landmarks.interEyeDistance * max(0.1, f.score) }
 
     /// Assigns each face to a track (new or continuing); returns the track ids in the
     /// faces' order and whether each face beats its track's best quality so far.
     public mutating func update(_ faces: [Face], at now: Date) -> [(track: Int, improved: Bool)] {
-        tracks.removeAll { now.timeIntervalSince($0.lastSeen) > maximumGap }
+        tracks.removeAll {
+            let gap = now.timeIntervalSince($0.lastSeen)
+            return gap > maximumStaleness || (gap > maximumGap && $0.missed >= minimumMisses)
+        }
         var taken = Set<Int>()
         var out: [(Int, Bool)] = []
         for f in faces {
-            let q = f.landmarks.interEyeDistance * max(0.1, f.score)
+            let q = Self.quality(of: f)
             let best = tracks.indices.filter { !taken.contains(tracks[$0].id) }
                 .map { ($0, tracks[$0].box.iou(f.box)) }.max { $0.1 < $1.1 }
             if let (i, overlap) = best, overlap >= minimumOverlap {
@@ -38,6 +54,7 @@ public struct FaceTracker: Sendable {
                 tracks[i].box = f.box
                 tracks[i].lastSeen = now
                 tracks[i].frames += 1
+                tracks[i].missed = 0
                 let improved = q > tracks[i].bestQuality
                 if improved { tracks[i].bestQuality = q }
                 out.append((tracks[i].id, improved))
@@ -49,6 +66,7 @@ public struct FaceTracker: Sendable {
                 out.append((t.id, true))
             }
         }
+        for i in tracks.indices where !taken.contains(tracks[i].id) { tracks[i].missed += 1 }
         return out
     }
 }

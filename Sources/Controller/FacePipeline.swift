@@ -1,0 +1,101 @@
+import Capture
+import FaceKit
+import Foundation
+
+/// One face in one processed frame: where, which track, how good, and its embedding when
+/// this frame was worth embedding.
+public struct TrackedFace: Sendable {
+    public let face: Face
+    public let track: Int
+    /// Inter-eye distance x detector score: larger, clearer, more frontal faces score higher.
+    public let quality: Double
+    public let embedding: Embedding?
+}
+
+/// What the face pipeline made of one frame.
+public struct FaceObservation: Sendable {
+    public let at: Date
+    public let faces: [TrackedFace]
+    /// Every track still alive, including faces missing from this frame.
+    public let liveTracks: Set<Int>
+}
+
+/// Per camera: detection (on a shrunk copy when the frame is large), tracking across
+/// frames, and the choice of which faces to embed. The network is the expensive part, so
+/// a track is embedded while its evidence is being collected and, after that, only when
+/// its face is better (larger, clearer, more frontal) than the last one embedded. A track
+/// whose decision is made is embedded only every `recheckInterval`, enough to notice
+/// someone else stepping into the same place, until the controller says to look again.
+///
+/// Runs on the inference worker's thread (or inline); `settle` may be called from the
+/// controller's thread.
+public final class FacePipeline: @unchecked Sendable {
+    public let options: DetectionOptions
+    public let framesRequired: Int
+    private var tracker = FaceTracker()
+    private var lastEmbedded: [Int: (count: Int, quality: Double, at: Date)] = [:]
+    private let lock = NSLock()
+    private var settledUntil: [Int: Date] = [:]
+    private var restarts = Set<Int>()
+    private var wanted = Set<Int>()
+    static let recheckInterval: TimeInterval = 0.5
+    public private(set) var embeddingsSkipped = 0
+
+    public init(options: DetectionOptions, framesRequired: Int) {
+        self.options = options
+        self.framesRequired = max(1, framesRequired)
+    }
+
+    /// The track's embedded frames disagree so far: embed its next frame whatever its
+    /// quality, so the decision rests on fresh evidence rather than a repeated vote.
+    public func wantEvidence(track: Int) {
+        lock.lock(); wanted.insert(track); lock.unlock()
+    }
+
+    /// The controller has decided on this track: only recheck it until `until` (nil: it is
+    /// someone new; collect evidence afresh from the next frame).
+    public func settle(track: Int, until: Date?) {
+        lock.lock(); defer { lock.unlock() }
+        if let until { settledUntil[track] = until } else { settledUntil[track] = nil; restarts.insert(track) }
+    }
+
+    public func process(_ frame: Frame, engine: FaceEngine) throws -> FaceObservation {
+        let faces = try engine.detect(frame.image, options: options)
+        let tracks = tracker.update(faces, at: frame.at)
+        let live = Set(tracker.tracks.map(\.id))
+        lock.lock()
+        settledUntil = settledUntil.filter { live.contains($0.key) }
+        let released = settledUntil.filter { $0.value <= frame.at }.map(\.key)
+        for k in released { settledUntil[k] = nil }
+        let settled = settledUntil
+        let fresh = restarts.union(released)
+        restarts = []
+        let wantedNow = wanted
+        wanted = []
+        lock.unlock()
+        lastEmbedded = lastEmbedded.filter { live.contains($0.key) }
+        for k in fresh { lastEmbedded[k] = nil }      // looked at afresh
+        var out: [TrackedFace] = []
+        for (face, t) in zip(faces, tracks) {
+            let quality = FaceTracker.quality(of: face)
+            var embedding: Embedding? = nil
+            if shouldEmbed(track: t.track, quality: quality, at: frame.at, settled: settled) || (settled[t.track] == nil && wantedNow.contains(t.track)) {
+                embedding = try? engine.embed(frame.image, face: face)
+                if embedding != nil {
+                    let n = (lastEmbedded[t.track]?.count ?? 0) + 1
+                    lastEmbedded[t.track] = (n, quality, frame.at)
+                }
+            } else {
+                embeddingsSkipped += 1
+            }
+            out.append(TrackedFace(face: face, track: t.track, quality: quality, embedding: embedding))
+        }
+        return FaceObservation(at: frame.at, faces: out, liveTracks: live)
+    }
+
+    private func shouldEmbed(track: Int, quality: Double, at: Date, settled: [Int: Date]) -> Bool {
+        guard let last = lastEmbedded[track] else { return true }
+        if settled[track] != nil { return at.timeIntervalSince(last.at) >= Self.recheckInterval }
+        return last.count < framesRequired || quality > last.quality
+    }
+}
