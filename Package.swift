@@ -78,6 +78,11 @@ let package = Package(
         ]),
         .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
 
+        // Hostile-input harnesses (image decoders, Wiegand, policy and pin-map YAML, badge
+        // identifiers): libFuzzer targets under `make fuzz`, corpus replay under `make test`.
+        .target(name: "FuzzHarnesses", dependencies: ["FaceKit", "DoorIO", "Policy", "WardenCore"]),
+        .executableTarget(name: "warden-fuzz", dependencies: ["FuzzHarnesses"]),
+
         .testTarget(name: "FaceKitTests", dependencies: ["FaceKit", "WardenCore"]),
         .testTarget(name: "MatchingTests", dependencies: ["Matching", "FaceKit", "CSearchKernels", "WardenCore"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "FaceKit", "WardenCore"]),
@@ -85,6 +90,7 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "WardenCore"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "WardenCore"]),
         .testTarget(name: "DoorIOTests", dependencies: ["DoorIO", "WardenCore"]),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching"]),
     ],
