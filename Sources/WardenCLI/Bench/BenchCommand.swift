@@ -10,6 +10,6 @@ struct BenchCommand: ParsableCommand {
         same inputs. `make bench` sets up the peer and runs them all; docs/benchmarks.md \
         records results.
         """,
-        subcommands: [BenchFaces.self, BenchSearch.self, BenchAudit.self]
+        subcommands: [BenchFaces.self, BenchPipeline.self, BenchSearch.self, BenchAudit.self]
     )
 }

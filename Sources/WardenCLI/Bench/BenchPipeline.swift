@@ -1,0 +1,189 @@
+import ArgumentParser
+import Capture
+import Controller
+import FaceKit
+import Foundation
+import Matching
+
+struct BenchPipeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Time frame-to-decision latency and frames per second at 480p and 720p.",
+        discussion: """
+        Builds image sequences from ../shared/faces: for each identity, one photo is \
+        enrolled and others are shown as a person walking up to the door (five frames each, \
+        the face growing), framed as a 640x480 and a 1280x720 camera would, stored as JPEG. \
+        Each frame goes through Warden's door pipeline as `warden run` does it: decode, \
+        detection (at most 640 px wide), tracking, an embedding only when the face is new \
+        or better than the last one embedded, and a 1:N search. Latency is from the JPEG \
+        to the answer for that frame; frames per second is frames over total time, one \
+        thread. With --peer-python, bench/peers/pipeline_peer.py runs face_recognition \
+        the way its webcam examples do (every frame: detect, encode, compare) on the same \
+        files in the same run.
+
+        Example:
+          warden bench pipeline --peer-python bench/.venv/bin/python
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Folder with one folder per identity. Default: ../shared/faces.") var images: String?
+    @Option(help: "At most this many identities.") var people = 26
+    @Option(help: "Photos shown per identity (each as a five-frame approach).") var photos = 2
+    @Option(help: "Detector upsampling, for both pipelines (the door default is 0).") var upsample = 0
+    @Option(name: .customLong("peer-python"), help: "Python with face_recognition installed (bench/.venv/bin/python).")
+    var peerPython: String?
+
+    struct Side: Codable {
+        let frameMs: SampleStats
+        let fps: Double
+        let frames: Int
+        let faces: Int
+        let correct: Int
+        let wrong: Int
+        let embeddings: Int?
+    }
+    struct ResolutionResult: Codable {
+        let resolution: String
+        let warden: Side
+        let peer: Side?
+        /// Warden's frames per second over the reference's: above 1 is faster.
+        let fpsRatio: Double?
+    }
+    struct Report: Codable { let people: Int; let framesPerPerson: Int; let upsample: Int; let results: [ResolutionResult]; let wardenPeakRSSMiB: Double; let peerPeakRSSMiB: Double? }
+
+    func run() throws {
+        let root = images.map { URL(fileURLWithPath: $0) } ?? Checkout.root.appendingPathComponent("../shared/faces").standardized
+        let identities = try pickIdentities(root)
+        guard identities.count >= 2 else { throw CLIError("need at least two identity folders with 1+\(photos) photos in \(root.path)") }
+        let engine: FaceEngine
+        do { engine = try FaceEngine(locator: global.modelLocator) } catch { throw CLIError(error.description) }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-pipeline-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: work) }
+
+        // Enrollment: one photo each, untimed.
+        let galleryDir = work.appendingPathComponent("gallery")
+        try FileManager.default.createDirectory(at: galleryDir, withIntermediateDirectories: true)
+        var gallery = Gallery()
+        var names: [Int64: String] = [:]
+        for (i, person) in identities.enumerated() {
+            let photo = try RGBImage(contentsOf: person.enroll, limits: ImageLimits(strict: false))
+            guard let face = try engine.detect(photo, options: DetectionOptions(upsample: 1)).first else { continue }
+            try gallery.add(templateID: Int64(i + 1), personID: Int64(i + 1), embedding: try engine.embed(photo, face: face))
+            names[Int64(i + 1)] = person.name
+            try Data(try photo.jpegData(quality: 95)).write(to: galleryDir.appendingPathComponent("\(person.name).jpg"))
+        }
+
+        var results: [ResolutionResult] = []
+        var peerRSS: Double? = nil
+        for (w, h) in [(640, 480), (1280, 720)] {
+            let dir = work.appendingPathComponent("\(w)x\(h)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            var frames: [(jpeg: [UInt8], truth: String)] = []
+            for person in identities {
+                for path in person.shown {
+                    let photo = try RGBImage(contentsOf: path, limits: ImageLimits(strict: false))
+                    let fit = min(Double(w) / Double(photo.width), Double(h) / Double(photo.height))
+                    for step in 0..<5 {   // walking up: the face grows from 70% to 100% of the frame's fit
+                        let s = fit * (0.7 + 0.075 * Double(step))
+                        let frame = photo.resized(width: max(1, Int(Double(photo.width) * s)), height: max(1, Int(Double(photo.height) * s))).letterboxed(width: w, height: h)
+                        let jpeg = try frame.jpegData(quality: 90)
+                        try Data(jpeg).write(to: dir.appendingPathComponent(String(format: "%04d-%@.jpg", frames.count, person.name)))
+                        frames.append((jpeg, person.name))
+                    }
+                }
+            }
+            if !global.json { log("\(w)x\(h): \(frames.count) frames of \(identities.count) people") }
+            let warden = try measure(engine: engine, frames: frames, gallery: gallery, names: names)
+            var peer: Side? = nil
+            if let peerPython {
+                let data = try runPeerScript(python: peerPython, script: "bench/peers/pipeline_peer.py",
+                                             arguments: ["--frames", dir.path, "--gallery", galleryDir.path, "--upsample", String(upsample)])
+                let p = try JSONDecoder().decode(PeerOutput.self, from: data)
+                peer = Side(frameMs: SampleStats(p.frame_ms), fps: Double(p.frames) / (p.frame_ms.reduce(0, +) / 1000), frames: p.frames, faces: p.faces,
+                            correct: p.correct, wrong: p.wrong, embeddings: nil)
+                peerRSS = max(peerRSS ?? 0, p.peak_rss_mib)
+            }
+            results.append(ResolutionResult(resolution: "\(w)x\(h)", warden: warden, peer: peer, fpsRatio: peer.map { warden.fps / $0.fps }))
+        }
+        let report = Report(people: identities.count, framesPerPerson: photos * 5, upsample: upsample, results: results,
+                            wardenPeakRSSMiB: peakRSSMiB(), peerPeakRSSMiB: peerRSS)
+        if global.json { try Output.json(report); return }
+        print(render(report))
+    }
+
+    private struct PeerOutput: Decodable { let frame_ms: [Double]; let correct: Int; let wrong: Int; let faces: Int; let frames: Int; let peak_rss_mib: Double }
+
+    /// Warden's door pipeline, as `warden run` drives it, one frame at a time.
+    private func measure(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String]) throws -> Side {
+        var times: [Double] = []
+        var faces = 0, correct = 0, wrong = 0, embeddings = 0
+        let identifier = Identifier()
+        for warm in [true, false] {
+            let pipeline = FacePipeline(options: DetectionOptions(upsample: upsample, maximumFaces: 4, maximumDetectionWidth: 640), framesRequired: 3)
+            var clock = Date(timeIntervalSince1970: 0)
+            var previousTruth = ""
+            for f in frames {
+                // A new person walks up after the last one left (the tracker sees a gap).
+                clock = clock.addingTimeInterval(f.truth == previousTruth ? 0.2 : 20)
+                previousTruth = f.truth
+                var answers: [Int64?] = []
+                let (observation, ms) = try milliseconds { () throws -> FaceObservation in
+                    let image = try RGBImage(decoding: f.jpeg)
+                    let o = try pipeline.process(Frame(image: image, at: clock, sequence: 0), engine: engine)
+                    for tf in o.faces {
+                        guard let e = tf.embedding else { continue }
+                        if case .identified(let pid) = identifier.identify(e.values, in: gallery, isEligible: { _ in true }).outcome { answers.append(pid) } else { answers.append(nil) }
+                    }
+                    return o
+                }
+                if warm { continue }
+                times.append(ms)
+                faces += observation.faces.count
+                embeddings += observation.faces.filter { $0.embedding != nil }.count
+                correct += answers.filter { $0.flatMap { names[$0] } == f.truth }.count
+                wrong += answers.filter { $0 != nil && names[$0!] != f.truth }.count
+            }
+        }
+        return Side(frameMs: SampleStats(times), fps: Double(times.count) / (times.reduce(0, +) / 1000), frames: times.count, faces: faces,
+                    correct: correct, wrong: wrong, embeddings: embeddings)
+    }
+
+    private struct Identity { let name: String; let enroll: String; let shown: [String] }
+
+    private func pickIdentities(_ root: URL) throws -> [Identity] {
+        let fm = FileManager.default
+        let isImage = { (n: String) in ["jpg", "jpeg", "png", "webp"].contains((n as NSString).pathExtension.lowercased()) }
+        var out: [Identity] = []
+        for folder in try fm.contentsOfDirectory(atPath: root.path).sorted() where !folder.hasPrefix("_") && !folder.hasPrefix("faces94") {
+            let dir = root.appendingPathComponent(folder)
+            let files = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter(isImage).sorted()
+            guard files.count >= 1 + photos else { continue }
+            let name = folder.replacingOccurrences(of: "-", with: "_")
+            out.append(Identity(name: name, enroll: dir.appendingPathComponent(files[0]).path,
+                                shown: files[1...photos].map { dir.appendingPathComponent($0).path }))
+            if out.count == people { break }
+        }
+        return out
+    }
+
+    private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
+
+    private func render(_ r: Report) -> String {
+        var lines = ["Door pipeline benchmark: \(r.people) people, \(r.framesPerPerson) frames each, upsample \(r.upsample) (ms per frame, JPEG to answer)"]
+        for res in r.results {
+            lines.append("\n\(res.resolution)")
+            lines.append("  pipeline     median    p99      fps     faces  embedded  right  wrong")
+            func row(_ name: String, _ s: Side) {
+                lines.append("  " + pad(name, 13) + pad(Output.fixed(s.frameMs.median, 1), 10) + pad(Output.fixed(s.frameMs.p99, 1), 9)
+                             + pad(Output.fixed(s.fps, 1), 8) + pad(String(s.faces), 7) + pad(s.embeddings.map(String.init) ?? "all", 10)
+                             + pad(String(s.correct), 7) + String(s.wrong))
+            }
+            row("Warden", res.warden)
+            if let p = res.peer { row("reference", p) }
+            if let x = res.fpsRatio { lines.append("  Warden frames per second / reference: \(Output.fixed(x, 2))x") }
+        }
+        lines.append("\npeak RSS: Warden \(Output.fixed(r.wardenPeakRSSMiB, 0)) MiB" + (r.peerPeakRSSMiB.map { ", reference \(Output.fixed($0, 0)) MiB" } ?? ""))
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Matching
+import Testing
+
+/// Known answers on small hand-made score sets.
+@Suite("Accuracy metrics")
+struct EvaluationTests {
+    // Genuine distances 0.1...0.5, impostor 0.4...0.8: they overlap at 0.4-0.5.
+    let s = VerificationScores(genuine: [0.1, 0.2, 0.3, 0.4, 0.5], impostor: [0.4, 0.5, 0.6, 0.7, 0.8])
+
+    @Test func ratesAtAThreshold() {
+        #expect(s.fmr(at: 0.45) == 0.2)       // 0.4 of 5 impostors
+        #expect(s.fnmr(at: 0.45) == 0.2)      // 0.5 of 5 genuine
+        #expect(s.fmr(at: 0.39) == 0 && s.fnmr(at: 0.39) == 0.4)
+        #expect(s.fmr(at: 1) == 1 && s.fnmr(at: 1) == 0)
+        #expect(s.fmr(at: 0) == 0 && s.fnmr(at: 0) == 1)
+    }
+
+    @Test func equalErrorRate() throws {
+        // At 0.4: FMR 0.2, FNMR 0.2 (0.5 is above): they are equal there.
+        let eer = try #require(s.equalErrorRate())
+        #expect(abs(eer.rate - 0.2) < 1e-12 && abs(eer.threshold - 0.4) < 1e-12)
+        // Separable sets: EER 0 at the gap.
+        let clean = VerificationScores(genuine: [0.1, 0.2], impostor: [0.6, 0.7])
+        #expect(try #require(clean.equalErrorRate()).rate == 0)
+    }
+
+    @Test func fnmrAtAFixedFMR() throws {
+        // FMR <= 0.2 allows thresholds up to 0.4 (not 0.5: FMR 0.4). FNMR there: 0.2.
+        let p = try #require(s.threshold(forFMR: 0.2))
+        #expect(p.threshold == 0.4 && p.fmr == 0.2 && p.fnmr == 0.2)
+        // FMR 0: below the first impostor; the best is 0.3 (FNMR 0.4).
+        let z = try #require(s.threshold(forFMR: 0))
+        #expect(z.threshold == 0.3 && z.fmr == 0 && abs(z.fnmr - 0.4) < 1e-12)
+        // Nothing meets it when an impostor is nearer than every genuine pair.
+        #expect(VerificationScores(genuine: [0.5], impostor: [0.1]).threshold(forFMR: 0) == nil)
+        // 5 impostor pairs support an FMR claim of 0.6, not of 1e-3.
+        #expect(s.supports(fmr: 0.6) && !s.supports(fmr: 1e-3))
+    }
+
+    @Test func wilsonIntervalKnownValues() {
+        // 0 of 10: [0, 0.2775]; 5 of 10: [0.2366, 0.7634] (standard tables).
+        let a = wilsonInterval(0, 10), b = wilsonInterval(5, 10)
+        #expect(a.low == 0 && abs(a.high - 0.2775) < 1e-4)
+        #expect(abs(b.low - 0.2366) < 1e-4 && abs(b.high - 0.7634) < 1e-4)
+    }
+
+    @Test func openSetIdentification() throws {
+        // Four mated searches: mate at rank 1 (0.2), rank 1 (0.35), rank 2 (0.3), missing.
+        // Three non-mated searches: nearest strangers at 0.25, 0.5, 0.6.
+        let id = IdentificationScores(mated: [(1, 0.2), (1, 0.35), (2, 0.3), nil], nonMatedBest: [0.5, 0.25, 0.6])
+        #expect(id.rankAccuracy(1) == 0.5 && id.rankAccuracy(2) == 0.75 && id.rankAccuracy(10) == 0.75)
+        #expect(abs(id.fpir(at: 0.3) - 1.0 / 3) < 1e-12)         // only the 0.25 stranger
+        #expect(id.fnir(at: 0.3) == 0.75)                         // only the 0.2 mate counts
+        #expect(id.fnir(at: 0.4) == 0.5)
+        // FPIR 0: thresholds below 0.25; the best is 0.2 (FNIR 0.75).
+        let p = try #require(id.fnir(atFPIR: 0))
+        #expect(p.threshold == 0.2 && p.fpir == 0 && p.fnir == 0.75)
+        let tradeoff = id.tradeoff()
+        #expect(tradeoff.map(\.threshold) == tradeoff.map(\.threshold).sorted())
+        #expect(tradeoff.last?.fpir == 1)
+    }
+}
