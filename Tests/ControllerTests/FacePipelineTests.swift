@@ -4,8 +4,9 @@ import Foundation
 import Testing
 @testable import Controller
 
-@Suite("Face pipeline", .enabled(if: Paths.haveFixtures, "needs the fixtures and models from `make setup`"))
+@Suite("Face pipeline", .serialized, .enabled(if: Paths.haveFixtures, "needs the fixtures and models from `make setup`"))
 struct FacePipelineTests {
+    /// One engine for the suite, which is serialized: dlib engines are not thread-safe.
     static let engine = Result { try FaceEngine(models: ModelSet(directory: Paths.root.appendingPathComponent("models").path)) }
 
     /// The same photo framed tighter or looser: the face is larger or smaller in the frame.
