@@ -51,7 +51,6 @@ final class DoorController {
         var identified: [(person: Int64?, fresh: Bool, weight: Double)] = []
         /// 1:1 against a badge holder: whether each frame matched.
         var verified: [(ok: Bool, fresh: Bool, weight: Double)] = []
-        var seen = 0
         /// Why the last embedded frame named nobody, if it did not.
         var lastMiss: NotRecognizedReason?
         var decided = false
@@ -230,20 +229,19 @@ final class DoorController {
         for tf in observation.faces {
             var ev = evidence[tf.track] ?? TrackEvidence()
             defer { evidence[tf.track] = ev }
-            ev.seen += 1
             if let e = tf.embedding {
                 if let ref = ev.reference, DistanceMetric.euclidean.distance(ref, e.values) > Self.differentPerson {
-                    ev = TrackEvidence(seen: 1)          // someone else in the same place
+                    ev = TrackEvidence()                 // someone else in the same place
                     pipeline.settle(track: tf.track, until: nil)
                 }
                 if ev.reference == nil { ev.reference = e.values }
             }
             if ev.decided, let d = ev.deniedAt, observation.at.timeIntervalSince(d) >= Self.redecideAfter {
-                ev = TrackEvidence(seen: 1, countedFailure: ev.countedFailure, reference: ev.reference)
+                ev = TrackEvidence(countedFailure: ev.countedFailure, reference: ev.reference)
             }
             if ev.decided { continue }
             if let pending = pendingBadge {
-                verifyFace(tf, pending: pending, evidence: &ev, at: observation.at)
+                verifyFace(tf, pending: pending, evidence: &ev)
             } else {
                 identifyFace(tf, evidence: &ev, at: observation.at)
             }
@@ -253,7 +251,7 @@ final class DoorController {
 
     /// Badge+face: the face must be the badge holder's in `framesRequired` embedded frames
     /// holding a weighted majority.
-    private func verifyFace(_ tf: TrackedFace, pending: PendingBadge, evidence ev: inout TrackEvidence, at: Date) {
+    private func verifyFace(_ tf: TrackedFace, pending: PendingBadge, evidence ev: inout TrackEvidence) {
         var last: Verification? = nil
         if let e = tf.embedding {
             let v = site.verifier.verify(e.values, against: site.gallery.templates(of: pending.person.id!))

@@ -76,26 +76,26 @@ public final class FacePipeline: @unchecked Sendable {
         lastEmbedded = lastEmbedded.filter { live.contains($0.key) }
         for k in fresh { lastEmbedded[k] = nil }      // looked at afresh
         var out: [TrackedFace] = []
-        for (face, t) in zip(faces, tracks) {
+        for (face, track) in zip(faces, tracks) {
             let quality = FaceTracker.quality(of: face)
             var embedding: Embedding? = nil
-            if shouldEmbed(track: t.track, quality: quality, at: frame.at, settled: settled) || (settled[t.track] == nil && wantedNow.contains(t.track)) {
+            if shouldEmbed(track: track, quality: quality, at: frame.at, settled: settled, wanted: wantedNow) {
                 embedding = try? engine.embed(frame.image, face: face)
                 if embedding != nil {
-                    let n = (lastEmbedded[t.track]?.count ?? 0) + 1
-                    lastEmbedded[t.track] = (n, quality, frame.at)
+                    let n = (lastEmbedded[track]?.count ?? 0) + 1
+                    lastEmbedded[track] = (n, quality, frame.at)
                 }
             } else {
                 embeddingsSkipped += 1
             }
-            out.append(TrackedFace(face: face, track: t.track, quality: quality, embedding: embedding))
+            out.append(TrackedFace(face: face, track: track, quality: quality, embedding: embedding))
         }
         return FaceObservation(at: frame.at, faces: out, liveTracks: live)
     }
 
-    private func shouldEmbed(track: Int, quality: Double, at: Date, settled: [Int: Date]) -> Bool {
+    private func shouldEmbed(track: Int, quality: Double, at: Date, settled: [Int: Date], wanted: Set<Int>) -> Bool {
         guard let last = lastEmbedded[track] else { return true }
         if settled[track] != nil { return at.timeIntervalSince(last.at) >= Self.recheckInterval }
-        return last.count < framesRequired || quality > last.quality
+        return last.count < framesRequired || quality > last.quality || wanted.contains(track)
     }
 }

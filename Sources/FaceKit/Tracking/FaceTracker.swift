@@ -9,8 +9,6 @@ public struct FaceTracker: Sendable {
         public var firstSeen: Date
         public var lastSeen: Date
         public var frames: Int
-        /// The best quality seen so far (by inter-eye distance x detector score).
-        public var bestQuality: Double
         /// Processed frames in a row that did not show this face.
         public var missed: Int = 0
     }
@@ -33,20 +31,20 @@ public struct FaceTracker: Sendable {
     }
 
     /// How good a face is for recognition, from what detection already gives: larger
-    /// (inter-eye distance) and clearer, more frontal (the detector's score).
+    /// (inter-eye distance) and clearer, more frontal (the detector's score). The face
+    /// pipeline embeds a track again only when this beats its last embedded frame.
     public static func quality(of f: Face) -> Double { f.landmarks.interEyeDistance * max(0.1, f.score) }
 
     /// Assigns each face to a track (new or continuing); returns the track ids in the
-    /// faces' order and whether each face beats its track's best quality so far.
-    public mutating func update(_ faces: [Face], at now: Date) -> [(track: Int, improved: Bool)] {
+    /// faces' order.
+    public mutating func update(_ faces: [Face], at now: Date) -> [Int] {
         tracks.removeAll {
             let gap = now.timeIntervalSince($0.lastSeen)
             return gap > maximumStaleness || (gap > maximumGap && $0.missed >= minimumMisses)
         }
         var taken = Set<Int>()
-        var out: [(Int, Bool)] = []
+        var out: [Int] = []
         for f in faces {
-            let q = Self.quality(of: f)
             let best = tracks.indices.filter { !taken.contains(tracks[$0].id) }
                 .map { ($0, tracks[$0].box.iou(f.box)) }.max { $0.1 < $1.1 }
             if let (i, overlap) = best, overlap >= minimumOverlap {
@@ -55,15 +53,13 @@ public struct FaceTracker: Sendable {
                 tracks[i].lastSeen = now
                 tracks[i].frames += 1
                 tracks[i].missed = 0
-                let improved = q > tracks[i].bestQuality
-                if improved { tracks[i].bestQuality = q }
-                out.append((tracks[i].id, improved))
+                out.append(tracks[i].id)
             } else {
-                let t = Track(id: nextID, box: f.box, firstSeen: now, lastSeen: now, frames: 1, bestQuality: q)
+                let t = Track(id: nextID, box: f.box, firstSeen: now, lastSeen: now, frames: 1)
                 nextID += 1
                 tracks.append(t)
                 taken.insert(t.id)
-                out.append((t.id, true))
+                out.append(t.id)
             }
         }
         for i in tracks.indices where !taken.contains(tracks[i].id) { tracks[i].missed += 1 }

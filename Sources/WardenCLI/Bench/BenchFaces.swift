@@ -131,24 +131,11 @@ struct BenchFaces: ParsableCommand {
     }
 
     private func pickPhotos() throws -> [String] {
-        let fm = FileManager.default
-        let shared = Checkout.root.appendingPathComponent("../shared/faces").standardized
-        let root = images.map { URL(fileURLWithPath: $0) } ?? (fm.fileExists(atPath: shared.path) ? shared : Checkout.fixtures)
-        let isImage = { (name: String) in ["jpg", "jpeg", "png", "webp", "ppm", "pgm"].contains((name as NSString).pathExtension.lowercased()) }
-        let entries = try fm.contentsOfDirectory(atPath: root.path).sorted()
-        var picked: [String] = []
-        let folders = entries.filter { !$0.hasPrefix("_") && !$0.hasPrefix("faces94") && isDirectory(root.appendingPathComponent($0)) }
-        for folder in folders {
-            let files = ((try? fm.contentsOfDirectory(atPath: root.appendingPathComponent(folder).path)) ?? []).sorted().filter(isImage)
-            picked += files.prefix(2).map { root.appendingPathComponent(folder).appendingPathComponent($0).path }
-        }
-        picked += entries.filter(isImage).map { root.appendingPathComponent($0).path }
-        return Array(picked.prefix(count))
-    }
-
-    private func isDirectory(_ url: URL) -> Bool {
-        var dir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: url.path, isDirectory: &dir) && dir.boolValue
+        let shared = FaceDataset.shared
+        let dataset = FaceDataset(root: images.map { URL(fileURLWithPath: $0) }
+                                  ?? (FileManager.default.fileExists(atPath: shared.path) ? shared : Checkout.fixtures))
+        let picked = try dataset.identities(skipping: { $0.hasPrefix("faces94") }).flatMap { $0.images.prefix(2) } + dataset.looseImages()
+        return picked.prefix(count).map(\.path)
     }
 
     private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }

@@ -53,7 +53,7 @@ struct BenchPipeline: ParsableCommand {
     struct Report: Codable { let people: Int; let framesPerPerson: Int; let upsample: Int; let results: [ResolutionResult]; let wardenPeakRSSMiB: Double; let peerPeakRSSMiB: Double? }
 
     func run() throws {
-        let root = images.map { URL(fileURLWithPath: $0) } ?? Checkout.root.appendingPathComponent("../shared/faces").standardized
+        let root = images.map { URL(fileURLWithPath: $0) } ?? FaceDataset.shared
         let identities = try pickIdentities(root)
         guard identities.count >= 2 else { throw CLIError("need at least two identity folders with 1+\(photos) photos in \(root.path)") }
         let engine: FaceEngine
@@ -152,19 +152,11 @@ struct BenchPipeline: ParsableCommand {
     private struct Identity { let name: String; let enroll: String; let shown: [String] }
 
     private func pickIdentities(_ root: URL) throws -> [Identity] {
-        let fm = FileManager.default
-        let isImage = { (n: String) in ["jpg", "jpeg", "png", "webp"].contains((n as NSString).pathExtension.lowercased()) }
-        var out: [Identity] = []
-        for folder in try fm.contentsOfDirectory(atPath: root.path).sorted() where !folder.hasPrefix("_") && !folder.hasPrefix("faces94") {
-            let dir = root.appendingPathComponent(folder)
-            let files = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter(isImage).sorted()
-            guard files.count >= 1 + photos else { continue }
-            let name = folder.replacingOccurrences(of: "-", with: "_")
-            out.append(Identity(name: name, enroll: dir.appendingPathComponent(files[0]).path,
-                                shown: files[1...photos].map { dir.appendingPathComponent($0).path }))
-            if out.count == people { break }
+        let usable = try FaceDataset(root: root).identities(skipping: { $0.hasPrefix("faces94") }).filter { $0.images.count >= 1 + photos }
+        // Names go into frame file names as NNNN-NAME: no "-" inside a name.
+        return usable.prefix(people).map { p in
+            Identity(name: p.name.replacingOccurrences(of: "-", with: "_"), enroll: p.images[0].path, shown: p.images[1...photos].map(\.path))
         }
-        return out
     }
 
     private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }

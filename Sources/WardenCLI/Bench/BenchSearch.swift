@@ -123,16 +123,12 @@ struct BenchSearch: ParsableCommand {
     /// Embeddings of real photos: the first part for the gallery, the rest as queries.
     private func realEmbeddings() throws -> (gallery: [[Float]], queries: [[Float]]) {
         let engine = try global.loadEngine()
-        let shared = Checkout.root.appendingPathComponent("../shared/faces").standardized
-        var paths: [String] = []
-        let fm = FileManager.default
-        if fm.fileExists(atPath: shared.path) {
-            for d in try fm.contentsOfDirectory(atPath: shared.path).sorted() where !d.hasPrefix("_") && !d.hasSuffix(".md") && !d.hasSuffix(".csv") {
-                let dir = shared.appendingPathComponent(d)
-                paths += ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).sorted().prefix(6).map { dir.appendingPathComponent($0).path }
-            }
+        let shared = FaceDataset.shared
+        let paths: [String]
+        if FileManager.default.fileExists(atPath: shared.path) {
+            paths = try FaceDataset(root: shared).identities().flatMap { $0.images.prefix(6) }.map(\.path)
         } else {
-            paths = try fm.contentsOfDirectory(atPath: Checkout.fixtures.path).sorted().map { Checkout.fixtures.appendingPathComponent($0).path }
+            paths = try FaceDataset(root: Checkout.fixtures).looseImages().map(\.path)
         }
         var out: [[Float]] = []
         for p in paths.prefix(real) {

@@ -159,21 +159,19 @@ struct EmbeddingSet {
 
     static func load(dataset: String, maxPerIdentity: Int, exclude: [String], cropped: Bool, engine: FaceEngine, cache: String, progress: Bool) throws -> EmbeddingSet {
         let fm = FileManager.default
-        let root = URL(fileURLWithPath: dataset)
-        guard let folders = try? fm.contentsOfDirectory(atPath: root.path) else { throw CLIError("cannot read the dataset folder \(dataset)") }
+        guard let identities = try? FaceDataset(root: URL(fileURLWithPath: dataset)).identities(skipping: { name in exclude.contains { name.contains($0) } }) else {
+            throw CLIError("cannot read the dataset folder \(dataset)")
+        }
         try fm.createDirectory(atPath: cache, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let cacheFile = URL(fileURLWithPath: cache).appendingPathComponent("embeddings-\(engine.modelID).json")
         var cached = (try? JSONDecoder().decode([String: [Float]].self, from: Data(contentsOf: cacheFile))) ?? [:]
         var out = EmbeddingSet()
-        let isImage = { (n: String) in ["jpg", "jpeg", "png", "webp", "ppm", "pgm"].contains((n as NSString).pathExtension.lowercased()) }
-        let chosen = folders.sorted().filter { name in !name.hasPrefix("_") && !exclude.contains { name.contains($0) } }
         var done = 0
-        for name in chosen {
-            let dir = root.appendingPathComponent(name)
-            guard let files = try? fm.contentsOfDirectory(atPath: dir.path) else { continue }
-            for file in files.filter(isImage).sorted().prefix(maxPerIdentity) {
+        for identity in identities {
+            let name = identity.name
+            for url in identity.images.prefix(maxPerIdentity) {
                 out.images += 1
-                let path = dir.appendingPathComponent(file).path
+                let path = url.path
                 guard let bytes = fm.contents(atPath: path) else { out.failures.append(path); continue }
                 let key = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() + (cropped ? ":crop" : "")
                 if let v = cached[key] {

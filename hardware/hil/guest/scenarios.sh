@@ -51,14 +51,7 @@ wait_value() {
     return 1
 }
 # never_value LINE VALUE SECONDS: 0 when the line never shows VALUE for that long.
-never_value() {
-    local n=0 limit=$(($3 * 10))
-    while [ $n -lt $limit ]; do
-        [ "$(value $1)" = "$2" ] && return 1
-        sleep 0.1; n=$((n + 1))
-    done
-    return 0
-}
+never_value() { ! wait_value "$@"; }
 
 # --- vivid ---------------------------------------------------------------------------
 setup_vivid() {
