@@ -127,3 +127,57 @@ public struct IdentificationScores: Sendable {
         Array(Set(nonMatedBest + mated.compactMap { $0?.distance })).sorted().map { ($0, fpir(at: $0), fnir(at: $0)) }
     }
 }
+
+/// Thresholds set from measured data rather than defaults: the 1:1 threshold that holds a
+/// target FMR on a dataset's impostor pairs, and an impostor model fitted to the same
+/// pairs, from which the gallery-size-aware 1:N threshold follows (MatchThresholds).
+public struct Calibration: Sendable, Codable, Equatable {
+    public var targetFMR: Double
+    public var verify: Double
+    /// FMR and FNMR measured at `verify` on the dataset.
+    public var fmr: Double
+    public var fnmr: Double
+    public var impostorMean: Double
+    public var impostorStandardDeviation: Double
+    public var genuinePairs: Int
+    public var impostorPairs: Int
+
+    public enum Refusal: Error, CustomStringConvertible, Sendable, Equatable {
+        case tooFewImpostorPairs(have: Int, need: Int, target: Double)
+        case noThreshold(target: Double)
+        case noGenuinePairs
+        public var description: String {
+            switch self {
+            case .tooFewImpostorPairs(let have, let need, let target):
+                return "\(have) impostor pairs cannot support FMR \(target): at least \(need) are needed (with none observed, the 95% upper bound on the rate is 3/pairs). Add identities or images, or calibrate to a looser target."
+            case .noThreshold(let target):
+                return "no threshold holds FMR \(target) on this data: some impostor pairs are closer than every genuine pair"
+            case .noGenuinePairs:
+                return "the dataset has no genuine pairs (each identity needs two or more usable images)"
+            }
+        }
+    }
+
+    /// Refuses when the data cannot support the target, rather than return a threshold
+    /// whose FMR is a guess.
+    public static func make(_ scores: VerificationScores, targetFMR: Double) throws(Refusal) -> Calibration {
+        guard !scores.genuine.isEmpty else { throw .noGenuinePairs }
+        let need = Int((3 / targetFMR).rounded(.up))
+        guard scores.supports(fmr: targetFMR) else { throw .tooFewImpostorPairs(have: scores.impostor.count, need: need, target: targetFMR) }
+        guard let p = scores.threshold(forFMR: targetFMR) else { throw .noThreshold(target: targetFMR) }
+        let n = Double(scores.impostor.count)
+        let mean = scores.impostor.reduce(0, +) / n
+        let sd = (scores.impostor.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / max(1, n - 1)).squareRoot()
+        return Calibration(targetFMR: targetFMR, verify: p.threshold, fmr: p.fmr, fnmr: p.fnmr, impostorMean: mean,
+                           impostorStandardDeviation: sd, genuinePairs: scores.genuine.count, impostorPairs: scores.impostor.count)
+    }
+
+    /// The thresholds in force after this calibration: `base` with the 1:1 threshold and
+    /// the impostor model replaced (1:N follows from the model and the gallery size).
+    public func applied(to base: MatchThresholds, source: String) -> MatchThresholds {
+        var t = base
+        t.verify = verify
+        t.impostors = ImpostorModel(mean: impostorMean, standardDeviation: impostorStandardDeviation, source: source)
+        return t
+    }
+}

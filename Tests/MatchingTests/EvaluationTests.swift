@@ -61,3 +61,32 @@ struct EvaluationTests {
         #expect(tradeoff.last?.fpir == 1)
     }
 }
+
+@Suite("Calibration")
+struct CalibrationTests {
+    /// 4 genuine distances and 1,000 impostor distances spread evenly over 0.30-0.80.
+    let scores = VerificationScores(genuine: [0.10, 0.20, 0.30, 0.45],
+                                    impostor: (0..<1000).map { 0.30 + 0.5 * Double($0) / 999 })
+
+    @Test func picksTheThresholdThatHoldsTheTarget() throws {
+        let c = try Calibration.make(scores, targetFMR: 1e-2)
+        #expect(c.fmr <= 1e-2 && scores.fmr(at: c.verify) == c.fmr)
+        // The next impostor distance above it would break the target.
+        let next = try #require(scores.impostor.first { $0 > c.verify })
+        #expect(scores.fmr(at: next) > 1e-2)
+        #expect(c.fnmr == 0.25)                         // 0.45 stays out
+        #expect(abs(c.impostorMean - 0.55) < 1e-9 && abs(c.impostorStandardDeviation - 0.1445) < 1e-3)
+        let t = c.applied(to: .default, source: "test")
+        #expect(t.verify == c.verify && t.impostors.mean == c.impostorMean && t.ambiguityMargin == MatchThresholds.default.ambiguityMargin)
+    }
+
+    @Test func refusesWhatTheDataCannotSupport() {
+        // 1,000 impostor pairs support 3e-3, not 1e-4 (30,000 needed).
+        #expect(throws: Calibration.Refusal.tooFewImpostorPairs(have: 1000, need: 30000, target: 1e-4)) { try Calibration.make(scores, targetFMR: 1e-4) }
+        #expect(throws: Calibration.Refusal.noGenuinePairs) { try Calibration.make(VerificationScores(genuine: [], impostor: scores.impostor), targetFMR: 1e-2) }
+        // 40 of 5,040 impostors closer than every genuine pair: even the smallest threshold
+        // has FMR 0.8%, over the 0.1% target.
+        let bad = VerificationScores(genuine: [0.5, 0.6, 0.7], impostor: [Double](repeating: 0.1, count: 40) + (0..<5000).map { 0.8 + Double($0) * 1e-5 })
+        #expect(throws: Calibration.Refusal.noThreshold(target: 1e-3)) { try Calibration.make(bad, targetFMR: 1e-3) }
+    }
+}

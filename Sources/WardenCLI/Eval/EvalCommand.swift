@@ -64,21 +64,8 @@ struct EvalCommand: ParsableCommand {
         let people = data.byIdentity.filter { !$0.value.isEmpty }
         guard people.count >= 2 else { throw CLIError("need at least two identities with usable faces in \(dataset)") }
 
-        // Verification pairs.
-        var genuine: [Double] = [], impostor: [Double] = []
-        let flat = people.sorted { $0.key < $1.key }.flatMap { p in p.value.map { (p.key, $0) } }
-        for i in flat.indices {
-            for j in (i + 1)..<flat.count {
-                let d = DistanceMetric.euclidean.distance(flat[i].1, flat[j].1)
-                if flat[i].0 == flat[j].0 { genuine.append(d) } else { impostor.append(d) }
-            }
-        }
-        if impostor.count > maxImpostorPairs {
-            var rng = SplitMix64(seed: seed)
-            impostor.shuffle(using: &rng)
-            impostor = Array(impostor.prefix(maxImpostorPairs))
-        }
-        let scores = VerificationScores(genuine: genuine, impostor: impostor)
+        let scores = data.verificationScores(maxImpostorPairs: maxImpostorPairs, seed: seed)
+        let genuine = scores.genuine
         let eer = scores.equalErrorRate()
         let points = [1e-2, 1e-3, 1e-4].map { target -> RatePoint in
             guard scores.supports(fmr: target), let p = scores.threshold(forFMR: target) else {
@@ -119,7 +106,7 @@ struct EvalCommand: ParsableCommand {
 
         let report = Report(identities: people.count, images: data.images, failedToExtract: data.failures.count,
                             failureToExtractRate: Double(data.failures.count) / Double(max(1, data.images)),
-                            genuinePairs: genuine.count, impostorPairs: impostor.count, eer: eer?.rate, eerThreshold: eer?.threshold,
+                            genuinePairs: genuine.count, impostorPairs: scores.impostor.count, eer: eer?.rate, eerThreshold: eer?.threshold,
                             atFMR: points, configuredThreshold: configured, fmrAtConfigured: scores.fmr(at: configured),
                             fnmrAtConfigured: scores.fnmr(at: configured), galleryPeople: gallery.personCount, matedSearches: mated.count,
                             nonMatedSearches: nonMated.count, rank1: ident.rankAccuracy(1), rank10: ident.rankAccuracy(10),
@@ -156,6 +143,24 @@ struct EmbeddingSet {
     var byIdentity: [String: [[Float]]] = [:]
     var images = 0
     var failures: [String] = []
+
+    /// Every genuine pair, and every impostor pair or a seeded sample of them.
+    func verificationScores(maxImpostorPairs: Int, seed: UInt64) -> VerificationScores {
+        var genuine: [Double] = [], impostor: [Double] = []
+        let flat = byIdentity.sorted { $0.key < $1.key }.flatMap { p in p.value.map { (p.key, $0) } }
+        for i in flat.indices {
+            for j in (i + 1)..<flat.count {
+                let d = DistanceMetric.euclidean.distance(flat[i].1, flat[j].1)
+                if flat[i].0 == flat[j].0 { genuine.append(d) } else { impostor.append(d) }
+            }
+        }
+        if impostor.count > maxImpostorPairs {
+            var rng = SplitMix64(seed: seed)
+            impostor.shuffle(using: &rng)
+            impostor = Array(impostor.prefix(maxImpostorPairs))
+        }
+        return VerificationScores(genuine: genuine, impostor: impostor)
+    }
 
     static func load(dataset: String, maxPerIdentity: Int, exclude: [String], cropped: Bool, engine: FaceEngine, cache: String, progress: Bool) throws -> EmbeddingSet {
         let fm = FileManager.default

@@ -10,6 +10,7 @@ import Yams
 /// target_fpir: 0.001        # 1:N false-positive identification rate to hold
 /// ambiguity_margin: 0.04    # 1:N: next person must be this much further
 /// impostors: {mean: 0.5915, standard_deviation: 0.0614, source: "..."}
+/// calibration: {dataset: ..., at: ..., target_fmr: ..., ...}   # written by `warden calibrate`
 /// ```
 enum MatchingConfiguration {
     static let fileName = "matching.yaml"
@@ -20,7 +21,28 @@ enum MatchingConfiguration {
         var target_fpir: Double?
         var ambiguity_margin: Double?
         var impostors: Impostors?
+        var calibration: CalibrationRecord?
         struct Impostors: Codable { var mean: Double; var standard_deviation: Double; var source: String? }
+    }
+
+    /// Where calibrated thresholds came from, kept beside them.
+    struct CalibrationRecord: Codable {
+        var dataset: String; var at: String; var model: String; var images: Int
+        var target_fmr: Double; var fmr: Double; var fnmr: Double; var genuine_pairs: Int; var impostor_pairs: Int
+    }
+
+    /// Writes the thresholds in force, with the calibration they came from, owner-only.
+    static func write(_ t: MatchThresholds, calibration: CalibrationRecord?, home: WardenHome) throws {
+        let file = File(verify: t.verify, identify_ceiling: t.identifyCeiling, target_fpir: t.targetFPIR, ambiguity_margin: t.ambiguityMargin,
+                        impostors: File.Impostors(mean: t.impostors.mean, standard_deviation: t.impostors.standardDeviation, source: t.impostors.source),
+                        calibration: calibration)
+        try home.create()
+        let path = home.file(fileName)
+        let text = "# Matching thresholds. Written by `warden calibrate`; see docs/accuracy.md.\n" + (try YAMLEncoder().encode(file))
+        guard FileManager.default.createFile(atPath: path + ".tmp", contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError("cannot write \(path)")
+        }
+        guard rename(path + ".tmp", path) == 0 else { throw CLIError("cannot replace \(path): \(String(cString: strerror(errno)))") }
     }
 
     static func load(home: WardenHome) throws -> MatchThresholds {
