@@ -19,7 +19,12 @@ import Yams
 ///   - {at: 4.5, door: server-room, contact: open}
 ///   - {at: 6.0, door: server-room, contact: closed}
 ///   - {at: 8.0, door: lobby, exit: pressed}
+///   - {after_decisions: 1, at: 0.5, door: server-room, badge: "12:2002"}
 /// ```
+///
+/// A step's `at` counts seconds from start, or, with `after_decisions: N`, from the moment
+/// the Nth access decision was made: a rehearsal then follows the doors however fast the
+/// board recognises faces. Steps play in order of (after_decisions, at).
 public struct SiteConfig: Sendable {
     /// A door's camera: a V4L2 device, a stream URL or video file (through ffmpeg), or a
     /// folder of images.
@@ -30,7 +35,7 @@ public struct SiteConfig: Sendable {
     }
     public struct DoorConfig: Sendable { public var camera: Camera?; public var face: FaceSettings; public var lockout: LockoutSettings }
     public struct Simulated: Sendable {
-        public var at: TimeInterval; public var door: String
+        public var at: TimeInterval; public var afterDecisions: Int; public var door: String
         public var badge: String?; public var contact: String?; public var exit: String?
     }
     public enum GPIOKind: String, Sendable { case gpiod, simulated }
@@ -47,7 +52,7 @@ public struct SiteConfig: Sendable {
         struct FaceF: Decodable { var frames_required: Int?; var maximum_frames: Int?; var upsample: Int?; var badge_window: Double? }
         struct Lock: Decodable { var attempts: Int?; var window: Double?; var duration: Double? }
         struct D: Decodable { var camera: Cam?; var face: FaceF?; var lockout: Lock? }
-        struct S: Decodable { var at: Double; var door: String; var badge: String?; var contact: String?; var exit: String? }
+        struct S: Decodable { var at: Double; var after_decisions: Int?; var door: String; var badge: String?; var contact: String?; var exit: String? }
         var policy: String; var pinmap: String; var gpio: String?; var doors: [String: D]?; var simulate: [S]?
     }
 
@@ -94,8 +99,9 @@ public struct SiteConfig: Sendable {
             doors[id] = DoorConfig(camera: cam, face: face,
                                    lockout: LockoutSettings(attempts: l?.attempts ?? 5, window: l?.window ?? 60, duration: l?.duration ?? 300))
         }
-        let sims = (f.simulate ?? []).map { Simulated(at: $0.at, door: $0.door, badge: $0.badge, contact: $0.contact, exit: $0.exit) }
+        let sims = (f.simulate ?? []).map { Simulated(at: $0.at, afterDecisions: $0.after_decisions ?? 0, door: $0.door, badge: $0.badge, contact: $0.contact, exit: $0.exit) }
         for s in sims where s.contact != nil && !["open", "closed"].contains(s.contact!) { problems.append("simulate: contact must be open or closed") }
+        if sims.contains(where: { $0.afterDecisions < 0 || $0.at < 0 }) { problems.append("simulate: at and after_decisions cannot be negative") }
         if !sims.isEmpty && gpio == .gpiod { problems.append("simulate needs gpio: simulated") }
         if !problems.isEmpty {
             throw SiteConfigError(problems: problems.map { "\(path): \($0)" }, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap))

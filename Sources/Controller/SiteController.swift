@@ -132,9 +132,12 @@ public final class SiteController {
     }
 
     private var limiter = EventRateLimiter()
+    /// Access decisions made since start (what `warden run --stop-after-decisions` counts).
+    public private(set) var decisionCount = 0
 
     /// Into the audit log, through the flood limiter for door, reader and camera events.
     public func record(_ event: AuditEvent) {
+        if event.kind == .decision { decisionCount += 1 }
         for e in limiter.admit(event) { audit.record(e) }
     }
 

@@ -84,8 +84,10 @@ final class RunningWarden {
     }
 
     /// Reads output until `text` appears (true), the process ends, or time runs out.
-    /// Never blocks past the deadline: it polls the pipe before each read.
-    func waitFor(_ text: String, timeout: TimeInterval = 30) -> Bool {
+    /// Never blocks past the deadline: it polls the pipe before each read. The deadline
+    /// only catches a hung controller (it returns as soon as the text appears), so it is
+    /// long enough for a sanitizer build on a loaded machine.
+    func waitFor(_ text: String, timeout: TimeInterval = 300) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         let fd = out.fileHandleForReading.fileDescriptor
         while !seen.contains(text), Date() < deadline {

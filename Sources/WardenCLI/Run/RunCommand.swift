@@ -64,6 +64,9 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Site file (YAML).") var site: String
     @Option(help: "Stop after this many seconds (for tests and trials).") var duration: Double?
+    @Option(help: ArgumentHelp("Stop once this many access decisions have been made and the simulate script has played (for tests and trials).",
+                               discussion: "Ends a rehearsal when its outcome is known, however fast this board recognises faces; --duration still bounds it."))
+    var stopAfterDecisions: Int?
 
     func run() throws {
         // 1. Validate everything; collect every problem.
@@ -176,15 +179,21 @@ struct RunCommand: ParsableCommand {
         log.info("\(up) of \(config.doors.count) doors up, \(gallery.count) templates; gpio \(config.gpio.rawValue); Ctrl-C or SIGTERM to stop")
 
         // 5. The loop.
-        var script = config.simulate.sorted { $0.at < $1.at }
+        var script = config.simulate.enumerated().sorted { ($0.element.afterDecisions, $0.element.at, $0.offset) < ($1.element.afterDecisions, $1.element.at, $1.offset) }.map(\.element)
+        // When each access decision was made: `after_decisions` steps count from these.
+        var decidedAt: [Date] = []
         let watchdog = ServiceNotifier.watchdogInterval
         var lastWatchdog = Date.distantPast, lastStatus = Date.distantPast
         var stopReason = "duration reached"
         while true {
             if let s = signals.stop { stopReason = "\(s) received"; break }
             if let duration, clock.now.timeIntervalSince(started) >= duration { break }
+            if let n = stopAfterDecisions, script.isEmpty, controller.decisionCount >= n { stopReason = "\(controller.decisionCount) decisions made"; break }
             if signals.takeReload() { reload(controller, config: config, db: db) }
-            while let next = script.first, clock.now.timeIntervalSince(started) >= next.at, let sim {
+            while decidedAt.count < controller.decisionCount { decidedAt.append(clock.now) }
+            while let next = script.first, let sim {
+                let from = next.afterDecisions == 0 ? started : next.afterDecisions <= decidedAt.count ? decidedAt[next.afterDecisions - 1] : nil
+                guard let from, clock.now.timeIntervalSince(from) >= next.at else { break }
                 script.removeFirst()
                 simulate(next, sim: sim, pinMap: pinMap)
             }
