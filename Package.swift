@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "WardenCore"),
         // The int8 scan kernel of 1:N search, with run-time CPU dispatch (see its header).
         .target(name: "CSearchKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "Matching", dependencies: ["FaceKit", "CSearchKernels"]),
+        .target(name: "Matching", dependencies: ["FaceKit", "CSearchKernels", "WardenCore"]),
         .target(name: "Storage", dependencies: [
             "FaceKit", "WardenCore",
             .product(name: "GRDB", package: "GRDB.swift"),
