@@ -254,7 +254,7 @@ final class DoorController {
     private func verifyFace(_ tf: TrackedFace, pending: PendingBadge, evidence ev: inout TrackEvidence) {
         var last: Verification? = nil
         if let e = tf.embedding {
-            let v = site.verifier.verify(e.values, against: site.gallery.templates(of: pending.person.id!))
+            let v = site.gallery.verify(e.values, person: pending.person.id!, using: site.verifier)
             ev.verified.append((v.match, true, tf.quality))
             last = v
             if Set(ev.verified.filter(\.fresh).map(\.ok)).count > 1 { pipeline.wantEvidence(track: tf.track) }

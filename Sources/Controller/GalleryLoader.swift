@@ -5,8 +5,9 @@ import Storage
 extension Gallery {
     /// Builds the search gallery from every stored template of `modelID`. Templates that fail
     /// to decode are skipped and reported, never matched against.
-    public static func load(from db: WardenDatabase, modelID: String = ModelSet.recognitionModelID) throws -> (gallery: Gallery, unreadable: [Int64]) {
-        var gallery = Gallery(modelID: modelID)
+    public static func load(from db: WardenDatabase, modelID: String = ModelSet.recognitionModelID,
+                            head: MetricHead? = nil) throws -> (gallery: Gallery, unreadable: [Int64]) {
+        var gallery = Gallery(modelID: modelID, head: head)
         var unreadable: [Int64] = []
         let templates = try db.templates.all(modelID: modelID)
         gallery.reserveCapacity(templates.count)

@@ -173,11 +173,24 @@ public struct Calibration: Sendable, Codable, Equatable {
     }
 
     /// The thresholds in force after this calibration: `base` with the 1:1 threshold and
-    /// the impostor model replaced (1:N follows from the model and the gallery size).
-    public func applied(to base: MatchThresholds, source: String) -> MatchThresholds {
+    /// the impostor model replaced (1:N follows from the model and the gallery size, and
+    /// never exceeds the 1:1 threshold), and the ambiguity margin when one was calibrated.
+    public func applied(to base: MatchThresholds, source: String, ambiguityMargin: Double? = nil) -> MatchThresholds {
         var t = base
         t.verify = verify
+        t.identifyCeiling = verify
         t.impostors = ImpostorModel(mean: impostorMean, standardDeviation: impostorStandardDeviation, source: source)
+        if let ambiguityMargin { t.ambiguityMargin = ambiguityMargin }
         return t
+    }
+
+    /// The largest 1:N ambiguity margin that turns away at most `cost` of correct
+    /// identifications. `correctGaps` are, for searches whose nearest person is the right
+    /// one, how much further the next person was. A margin m refuses the gaps below m, so
+    /// the answer is the gap at rank floor(cost·n) (0 when there are none).
+    public static func ambiguityMargin(correctGaps: [Double], cost: Double) -> Double {
+        let gaps = correctGaps.sorted()
+        guard !gaps.isEmpty else { return 0 }
+        return max(0, gaps[min(gaps.count - 1, Int((cost * Double(gaps.count)).rounded(.down)))])
     }
 }

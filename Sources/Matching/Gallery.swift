@@ -48,6 +48,10 @@ public enum GalleryError: Error, Equatable, CustomStringConvertible, Sendable {
 /// a snapshot while a writer updates the next one.
 public struct Gallery: Sendable {
     public let modelID: String
+    /// A learned metric, when one is configured: every vector that comes in (templates
+    /// added, probes searched or verified) is projected through it first, so the rows are
+    /// unit vectors of the learned space and callers only ever handle raw embeddings.
+    public let head: MetricHead?
     public private(set) var vectors: [Float] = []
     public private(set) var entries: [GalleryEntry] = []
     private var rowOfTemplate: [Int64: Int] = [:]
@@ -63,7 +67,11 @@ public struct Gallery: Sendable {
 
     public static let dimension = Embedding.dimension
 
-    public init(modelID: String = ModelSet.recognitionModelID) { self.modelID = modelID }
+    public init(modelID: String = ModelSet.recognitionModelID, head: MetricHead? = nil) { self.modelID = modelID; self.head = head }
+
+    /// A raw embedding in the space the rows live in.
+    @inline(__always)
+    func inSpace(_ v: [Float]) -> [Float] { head.map { $0.project(v) } ?? v }
 
     public var count: Int { entries.count }
     public var personCount: Int { Set(entries.map(\.personID)).count }
@@ -73,9 +81,10 @@ public struct Gallery: Sendable {
         try add(templateID: templateID, personID: personID, unitVector: embedding.values)
     }
 
-    /// Adds an already unit-length vector (for bulk loads and benchmarks).
-    public mutating func add(templateID: Int64, personID: Int64, unitVector: [Float]) throws(GalleryError) {
-        precondition(unitVector.count == Self.dimension)
+    /// Adds an already unit-length raw vector (for bulk loads and benchmarks).
+    public mutating func add(templateID: Int64, personID: Int64, unitVector raw: [Float]) throws(GalleryError) {
+        precondition(raw.count == Self.dimension)
+        let unitVector = inSpace(raw)
         guard rowOfTemplate[templateID] == nil else { throw .duplicateTemplate(templateID) }
         rowOfTemplate[templateID] = entries.count
         entries.append(GalleryEntry(templateID: templateID, personID: personID))
@@ -133,6 +142,12 @@ public struct Gallery: Sendable {
         return ids.count
     }
 
+    /// 1:1: a raw probe against one person's templates, in the gallery's space.
+    public func verify(_ query: [Float], person personID: Int64, using verifier: Verifier) -> Verification {
+        verifier.verify(inSpace(query), against: templates(of: personID))
+    }
+
+    /// A person's rows, in the gallery's space (projected when a head is configured).
     public func templates(of personID: Int64) -> [(templateID: Int64, vector: [Float])] {
         entries.indices.filter { entries[$0].personID == personID }.map { row in
             (entries[row].templateID, Array(vectors[(row * Self.dimension)..<((row + 1) * Self.dimension)]))
@@ -141,8 +156,9 @@ public struct Gallery: Sendable {
 
     /// The `k` nearest *people*, each at the distance of their closest template, nearest
     /// first. Exact.
-    public func search(_ query: [Float], k: Int) -> [PersonMatch] {
-        precondition(query.count == Self.dimension)
+    public func search(_ raw: [Float], k: Int) -> [PersonMatch] {
+        precondition(raw.count == Self.dimension)
+        let query = inSpace(raw)
         guard k > 0, !entries.isEmpty else { return [] }
         // A person's best template ranks above their others, so the k nearest people are
         // all among the nearest templates once those cover k distinct people. Start with

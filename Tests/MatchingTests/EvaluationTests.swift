@@ -89,4 +89,17 @@ struct CalibrationTests {
         let bad = VerificationScores(genuine: [0.5, 0.6, 0.7], impostor: [Double](repeating: 0.1, count: 40) + (0..<5000).map { 0.8 + Double($0) * 1e-5 })
         #expect(throws: Calibration.Refusal.noThreshold(target: 1e-3)) { try Calibration.make(bad, targetFMR: 1e-3) }
     }
+
+    /// Gaps 0.01, 0.02, ..., 1.00 between the right person and the next: a 5% cost allows
+    /// the margin 0.06, which turns away exactly the five gaps below it.
+    @Test func theAmbiguityMarginCostsAtMostItsShareOfCorrectAnswers() throws {
+        let gaps = (1...100).map { Double($0) / 100 }.shuffled()
+        let m = Calibration.ambiguityMargin(correctGaps: gaps, cost: 0.05)
+        #expect(abs(m - 0.06) < 1e-12)
+        #expect(gaps.filter { $0 < m }.count == 5)
+        #expect(Calibration.ambiguityMargin(correctGaps: gaps, cost: 0) == 0.01)     // refuses none
+        #expect(Calibration.ambiguityMargin(correctGaps: [], cost: 0.01) == 0)
+        let t = try Calibration.make(scores, targetFMR: 1e-2).applied(to: .default, source: "test", ambiguityMargin: m)
+        #expect(t.ambiguityMargin == m && t.identifyCeiling == t.verify)
+    }
 }

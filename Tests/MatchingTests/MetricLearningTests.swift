@@ -120,4 +120,35 @@ struct MetricLearningTests {
         let again = MetricTrainer(options: options).train(train, validation: validation)
         #expect(again.head == result.head && again.history == result.history)
     }
+
+    /// A gallery with a head holds projected rows and projects every probe, so searching
+    /// and verifying raw embeddings give the distances of the learned space.
+    @Test func aGalleryWithAHeadMatchesInTheLearnedSpace() throws {
+        var rng = SplitMix64(seed: 9)
+        var head = MetricHead.identity(kind: .linear, dimension: 128)
+        head.layers[0].weights = head.layers[0].weights.map { $0 + Double.random(in: -0.2...0.2, using: &rng) }
+        func unit() -> [Float] {
+            let v = (0..<128).map { _ in Float.random(in: -1...1, using: &rng) }
+            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return v.map { $0 / n }
+        }
+        let a = unit(), b = unit(), probe = unit()
+        var gallery = Gallery(head: head)
+        try gallery.add(templateID: 1, personID: 10, unitVector: a)
+        try gallery.add(templateID: 2, personID: 20, unitVector: b)
+        func d(_ x: [Float], _ y: [Float]) -> Double {
+            let px = head.project(x), py = head.project(y)
+            return Double(zip(px, py).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }).squareRoot()
+        }
+        let found = gallery.search(probe, k: 2)
+        let expected = [(10, d(probe, a)), (20, d(probe, b))].sorted { $0.1 < $1.1 }
+        #expect(found.map(\.personID) == expected.map { Int64($0.0) })
+        #expect(zip(found.map(\.distance), expected.map(\.1)).allSatisfy { abs($0 - $1) < 1e-4 })
+        let v = gallery.verify(probe, person: 10, using: Verifier())
+        #expect(abs((v.distance ?? 9) - d(probe, a)) < 1e-4)
+        // Without the head the same vectors give the raw distances, which differ.
+        var raw = Gallery()
+        try raw.add(templateID: 1, personID: 10, unitVector: a)
+        #expect(abs((raw.verify(probe, person: 10, using: Verifier()).distance ?? 9) - (v.distance ?? 9)) > 1e-3)
+    }
 }

@@ -33,4 +33,44 @@ struct EvalCommandTests {
         #expect(c.stderr.contains("3 impostor pairs cannot support FMR 0.0001") && c.stderr.contains("30000"))
         #expect(!FileManager.default.fileExists(atPath: home.url.appendingPathComponent("matching.yaml").path))
     }
+
+    /// train-metric on the shared set: a head over a seeded identity split, compared on the
+    /// identities it held out, installed with thresholds calibrated through it, then used
+    /// by identify; an altered head file stops matching with a reason.
+    @Test(.needsFixtures, .needsSharedFaces) func aLearnedHeadIsTrainedComparedInstalledAndPinned() throws {
+        let home = CLI.Home()
+        let headFile = home.url.appendingPathComponent("heads/test.json").path
+        let t = try CLI.run(["train-metric", CLI.sharedFaces.path, "--loss", "contrastive", "--epochs", "3", "--max-per-identity", "8",
+                             "--out", headFile, "--json"], home: home)
+        #expect(t.status == 0, "\(t.stderr)")
+        let meta = try #require((try t.json() as? [String: Any])?["metadata"] as? [String: Any])
+        let train = Set(meta["trainingIdentities"] as? [String] ?? []), val = Set(meta["validationIdentities"] as? [String] ?? [])
+        let test = Set(meta["testIdentities"] as? [String] ?? [])
+        #expect(!train.isEmpty && !val.isEmpty && !test.isEmpty)
+        #expect(train.isDisjoint(with: val) && train.isDisjoint(with: test) && val.isDisjoint(with: test))
+        #expect((meta["trainingSetHash"] as? String)?.count == 64)
+        #expect(try FileManager.default.attributesOfItem(atPath: headFile)[.posixPermissions] as? Int == 0o600)
+
+        let c = try CLI.run(["eval", CLI.sharedFaces.path, "--compare", "base,learned", "--metric-head", headFile, "--max-per-identity", "8", "--json"], home: home)
+        #expect(c.status == 0, "\(c.stderr)")
+        let both = try #require(try c.json() as? [String: [String: Any]])
+        #expect(both["base"]?["identities"] as? Int == test.count && both["learned"]?["identities"] as? Int == test.count)
+
+        // Installed with its thresholds; identify then matches through it.
+        let cal = try CLI.run(["calibrate", CLI.sharedFaces.path, "--target-fmr", "1e-2", "--metric-head", headFile, "--max-per-identity", "8"], home: home)
+        #expect(cal.status == 0, "\(cal.stderr)")
+        let yaml = try String(contentsOf: home.url.appendingPathComponent("matching.yaml"), encoding: .utf8)
+        #expect(yaml.contains("metric_head:") && yaml.contains(headFile))
+        #expect(try CLI.run(["person", "add", "Barack Obama", "--external-id", "P1"], home: home).status == 0)
+        #expect(try CLI.run(["enroll", "P1", CLI.fixtures.appendingPathComponent("obama.jpg").path], home: home).status == 0)
+        let id = try CLI.run(["identify", CLI.fixtures.appendingPathComponent("obama2.jpg").path, "--json"], home: home)
+        #expect((try id.json() as? [String: Any])?["personName"] as? String == "Barack Obama", "\(id.stdout)\(id.stderr)")
+
+        // One byte changed: every matching command refuses, naming the file and the fix.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: headFile))
+        bytes[bytes.count / 2] = bytes[bytes.count / 2] == UInt8(ascii: "1") ? UInt8(ascii: "2") : UInt8(ascii: "1")
+        try bytes.write(to: URL(fileURLWithPath: headFile))
+        let refused = try CLI.run(["identify", CLI.fixtures.appendingPathComponent("obama2.jpg").path], home: home)
+        #expect(refused.status != 0 && refused.stderr.contains("has changed since it was calibrated"), "\(refused.stderr)")
+    }
 }

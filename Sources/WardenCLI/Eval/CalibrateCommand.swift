@@ -12,9 +12,11 @@ struct CalibrateCommand: ParsableCommand {
         cache). The 1:1 threshold becomes the largest distance whose false-match rate on the \
         dataset's impostor pairs is at most --target-fmr; the impostor model (mean and \
         spread of impostor distances) is fitted to the same pairs, and the 1:N threshold \
-        follows from it for each gallery size at the configured target FPIR (shown for the \
-        people enrolled now). Both go into <home>/matching.yaml with the figures they came \
-        from, and the change is recorded in the audit log, so the log shows which \
+        follows from it for each gallery size at the target FPIR (shown for the people \
+        enrolled now), never above the 1:1 threshold. The 1:N ambiguity margin becomes the \
+        largest that turns away at most --margin-cost of correct identifications when each \
+        identity enrolls one photo and searches with the rest. All of it goes into \
+        <home>/matching.yaml with the figures it came from, and the change is recorded in the audit log, so the log shows which \
         calibration was in force. `warden run` takes it on start or SIGHUP.
 
         It refuses, saying why, when the data cannot support the target: estimating an FMR \
@@ -24,6 +26,7 @@ struct CalibrateCommand: ParsableCommand {
         Examples:
           warden calibrate ../shared/faces --target-fmr 1e-3
           warden calibrate /srv/site-faces --target-fmr 1e-4 --dry-run
+          warden calibrate ../shared/faces --target-fmr 1e-3 --metric-head heads/triplet.json
         """
     )
 
@@ -31,6 +34,11 @@ struct CalibrateCommand: ParsableCommand {
     @OptionGroup var op: OperatorOption
     @Argument(help: "Folder with one folder per identity.") var dataset: String
     @Option(help: "False-match rate to hold on impostor pairs.") var targetFMR = 1e-4
+    @Option(help: "1:N: false-positive identification rate to hold as the gallery grows (default: keep the configured one).") var targetFPIR: Double?
+    @Option(help: "Share of correct identifications the ambiguity margin may turn away.") var marginCost = 0.01
+    @Option(help: ArgumentHelp("Calibrate through this learned metric head and install it with the thresholds; 'none' removes the configured head.",
+                               discussion: "Default: the head configured now, if any, so thresholds always match the space in force."))
+    var metricHead: String?
     @Option(help: "Use at most this many images per identity.") var maxPerIdentity = 50
     @Option(help: "Skip identity folders whose name contains this (repeatable).") var exclude: [String] = []
     @Flag(help: "Show what would be set; change nothing.") var dryRun = false
@@ -38,51 +46,109 @@ struct CalibrateCommand: ParsableCommand {
     struct Report: Codable {
         let calibration: Calibration
         let previousVerify: Double
+        let ambiguityMargin: Double
+        let previousAmbiguityMargin: Double
+        /// Searches whose nearest person was wrong yet within the 1:1 threshold, and how
+        /// many of them the margin turns away.
+        let misidentifications: Int
+        let misidentificationsRefused: Int
+        let correctIdentifications: Int
+        let targetFPIR: Double
         let enrolledPeople: Int
         let identifyThreshold: Double
+        let metricHead: String?
         let written: String?
     }
 
+    func validate() throws {
+        guard targetFMR > 0, targetFMR < 1 else { throw ValidationError("--target-fmr must be between 0 and 1") }
+        if let f = targetFPIR, !(f > 0 && f < 1) { throw ValidationError("--target-fpir must be between 0 and 1") }
+        guard (0..<0.5).contains(marginCost) else { throw ValidationError("--margin-cost must be at least 0 and below 0.5") }
+    }
+
     func run() throws {
-        guard targetFMR > 0, targetFMR < 1 else { throw CLIError("--target-fmr must be between 0 and 1") }
         let engine: FaceEngine
         do { engine = try FaceEngine(locator: global.modelLocator) } catch { throw CLIError(error.description) }
-        let data = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: false,
+        // The space to calibrate in: the head named here, none, or the one configured now.
+        var headRef: MatchingConfiguration.HeadReference?
+        switch metricHead {
+        case "none": headRef = nil
+        case let path?:
+            let absolute = URL(fileURLWithPath: path).absoluteURL.standardized.path
+            _ = try MetricHeadFile.load(absolute)
+            headRef = .init(file: absolute, sha256: MetricHeadFile.sha256(file: absolute) ?? "")
+        case nil: headRef = try MatchingConfiguration.headReference(home: global.wardenHome)
+        }
+        let head = try headRef.map { try MetricHeadFile.load($0.file, expectedSHA256: $0.sha256) }
+
+        var data = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: false,
                                          engine: engine, cache: global.wardenHome.path + "/cache", progress: !global.json)
+        if let head { data = data.projected(through: head) }
         let scores = data.verificationScores(maxImpostorPairs: .max, seed: 1)
         let calibration: Calibration
         do { calibration = try Calibration.make(scores, targetFMR: targetFMR) } catch { throw CLIError("not calibrated: \(error.description)") }
+        let margin = ambiguity(data, threshold: calibration.verify)
 
-        let base = try global.thresholds()
+        var base = try global.thresholds()
+        let previous = base
+        if let targetFPIR { base.targetFPIR = targetFPIR }
         let dataset = URL(fileURLWithPath: self.dataset).absoluteURL.standardized.path
         let at = ISO8601DateFormatter().string(from: Date())
-        let thresholds = calibration.applied(to: base, source: "warden calibrate \(dataset) at \(at)")
+        let thresholds = calibration.applied(to: base, source: "warden calibrate \(dataset) at \(at)", ambiguityMargin: margin.margin)
         let people = (try? global.openDatabase().people.list(status: .active).count) ?? 0
         var written: String? = nil
         if !dryRun {
             let record = MatchingConfiguration.CalibrationRecord(
-                dataset: dataset, at: at, model: engine.modelID, images: data.images - data.failures.count, target_fmr: targetFMR,
+                dataset: dataset, at: at, model: engine.modelID + (head.map { "+head:" + $0.weightsDigest } ?? ""),
+                images: data.images - data.failures.count, target_fmr: targetFMR,
                 fmr: calibration.fmr, fnmr: calibration.fnmr, genuine_pairs: calibration.genuinePairs, impostor_pairs: calibration.impostorPairs)
-            try MatchingConfiguration.write(thresholds, calibration: record, home: global.wardenHome)
+            try MatchingConfiguration.write(thresholds, calibration: record, head: headRef, home: global.wardenHome)
             written = global.wardenHome.file(MatchingConfiguration.fileName)
             global.recordAdmin("admin.calibrate", by: op.resolved, subject: "matching", detail: [
                 "dataset": dataset, "target_fmr": String(targetFMR), "verify": String(format: "%.4f", calibration.verify),
-                "previous_verify": String(format: "%.4f", base.verify), "fmr": String(calibration.fmr), "fnmr": String(calibration.fnmr),
+                "previous_verify": String(format: "%.4f", previous.verify), "fmr": String(calibration.fmr), "fnmr": String(calibration.fnmr),
                 "impostor_pairs": String(calibration.impostorPairs), "genuine_pairs": String(calibration.genuinePairs),
+                "ambiguity_margin": String(format: "%.4f", margin.margin), "target_fpir": String(thresholds.targetFPIR),
+                "metric_head": headRef.map { "\($0.file) sha256:\($0.sha256)" } ?? "none",
             ])
         }
-        let report = Report(calibration: calibration, previousVerify: base.verify, enrolledPeople: people,
-                            identifyThreshold: thresholds.identifyThreshold(people: max(1, people)), written: written)
+        let report = Report(calibration: calibration, previousVerify: previous.verify, ambiguityMargin: margin.margin,
+                            previousAmbiguityMargin: previous.ambiguityMargin, misidentifications: margin.wrong, misidentificationsRefused: margin.wrongRefused,
+                            correctIdentifications: margin.correct, targetFPIR: thresholds.targetFPIR, enrolledPeople: people,
+                            identifyThreshold: thresholds.identifyThreshold(people: max(1, people)), metricHead: headRef?.file, written: written)
         if global.json { try Output.json(report); return }
         let c = calibration
         print("""
-        1:1 threshold \(Output.fixed(c.verify, 4)) (was \(Output.fixed(base.verify, 4))): FMR \(String(format: "%.2e", c.fmr)) \
+        1:1 threshold \(Output.fixed(c.verify, 4)) (was \(Output.fixed(previous.verify, 4))): FMR \(String(format: "%.2e", c.fmr)) \
         (target \(String(format: "%.0e", targetFMR))), FNMR \(String(format: "%.2f%%", c.fnmr * 100)) \
         on \(c.genuinePairs) genuine and \(c.impostorPairs) impostor pairs
         impostor model: mean \(Output.fixed(c.impostorMean, 4)), sd \(Output.fixed(c.impostorStandardDeviation, 4))
         1:N threshold for a gallery of \(max(1, people)) (the people enrolled now): \(Output.fixed(report.identifyThreshold, 4)) \
-        (target FPIR \(String(format: "%.0e", thresholds.targetFPIR)))
+        (target FPIR \(String(format: "%.0e", thresholds.targetFPIR)); never above the 1:1 threshold)
+        ambiguity margin \(Output.fixed(margin.margin, 4)) (was \(Output.fixed(previous.ambiguityMargin, 4))): turns away \
+        \(String(format: "%.1f%%", marginCost * 100)) at most of \(margin.correct) correct identifications, and \(margin.wrongRefused) of the \
+        \(margin.wrong) searches whose nearest person was the wrong one within the 1:1 threshold
+        metric head: \(headRef?.file ?? "none (raw embeddings)")
         """)
         print(written.map { "written to \($0) and recorded in the audit log" } ?? "dry run: nothing changed")
+    }
+
+    /// Every identity enrolls its first image; its other images search the gallery. The
+    /// margin comes from the correct answers' gaps to the next person (Calibration).
+    private func ambiguity(_ data: EmbeddingSet, threshold: Double) -> (margin: Double, correct: Int, wrong: Int, wrongRefused: Int) {
+        var gallery = Gallery()
+        let names = data.byIdentity.keys.sorted().filter { !(data.byIdentity[$0]?.isEmpty ?? true) }
+        for (i, n) in names.enumerated() { try? gallery.add(templateID: Int64(i + 1), personID: Int64(i + 1), unitVector: data.byIdentity[n]![0]) }
+        var correctGaps: [Double] = [], wrongGaps: [Double] = []
+        for (i, n) in names.enumerated() {
+            for v in data.byIdentity[n]!.dropFirst() {
+                let found = gallery.search(v, k: 2)
+                guard found.count == 2, found[0].distance <= threshold else { continue }
+                let gap = found[1].distance - found[0].distance
+                if found[0].personID == Int64(i + 1) { correctGaps.append(gap) } else { wrongGaps.append(gap) }
+            }
+        }
+        let m = Calibration.ambiguityMargin(correctGaps: correctGaps, cost: marginCost)
+        return (m, correctGaps.count, wrongGaps.count, wrongGaps.filter { $0 < m }.count)
     }
 }

@@ -26,11 +26,19 @@ struct EvalCommand: ParsableCommand {
         mated searches; the left-out identities' images are non-mated. Reports rank-1 and \
         rank-10 accuracy and FNIR at FPIR 1e-1 and 1e-2.
 
-        --plot DIR writes ROC, DET and distance-histogram SVGs.
+        Vectors are compared in the matching space in force: through the configured \
+        metric head, if any, or through --metric-head FILE. --compare base,learned puts \
+        the raw embedding and a learned head side by side on the identities the head held \
+        out of training and validation (recorded in the head file), so the comparison is \
+        on people it has never seen.
+
+        --plot DIR writes ROC, DET and distance-histogram plots as SVG and PNG (with \
+        --compare, one set in DIR/base and one in DIR/learned).
 
         Examples:
           warden eval ../shared/faces
           warden eval ../shared/faces --max-per-identity 10 --plot /tmp/eval --json
+          warden eval ../shared/faces --compare base,learned --metric-head heads/triplet.json
         """
     )
 
@@ -49,18 +57,68 @@ struct EvalCommand: ParsableCommand {
         let genuinePairs: Int; let impostorPairs: Int
         let eer: Double?; let eerThreshold: Double?
         let atFMR: [RatePoint]
-        let configuredThreshold: Double; let fmrAtConfigured: Double; let fnmrAtConfigured: Double
+        /// The 1:1 threshold in force and both rates there (nil when evaluating another space).
+        let configuredThreshold: Double?; let fmrAtConfigured: Double?; let fnmrAtConfigured: Double?
         let galleryPeople: Int; let matedSearches: Int; let nonMatedSearches: Int
         let rank1: Double; let rank10: Double
         let fnirAtFPIR: [String: Double?]
         let modelID: String
     }
 
+    @Option(help: "Evaluate in the space of this learned metric head (`warden train-metric`).") var metricHead: String?
+    @Option(help: ArgumentHelp("Compare spaces side by side, e.g. base,learned.",
+                               discussion: "Needs --metric-head (or a configured head). Only the head's held-out test identities are used: never one it trained or stopped early on."))
+    var compare: String?
+
+    func validate() throws {
+        if let compare, Set(compare.split(separator: ",").map(String.init)) != ["base", "learned"] {
+            throw ValidationError("--compare takes base,learned")
+        }
+    }
+
     func run() throws {
         let engine: FaceEngine
         do { engine = try FaceEngine(locator: global.modelLocator) } catch { throw CLIError(error.description) }
-        let data = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: cropped,
+        var data = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: cropped,
                                          engine: engine, cache: global.wardenHome.path + "/cache", progress: !global.json)
+        // The space in force (the configured head, if any) unless --metric-head names
+        // another; the configured 1:1 threshold only means something in the space in force.
+        let configuredRef = try MatchingConfiguration.headReference(home: global.wardenHome)
+        let named = try metricHead.map { try MetricHeadFile.load($0) }
+        let head = try named ?? global.metricHead()
+        let inForce = metricHead == nil || (configuredRef != nil && configuredRef?.sha256 == MetricHeadFile.sha256(file: metricHead!))
+        if compare != nil {
+            guard let head else { throw CLIError("--compare needs a learned head: give --metric-head FILE (from `warden train-metric`)") }
+            let held = Set(head.metadata.testIdentities)
+            let seen = Set(head.metadata.trainingIdentities + head.metadata.validationIdentities)
+            data = data.only(held.subtracting(seen))
+            guard data.byIdentity.count >= 2 else {
+                throw CLIError("the head's held-out test identities (\(held.count)) are not in \(dataset): compare on the dataset it was trained from")
+            }
+            let base = try evaluate(data, modelID: engine.modelID, configured: nil)
+            let learned = try evaluate(data.projected(through: head), modelID: engine.modelID + "+head:" + head.weightsDigest, configured: nil)
+            if let plot {
+                try EvalPlots.write(scores: base.scores, identification: base.identification, to: plot + "/base")
+                try EvalPlots.write(scores: learned.scores, identification: learned.identification, to: plot + "/learned")
+            }
+            if global.json { try Output.json(["base": base.report, "learned": learned.report]); return }
+            print(renderComparison(base.report, learned.report, head: head))
+            return
+        }
+        if let head { data = data.projected(through: head) }
+        let modelID = engine.modelID + (head.map { "+head:" + $0.weightsDigest } ?? "")
+        let configured = inForce ? try global.thresholds().verify : nil
+        let result = try evaluate(data, modelID: modelID, configured: configured)
+        if let plot { try EvalPlots.write(scores: result.scores, identification: result.identification, to: plot) }
+        if global.json { try Output.json(result.report); return }
+        print(render(result.report))
+        if let plot { print("\nplots: \(plot)/roc.svg, det.svg, histogram.svg (and .png)") }
+    }
+
+    /// Every figure for one set of vectors. `configured`: the 1:1 threshold in force, when
+    /// these vectors are in the space it applies to.
+    private func evaluate(_ data: EmbeddingSet, modelID: String, configured: Double?) throws
+        -> (report: Report, scores: VerificationScores, identification: IdentificationScores) {
         let people = data.byIdentity.filter { !$0.value.isEmpty }
         guard people.count >= 2 else { throw CLIError("need at least two identities with usable faces in \(dataset)") }
 
@@ -75,7 +133,6 @@ struct EvalCommand: ParsableCommand {
             let ci = wilsonInterval(misses, genuine.count)
             return RatePoint(targetFMR: target, supported: true, threshold: p.threshold, fnmr: p.fnmr, fnmr95: [ci.low, ci.high])
         }
-        let configured = try global.thresholds().verify
 
         // Open-set identification.
         var rng = SplitMix64(seed: seed)
@@ -107,14 +164,31 @@ struct EvalCommand: ParsableCommand {
         let report = Report(identities: people.count, images: data.images, failedToExtract: data.failures.count,
                             failureToExtractRate: Double(data.failures.count) / Double(max(1, data.images)),
                             genuinePairs: genuine.count, impostorPairs: scores.impostor.count, eer: eer?.rate, eerThreshold: eer?.threshold,
-                            atFMR: points, configuredThreshold: configured, fmrAtConfigured: scores.fmr(at: configured),
-                            fnmrAtConfigured: scores.fnmr(at: configured), galleryPeople: gallery.personCount, matedSearches: mated.count,
+                            atFMR: points, configuredThreshold: configured, fmrAtConfigured: configured.map(scores.fmr(at:)),
+                            fnmrAtConfigured: configured.map(scores.fnmr(at:)), galleryPeople: gallery.personCount, matedSearches: mated.count,
                             nonMatedSearches: nonMated.count, rank1: ident.rankAccuracy(1), rank10: ident.rankAccuracy(10),
-                            fnirAtFPIR: fnirAt, modelID: engine.modelID)
-        if let plot { try EvalPlots.write(scores: scores, identification: ident, to: plot) }
-        if global.json { try Output.json(report); return }
-        print(render(report))
-        if let plot { print("\nplots: \(plot)/roc.svg, det.svg, histogram.svg") }
+                            fnirAtFPIR: fnirAt, modelID: modelID)
+        return (report, scores, ident)
+    }
+
+    private func renderComparison(_ b: Report, _ l: Report, head: MetricHead) -> String {
+        func pct(_ x: Double?) -> String { x.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
+        func row(_ name: String, _ x: String, _ y: String) -> String {
+            name.padding(toLength: 26, withPad: " ", startingAt: 0) + x.padding(toLength: 12, withPad: " ", startingAt: 0) + y
+        }
+        let m = head.metadata
+        var lines = ["Comparison on \(b.identities) held-out identities (\(b.images) images) that the head never saw",
+                     "head: \(head.kind.rawValue), \(m.loss) loss\(m.squaredHinge ? " (squared hinge)" : ""), margin \(m.margin), \(m.mining) mining, best epoch \(m.bestEpoch) of \(m.epochs)",
+                     "", row("", "base", "learned")]
+        lines.append(row("EER", pct(b.eer), pct(l.eer)))
+        for (p, q) in zip(b.atFMR, l.atFMR) {
+            let label = "FNMR at FMR \(String(format: "%.0e", p.targetFMR))"
+            lines.append(p.supported ? row(label, pct(p.fnmr), pct(q.fnmr)) : row(label, "not supported (\(Int(3 / p.targetFMR)) impostor pairs needed)", ""))
+        }
+        lines.append(row("rank-1", pct(b.rank1), pct(l.rank1)))
+        for (k, v) in b.fnirAtFPIR.sorted(by: { $0.key > $1.key }) { lines.append(row("FNIR at FPIR \(k)", pct(v ?? nil), pct(l.fnirAtFPIR[k] ?? nil))) }
+        lines.append("\(b.genuinePairs) genuine and \(b.impostorPairs) impostor pairs; \(b.matedSearches) mated and \(b.nonMatedSearches) non-mated searches")
+        return lines.joined(separator: "\n")
     }
 
     private func render(_ r: Report) -> String {
@@ -130,77 +204,12 @@ struct EvalCommand: ParsableCommand {
                 lines.append("  FNMR at FMR \(String(format: "%.0e", p.targetFMR)): \(pct(p.fnmr)) (95% \(pct(p.fnmr95?[0]))-\(pct(p.fnmr95?[1]))) at distance \(p.threshold.map { Output.fixed($0, 3) } ?? "-")")
             }
         }
-        lines.append("  at the configured threshold \(Output.fixed(r.configuredThreshold, 3)): FMR \(pct(r.fmrAtConfigured)), FNMR \(pct(r.fnmrAtConfigured))")
+        if let t = r.configuredThreshold {
+            lines.append("  at the configured threshold \(Output.fixed(t, 3)): FMR \(pct(r.fmrAtConfigured)), FNMR \(pct(r.fnmrAtConfigured))")
+        }
         lines.append("\nIdentification (1:N, open set): gallery of \(r.galleryPeople), \(r.matedSearches) mated and \(r.nonMatedSearches) non-mated searches")
         lines.append("  rank-1 \(pct(r.rank1)), rank-10 \(pct(r.rank10))")
         for (k, v) in r.fnirAtFPIR.sorted(by: { $0.key > $1.key }) { lines.append("  FNIR at FPIR \(k): \(pct(v ?? nil))") }
         return lines.joined(separator: "\n")
     }
 }
-
-/// Unit embeddings per identity, from a dataset folder, with a cache.
-struct EmbeddingSet {
-    var byIdentity: [String: [[Float]]] = [:]
-    var images = 0
-    var failures: [String] = []
-
-    /// Every genuine pair, and every impostor pair or a seeded sample of them.
-    func verificationScores(maxImpostorPairs: Int, seed: UInt64) -> VerificationScores {
-        var genuine: [Double] = [], impostor: [Double] = []
-        let flat = byIdentity.sorted { $0.key < $1.key }.flatMap { p in p.value.map { (p.key, $0) } }
-        for i in flat.indices {
-            for j in (i + 1)..<flat.count {
-                let d = DistanceMetric.euclidean.distance(flat[i].1, flat[j].1)
-                if flat[i].0 == flat[j].0 { genuine.append(d) } else { impostor.append(d) }
-            }
-        }
-        if impostor.count > maxImpostorPairs {
-            var rng = SplitMix64(seed: seed)
-            impostor.shuffle(using: &rng)
-            impostor = Array(impostor.prefix(maxImpostorPairs))
-        }
-        return VerificationScores(genuine: genuine, impostor: impostor)
-    }
-
-    static func load(dataset: String, maxPerIdentity: Int, exclude: [String], cropped: Bool, engine: FaceEngine, cache: String, progress: Bool) throws -> EmbeddingSet {
-        let fm = FileManager.default
-        guard let identities = try? FaceDataset(root: URL(fileURLWithPath: dataset)).identities(skipping: { name in exclude.contains { name.contains($0) } }) else {
-            throw CLIError("cannot read the dataset folder \(dataset)")
-        }
-        try fm.createDirectory(atPath: cache, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let cacheFile = URL(fileURLWithPath: cache).appendingPathComponent("embeddings-\(engine.modelID).json")
-        var cached = (try? JSONDecoder().decode([String: [Float]].self, from: Data(contentsOf: cacheFile))) ?? [:]
-        var out = EmbeddingSet()
-        var done = 0
-        for identity in identities {
-            let name = identity.name
-            for url in identity.images.prefix(maxPerIdentity) {
-                out.images += 1
-                let path = url.path
-                guard let bytes = fm.contents(atPath: path) else { out.failures.append(path); continue }
-                let key = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() + (cropped ? ":crop" : "")
-                if let v = cached[key] {
-                    if !v.isEmpty { out.byIdentity[name, default: []].append(v) } else { out.failures.append(path) }
-                    continue
-                }
-                var vector: [Float] = []
-                if let image = try? RGBImage(decoding: Array(bytes), limits: ImageLimits(strict: false)) {
-                    if cropped {
-                        let box = FaceBox(left: 0, top: 0, right: image.width - 1, bottom: image.height - 1)
-                        if let f = try? engine.landmarks(image, box: box), let e = try? engine.embed(image, face: f) { vector = e.values }
-                    } else if let faces = try? engine.detect(image, options: DetectionOptions(upsample: 1)), faces.count == 1,
-                              let e = try? engine.embed(image, face: faces[0]) {
-                        vector = e.values
-                    }
-                }
-                cached[key] = vector
-                if vector.isEmpty { out.failures.append(path) } else { out.byIdentity[name, default: []].append(vector) }
-                done += 1
-                if progress && done % 20 == 0 { FileHandle.standardError.write(Data("eval: embedded \(done) new images\n".utf8)) }
-            }
-        }
-        if done > 0 { try? JSONEncoder().encode(cached).write(to: cacheFile) }
-        return out
-    }
-}
-

@@ -38,7 +38,7 @@ struct EnrollCommand: ParsableCommand {
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         let enroller = Enroller(engine: try global.loadEngine(), db: db, thresholds: try global.thresholds())
-        var gallery = try Gallery.load(from: db).gallery
+        var gallery = try global.loadGallery(db)
         var results: [Result] = []
         for photo in photos {
             do {

@@ -61,11 +61,10 @@ struct VerifyCommand: ParsableCommand {
         var verification: Verification? = nil
         if refusal == nil, let s = subject {
             let (embedding, _, _) = try probeEmbedding(photo, engine: try global.loadEngine())
-            let templates = try db.templates.forPerson(s.id!).compactMap { t -> (templateID: Int64, vector: [Float])? in
-                guard let e = try? db.templates.embedding(of: t), e.modelID == embedding.modelID else { return nil }
-                return (t.id!, e.values)
+            let gallery = try global.loadGallery(db, modelID: embedding.modelID)
+            if gallery.templates(of: s.id!).isEmpty { refusal = "no_templates" } else {
+                verification = gallery.verify(embedding.values, person: s.id!, using: verifier)
             }
-            if templates.isEmpty { refusal = "no_templates" } else { verification = verifier.verify(embedding.values, against: templates) }
         }
         let result = Result(match: verification?.match ?? false, reason: refusal ?? (verification?.match == true ? nil : "too_far"),
                             personID: subject?.id, personName: subject?.displayName, distance: verification?.distance,
@@ -127,7 +126,7 @@ struct IdentifyCommand: ParsableCommand {
         let db = try global.openDatabase()
         let thresholds = try global.thresholds()
         let (embedding, _, _) = try probeEmbedding(photo, engine: try global.loadEngine())
-        let gallery = try Gallery.load(from: db, modelID: embedding.modelID).gallery
+        let gallery = try global.loadGallery(db, modelID: embedding.modelID)
         var people: [Int64: Person] = [:]
         for p in try db.people.list() { people[p.id!] = p }
         let now = Date()

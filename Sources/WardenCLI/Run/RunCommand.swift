@@ -95,6 +95,8 @@ struct RunCommand: ParsableCommand {
         do { models = try global.modelLocator.locate() } catch { models = nil; problems.append(error.description) }
         let thresholds: MatchThresholds?
         do { thresholds = try global.thresholds() } catch { thresholds = nil; problems.append("\(error)") }
+        var head: MetricHead? = nil
+        do { head = try global.metricHead() } catch { problems.append("\(error)") }
         guard problems.isEmpty, let config, let policy, let pinMap, let models, let thresholds else {
             Output.error("not starting; \(problems.count) problem(s), no door was touched:")
             for p in problems { FileHandle.standardError.write(Data("  - \(p)\n".utf8)) }
@@ -109,12 +111,13 @@ struct RunCommand: ParsableCommand {
         let audit = AuditLog(store: auditStore)
         let engine: FaceEngine
         do { engine = try FaceEngine(models: models) } catch { throw CLIError(error.description) }
-        let (gallery, unreadable) = try Gallery.load(from: db)
+        let (gallery, unreadable) = try Gallery.load(from: db, head: head)
         let clock = SystemClock()
         let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock)
         let started = clock.now
         controller.record(AuditEvent(at: started, kind: .system, type: "system.start",
                                      detail: ["site": config.file, "gpio": config.gpio.rawValue, "templates": String(gallery.count),
+                                              "metric_head": head.map { "\($0.kind.rawValue) \($0.weightsDigest)" } ?? "none",
                                               "unreadable_templates": String(unreadable.count)], siteTimeZone: policy.timeZone))
         // Structured log lines on stdout (journald adds its own timestamps under systemd).
         var logger = Logger(label: "warden") { StreamLogHandler.standardOutput(label: $0) }
@@ -222,7 +225,7 @@ struct RunCommand: ParsableCommand {
         do {
             let p = try PolicyLoader().load(directory: config.policyDirectory)
             let t = try global.thresholds()
-            let g = try Gallery.load(from: db).gallery
+            let g = try global.loadGallery(db)
             controller.policy = p
             controller.thresholds = t
             controller.gallery = g

@@ -11,7 +11,13 @@ import Yams
 /// ambiguity_margin: 0.04    # 1:N: next person must be this much further
 /// impostors: {mean: 0.5915, standard_deviation: 0.0614, source: "..."}
 /// calibration: {dataset: ..., at: ..., target_fmr: ..., ...}   # written by `warden calibrate`
+/// metric_head: {file: /var/lib/warden/heads/triplet.json, sha256: ...}  # optional learned metric
 /// ```
+///
+/// The thresholds are distances in the space matching happens in, so a metric head is only
+/// ever installed together with thresholds calibrated through it (`warden calibrate
+/// --metric-head`). A named head that is missing, altered or malformed stops every command
+/// that matches, rather than matching in the wrong space.
 enum MatchingConfiguration {
     static let fileName = "matching.yaml"
 
@@ -22,6 +28,7 @@ enum MatchingConfiguration {
         var ambiguity_margin: Double?
         var impostors: Impostors?
         var calibration: CalibrationRecord?
+        var metric_head: HeadReference?
         struct Impostors: Codable { var mean: Double; var standard_deviation: Double; var source: String? }
     }
 
@@ -31,11 +38,15 @@ enum MatchingConfiguration {
         var target_fmr: Double; var fmr: Double; var fnmr: Double; var genuine_pairs: Int; var impostor_pairs: Int
     }
 
-    /// Writes the thresholds in force, with the calibration they came from, owner-only.
-    static func write(_ t: MatchThresholds, calibration: CalibrationRecord?, home: WardenHome) throws {
+    /// A learned metric head file, pinned by its SHA-256.
+    struct HeadReference: Codable, Equatable { var file: String; var sha256: String }
+
+    /// Writes the thresholds in force, with the calibration they came from and the head
+    /// they were calibrated through, owner-only.
+    static func write(_ t: MatchThresholds, calibration: CalibrationRecord?, head: HeadReference?, home: WardenHome) throws {
         let file = File(verify: t.verify, identify_ceiling: t.identifyCeiling, target_fpir: t.targetFPIR, ambiguity_margin: t.ambiguityMargin,
                         impostors: File.Impostors(mean: t.impostors.mean, standard_deviation: t.impostors.standardDeviation, source: t.impostors.source),
-                        calibration: calibration)
+                        calibration: calibration, metric_head: head)
         try home.create()
         let path = home.file(fileName)
         let text = "# Matching thresholds. Written by `warden calibrate`; see docs/accuracy.md.\n" + (try YAMLEncoder().encode(file))
@@ -45,13 +56,26 @@ enum MatchingConfiguration {
         guard rename(path + ".tmp", path) == 0 else { throw CLIError("cannot replace \(path): \(String(cString: strerror(errno)))") }
     }
 
-    static func load(home: WardenHome) throws -> MatchThresholds {
+    private static func file(home: WardenHome) throws -> File? {
         let path = home.file(fileName)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return .default }
-        let file: File
-        do { file = try YAMLDecoder().decode(File.self, from: text) } catch {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        do { return try YAMLDecoder().decode(File.self, from: text) } catch {
             throw CLIError("\(path): not valid matching configuration: \(error)")
         }
+    }
+
+    /// The configured head reference, if any (not loaded).
+    static func headReference(home: WardenHome) throws -> HeadReference? { try file(home: home)?.metric_head }
+
+    /// The configured metric head, loaded and checked; nil when none is configured.
+    static func loadHead(home: WardenHome) throws -> MetricHead? {
+        guard let ref = try headReference(home: home) else { return nil }
+        return try MetricHeadFile.load(ref.file, expectedSHA256: ref.sha256, configuredIn: home.file(fileName))
+    }
+
+    static func load(home: WardenHome) throws -> MatchThresholds {
+        let path = home.file(fileName)
+        guard let file = try file(home: home) else { return .default }
         var t = MatchThresholds.default
         if let v = file.verify { t.verify = v }
         if let v = file.identify_ceiling { t.identifyCeiling = v }

@@ -28,6 +28,14 @@ extension GlobalOptions {
     }
 
     func thresholds() throws -> MatchThresholds { try MatchingConfiguration.load(home: wardenHome) }
+
+    /// The learned metric head in force, if one is configured (see MatchingConfiguration).
+    func metricHead() throws -> MetricHead? { try MatchingConfiguration.loadHead(home: wardenHome) }
+
+    /// Every stored template in the matching space in force.
+    func loadGallery(_ db: WardenDatabase, modelID: String = ModelSet.recognitionModelID) throws -> Gallery {
+        try Gallery.load(from: db, modelID: modelID, head: try metricHead()).gallery
+    }
 }
 
 /// Runs a store operation, turning storage errors into one-line CLI errors.
