@@ -32,6 +32,9 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CWebP", pkgConfig: "libwebp",
                        providers: [.apt(["libwebp-dev"])]),
+        // Text in PNG plots.
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2",
+                       providers: [.apt(["libfreetype-dev"])]),
 
         // The only C++ in the project: a thin extern "C" shim over dlib.
         .target(
@@ -70,7 +73,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller",
+            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "CFreeType",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),

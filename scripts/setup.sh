@@ -12,8 +12,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Libraries the package links against, and the tools the tests and benchmarks call.
 APT_PACKAGES=(
   libdlib-dev libopenblas-dev libgpiod-dev gpiod libv4l-dev v4l-utils libsqlite3-dev
-  libturbojpeg0-dev libpng-dev libwebp-dev pkg-config python3 python3-pip python3-venv
-  ffmpeg
+  libturbojpeg0-dev libpng-dev libwebp-dev libfreetype-dev fonts-dejavu-core pkg-config
+  python3 python3-pip python3-venv ffmpeg
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

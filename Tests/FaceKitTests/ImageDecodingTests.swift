@@ -46,6 +46,14 @@ struct ImageDecodingTests {
         #expect(p2.pixels == [0, 0, 0, 255, 255, 255])
     }
 
+    @Test func pngEncodingRoundTripsExactly() throws {
+        var rng = SeededGenerator(seed: 3)
+        let img = try RGBImage(width: 37, height: 11, pixels: (0..<(37 * 11 * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        let png = try img.pngData()
+        #expect(Array(png.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+        #expect(try RGBImage(decoding: png) == img)
+    }
+
     @Test func ppmRoundTrip() throws {
         var rng = SeededGenerator(seed: 7)
         let pixels = (0..<(5 * 4 * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }

@@ -1,4 +1,5 @@
 import Foundation
+import FaceKit
 import Testing
 @testable import WardenCLI
 
@@ -72,5 +73,29 @@ struct EvalCommandTests {
         try bytes.write(to: URL(fileURLWithPath: headFile))
         let refused = try CLI.run(["identify", CLI.fixtures.appendingPathComponent("obama2.jpg").path], home: home)
         #expect(refused.status != 0 && refused.stderr.contains("has changed since it was calibrated"), "\(refused.stderr)")
+    }
+}
+
+@Suite("evaluation plots")
+struct EvalPlotTests {
+    /// A known curve drawn to PNG: the series' colour is on the line and not far from it,
+    /// and the title and axis labels put ink where the SVG puts them.
+    @Test func thePNGDrawsTheSeriesAndTheText() throws {
+        let plot = Plot(title: "A diagonal", xLabel: "x", yLabel: "y", series: [("line", [(x: 0, y: 0), (x: 1, y: 1)])], xRange: (0, 1), yRange: (0, 1))
+        let raster = try PlotRaster()
+        let img = try RGBImage(decoding: raster.png(plot))
+        #expect(img.width == Int(Plot.width) && img.height == Int(Plot.height))
+        func isSeries(_ x: Double, _ y: Double) -> Bool {
+            let p = img[Int(x), Int(y)]
+            return p.b > 150 && p.r < 120   // #1f77b4, blue
+        }
+        #expect(isSeries(plot.px(0.5), plot.py(0.5)) && isSeries(plot.px(0.25), plot.py(0.25)))
+        #expect(!isSeries(plot.px(0.5), plot.py(0.25)) && !isSeries(plot.px(0.25), plot.py(0.75)))
+        // The title is centred on y = 22; the rotated y label runs up x = 16.
+        func ink(_ xs: ClosedRange<Int>, _ ys: ClosedRange<Int>) -> Bool { xs.contains { x in ys.contains { y in img[x, y].r < 128 } } }
+        #expect(ink(280...360, 10...24))
+        #expect(ink(4...18, 200...240))
+        #expect(!ink(4...18, 60...120))
+        #expect(plot.svg().contains("<polyline") && plot.svg().contains("A diagonal"))
     }
 }

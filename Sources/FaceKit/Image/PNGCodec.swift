@@ -23,9 +23,33 @@ enum PNGCodec {
         return RGBImage(unchecked: Int(image.width), Int(image.height), pixels)
     }
 
+    /// 8-bit RGB to PNG bytes (for plots and reports).
+    static func encode(_ rgb: RGBImage) throws(ImageError) -> [UInt8] {
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(rgb.width); image.height = UInt32(rgb.height)
+        image.format = UInt32(PNG_FORMAT_RGB)
+        defer { png_image_free(&image) }
+        // First call sizes the output, second writes it.
+        var size: png_alloc_size_t = 0
+        let sized = rgb.pixels.withUnsafeBufferPointer { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }
+        guard sized != 0, size > 0 else { throw .corrupt(format: "PNG", detail: "cannot encode: \(message(&image))") }
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let written = out.withUnsafeMutableBufferPointer { dst in
+            rgb.pixels.withUnsafeBufferPointer { png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+        }
+        guard written != 0 else { throw .corrupt(format: "PNG", detail: "cannot encode: \(message(&image))") }
+        return Array(out.prefix(Int(size)))
+    }
+
     private static func message(_ image: inout png_image) -> String {
         withUnsafeBytes(of: &image.message) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
     }
+}
+
+extension RGBImage {
+    /// PNG bytes, lossless.
+    public func pngData() throws(ImageError) -> [UInt8] { try PNGCodec.encode(self) }
 }

@@ -98,8 +98,9 @@ struct EvalCommand: ParsableCommand {
             let base = try evaluate(data, modelID: engine.modelID, configured: nil)
             let learned = try evaluate(data.projected(through: head), modelID: engine.modelID + "+head:" + head.weightsDigest, configured: nil)
             if let plot {
-                try EvalPlots.write(scores: base.scores, identification: base.identification, to: plot + "/base")
-                try EvalPlots.write(scores: learned.scores, identification: learned.identification, to: plot + "/learned")
+                for (name, r) in [("base", base), ("learned", learned)] {
+                    if let note = try EvalPlots.write(scores: r.scores, identification: r.identification, to: plot + "/" + name) { Output.error(note) }
+                }
             }
             if global.json { try Output.json(["base": base.report, "learned": learned.report]); return }
             print(renderComparison(base.report, learned.report, head: head))
@@ -109,7 +110,7 @@ struct EvalCommand: ParsableCommand {
         let modelID = engine.modelID + (head.map { "+head:" + $0.weightsDigest } ?? "")
         let configured = inForce ? try global.thresholds().verify : nil
         let result = try evaluate(data, modelID: modelID, configured: configured)
-        if let plot { try EvalPlots.write(scores: result.scores, identification: result.identification, to: plot) }
+        if let plot, let note = try EvalPlots.write(scores: result.scores, identification: result.identification, to: plot) { Output.error(note) }
         if global.json { try Output.json(result.report); return }
         print(render(result.report))
         if let plot { print("\nplots: \(plot)/roc.svg, det.svg, histogram.svg (and .png)") }
