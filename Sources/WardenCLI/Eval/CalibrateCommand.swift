@@ -15,7 +15,8 @@ struct CalibrateCommand: ParsableCommand {
         follows from it for each gallery size at the target FPIR (shown for the people \
         enrolled now), never above the 1:1 threshold. The 1:N ambiguity margin becomes the \
         largest that turns away at most --margin-cost of correct identifications when each \
-        identity enrolls one photo and searches with the rest. All of it goes into \
+        identity enrolls one photo and searches with the rest. Through a metric head, only \
+        identities the head never trained on are used. All of it goes into \
         <home>/matching.yaml with the figures it came from, and the change is recorded in the audit log, so the log shows which \
         calibration was in force. `warden run` takes it on start or SIGHUP.
 
@@ -83,7 +84,15 @@ struct CalibrateCommand: ParsableCommand {
 
         var data = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: false,
                                          engine: engine, cache: global.wardenHome.path + "/cache", progress: !global.json)
-        if let head { data = data.projected(through: head) }
+        if let head {
+            // Thresholds measured on people the head trained or stopped early on would be
+            // optimistic: calibrate on the others only.
+            let seen = Set(head.metadata.trainingIdentities + head.metadata.validationIdentities)
+            data = data.only(Set(data.byIdentity.keys).subtracting(seen)).projected(through: head)
+            guard data.byIdentity.count >= 2 else {
+                throw CLIError("not calibrated: \(dataset) has no identities the metric head did not train on; calibrate on faces of other people")
+            }
+        }
         let scores = data.verificationScores(maxImpostorPairs: .max, seed: 1)
         let calibration: Calibration
         do { calibration = try Calibration.make(scores, targetFMR: targetFMR) } catch { throw CLIError("not calibrated: \(error.description)") }
@@ -125,10 +134,10 @@ struct CalibrateCommand: ParsableCommand {
         impostor model: mean \(Output.fixed(c.impostorMean, 4)), sd \(Output.fixed(c.impostorStandardDeviation, 4))
         1:N threshold for a gallery of \(max(1, people)) (the people enrolled now): \(Output.fixed(report.identifyThreshold, 4)) \
         (target FPIR \(String(format: "%.0e", thresholds.targetFPIR)); never above the 1:1 threshold)
-        ambiguity margin \(Output.fixed(margin.margin, 4)) (was \(Output.fixed(previous.ambiguityMargin, 4))): turns away \
-        \(String(format: "%.1f%%", marginCost * 100)) at most of \(margin.correct) correct identifications, and \(margin.wrongRefused) of the \
-        \(margin.wrong) searches whose nearest person was the wrong one within the 1:1 threshold
-        metric head: \(headRef?.file ?? "none (raw embeddings)")
+        ambiguity margin \(Output.fixed(margin.margin, 4)) (was \(Output.fixed(previous.ambiguityMargin, 4))): turns away at most \
+        \(String(format: "%.1f%%", marginCost * 100)) of \(margin.correct) correct identifications, and \(margin.wrongRefused) of \
+        \(margin.wrong) where the nearest person within the 1:1 threshold was the wrong one
+        metric head: \(headRef.map { "\($0.file) (calibrated on the \(data.byIdentity.count) identities it never trained on)" } ?? "none (raw embeddings)")
         """)
         print(written.map { "written to \($0) and recorded in the audit log" } ?? "dry run: nothing changed")
     }

@@ -22,7 +22,7 @@ enum MetricHeadFile {
     static func load(_ path: String, expectedSHA256: String? = nil, configuredIn: String? = nil) throws -> MetricHead {
         let origin = configuredIn.map { " (named in \($0))" } ?? ""
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError("metric head \(path)\(origin) cannot be read; restore it, or remove it with `warden calibrate DATASET --metric-head none`")
+            throw CLIError("metric head \(path)\(origin) cannot be read" + (configuredIn == nil ? "" : "; restore it, or stop using it with `warden calibrate DATASET --metric-head none`"))
         }
         if let expected = expectedSHA256, sha256(data) != expected {
             throw CLIError("metric head \(path)\(origin) has changed since it was calibrated (SHA-256 differs); run `warden calibrate DATASET --metric-head \(path)` again")
