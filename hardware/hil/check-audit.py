@@ -37,5 +37,10 @@ checks = [
     has("6: stopped by SIGTERM", lambda e: e["type"] == "system.stop" and "SIGTERM" in json.dumps(e.get("detail", {}))),
     has("the V4L2 camera started", lambda e: e["type"] == "system.camera_started"),
 ]
+# 7: killed with SIGKILL, so that run has no system.stop: two starts in a row.
+lifecycle = [e["type"] for e in events if e["type"] in ("system.start", "system.stop")]
+crashed = any(a == b == "system.start" for a, b in zip(lifecycle, lifecycle[1:]))
+print(f"  {'ok ' if crashed else 'MISSING'} 7: a run ended by kill -9 (no system.stop) and the restart after it")
+checks.append(crashed)
 print(f"audit: {len(events)} events, {sum(checks)}/{len(checks)} checks")
 sys.exit(0 if all(checks) else 1)

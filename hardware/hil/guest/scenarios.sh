@@ -79,7 +79,10 @@ start_warden() {   # start_warden SITE
     WLOG=$OUT/warden-$1.log
     # The binary itself, not the wd function: a backgrounded function is a subshell, and
     # SIGTERM would stop the shell rather than warden.
-    /tmp/bin/warden run --site /hil/hardware/hil/sites/$1.yaml --home /tmp/home --models /tmp/models > $WLOG 2>&1 &
+    # Truncate here, not in the background job: that job may not have run yet when the
+    # wait below first reads the log, and would find the previous run's "doors up".
+    : > $WLOG
+    /tmp/bin/warden run --site /hil/hardware/hil/sites/$1.yaml --home /tmp/home --models /tmp/models >> $WLOG 2>&1 &
     WARDEN_PID=$!
     # Ready when its status socket answers (opened after every door is up).
     local n=0
@@ -174,6 +177,25 @@ scenario_sigterm() {
     pass
 }
 
+scenario_kill9() {
+    SCENARIO="7 kill-9-relay-to-safe-state-and-restart"
+    start_warden office || { fail "warden did not start"; return; }
+    mark
+    pull $OFFICE_REX down; sleep 0.2; pull $OFFICE_REX up
+    wait_value $OFFICE_RELAY 1 10 || { fail "could not get the relay active before kill -9"; return; }
+    kill -KILL $WARDEN_PID; wait $WARDEN_PID 2>/dev/null; WARDEN_PID=""
+    # No warden code runs after SIGKILL: the kernel releases its lines, and gpio-sim shows
+    # the pull again (down = de-energised = locked). This is what a crash or an OOM kill does.
+    wait_value $OFFICE_RELAY 0 2 || { fail "relay still active after kill -9"; return; }
+    # Restart over what the kill left: a stale socket, the databases mid-WAL, an audit
+    # chain with no system.stop. The host verifies that chain afterwards.
+    start_warden office || { fail "warden did not restart after kill -9"; return; }
+    [ "$(value $OFFICE_RELAY)" = 0 ] || { fail "relay active on restart"; return; }
+    stop_warden
+    [ "$WARDEN_RC" = 0 ] || { fail "the restarted warden exited $WARDEN_RC"; return; }
+    pass
+}
+
 scenario_badge_and_face() {
     SCENARIO="3 badge-then-face"
     local bits
@@ -217,6 +239,8 @@ main() {
     scenario_forced_open
     scenario_rex
     scenario_sigterm
+    [ -n "$WARDEN_PID" ] && stop_warden
+    scenario_kill9
     [ -n "$WARDEN_PID" ] && stop_warden
 
     start_warden server-room || { echo "HIL: FAIL setup: warden run (server-room)"; return 1; }
