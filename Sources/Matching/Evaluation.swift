@@ -122,6 +122,16 @@ public struct IdentificationScores: Sendable {
         return best
     }
 
+    /// The largest threshold with FPIR at most `target` on the non-mated searches alone
+    /// (just below the distance that would break it); nil when there are none.
+    public func threshold(forFPIR target: Double) -> Double? {
+        guard !nonMatedBest.isEmpty else { return nil }
+        let allowed = Int((target * Double(nonMatedBest.count)).rounded(.down))
+        guard allowed < nonMatedBest.count else { return nonMatedBest.max() }
+        let sorted = nonMatedBest.sorted()
+        return sorted[allowed].nextDown
+    }
+
     /// The FNIR/FPIR trade-off at every distinct threshold, ascending.
     public func tradeoff() -> [(threshold: Double, fpir: Double, fnir: Double)] {
         Array(Set(nonMatedBest + mated.compactMap { $0?.distance })).sorted().map { ($0, fpir(at: $0), fnir(at: $0)) }

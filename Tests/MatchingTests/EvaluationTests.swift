@@ -90,6 +90,17 @@ struct CalibrationTests {
         #expect(throws: Calibration.Refusal.noThreshold(target: 1e-3)) { try Calibration.make(bad, targetFMR: 1e-3) }
     }
 
+    /// Non-mated best distances 0.1 ... 1.0: FPIR 1e-1 allows one of ten, so the threshold
+    /// sits just below the second; 5e-2 allows none; a target of 1 allows them all.
+    @Test func theOpenSetThresholdHoldsItsFPIR() throws {
+        let s = IdentificationScores(mated: [], nonMatedBest: (1...10).map { Double($0) / 10 }.shuffled())
+        let t = try #require(s.threshold(forFPIR: 0.1))
+        #expect(t < 0.2 && t > 0.19999 && s.fpir(at: t) == 0.1)
+        #expect(s.fpir(at: try #require(s.threshold(forFPIR: 0.05))) == 0)
+        #expect(s.threshold(forFPIR: 1) == 1.0)
+        #expect(IdentificationScores(mated: [], nonMatedBest: []).threshold(forFPIR: 0.1) == nil)
+    }
+
     /// Gaps 0.01, 0.02, ..., 1.00 between the right person and the next: a 5% cost allows
     /// the margin 0.06, which turns away exactly the five gaps below it.
     @Test func theAmbiguityMarginCostsAtMostItsShareOfCorrectAnswers() throws {

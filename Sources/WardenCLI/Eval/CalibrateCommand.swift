@@ -2,6 +2,7 @@ import ArgumentParser
 import FaceKit
 import Foundation
 import Matching
+import WardenCore
 
 struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,10 @@ struct CalibrateCommand: ParsableCommand {
         dataset's impostor pairs is at most --target-fmr; the impostor model (mean and \
         spread of impostor distances) is fitted to the same pairs, and the 1:N threshold \
         follows from it for each gallery size at the target FPIR (shown for the people \
-        enrolled now), never above the 1:1 threshold. The 1:N ambiguity margin becomes the \
+        enrolled now, or --gallery-size), never above the 1:1 threshold. That threshold is \
+        then checked open-set on the dataset: seeded galleries of that size, searched by \
+        everyone left out. If more strangers match than the target FPIR allows, the 1:N \
+        ceiling comes down to where the data holds the target. The 1:N ambiguity margin becomes the \
         largest that turns away at most --margin-cost of correct identifications when each \
         identity enrolls one photo and searches with the rest. Through a metric head, only \
         identities the head never trained on are used. All of it goes into \
@@ -37,6 +41,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "False-match rate to hold on impostor pairs.") var targetFMR = 1e-4
     @Option(help: "1:N: false-positive identification rate to hold as the gallery grows (default: keep the configured one).") var targetFPIR: Double?
     @Option(help: "Share of correct identifications the ambiguity margin may turn away.") var marginCost = 0.01
+    @Option(help: "Gallery size to state the 1:N threshold and its measured FPIR for (default: the people enrolled now).") var gallerySize: Int?
     @Option(help: ArgumentHelp("Calibrate through this learned metric head and install it with the thresholds; 'none' removes the configured head.",
                                discussion: "Default: the head configured now, if any, so thresholds always match the space in force."))
     var metricHead: String?
@@ -55,8 +60,11 @@ struct CalibrateCommand: ParsableCommand {
         let misidentificationsRefused: Int
         let correctIdentifications: Int
         let targetFPIR: Double
-        let enrolledPeople: Int
+        let galleryPeople: Int
         let identifyThreshold: Double
+        /// Open-set check of that threshold on the dataset: seeded galleries of that many
+        /// identities; the false positives among the other identities' searches.
+        let openSet: OpenSetCheck?
         let metricHead: String?
         let written: String?
     }
@@ -64,6 +72,7 @@ struct CalibrateCommand: ParsableCommand {
     func validate() throws {
         guard targetFMR > 0, targetFMR < 1 else { throw ValidationError("--target-fmr must be between 0 and 1") }
         if let f = targetFPIR, !(f > 0 && f < 1) { throw ValidationError("--target-fpir must be between 0 and 1") }
+        if let n = gallerySize, n < 1 { throw ValidationError("--gallery-size must be at least 1") }
         guard (0..<0.5).contains(marginCost) else { throw ValidationError("--margin-cost must be at least 0 and below 0.5") }
     }
 
@@ -103,8 +112,14 @@ struct CalibrateCommand: ParsableCommand {
         if let targetFPIR { base.targetFPIR = targetFPIR }
         let dataset = URL(fileURLWithPath: self.dataset).absoluteURL.standardized.path
         let at = ISO8601DateFormatter().string(from: Date())
-        let thresholds = calibration.applied(to: base, source: "warden calibrate \(dataset) at \(at)", ambiguityMargin: margin.margin)
-        let people = (try? global.openDatabase().people.list(status: .active).count) ?? 0
+        var thresholds = calibration.applied(to: base, source: "warden calibrate \(dataset) at \(at)", ambiguityMargin: margin.margin)
+        let people = gallerySize ?? max(1, (try? global.openDatabase().people.list(status: .active).count) ?? 0)
+        let modelThreshold = thresholds.identifyThreshold(people: people)
+        let fpir = openSet(data, people: people, modelThreshold: modelThreshold, target: thresholds.targetFPIR)
+        // Where the data shows the model's 1:N threshold letting more strangers through
+        // than the target, the ceiling comes down to what the data supports.
+        if let e = fpir?.supportedThreshold, e < thresholds.identifyCeiling { thresholds.identifyCeiling = e }
+        let identifyThreshold = thresholds.identifyThreshold(people: people)
         var written: String? = nil
         if !dryRun {
             let record = MatchingConfiguration.CalibrationRecord(
@@ -123,8 +138,8 @@ struct CalibrateCommand: ParsableCommand {
         }
         let report = Report(calibration: calibration, previousVerify: previous.verify, ambiguityMargin: margin.margin,
                             previousAmbiguityMargin: previous.ambiguityMargin, misidentifications: margin.wrong, misidentificationsRefused: margin.wrongRefused,
-                            correctIdentifications: margin.correct, targetFPIR: thresholds.targetFPIR, enrolledPeople: people,
-                            identifyThreshold: thresholds.identifyThreshold(people: max(1, people)), metricHead: headRef?.file, written: written)
+                            correctIdentifications: margin.correct, targetFPIR: thresholds.targetFPIR, galleryPeople: people,
+                            identifyThreshold: identifyThreshold, openSet: fpir, metricHead: headRef?.file, written: written)
         if global.json { try Output.json(report); return }
         let c = calibration
         print("""
@@ -132,14 +147,66 @@ struct CalibrateCommand: ParsableCommand {
         (target \(String(format: "%.0e", targetFMR))), FNMR \(String(format: "%.2f%%", c.fnmr * 100)) \
         on \(c.genuinePairs) genuine and \(c.impostorPairs) impostor pairs
         impostor model: mean \(Output.fixed(c.impostorMean, 4)), sd \(Output.fixed(c.impostorStandardDeviation, 4))
-        1:N threshold for a gallery of \(max(1, people)) (the people enrolled now): \(Output.fixed(report.identifyThreshold, 4)) \
+        1:N threshold for a gallery of \(people)\(gallerySize == nil ? " (the people enrolled now)" : ""): \(Output.fixed(identifyThreshold, 4)) \
         (target FPIR \(String(format: "%.0e", thresholds.targetFPIR)); never above the 1:1 threshold)
+        \(fpir.map { describe($0, target: thresholds.targetFPIR, final: identifyThreshold) } ?? "  not measured: the dataset needs more identities than the gallery size")
         ambiguity margin \(Output.fixed(margin.margin, 4)) (was \(Output.fixed(previous.ambiguityMargin, 4))): turns away at most \
         \(String(format: "%.1f%%", marginCost * 100)) of \(margin.correct) correct identifications, and \(margin.wrongRefused) of \
         \(margin.wrong) where the nearest person within the 1:1 threshold was the wrong one
         metric head: \(headRef.map { "\($0.file) (calibrated on the \(data.byIdentity.count) identities it never trained on)" } ?? "none (raw embeddings)")
         """)
         print(written.map { "written to \($0) and recorded in the audit log" } ?? "dry run: nothing changed")
+    }
+
+    /// The 1:N threshold checked open-set on the dataset.
+    struct OpenSetCheck: Codable {
+        let modelThreshold: Double
+        /// FPIR measured at the model's threshold, with its 95% upper bound.
+        let fpirAtModel: Double
+        let upper95AtModel: Double
+        let falsePositivesAtModel: Int
+        let searches: Int
+        let galleries: Int
+        /// The largest threshold whose measured FPIR is at most the target, when the
+        /// searches can support the target (at least 3/target of them).
+        let supportedThreshold: Double?
+        let fpirAtSupported: Double?
+    }
+
+    /// Seeded draws of `people` identities enroll their first photo; every photo of the
+    /// identities left out searches, and a false positive is a best match within the
+    /// threshold. Nil when the dataset has no identity to leave out.
+    private func openSet(_ data: EmbeddingSet, people: Int, modelThreshold: Double, target: Double, draws: Int = 20) -> OpenSetCheck? {
+        let names = data.byIdentity.keys.sorted().filter { !(data.byIdentity[$0]?.isEmpty ?? true) }
+        guard people < names.count else { return nil }
+        var rng = SplitMix64(seed: 1)
+        var best: [Double] = []
+        for _ in 0..<draws {
+            let order = names.shuffled(using: &rng)
+            var gallery = Gallery()
+            for (i, n) in order.prefix(people).enumerated() { try? gallery.add(templateID: Int64(i + 1), personID: Int64(i + 1), unitVector: data.byIdentity[n]![0]) }
+            for n in order.dropFirst(people) {
+                for v in data.byIdentity[n]! { if let b = gallery.search(v, k: 1).first { best.append(b.distance) } }
+            }
+        }
+        let scores = IdentificationScores(mated: [], nonMatedBest: best)
+        let hits = best.filter { $0 <= modelThreshold }.count
+        let supported = Double(best.count) >= 3 / target ? scores.threshold(forFPIR: target) : nil
+        return OpenSetCheck(modelThreshold: modelThreshold, fpirAtModel: scores.fpir(at: modelThreshold), upper95AtModel: wilsonInterval(hits, best.count).high,
+                            falsePositivesAtModel: hits, searches: best.count, galleries: draws,
+                            supportedThreshold: supported, fpirAtSupported: supported.map(scores.fpir(at:)))
+    }
+
+    private func describe(_ o: OpenSetCheck, target: Double, final: Double) -> String {
+        func e(_ x: Double) -> String { String(format: "%.2e", x) }
+        var line = "  on this data (\(o.searches) non-mated searches, \(o.galleries) galleries): the impostor model's \(Output.fixed(o.modelThreshold, 4)) "
+            + "gave FPIR \(e(o.fpirAtModel)) (\(o.falsePositivesAtModel) false positives; 95% up to \(e(o.upper95AtModel)))"
+        if final < o.modelThreshold, let f = o.fpirAtSupported {
+            line += ", over the target: the 1:N ceiling is set to \(Output.fixed(final, 4)), where it measured \(e(f))"
+        } else if o.supportedThreshold == nil {
+            line += "; too few searches to check \(e(target)) (\(Int((3 / target).rounded(.up))) needed)"
+        }
+        return line
     }
 
     /// Every identity enrolls its first image; its other images search the gallery. The
