@@ -7,31 +7,35 @@ import WardenCore
 struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
-        abstract: "Set the 1:1 threshold and the impostor model from labelled faces, to a target false-match rate.",
+        abstract: "Set the matching thresholds from labelled faces: 1:1 to a target FMR, 1:N to a target FPIR, and the ambiguity margin.",
         discussion: """
-        DATASET is a folder per identity, as for `warden eval` (and uses the same embedding \
-        cache). The 1:1 threshold becomes the largest distance whose false-match rate on the \
-        dataset's impostor pairs is at most --target-fmr; the impostor model (mean and \
-        spread of impostor distances) is fitted to the same pairs, and the 1:N threshold \
-        follows from it for each gallery size at the target FPIR (shown for the people \
-        enrolled now, or --gallery-size), never above the 1:1 threshold. That threshold is \
-        then checked open-set on the dataset: seeded galleries of that size, searched by \
-        everyone left out. If more strangers match than the target FPIR allows, the 1:N \
-        ceiling comes down to where the data holds the target. The 1:N ambiguity margin becomes the \
-        largest that turns away at most --margin-cost of correct identifications when each \
-        identity enrolls one photo and searches with the rest. Through a metric head, only \
-        identities the head never trained on are used. All of it goes into \
-        <home>/matching.yaml with the figures it came from, and the change is recorded in the audit log, so the log shows which \
+        DATASET is a folder per identity, as for `warden eval` (same embedding cache).
+        What is set, all from the dataset:
+          1:1 threshold     the largest distance whose FMR on the impostor pairs is at
+                            most --target-fmr
+          impostor model    mean and spread of those impostor distances; the 1:N
+                            threshold follows from it per gallery size at the target
+                            FPIR, never above the 1:1 threshold
+          1:N check         seeded galleries of --gallery-size people (default: those
+                            enrolled now), searched by everyone left out; if more
+                            strangers match than the target FPIR, the 1:N ceiling
+                            comes down to where the data holds it
+          ambiguity margin  the largest that turns away at most --margin-cost of
+                            correct identifications
+
+        Through a metric head (--metric-head, or the configured one) only identities the \
+        head never trained on are used. Everything goes into <home>/matching.yaml with the \
+        figures it came from, and the audit log records the change, so it shows which \
         calibration was in force. `warden run` takes it on start or SIGHUP.
 
-        It refuses, saying why, when the data cannot support the target: estimating an FMR \
-        of 1e-4 needs at least 30,000 impostor pairs (with no false match seen among n \
-        pairs, the 95% upper bound on the rate is 3/n).
+        It refuses, saying why, when the data cannot support the target: estimating an \
+        FMR of 1e-4 needs at least 30,000 impostor pairs (with no false match seen among \
+        n pairs, the 95% upper bound on the rate is 3/n).
 
         Examples:
           warden calibrate ../shared/faces --target-fmr 1e-3
           warden calibrate /srv/site-faces --target-fmr 1e-4 --dry-run
-          warden calibrate ../shared/faces --target-fmr 1e-3 --metric-head heads/triplet.json
+          warden calibrate faces/ --target-fmr 1e-3 --metric-head heads/t.json
         """
     )
 

@@ -17,7 +17,8 @@ struct TrainMetricCommand: ParsableCommand {
         Each batch holds --batch-identities people with --images-per-identity photos each; \
         negatives are mined within the batch (hard: the closest other person; semi-hard: \
         the closest one further than the positive). Losses, over distances D:
-          contrastive  Y*D^2 + (1-Y)*max(margin - D, 0)   (--squared-hinge squares the hinge)
+          contrastive  Y*D^2 + (1-Y)*max(margin - D, 0)
+                       (--squared-hinge: (1-Y)*max(margin - D, 0)^2)
           triplet      max(d(a,p) - d(a,n) + margin, 0)
         Adam with weight decay; after each epoch the head is scored on the validation \
         identities (FNMR at FMR 1e-3, or 1e-2 when there are too few pairs) and the best \
@@ -33,7 +34,7 @@ struct TrainMetricCommand: ParsableCommand {
 
         Examples:
           warden train-metric ../shared/faces --loss triplet --out heads/triplet.json
-          warden train-metric ../shared/faces --loss contrastive --squared-hinge --head mlp --margin 0.7
+          warden train-metric ../shared/faces --loss contrastive --head mlp
         """
     )
 
