@@ -134,6 +134,19 @@ struct RunCommandTests {
         #expect(r.stderr.contains("no-such-folder") && r.stderr.contains("missing.yaml"))
         #expect(try s.events().isEmpty)
     }
+
+    /// Thresholds calibrated through a head that has since gone: matching in the raw space
+    /// with them would be wrong, so the controller does not start.
+    @Test func aMissingMetricHeadStopsStartBeforeAnyDoorIsTouched() throws {
+        let s = try Site(lobbyPhotos: [fixture("obama.jpg")])
+        try FileManager.default.createDirectory(at: s.home.url, withIntermediateDirectories: true)
+        try "verify: 0.62\nmetric_head: {file: /nonexistent/head.json, sha256: abc}\n"
+            .write(to: s.home.url.appendingPathComponent("matching.yaml"), atomically: true, encoding: .utf8)
+        let r = try s.run(untilDecisions: 1)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no door was touched") && r.stderr.contains("metric head /nonexistent/head.json") && r.stderr.contains("cannot be read"), "\(r.stderr)")
+        #expect(try s.events().isEmpty)
+    }
 }
 
 @Suite("warden run on the shared face set", .serialized,
