@@ -181,14 +181,13 @@ struct CalibrateCommand: ParsableCommand {
     /// identities left out searches, and a false positive is a best match within the
     /// threshold. Nil when the dataset has no identity to leave out.
     private func openSet(_ data: EmbeddingSet, people: Int, modelThreshold: Double, target: Double, draws: Int = 20) -> OpenSetCheck? {
-        let names = data.byIdentity.keys.sorted().filter { !(data.byIdentity[$0]?.isEmpty ?? true) }
+        let names = data.identities
         guard people < names.count else { return nil }
         var rng = SplitMix64(seed: 1)
         var best: [Double] = []
         for _ in 0..<draws {
             let order = names.shuffled(using: &rng)
-            var gallery = Gallery()
-            for (i, n) in order.prefix(people).enumerated() { try? gallery.add(templateID: Int64(i + 1), personID: Int64(i + 1), unitVector: data.byIdentity[n]![0]) }
+            let gallery = data.galleryOfFirstPhotos(Array(order.prefix(people)))
             for n in order.dropFirst(people) {
                 for v in data.byIdentity[n]! { if let b = gallery.search(v, k: 1).first { best.append(b.distance) } }
             }
@@ -216,9 +215,8 @@ struct CalibrateCommand: ParsableCommand {
     /// Every identity enrolls its first image; its other images search the gallery. The
     /// margin comes from the correct answers' gaps to the next person (Calibration).
     private func ambiguity(_ data: EmbeddingSet, threshold: Double) -> (margin: Double, correct: Int, wrong: Int, wrongRefused: Int) {
-        var gallery = Gallery()
-        let names = data.byIdentity.keys.sorted().filter { !(data.byIdentity[$0]?.isEmpty ?? true) }
-        for (i, n) in names.enumerated() { try? gallery.add(templateID: Int64(i + 1), personID: Int64(i + 1), unitVector: data.byIdentity[n]![0]) }
+        let names = data.identities
+        let gallery = data.galleryOfFirstPhotos(names)
         var correctGaps: [Double] = [], wrongGaps: [Double] = []
         for (i, n) in names.enumerated() {
             for v in data.byIdentity[n]!.dropFirst() {

@@ -12,6 +12,17 @@ struct EmbeddingSet {
     var images = 0
     var failures: [String] = []
 
+    /// The identities with at least one usable face, in name order.
+    var identities: [String] { byIdentity.keys.sorted().filter { !(byIdentity[$0]?.isEmpty ?? true) } }
+
+    /// A gallery in which each named identity enrolls its first photo, as person and
+    /// template number (position in `names` + 1): how eval and calibrate simulate a site.
+    func galleryOfFirstPhotos(_ names: [String]) -> Gallery {
+        var gallery = Gallery()
+        for (i, n) in names.enumerated() { try? gallery.add(templateID: Int64(i + 1), personID: Int64(i + 1), unitVector: byIdentity[n]![0]) }
+        return gallery
+    }
+
     /// The same set restricted to some identities.
     func only(_ names: Set<String>) -> EmbeddingSet {
         var out = self

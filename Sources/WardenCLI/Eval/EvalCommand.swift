@@ -139,12 +139,9 @@ struct EvalCommand: ParsableCommand {
         var rng = SplitMix64(seed: seed)
         let names = people.keys.sorted().shuffled(using: &rng)
         let leftOut = Set(names.enumerated().filter { $0.offset % 4 == 3 }.map(\.element))
-        var gallery = Gallery()
-        var ids: [String: Int64] = [:]
-        for (i, name) in names.enumerated() where !leftOut.contains(name) {
-            ids[name] = Int64(i + 1)
-            try gallery.add(templateID: Int64(i + 1), personID: Int64(i + 1), unitVector: people[name]![0])
-        }
+        let enrolled = names.filter { !leftOut.contains($0) }
+        let gallery = data.galleryOfFirstPhotos(enrolled)
+        let ids = Dictionary(uniqueKeysWithValues: enrolled.enumerated().map { ($0.element, Int64($0.offset + 1)) })
         var mated: [(rank: Int, distance: Double)?] = []
         var nonMated: [Double] = []
         for name in names {

@@ -114,6 +114,13 @@ wait_log() {
 }
 
 # --- scenarios -----------------------------------------------------------------------
+# press_exit_button: a 200 ms press of the office exit button; 0 when the relay then
+# goes active within 10 s.
+press_exit_button() {
+    pull $OFFICE_REX down; sleep 0.2; pull $OFFICE_REX up
+    wait_value $OFFICE_RELAY 1 10
+}
+
 scenario_enrolled_face() {
     SCENARIO="1 enrolled-face-releases-and-relocks"
     mark; inject enrolled
@@ -157,8 +164,7 @@ scenario_forced_open() {
 scenario_rex() {
     SCENARIO="5 exit-button-releases"
     mark
-    pull $OFFICE_REX down; sleep 0.2; pull $OFFICE_REX up
-    wait_value $OFFICE_RELAY 1 10 || { fail "exit button did not release the lock"; since_mark; return; }
+    press_exit_button || { fail "exit button did not release the lock"; since_mark; return; }
     wait_log "exit button" 5 || { fail "no exit-button event logged"; return; }
     pass
 }
@@ -167,8 +173,7 @@ scenario_sigterm() {
     SCENARIO="6 sigterm-relay-to-safe-state"
     # Release the lock first, so the stop has something to undo.
     mark
-    pull $OFFICE_REX down; sleep 0.2; pull $OFFICE_REX up
-    wait_value $OFFICE_RELAY 1 10 || { fail "could not get the relay active before SIGTERM"; return; }
+    press_exit_button || { fail "could not get the relay active before SIGTERM"; return; }
     stop_warden
     [ "$WARDEN_RC" = 0 ] || { fail "warden exited $WARDEN_RC on SIGTERM"; return; }
     grep -qi "safe" $WLOG || log "(no 'safe' line in the log)"
@@ -181,8 +186,7 @@ scenario_kill9() {
     SCENARIO="7 kill-9-relay-to-safe-state-and-restart"
     start_warden office || { fail "warden did not start"; return; }
     mark
-    pull $OFFICE_REX down; sleep 0.2; pull $OFFICE_REX up
-    wait_value $OFFICE_RELAY 1 10 || { fail "could not get the relay active before kill -9"; return; }
+    press_exit_button || { fail "could not get the relay active before kill -9"; return; }
     kill -KILL $WARDEN_PID; wait $WARDEN_PID 2>/dev/null; WARDEN_PID=""
     # No warden code runs after SIGKILL: the kernel releases its lines, and gpio-sim shows
     # the pull again (down = de-energised = locked). This is what a crash or an OOM kill does.
