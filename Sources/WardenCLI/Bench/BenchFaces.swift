@@ -138,7 +138,7 @@ struct BenchFaces: ParsableCommand {
         return picked.prefix(count).map(\.path)
     }
 
-    private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
+    private func log(_ s: String) { Output.note("bench: \(s)") }
 
     private func render(_ r: Report) -> String {
         var lines = ["Face engine benchmark (\(r.build) build, upsample \(r.upsample), \(r.iterations) passes; ms, median / p95)"]

@@ -159,7 +159,7 @@ struct BenchPipeline: ParsableCommand {
         }
     }
 
-    private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
+    private func log(_ s: String) { Output.note("bench: \(s)") }
 
     private func render(_ r: Report) -> String {
         var lines = ["Door pipeline benchmark: \(r.people) people, \(r.framesPerPerson) frames each, upsample \(r.upsample) (ms per frame, JPEG to answer)"]

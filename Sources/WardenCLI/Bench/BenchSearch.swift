@@ -141,7 +141,7 @@ struct BenchSearch: ParsableCommand {
         return (out.enumerated().filter { $0.offset % 2 == 0 }.map(\.element), out.enumerated().filter { $0.offset % 2 == 1 }.map(\.element))
     }
 
-    private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
+    private func log(_ s: String) { Output.note("bench: \(s)") }
 }
 
 /// A direction uniform on the sphere (normal components via Box-Muller, normalised).

@@ -85,15 +85,17 @@ struct CalibrateCommand: ParsableCommand {
         do { engine = try FaceEngine(locator: global.modelLocator) } catch { throw CLIError(error.description) }
         // The space to calibrate in: the head named here, none, or the one configured now.
         var headRef: MatchingConfiguration.HeadReference?
+        var head: MetricHead?
         switch metricHead {
-        case "none": headRef = nil
+        case "none": break
         case let path?:
             let absolute = URL(fileURLWithPath: path).absoluteURL.standardized.path
-            _ = try MetricHeadFile.load(absolute)
-            headRef = .init(file: absolute, sha256: MetricHeadFile.sha256(file: absolute) ?? "")
-        case nil: headRef = try MatchingConfiguration.headReference(home: global.wardenHome)
+            let loaded = try MetricHeadFile.load(absolute)
+            (head, headRef) = (loaded.head, .init(file: absolute, sha256: loaded.sha256))
+        case nil:
+            headRef = try MatchingConfiguration.headReference(home: global.wardenHome)
+            head = try global.metricHead()
         }
-        let head = try headRef.map { try MetricHeadFile.load($0.file, expectedSHA256: $0.sha256) }
 
         var data = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: false,
                                          engine: engine, cache: global.wardenHome.path + "/cache", progress: !global.json)

@@ -112,7 +112,7 @@ struct EmbeddingSet {
                 cached[key] = vector
                 if vector.isEmpty { out.failures.append(path) } else { out.byIdentity[name, default: []].append(vector); out.imageHashes[name, default: []].append(hash) }
                 done += 1
-                if progress && done % 20 == 0 { FileHandle.standardError.write(Data("eval: embedded \(done) new images\n".utf8)) }
+                if progress && done % 20 == 0 { Output.note("eval: embedded \(done) new images") }
             }
         }
         if done > 0 { try? JSONEncoder().encode(cached).write(to: cacheFile) }

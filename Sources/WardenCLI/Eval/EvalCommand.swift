@@ -85,8 +85,8 @@ struct EvalCommand: ParsableCommand {
         // another; the configured 1:1 threshold only means something in the space in force.
         let configuredRef = try MatchingConfiguration.headReference(home: global.wardenHome)
         let named = try metricHead.map { try MetricHeadFile.load($0) }
-        let head = try named ?? global.metricHead()
-        let inForce = metricHead == nil || (configuredRef != nil && configuredRef?.sha256 == MetricHeadFile.sha256(file: metricHead!))
+        let head = try named?.head ?? global.metricHead()
+        let inForce = named == nil || (configuredRef != nil && configuredRef?.sha256 == named?.sha256)
         if compare != nil {
             guard let head else { throw CLIError("--compare needs a learned head: give --metric-head FILE (from `warden train-metric`)") }
             let held = Set(head.metadata.testIdentities)
@@ -99,7 +99,7 @@ struct EvalCommand: ParsableCommand {
             let learned = try evaluate(data.projected(through: head), modelID: engine.modelID + "+head:" + head.weightsDigest, configured: nil)
             if let plot {
                 for (name, r) in [("base", base), ("learned", learned)] {
-                    if let note = try EvalPlots.write(scores: r.scores, identification: r.identification, to: plot + "/" + name) { Output.error(note) }
+                    if let note = try EvalPlots.write(scores: r.scores, identification: r.identification, to: plot + "/" + name) { Output.note("eval: \(note)") }
                 }
             }
             if global.json { try Output.json(["base": base.report, "learned": learned.report]); return }
@@ -110,7 +110,7 @@ struct EvalCommand: ParsableCommand {
         let modelID = engine.modelID + (head.map { "+head:" + $0.weightsDigest } ?? "")
         let configured = inForce ? try global.thresholds().verify : nil
         let result = try evaluate(data, modelID: modelID, configured: configured)
-        if let plot, let note = try EvalPlots.write(scores: result.scores, identification: result.identification, to: plot) { Output.error(note) }
+        if let plot, let note = try EvalPlots.write(scores: result.scores, identification: result.identification, to: plot) { Output.note("eval: \(note)") }
         if global.json { try Output.json(result.report); return }
         print(render(result.report))
         if let plot { print("\nplots: \(plot)/roc.svg, det.svg, histogram.svg (and .png)") }

@@ -70,7 +70,7 @@ enum MatchingConfiguration {
     /// The configured metric head, loaded and checked; nil when none is configured.
     static func loadHead(home: WardenHome) throws -> MetricHead? {
         guard let ref = try headReference(home: home) else { return nil }
-        return try MetricHeadFile.load(ref.file, expectedSHA256: ref.sha256, configuredIn: home.file(fileName))
+        return try MetricHeadFile.load(ref.file, expectedSHA256: ref.sha256, configuredIn: home.file(fileName)).head
     }
 
     static func load(home: WardenHome) throws -> MatchThresholds {

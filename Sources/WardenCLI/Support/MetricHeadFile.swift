@@ -17,22 +17,23 @@ enum MetricHeadFile {
         return sha256(data)
     }
 
-    /// Reads and checks a head; with `expectedSHA256`, refuses a file that has changed
-    /// since it was configured.
-    static func load(_ path: String, expectedSHA256: String? = nil, configuredIn: String? = nil) throws -> MetricHead {
+    /// Reads and checks a head, returning it with the SHA-256 of the file as read (one
+    /// read, so the hash is of the bytes decoded); with `expectedSHA256`, refuses a file
+    /// that has changed since it was configured.
+    static func load(_ path: String, expectedSHA256: String? = nil, configuredIn: String? = nil) throws -> (head: MetricHead, sha256: String) {
         let origin = configuredIn.map { " (named in \($0))" } ?? ""
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CLIError("metric head \(path)\(origin) cannot be read" + (configuredIn == nil ? "" : "; restore it, or stop using it with `warden calibrate DATASET --metric-head none`"))
         }
-        if let expected = expectedSHA256, sha256(data) != expected {
+        let digest = sha256(data)
+        if let expected = expectedSHA256, digest != expected {
             throw CLIError("metric head \(path)\(origin) has changed since it was calibrated (SHA-256 differs); run `warden calibrate DATASET --metric-head \(path)` again")
         }
         let head: MetricHead
         do { head = try JSONDecoder().decode(MetricHead.self, from: data) } catch { throw CLIError("metric head \(path)\(origin) is not a metric head file: \(error)") }
         do { try head.validate(inputDimension: Embedding.dimension) } catch { throw CLIError("\(path)\(origin): \(error.description)") }
-        return head
+        return (head, digest)
     }
 
     static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
-    static func sha256(file path: String) -> String? { FileManager.default.contents(atPath: path).map(sha256) }
 }
