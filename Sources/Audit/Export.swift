@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 
 public enum ExportFormat: String, Sendable, CaseIterable { case csv, jsonl }
 
@@ -11,16 +12,16 @@ public struct AuditExporter {
         "face_quality", "face_frames", "model_id", "door_action", "operator", "detail", "hash",
     ]
 
-    public static func export(_ store: AuditStore, filter: AuditFilter, format: ExportFormat, to out: (String) -> Void) throws -> Int {
+    public static func export(_ store: AuditStore, filter: AuditFilter, format: ExportFormat, to out: (String) throws -> Void) throws -> Int {
         var n = 0
-        if format == .csv { out(csvLine(csvColumns)) }
+        if format == .csv { try out(csvLine(csvColumns)) }
         try store.forEachRow(where: filter) { row, e in
             switch format {
             case .jsonl:
                 // The payload is already canonical JSON of the event; splice the hash in.
-                out(String(row.payload.dropLast()) + ",\"hash\":\"\(row.hash)\"}\n")
+                try out(String(row.payload.dropLast()) + ",\"hash\":\"\(row.hash)\"}\n")
             case .csv:
-                out(csvLine(csvFields(e, hash: row.hash)))
+                try out(csvLine(csvFields(e, hash: row.hash)))
             }
             n += 1
         }
@@ -41,12 +42,15 @@ public struct AuditExporter {
     }
 
     /// RFC 4180: fields with a comma, quote, CR or LF are quoted, quotes doubled; CRLF ends
-    /// the record. A leading =, +, - or @ is prefixed with ' so a spreadsheet shows text
-    /// instead of running a formula (CSV injection).
+    /// the record. A leading =, +, -, @, TAB or CR is prefixed with ' so a spreadsheet shows
+    /// text instead of running a formula (CSV injection; OWASP lists all six). Control
+    /// characters other than CR and LF are written as visible escapes (\u{1B}), so a
+    /// field cannot drive a terminal that shows the file.
     public static func csvLine(_ fields: [String]) -> String {
         fields.map { f -> String in
             var v = f
-            if let c = v.first, "=+-@".contains(c), Double(v) == nil { v = "'" + v }
+            if let c = v.first, "=+-@\t\r".contains(c), Double(v) == nil { v = "'" + v }
+            v = DisplayText.escapingControls(v, keepingNewlines: true)
             if v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" }) {
                 return "\"" + v.replacingOccurrences(of: "\"", with: "\"\"") + "\""
             }

@@ -11,6 +11,14 @@ public struct ChainReport: Sendable, Equatable, Codable {
     public let problem: String?
     /// Where the chain started: 0, or the last pruned seq.
     public let anchorSeq: Int64
+    /// Discontinuities an operator acknowledged (`warden audit acknowledge`), one line each:
+    /// the loss stays on the record after the chain carries on.
+    public var acknowledged: [String] = []
+
+    public init(ok: Bool, count: Int, firstBrokenSeq: Int64?, problem: String?, anchorSeq: Int64, acknowledged: [String] = []) {
+        self.ok = ok; self.count = count; self.firstBrokenSeq = firstBrokenSeq; self.problem = problem
+        self.anchorSeq = anchorSeq; self.acknowledged = acknowledged
+    }
 }
 
 extension AuditStore {
@@ -26,8 +34,9 @@ extension AuditStore {
                 anchorSeq = a["seq"]; expectedSeq = anchorSeq + 1; prev = a["hash"]
             }
             var count = 0
+            var acknowledged: [String] = []
             func broken(_ seq: Int64, _ why: String) -> ChainReport {
-                ChainReport(ok: false, count: count, firstBrokenSeq: seq, problem: why, anchorSeq: anchorSeq)
+                ChainReport(ok: false, count: count, firstBrokenSeq: seq, problem: why, anchorSeq: anchorSeq, acknowledged: acknowledged)
             }
             let cursor = try Row.fetchCursor(db, sql: "SELECT seq, at, kind, type, door, personID, result, payload, prevHash, hash FROM auditEvent ORDER BY seq")
             while let row = try cursor.next() {
@@ -47,32 +56,31 @@ extension AuditStore {
                     && (row["type"] as String) == e.type && (row["door"] as String?) == e.door
                     && (row["personID"] as Int64?) == e.personID && (row["result"] as String?) == e.result
                 if !columnsMatch { return broken(seq, "row \(seq): a column was edited and no longer matches the hashed event") }
+                if e.type == Self.acknowledgementType {
+                    acknowledged.append("row \(seq): \(e.operator ?? "?") acknowledged at \(AuditTime.utc(e.at)) that \(e.detail?["problem"] ?? "?") (reason: \(e.detail?["reason"] ?? "-"))")
+                }
                 prev = hash
                 expectedSeq += 1
                 count += 1
             }
             let last = expectedSeq - 1
-            if let head = readHead() {
-                if head.seq > last {
-                    return ChainReport(ok: false, count: count, firstBrokenSeq: last + 1,
-                                       problem: "the log ends at row \(last) but row \(head.seq) was written: rows \(last + 1)...\(head.seq) were cut off",
-                                       anchorSeq: anchorSeq)
-                }
-                if head.seq == last, head.hash != prev, last > 0 {
-                    return broken(last, "row \(last): differs from the row recorded in the head file")
-                }
+            if let problem = try headProblem(db) {
+                return ChainReport(ok: false, count: count, firstBrokenSeq: last + 1, problem: problem, anchorSeq: anchorSeq, acknowledged: acknowledged)
             }
-            return ChainReport(ok: true, count: count, firstBrokenSeq: nil, problem: nil, anchorSeq: anchorSeq)
+            return ChainReport(ok: true, count: count, firstBrokenSeq: nil, problem: nil, anchorSeq: anchorSeq, acknowledged: acknowledged)
         }
     }
 
     /// Moves every row before `date` into a JSONL archive (written and fsynced first), then
     /// deletes them and records the last pruned row as the chain's new anchor, so the rest
-    /// still verifies.
-    public func prune(before date: Date, archive: String) throws -> (pruned: Int, anchorSeq: Int64) {
-        // 1. Archive.
-        FileManager.default.createFile(atPath: archive, contents: nil, attributes: [.posixPermissions: 0o600])
-        guard let out = FileHandle(forWritingAtPath: archive) else { throw AuditError.invalid("cannot write the archive \(archive)") }
+    /// still verifies. `recording` makes the event that records the prune; it is appended in
+    /// the same transaction as the deletion, so a prune is never made without its record.
+    public func prune(before date: Date, archive: String,
+                      recording: (_ pruned: Int, _ anchorSeq: Int64) -> AuditEvent) throws -> (pruned: Int, anchorSeq: Int64) {
+        if let problem = try writer.read({ try headProblem($0) }) { throw AuditError.discontinuity(problem) }
+        // 1. Archive: whole or not at all, so a full disk never leaves a partial archive
+        // behind rows that were then deleted.
+        let out = try AtomicFile(path: archive)
         // The prefix of the chain up to the first row at or after `date`: rows are pruned
         // only as a contiguous prefix, so the remainder still links to the anchor.
         let cutoff: Int64 = try writer.read { db in
@@ -84,19 +92,27 @@ extension AuditStore {
         var lastSeq: Int64 = 0, n = 0
         try forEachRow { row, _ in
             guard row.seq <= cutoff else { return }
-            let line = "{\"seq\":\(row.seq),\"prevHash\":\"\(row.prevHash)\",\"hash\":\"\(row.hash)\",\"event\":\(row.payload)}\n"
-            out.write(Data(line.utf8))
+            try out.write("{\"seq\":\(row.seq),\"prevHash\":\"\(row.prevHash)\",\"hash\":\"\(row.hash)\",\"event\":\(row.payload)}\n")
             lastSeq = row.seq; n += 1
         }
-        try out.synchronize()
-        try out.close()
-        guard n > 0 else { try? FileManager.default.removeItem(atPath: archive); return (0, 0) }
-        try writer.write { db in
-            let hash = try String.fetchOne(db, sql: "SELECT hash FROM auditEvent WHERE seq = ?", arguments: [lastSeq])!
-            try db.execute(sql: "DELETE FROM auditEvent WHERE seq <= ?", arguments: [lastSeq])
-            try db.execute(sql: "INSERT OR REPLACE INTO auditAnchor (id, seq, hash, prunedAt, archive) VALUES (1, ?, ?, ?, ?)",
-                           arguments: [lastSeq, hash, AuditTime.utc(Date()), archive])
+        guard n > 0 else { out.abandon(); return (0, 0) }
+        try out.commit()
+        let pruned = n, anchor = lastSeq
+        do {
+            try writer.write { db in
+                if let problem = try headProblem(db) { throw AuditError.discontinuity(problem) }
+                let hash = try String.fetchOne(db, sql: "SELECT hash FROM auditEvent WHERE seq = ?", arguments: [anchor])!
+                try db.execute(sql: "DELETE FROM auditEvent WHERE seq <= ?", arguments: [anchor])
+                try db.execute(sql: "INSERT OR REPLACE INTO auditAnchor (id, seq, hash, prunedAt, archive) VALUES (1, ?, ?, ?, ?)",
+                               arguments: [anchor, hash, AuditTime.utc(Date()), archive])
+                _ = try insert([recording(pruned, anchor)], db)
+            }
+        } catch {
+            // Nothing was deleted: the archive would only duplicate rows still in the log.
+            unlink(archive)
+            throw error
         }
+        try updateHead()
         return (n, lastSeq)
     }
 }

@@ -62,8 +62,19 @@ public final class StatusServer: @unchecked Sendable {
             while true {
                 let c = accept(fd, nil, nil)
                 if c < 0 { if errno == EINTR { continue }; return }
+                // A client that never reads must not hold this thread: a short send timeout.
+                var tv = timeval(tv_sec: 1, tv_usec: 0)
+                setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 let data = provider()
-                _ = data.withUnsafeBytes { write(c, $0.baseAddress, $0.count) }
+                // MSG_NOSIGNAL: a client that closed without reading is an EPIPE here, never
+                // a SIGPIPE that would kill the controller.
+                var offset = 0
+                while offset < data.count {
+                    let n = data.withUnsafeBytes { send(c, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    offset += n
+                }
                 close(c)
             }
         }

@@ -24,14 +24,14 @@ public struct AccessGrant: Codable, Sendable, Equatable, FetchableRecord, Mutabl
 /// Groups, memberships and CLI grants.
 public struct AccessRepository: Sendable {
     let writer: DatabasePool
+    let changes: ChangeWriter
 
     public func createGroup(_ name: String, by op: Operator) throws -> PersonGroup {
-        try writer.write { db in
+        try changes.write { db, journal in
             if try PersonGroup.filter(Column("name") == name).fetchOne(db) != nil { throw StorageError.conflict("group '\(name)' already exists") }
             var g = PersonGroup(name: name)
             try g.insert(db)
-            var c = AdminChange(operator: op, action: "group.create", subject: "group:\(name)")
-            try c.insert(db)
+            try journal.record("group.create", subject: "group:\(name)", by: op, in: db)
             return g
         }
     }
@@ -40,23 +40,21 @@ public struct AccessRepository: Sendable {
 
     /// Adds a person to a group, creating the group row if only the policy files define it.
     public func addMember(_ personID: Int64, to group: String, by op: Operator) throws {
-        try writer.write { db in
+        try changes.write { db, journal in
             var g = try PersonGroup.filter(Column("name") == group).fetchOne(db)
             if g == nil { var new = PersonGroup(name: group); try new.insert(db); g = new }
             try GroupMembership(groupID: g!.id!, personID: personID).insert(db, onConflict: .ignore)
-            var c = AdminChange(operator: op, action: "group.add_member", subject: "person:\(personID)", detail: "group=\(group)")
-            try c.insert(db)
+            try journal.record("group.add_member", subject: "person:\(personID)", fields: ["group": group], by: op, in: db)
         }
     }
 
     public func removeMember(_ personID: Int64, from group: String, by op: Operator) throws {
-        try writer.write { db in
+        try changes.write { db, journal in
             guard let g = try PersonGroup.filter(Column("name") == group).fetchOne(db),
                   try GroupMembership.filter(Column("personGroupId") == g.id! && Column("personId") == personID).deleteAll(db) > 0 else {
                 throw StorageError.notFound("person #\(personID) is not in group '\(group)'")
             }
-            var c = AdminChange(operator: op, action: "group.remove_member", subject: "person:\(personID)", detail: "group=\(group)")
-            try c.insert(db)
+            try journal.record("group.remove_member", subject: "person:\(personID)", fields: ["group": group], by: op, in: db)
         }
     }
 
@@ -76,12 +74,12 @@ public struct AccessRepository: Sendable {
     }
 
     public func addGrant(_ grant: AccessGrant, by op: Operator) throws -> AccessGrant {
-        try writer.write { db in
+        try changes.write { db, journal in
             var g = grant
             try g.insert(db)
-            var c = AdminChange(operator: op, action: "grant.add", subject: g.personId.map { "person:\($0)" } ?? "group:\(g.groupName!)",
-                                detail: "grant=\(g.id!) zone=\(g.zone) schedule=\(g.schedule ?? "always") until=\(g.until.map { "\($0)" } ?? "-")")
-            try c.insert(db)
+            try journal.record("grant.add", subject: g.personId.map { "person:\($0)" } ?? "group:\(g.groupName!)",
+                               fields: ["grant": String(g.id!), "zone": g.zone, "schedule": g.schedule ?? "always",
+                                        "until": g.until.map { ISO8601DateFormatter().string(from: $0) } ?? ""], by: op, in: db)
             return g
         }
     }
@@ -89,16 +87,16 @@ public struct AccessRepository: Sendable {
     public func grants() throws -> [AccessGrant] { try writer.read { try AccessGrant.order(Column("id")).fetchAll($0) } }
 
     public func revokeGrant(_ id: Int64, by op: Operator) throws -> AccessGrant {
-        try writer.write { db in
+        try changes.write { db, journal in
             guard let g = try AccessGrant.fetchOne(db, key: id) else { throw StorageError.notFound("no CLI grant #\(id) (`warden grant list` shows them; grants in policy files are changed there)") }
             _ = try AccessGrant.deleteOne(db, key: id)
-            var c = AdminChange(operator: op, action: "grant.revoke", subject: g.personId.map { "person:\($0)" } ?? "group:\(g.groupName!)", detail: "grant=\(id) zone=\(g.zone)")
-            try c.insert(db)
+            try journal.record("grant.revoke", subject: g.personId.map { "person:\($0)" } ?? "group:\(g.groupName!)",
+                               fields: ["grant": String(id), "zone": g.zone], by: op, in: db)
             return g
         }
     }
 }
 
 extension WardenDatabase {
-    public var access: AccessRepository { AccessRepository(writer: writer) }
+    public var access: AccessRepository { AccessRepository(writer: writer, changes: changeWriter) }
 }

@@ -4,35 +4,34 @@ import WardenCore
 
 public struct BadgeRepository: Sendable {
     let writer: DatabasePool
+    let changes: ChangeWriter
 
     /// Issues a credential to a person. An active badge with the same credential is a
     /// conflict: revoke it first.
     public func issue(_ credential: BadgeCredential, to personID: Int64, by op: Operator, at now: Date = Date()) throws -> Badge {
-        try writer.write { db in
+        try changes.write { db, journal in
             guard try Person.fetchOne(db, key: personID) != nil else { throw StorageError.notFound("no person #\(personID)") }
             if let existing = try activeBadge(credential, db) {
                 throw StorageError.conflict("badge \(credential) (\(credential.format.rawValue)) is already active for person #\(existing.personId); revoke it first")
             }
             var badge = Badge(personId: personID, credential: credential, at: now)
             try badge.insert(db)
-            var change = AdminChange(at: now, operator: op, action: "badge.issue", subject: "person:\(personID)",
-                                     detail: "badge=\(credential) format=\(credential.format.rawValue)")
-            try change.insert(db)
+            try journal.record("badge.issue", subject: "person:\(personID)",
+                               fields: ["badge": credential.description, "format": credential.format.rawValue, "badge_id": String(badge.id!)], by: op, at: now, in: db)
             return badge
         }
     }
 
     public func revoke(_ credential: BadgeCredential, by op: Operator, at now: Date = Date()) throws -> Badge {
-        try writer.write { db in
+        try changes.write { db, journal in
             guard var badge = try activeBadge(credential, db) else {
                 throw StorageError.notFound("no active badge \(credential) (\(credential.format.rawValue))")
             }
             badge.status = .revoked
             badge.revokedAt = now
             try badge.update(db)
-            var change = AdminChange(at: now, operator: op, action: "badge.revoke", subject: "person:\(badge.personId)",
-                                     detail: "badge=\(credential) format=\(credential.format.rawValue)")
-            try change.insert(db)
+            try journal.record("badge.revoke", subject: "person:\(badge.personId)",
+                               fields: ["badge": credential.description, "format": credential.format.rawValue, "badge_id": String(badge.id!)], by: op, at: now, in: db)
             return badge
         }
     }

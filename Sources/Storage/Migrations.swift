@@ -82,6 +82,12 @@ enum WardenMigrations {
                 t.check(sql: "(personId IS NULL) <> (groupName IS NULL)")
             }
         }
+        m.registerMigration("v3-audit-link") { db in
+            // Each change names the audit row that records it (see ChangeJournal). Changes
+            // from before were audited separately, afterwards: 0 marks them as such.
+            try db.alter(table: "adminChange") { t in t.add(column: "auditSeq", .integer) }
+            try db.execute(sql: "UPDATE adminChange SET auditSeq = 0")
+        }
         return m
     }
 }

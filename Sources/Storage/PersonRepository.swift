@@ -6,23 +6,24 @@ import WardenCore
 /// the same transaction as the change itself.
 public struct PersonRepository: Sendable {
     let writer: DatabasePool
+    let changes: ChangeWriter
 
     public func add(_ person: Person, by op: Operator) throws -> Person {
         let name = person.displayName.trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty else { throw StorageError.invalid("a person needs a non-empty name") }
+        if let problem = DisplayText.problem(name, as: "a name") { throw StorageError.invalid(problem) }
+        if let ext = person.externalID, let problem = DisplayText.problem(ext, as: "an external id", maxLength: 100) { throw StorageError.invalid(problem) }
         if let from = person.validFrom, let until = person.validUntil, until <= from {
             throw StorageError.invalid("valid-until must be after valid-from")
         }
-        return try writer.write { db in
+        return try changes.write { db, journal in
             if let ext = person.externalID, try Person.filter(Column("externalID") == ext).fetchOne(db) != nil {
                 throw StorageError.conflict("external id '\(ext)' already belongs to someone")
             }
             var p = person
             p.displayName = name
             try p.insert(db)
-            var change = AdminChange(operator: op, action: "person.add", subject: "person:\(p.id!)",
-                                     detail: "name=\(name)" + (p.externalID.map { " external=\($0)" } ?? ""))
-            try change.insert(db)
+            try journal.record("person.add", subject: "person:\(p.id!)", fields: ["name": name, "external_id": p.externalID ?? ""], by: op, in: db)
             return p
         }
     }
@@ -55,13 +56,12 @@ public struct PersonRepository: Sendable {
     }
 
     public func setStatus(_ id: Int64, to status: PersonStatus, by op: Operator, at now: Date = Date()) throws -> Person {
-        try writer.write { db in
+        try changes.write { db, journal in
             guard var p = try Person.fetchOne(db, key: id) else { throw StorageError.notFound("no person #\(id)") }
             p.status = status
             p.updatedAt = now
             try p.update(db)
-            var change = AdminChange(at: now, operator: op, action: "person.\(status == .active ? "activate" : "suspend")", subject: "person:\(id)")
-            try change.insert(db)
+            try journal.record("person.\(status == .active ? "activate" : "suspend")", subject: "person:\(id)", by: op, at: now, in: db)
             return p
         }
     }
@@ -75,14 +75,13 @@ public struct PersonRepository: Sendable {
     /// Deletes the person and, for good, every template and badge of theirs ("right to be
     /// forgotten"). The change record keeps only the id and name, never biometric data.
     public func remove(_ id: Int64, by op: Operator) throws -> Removal {
-        try writer.write { db in
+        try changes.write { db, journal in
             guard let p = try Person.fetchOne(db, key: id) else { throw StorageError.notFound("no person #\(id)") }
             let templates = try FaceTemplate.filter(Column("personId") == id).fetchCount(db)
             let badges = try Badge.filter(Column("personId") == id).fetchCount(db)
             _ = try Person.deleteOne(db, key: id)  // templates, badges, memberships cascade
-            var change = AdminChange(operator: op, action: "person.remove", subject: "person:\(id)",
-                                     detail: "name=\(p.displayName) templates=\(templates) badges=\(badges)")
-            try change.insert(db)
+            try journal.record("person.remove", subject: "person:\(id)",
+                               fields: ["name": p.displayName, "templates_deleted": String(templates), "badges_deleted": String(badges)], by: op, in: db)
             return Removal(person: p, templatesDeleted: templates, badgesDeleted: badges)
         }
     }
@@ -94,4 +93,6 @@ public struct AdminChangeRepository: Sendable {
     public func recent(limit: Int = 100) throws -> [AdminChange] {
         try writer.read { try AdminChange.order(Column("id").desc).limit(limit).fetchAll($0) }
     }
+
+    public func all() throws -> [AdminChange] { try writer.read { try AdminChange.order(Column("id")).fetchAll($0) } }
 }

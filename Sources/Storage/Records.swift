@@ -123,6 +123,9 @@ public struct AdminChange: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var action: String
     public var subject: String
     public var detail: String
+    /// The audit log row that records this change: 0 for changes made before changes were
+    /// linked to their events, nil for one made without an auditor (never from the CLI).
+    public var auditSeq: Int64?
 
     public init(at: Date = Date(), operator op: Operator, action: String, subject: String, detail: String = "") {
         self.at = at; self.operator = op.name; self.action = action; self.subject = subject; self.detail = detail

@@ -5,20 +5,20 @@ import WardenCore
 
 public struct TemplateRepository: Sendable {
     let writer: DatabasePool
+    let changes: ChangeWriter
     let cipher: TemplateCipher
 
     /// Stores a template. `template.embedding` holds the plain serialised embedding; it is
     /// encrypted before it reaches the database.
     public func add(_ template: FaceTemplate, by op: Operator) throws -> FaceTemplate {
         let plain = try Embedding(serialized: [UInt8](template.embedding))
-        return try writer.write { db in
+        return try changes.write { db, journal in
             guard try Person.fetchOne(db, key: template.personId) != nil else { throw StorageError.notFound("no person #\(template.personId)") }
             var t = template
             t.embedding = try cipher.seal(plain, personID: template.personId)
             try t.insert(db)
-            var change = AdminChange(operator: op, action: "template.enroll", subject: "person:\(t.personId)",
-                                     detail: "template=\(t.id!) source=\(t.sourceName) sha256=\(t.sourceSHA256.prefix(16))")
-            try change.insert(db)
+            try journal.record("template.enroll", subject: "person:\(t.personId)",
+                               fields: ["template": String(t.id!), "source": t.sourceName, "source_sha256": t.sourceSHA256], by: op, in: db)
             return t
         }
     }
@@ -35,11 +35,10 @@ public struct TemplateRepository: Sendable {
     }
 
     public func delete(_ id: Int64, by op: Operator) throws {
-        try writer.write { db in
+        try changes.write { db, journal in
             guard let t = try FaceTemplate.fetchOne(db, key: id) else { throw StorageError.notFound("no template #\(id)") }
             _ = try FaceTemplate.deleteOne(db, key: id)
-            var change = AdminChange(operator: op, action: "template.delete", subject: "person:\(t.personId)", detail: "template=\(id)")
-            try change.insert(db)
+            try journal.record("template.delete", subject: "person:\(t.personId)", fields: ["template": String(id)], by: op, in: db)
         }
     }
 }

@@ -2,6 +2,7 @@ import Crypto
 import FaceKit
 import Foundation
 import GRDB
+import WardenCore
 
 public enum StorageError: Error, CustomStringConvertible, Equatable, Sendable {
     case newerSchema(path: String, unknown: [String])
@@ -9,6 +10,8 @@ public enum StorageError: Error, CustomStringConvertible, Equatable, Sendable {
     case notFound(String)
     case conflict(String)
     case invalid(String)
+    /// The change's audit event could not be written, so the change was not made.
+    case unaudited(String)
 
     public var description: String {
         switch self {
@@ -18,6 +21,7 @@ public enum StorageError: Error, CustomStringConvertible, Equatable, Sendable {
         case .notFound(let what): return what
         case .conflict(let what): return what
         case .invalid(let what): return what
+        case .unaudited(let why): return "refused: the change could not be written to the audit log, so nothing was changed (\(why))"
         }
     }
 }
@@ -28,6 +32,12 @@ public final class WardenDatabase: Sendable {
     public let path: String
     public let keyPath: String
     let cipherBox: CipherBox
+    /// Where every administrative change's audit event goes, inside the change's own
+    /// transaction (see ChangeJournal). The CLI always sets one; without one (unit tests,
+    /// the simulated demo site) changes are recorded here only, and reconciliation reports
+    /// them as unaudited.
+    public let auditor: (any ChangeAuditor)?
+    var changeWriter: ChangeWriter { ChangeWriter(writer: writer, auditor: auditor) }
 
     public static let fileName = "identity.sqlite"
 
@@ -35,13 +45,22 @@ public final class WardenDatabase: Sendable {
     /// refused before anything is written to it.
     /// `keyPath`: the template key (default `keys/template.key` beside the database),
     /// created owner-only on first use; a key others can read is refused.
-    public init(path: String, keyPath: String? = nil) throws {
+    /// `readOnly`: for commands that only read, so they still work on a full disk; nothing
+    /// is created, migrated or re-encrypted (a database that needs migrating is opened for
+    /// writing instead).
+    public init(path: String, keyPath: String? = nil, auditor: (any ChangeAuditor)? = nil, readOnly: Bool = false) throws {
         self.path = path
+        self.auditor = auditor
         let keyPath = keyPath ?? ProcessInfo.processInfo.environment["WARDEN_TEMPLATE_KEY"]
             ?? (((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("keys/template.key"))
         self.keyPath = keyPath
         let fm = FileManager.default
         let dir = (path as NSString).deletingLastPathComponent
+        if readOnly, let pool = try? Self.openReadOnly(path: path), (try? pool.read({ try WardenMigrations.migrator.hasCompletedMigrations($0) })) == true {
+            writer = pool
+            cipherBox = CipherBox(try Self.resolveKey(keyPath: keyPath, writer: pool, create: false))
+            return
+        }
         do {
             if !dir.isEmpty { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) }
             // Create the file owner-only before SQLite does: its -wal and -shm files copy
@@ -69,27 +88,95 @@ public final class WardenDatabase: Sendable {
             return applied.subtracting(migrator.migrations)
         }
         guard superseded.isEmpty else { throw StorageError.newerSchema(path: path, unknown: superseded.sorted()) }
-        try migrator.migrate(writer)
-        cipherBox = CipherBox(try Self.resolveKey(keyPath: keyPath, writer: writer))
+        // Only a migration needs the write lock: opening for reading must not wait on a writer.
+        if try !writer.read({ try migrator.hasCompletedMigrations($0) }) { try migrator.migrate(writer) }
+        cipherBox = CipherBox(try Self.resolveKey(keyPath: keyPath, writer: writer, create: true))
         try encryptPlaintextTemplates()
+    }
+
+    static func openReadOnly(path: String) throws -> DatabasePool {
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        return try DatabasePool(path: path, configuration: config)
+    }
+
+    /// SQLite's own consistency check of every page (`PRAGMA quick_check`): nil when the
+    /// file is sound, else what SQLite found, so a damaged database is refused at start-up
+    /// instead of turning into wrong answers at the door.
+    public func integrityProblem() -> String? {
+        do {
+            let rows = try writer.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
+            return rows == ["ok"] ? nil : rows.prefix(5).joined(separator: "; ")
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// Copies the write-ahead log into the database file and truncates it to zero bytes,
+    /// so page images from before an erasure (a removed person's templates) are gone from
+    /// both files. Run after every erasure and on shutdown by each process holding the
+    /// database; waits for readers up to the busy timeout.
+    public func checkpointAndTruncateLog() throws {
+        try writer.writeWithoutTransaction { db in
+            let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            if let busy: Int = row?[0], busy != 0 {
+                throw StorageError.invalid("the write-ahead log of \(path) could not be truncated: another process is reading it")
+            }
+        }
+    }
+
+    /// Picks up a key that another process installed (`warden keys rotate` while
+    /// `warden run` holds the database): when the stored templates carry another key id than
+    /// the one in force, the key file is read again. Throws when that key does not open them.
+    public func reloadKeyIfRotated() throws {
+        let inForce = cipherBox.cipher.keyID
+        let stored = try writer.read { db in
+            Set(try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").compactMap(TemplateCipher.keyID(of:)))
+        }
+        guard !stored.isEmpty, !stored.contains(inForce) else { return }
+        let fresh = try Self.resolveKey(keyPath: keyPath, writer: writer, create: false)
+        cipherBox.cipher = fresh
     }
 
     /// The key in force. A `.new` key left by an interrupted rotation is adopted if the
     /// rotation's transaction committed (the stored templates carry its key id), and
     /// discarded otherwise: either way every template stays readable.
-    static func resolveKey(keyPath: String, writer: DatabasePool) throws -> TemplateCipher {
+    ///
+    /// A key is created only for a database with no templates: a missing or replaced key
+    /// with templates stored is refused, naming the key file and the templates it cannot
+    /// open, never papered over with a fresh key that opens nothing.
+    static func resolveKey(keyPath: String, writer: DatabasePool, create: Bool) throws -> TemplateCipher {
+        let stored = try writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").compactMap(TemplateCipher.keyID(of:))
+        }
+        let keyExists = FileManager.default.fileExists(atPath: keyPath)
+        if !keyExists, !stored.isEmpty {
+            throw TemplateCipherError.keyFile("the template key \(keyPath) is missing, but \(stored.count) stored template(s) were sealed with it; "
+                + "restore the key from your backup (Warden will not create a new key that cannot open them)")
+        }
+        if !keyExists, !create { throw TemplateCipherError.keyFile("the template key \(keyPath) is missing") }
         let current = TemplateCipher(key: try TemplateKeyFile.loadOrCreate(path: keyPath))
         let pendingPath = keyPath + ".new"
-        guard FileManager.default.fileExists(atPath: pendingPath) else { return current }
+        guard FileManager.default.fileExists(atPath: pendingPath) else {
+            let foreign = stored.filter { $0 != current.keyID }.count
+            if foreign > 0 {
+                throw TemplateCipherError.keyFile("the template key \(keyPath) does not open \(foreign) of \(stored.count) stored template(s): "
+                    + "it was replaced; restore the key they were sealed with from your backup")
+            }
+            return current
+        }
         let pending = TemplateCipher(key: try TemplateKeyFile.load(path: pendingPath))
         let storedIDs = try writer.read { db in
             Set(try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").compactMap(TemplateCipher.keyID(of:)))
         }
         if storedIDs.contains(pending.keyID) {
+            guard create else { return pending }
             guard rename(pendingPath, keyPath) == 0 else { throw TemplateCipherError.keyFile("cannot finish the key rotation: \(String(cString: strerror(errno)))") }
             return pending
         }
-        unlink(pendingPath)
+        // Never discarded from a reader: a rotation may be under way in another process.
+        if create { unlink(pendingPath) }
         return current
     }
 
@@ -110,14 +197,14 @@ public final class WardenDatabase: Sendable {
     /// written (as `template.key.new`) before the transaction and installed after it, so a
     /// crash at any point leaves every template readable with the key that `init` picks.
     /// `failAfter` makes the transaction fail after that many rows (tests).
-    public func rotateTemplateKey(failAfter: Int? = nil) throws -> Int {
+    public func rotateTemplateKey(by op: Operator = Operator("system"), failAfter: Int? = nil) throws -> Int {
         let old = cipherBox.cipher
         let new = TemplateCipher(key: SymmetricKey(size: .bits256))
         let pendingPath = keyPath + ".new"
         try TemplateKeyFile.write(new.key, to: pendingPath)
         let n: Int
         do {
-            n = try writer.write { db -> Int in
+            n = try changeWriter.write { db, journal -> Int in
                 var count = 0
                 for row in try Row.fetchAll(db, sql: "SELECT id, personId, modelID, embedding FROM faceTemplate") {
                     if let f = failAfter, count >= f { throw TemplateCipherError.keyFile("rotation interrupted (test)") }
@@ -125,6 +212,8 @@ public final class WardenDatabase: Sendable {
                     try db.execute(sql: "UPDATE faceTemplate SET embedding = ? WHERE id = ?", arguments: [try new.seal(e, personID: row["personId"]), row["id"] as Int64])
                     count += 1
                 }
+                try journal.record("keys.rotate", subject: "templates",
+                                   fields: ["templates": String(count), "key_id": new.keyID.map { String(format: "%02x", $0) }.joined()], by: op, in: db)
                 return count
             }
         } catch {
@@ -137,13 +226,13 @@ public final class WardenDatabase: Sendable {
     }
 
     /// The database in a Warden home directory.
-    public convenience init(home: String) throws {
-        try self.init(path: (home as NSString).appendingPathComponent(Self.fileName))
+    public convenience init(home: String, auditor: (any ChangeAuditor)? = nil) throws {
+        try self.init(path: (home as NSString).appendingPathComponent(Self.fileName), auditor: auditor)
     }
 
-    public var people: PersonRepository { PersonRepository(writer: writer) }
-    public var badges: BadgeRepository { BadgeRepository(writer: writer) }
-    public var templates: TemplateRepository { TemplateRepository(writer: writer, cipher: cipherBox.cipher) }
+    public var people: PersonRepository { PersonRepository(writer: writer, changes: changeWriter) }
+    public var badges: BadgeRepository { BadgeRepository(writer: writer, changes: changeWriter) }
+    public var templates: TemplateRepository { TemplateRepository(writer: writer, changes: changeWriter, cipher: cipherBox.cipher) }
     public var changes: AdminChangeRepository { AdminChangeRepository(writer: writer) }
 }
 

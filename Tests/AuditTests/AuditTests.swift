@@ -205,7 +205,8 @@ struct AuditTests {
         func count(_ f: AuditFilter) throws -> Int { try AuditExporter.export(store, filter: f, format: .jsonl) { _ in } }
         #expect(try count(AuditFilter(door: "server-room")) == 2)
         #expect(try count(AuditFilter(result: "denied")) == 1)
-        #expect(try count(AuditFilter(personID: 7)) == 1)
+        // A person's events include the admin changes about them.
+        #expect(try count(AuditFilter(personID: 7)) == 2)
         #expect(try count(AuditFilter(from: events[2].at, to: events[4].at)) == 2)
     }
 
@@ -218,17 +219,28 @@ struct AuditTests {
         let store = try AuditStore(home: dir.path)
         let events = try store.append(sampleEvents())
         let archive = dir.path + "/archive.jsonl"
-        let r = try store.prune(before: events[3].at, archive: archive)
+        let r = try store.prune(before: events[3].at, archive: archive) { n, anchor in
+            AuditEvent.admin("admin.audit_prune", operator: "ops", subject: "audit", detail: ["pruned": String(n), "anchor_seq": String(anchor)])
+        }
         #expect(r.pruned == 3 && r.anchorSeq == 3)
         let lines = try String(contentsOfFile: archive, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 3)
         let v = try store.verify()
-        #expect(v.ok && v.count == 3 && v.anchorSeq == 3)
+        // The three left, and the prune's own record, written with the deletion.
+        #expect(v.ok && v.count == 4 && v.anchorSeq == 3)
         try store.append(sampleEvents())
         #expect(try store.verify().ok)
         // Deleting the first row after the anchor is still caught.
         try store.writer.write { try $0.execute(sql: "DELETE FROM auditEvent WHERE seq = 4") }
         #expect(try store.verify().firstBrokenSeq == 5)
+        // No partial archive is left when the archive cannot be finished, and nothing is pruned.
+        let before = try store.count()
+        #expect(throws: AuditError.self) {
+            try store.prune(before: Date(), archive: dir.path + "/no-such-dir/a.jsonl") { _, _ in
+                AuditEvent.admin("admin.audit_prune", operator: "ops", subject: "audit")
+            }
+        }
+        #expect(try store.count() == before)
     }
 
     @Test func statsCountPerDoorAndDay() throws {

@@ -68,6 +68,7 @@ struct AuditCommandTests {
         try sqlite.run(); sqlite.waitUntilExit()
         let broken = try CLI.run(["audit", "verify", "--json"], home: home)
         #expect(broken.status == 1)
-        #expect((try broken.json() as? [String: Any])?["firstBrokenSeq"] as? Int == 1)
+        let chain = (try broken.json() as? [String: Any])?["chain"] as? [String: Any]
+        #expect(chain?["firstBrokenSeq"] as? Int == 1)
     }
 }

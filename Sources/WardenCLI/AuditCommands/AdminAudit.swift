@@ -1,27 +1,65 @@
+import ArgumentParser
 import Audit
 import Foundation
+import Storage
 import WardenCore
 
 extension GlobalOptions {
-    func openAudit() throws -> AuditStore {
+    /// The audit log in the data directory, for appending. A log that is not the one Warden
+    /// wrote (see AuditStore.headProblem) opens, but refuses every append.
+    func openAudit(readOnly: Bool = false) throws -> AuditStore {
         do {
-            try wardenHome.create()
-            return try AuditStore(home: wardenHome.path)
-        } catch { throw CLIError("\(error)") }
+            if !readOnly { try wardenHome.create() }
+            return try AuditStore(home: wardenHome.path, readOnly: readOnly)
+        } catch { throw CLIError(DiskSpace.explain("\(error)", home: wardenHome.path)) }
     }
 
-    /// Records an administrative change in the audit log, synchronously: the command does
-    /// not report success until the event is on disk. A failure is reported loudly, since
-    /// the change itself has already been made.
-    func recordAdmin(_ type: String, by op: Operator, subject: String, detail: [String: String] = [:]) {
+    /// Records an administrative change that is not a database change (calibration, the
+    /// audit log's own maintenance), synchronously: the command reports success only once
+    /// the event is on disk, and throws, making no change, when it cannot be written. Call
+    /// it before making the change; database changes are audited by ChangeJournal instead,
+    /// inside their transaction.
+    func recordAdmin(_ type: String, by op: Operator, subject: String, detail: [String: String] = [:]) throws {
         do {
             try openAudit().append([AuditEvent.admin(type, operator: op.name, subject: subject, detail: detail)])
         } catch {
-            Output.error("the change was made but could not be written to the audit log: \(error)")
+            throw CLIError("refused: the change could not be written to the audit log, so nothing was changed (\(error))")
         }
     }
 }
 
+/// Writes each identity-database change's audit event, inside the change's transaction.
+struct AuditedChanges: ChangeAuditor {
+    let store: AuditStore
+
+    /// Audit event types for the identity database's actions. Most are the action with its
+    /// dot made an underscore; three keep the names logs have always used.
+    static func eventType(for action: String) -> String {
+        switch action {
+        case "template.enroll": return "admin.enroll"
+        case "grant.add": return "admin.grant"
+        case "grant.revoke": return "admin.revoke"
+        default: return "admin." + action.replacingOccurrences(of: ".", with: "_")
+        }
+    }
+
+    func record(_ change: AdminChange, fields: [String: String]) throws -> Int64 {
+        var detail = fields
+        detail["change"] = String(change.id!)
+        let written = try store.append([AuditEvent.admin(Self.eventType(for: change.action), operator: change.operator,
+                                                         subject: change.subject, detail: detail, at: change.at)])
+        return written[0].seq
+    }
+
+    func rolledBack(_ change: AdminChange, seq: Int64, because error: Error) {
+        _ = try? store.append([AuditEvent.admin("admin.change_rolled_back", operator: change.operator, subject: change.subject,
+                                                detail: ["change": String(change.id!), "logged_seq": String(seq), "reason": "\(error)"])])
+    }
+}
+
 enum WardenCoreOperator {
-    static func resolve(_ explicit: String?) -> String { Operator.resolve(explicit: explicit).name }
+    static func resolve(_ explicit: String?) throws -> String {
+        if let p = Operator.problem(with: explicit) { throw ValidationError(p) }
+        return Operator.resolve(explicit: explicit).name
+    }
 }

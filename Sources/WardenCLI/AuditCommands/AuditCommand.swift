@@ -1,6 +1,8 @@
 import ArgumentParser
 import Audit
 import Foundation
+import Storage
+import WardenCore
 
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +19,7 @@ struct AuditCommand: ParsableCommand {
           warden audit stats --json
           warden audit prune --before 2025-01-01 --archive /backup/audit-2024.jsonl
         """,
-        subcommands: [VerifyAudit.self, ExportAudit.self, TailAudit.self, StatsAudit.self, PruneAudit.self]
+        subcommands: [VerifyAudit.self, ExportAudit.self, TailAudit.self, StatsAudit.self, PruneAudit.self, AcknowledgeAudit.self]
     )
 }
 
@@ -44,20 +46,84 @@ struct AuditFilterOptions: ParsableArguments {
 struct VerifyAudit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Recompute the hash chain; report OK with the count or the first broken row.",
-        discussion: "Exit status: 0 when the chain verifies, 1 when it does not."
+        abstract: "Recompute the hash chain and check it against its head and the identity database.",
+        discussion: """
+        Reports OK with the count, or the first broken row: a row edited, deleted, reordered, \
+        cut off the end, a log wiped or replaced (its head file audit.head no longer matches), \
+        or a missing or unreadable head. Then checks that every change in the identity \
+        database names the audit row that records it, and that every person, badge, template, \
+        grant and membership comes from a recorded change. Lists discontinuities an operator \
+        acknowledged. Exit status: 0 when all of that holds, 1 when it does not.
+        """
     )
     @OptionGroup var global: GlobalOptions
 
+    struct Report: Codable { let chain: ChainReport; let changes: ChangeReconciliation?; let ok: Bool }
+
     func run() throws {
-        let report = try global.openAudit().verify()
-        if global.json { try Output.json(report) } else if report.ok {
-            print("OK: \(report.count) events, chain intact" + (report.anchorSeq > 0 ? " (from row \(report.anchorSeq + 1), after pruning)" : ""))
-        } else {
-            print("BROKEN at row \(report.firstBrokenSeq!): \(report.problem!)")
-            print("\(report.count) events before it verified.")
+        let store = try global.openAudit(readOnly: true)
+        let chain = try audited(home: global.wardenHome) { try store.verify() }
+        var changes: ChangeReconciliation? = nil
+        if FileManager.default.fileExists(atPath: global.wardenHome.file(WardenDatabase.fileName)) {
+            let db = try global.openDatabase(readOnly: true)
+            changes = try audited(home: global.wardenHome) { try ChangeReconciliation.run(db: db, audit: store) }
         }
-        if !report.ok { throw ExitCode(1) }
+        let ok = chain.ok && (changes?.ok ?? true)
+        if global.json { try Output.json(Report(chain: chain, changes: changes, ok: ok)) } else {
+            if chain.ok {
+                print("OK: \(chain.count) events, chain intact" + (chain.anchorSeq > 0 ? " (from row \(chain.anchorSeq + 1), after pruning)" : ""))
+            } else {
+                print("BROKEN at row \(chain.firstBrokenSeq!): \(chain.problem!)")
+                print("\(chain.count) events before it verified.")
+            }
+            for a in chain.acknowledged { print("acknowledged discontinuity: \(a)") }
+            if let c = changes {
+                if c.unaccounted.isEmpty {
+                    print("identity database: \(c.checkedChanges) change(s), each recorded in the log" + (c.legacyChanges > 0 ? " (\(c.legacyChanges) from before changes were linked)" : "")
+                          + (c.acknowledgedLost > 0 ? " (\(c.acknowledgedLost) whose events were lost in an acknowledged discontinuity)" : ""))
+                } else {
+                    print("identity database: \(c.unaccounted.count) row(s) that no audit event accounts for:")
+                    for u in c.unaccounted.prefix(50) { print("  - \(u)") }
+                    if c.unaccounted.count > 50 { print("  ... and \(c.unaccounted.count - 50) more (--json lists all)") }
+                }
+                for o in c.orphanedEvents.prefix(20) { print("note: \(o)") }
+            }
+        }
+        if !ok { throw ExitCode(1) }
+    }
+}
+
+struct AcknowledgeAudit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "acknowledge",
+        abstract: "Record that a cut-off, wiped or replaced audit log was looked into, so Warden may run again.",
+        discussion: """
+        When the log no longer holds the row its head file recorded (rows cut off its end, the \
+        file wiped or replaced), or the head itself is missing or unreadable, Warden refuses to \
+        append: `warden run` does not start and admin changes are refused. Restore audit.sqlite \
+        and audit.head from a backup if you can. If you cannot, this command appends an event \
+        naming what was found, who acknowledged it and why; the chain carries on from there, \
+        and `warden audit verify` lists the acknowledgement from then on.
+
+        Example:
+          warden audit acknowledge --operator alice --reason "SD card replaced after corruption; old log lost"
+        """
+    )
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var op: OperatorOption
+    @Option(help: "Why the loss is accepted (recorded in the log).") var reason: String
+
+    func validate() throws {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--reason must say why") }
+        if let p = DisplayText.problem(reason, as: "the reason", maxLength: 1000) { throw ValidationError(p) }
+    }
+
+    func run() throws {
+        let store = try global.openAudit()
+        let e = try audited(home: global.wardenHome) { try store.acknowledgeDiscontinuity(operator: op.resolved.name, reason: reason) }
+        if global.json { try Output.json(["seq": e.seq]); return }
+        print("recorded at row \(e.seq): \(e.detail?["problem"] ?? "")")
+        print("Warden will append to this log again; `warden audit verify` lists the acknowledgement.")
     }
 }
 
@@ -73,23 +139,21 @@ struct ExportAudit: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write to this file instead of stdout.") var output: String?
 
     func run() throws {
-        let store = try global.openAudit()
-        var handle = FileHandle.standardOutput
+        let store = try global.openAudit(readOnly: true)
+        let filter = try filters.filter()
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
-                  let h = FileHandle(forWritingAtPath: output) else { throw CLIError("cannot write \(output)") }
-            handle = h
+            // Whole or not at all: a full disk leaves no partial export behind.
+            let file = try audited { try AtomicFile(path: output, replace: true) }
+            let n = try audited {
+                try AuditExporter.export(store, filter: filter, format: format) { line in try file.write(line) }
+            }
+            try audited { try file.commit() }
+            Output.note("exported \(n) events to \(output)")
+            return
         }
-        var buffer = Data()
-        let n = try AuditExporter.export(store, filter: try filters.filter(), format: format) { line in
-            buffer.append(contentsOf: line.utf8)
-            if buffer.count > 1 << 16 { handle.write(buffer); buffer.removeAll(keepingCapacity: true) }
-        }
-        handle.write(buffer)
-        if output != nil {
-            try handle.close()
-            FileHandle.standardError.write(Data("exported \(n) events to \(output!)\n".utf8))
-        }
+        let stdout = StandardOutput()
+        _ = try AuditExporter.export(store, filter: filter, format: format) { line in try stdout.write(line) }
+        try stdout.flush()
     }
 }
 
@@ -164,10 +228,11 @@ struct PruneAudit: ParsableCommand {
     func run() throws {
         let store = try global.openAudit()
         guard !FileManager.default.fileExists(atPath: archive) else { throw CLIError("\(archive) exists; choose a new archive file") }
-        let r = try store.prune(before: try parseDate(before, option: "--before"), archive: archive)
-        let op = WardenCoreOperator.resolve(operatorName)
-        try store.append([AuditEvent.admin("admin.audit_prune", operator: op, subject: "audit",
-                                           detail: ["before": before, "pruned": String(r.pruned), "anchor_seq": String(r.anchorSeq), "archive": archive])])
+        let op = try WardenCoreOperator.resolve(operatorName)
+        let r = try audited { try store.prune(before: try parseDate(before, option: "--before"), archive: archive) { pruned, anchor in
+            AuditEvent.admin("admin.audit_prune", operator: op, subject: "audit",
+                             detail: ["before": before, "pruned": String(pruned), "anchor_seq": String(anchor), "archive": archive])
+        } }
         if global.json { try Output.json(Result(pruned: r.pruned, anchorSeq: r.anchorSeq, archive: archive)); return }
         print(r.pruned == 0 ? "nothing before \(before)" : "archived and pruned \(r.pruned) events (through row \(r.anchorSeq)) to \(archive)")
     }

@@ -132,15 +132,19 @@ struct CalibrateCommand: ParsableCommand {
                 dataset: dataset, at: at, model: engine.modelID + (head.map { "+head:" + $0.weightsDigest } ?? ""),
                 images: data.images - data.failures.count, target_fmr: targetFMR,
                 fmr: calibration.fmr, fnmr: calibration.fnmr, genuine_pairs: calibration.genuinePairs, impostor_pairs: calibration.impostorPairs)
-            try MatchingConfiguration.write(thresholds, calibration: record, head: headRef, home: global.wardenHome)
-            written = global.wardenHome.file(MatchingConfiguration.fileName)
-            global.recordAdmin("admin.calibrate", by: op.resolved, subject: "matching", detail: [
+            // Audited first: a calibration whose record cannot be written is not installed.
+            try global.recordAdmin("admin.calibrate", by: op.resolved, subject: "matching", detail: [
                 "dataset": dataset, "target_fmr": String(targetFMR), "verify": String(format: "%.4f", calibration.verify),
                 "previous_verify": String(format: "%.4f", previous.verify), "fmr": String(calibration.fmr), "fnmr": String(calibration.fnmr),
                 "impostor_pairs": String(calibration.impostorPairs), "genuine_pairs": String(calibration.genuinePairs),
                 "ambiguity_margin": String(format: "%.4f", margin.margin), "target_fpir": String(thresholds.targetFPIR),
                 "metric_head": headRef.map { "\($0.file) sha256:\($0.sha256)" } ?? "none",
             ])
+            do { try MatchingConfiguration.write(thresholds, calibration: record, head: headRef, home: global.wardenHome) } catch {
+                try? global.recordAdmin("admin.calibrate_failed", by: op.resolved, subject: "matching", detail: ["reason": "\(error)"])
+                throw error
+            }
+            written = global.wardenHome.file(MatchingConfiguration.fileName)
         }
         let report = Report(calibration: calibration, previousVerify: previous.verify, ambiguityMargin: margin.margin,
                             previousAmbiguityMargin: previous.ambiguityMargin, misidentifications: margin.wrong, misidentificationsRefused: margin.wrongRefused,

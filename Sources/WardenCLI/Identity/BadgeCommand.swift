@@ -48,7 +48,6 @@ struct IssueBadge: ParsableCommand {
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         let b = try storage { try db.badges.issue(credential, to: p.id!, by: op.resolved) }
-        global.recordAdmin("admin.badge_issue", by: op.resolved, subject: "person:\(p.id!)", detail: ["badge": credential.description, "format": format.rawValue])
         if global.json { try Output.json(BadgeRecord(b)); return }
         print("issued badge \(credential) (\(format.rawValue)) to #\(p.id!) \(p.displayName)")
     }
@@ -65,7 +64,6 @@ struct RevokeBadge: ParsableCommand {
         let credential = try parseBadge(badge, format: format)
         let db = try global.openDatabase()
         let b = try storage { try db.badges.revoke(credential, by: op.resolved) }
-        global.recordAdmin("admin.badge_revoke", by: op.resolved, subject: "person:\(b.personId)", detail: ["badge": credential.description, "format": format.rawValue])
         if global.json { try Output.json(BadgeRecord(b)); return }
         print("revoked badge \(credential) of person #\(b.personId)")
     }

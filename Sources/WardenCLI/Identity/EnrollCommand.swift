@@ -45,8 +45,6 @@ struct EnrollCommand: ParsableCommand {
                 switch try enroller.enroll(photo: photo, for: p, useLargest: largest, force: force, by: op.resolved, gallery: &gallery) {
                 case .enrolled(let t, let q):
                     results.append(Result(photo: photo, status: "enrolled", templateID: t.id, quality: q, reasons: nil))
-                    global.recordAdmin("admin.enroll", by: op.resolved, subject: "person:\(p.id!)",
-                                       detail: ["template": String(t.id!), "source": t.sourceName, "source_sha256": t.sourceSHA256])
                 case .duplicatePhoto(let id): results.append(Result(photo: photo, status: "already_enrolled", templateID: id, quality: nil, reasons: nil))
                 case .rejected(let why): results.append(Result(photo: photo, status: "rejected", templateID: nil, quality: nil, reasons: why))
                 }

@@ -22,8 +22,7 @@ struct RotateKey: ParsableCommand {
     func run() throws {
         let db = try global.openDatabase()
         let n: Int
-        do { n = try db.rotateTemplateKey() } catch { throw CLIError("key rotation failed, the old key stays in force: \(error)") }
-        global.recordAdmin("admin.keys_rotate", by: op.resolved, subject: "templates", detail: ["templates": String(n)])
+        do { n = try db.rotateTemplateKey(by: op.resolved) } catch { throw CLIError("key rotation failed, the old key stays in force: \(error)") }
         if global.json { try Output.json(["templates": n]) } else { print("re-encrypted \(n) template(s) under a new key (\(db.keyPath))") }
     }
 }

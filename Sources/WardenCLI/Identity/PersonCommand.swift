@@ -36,8 +36,6 @@ struct AddPerson: ParsableCommand {
                                      validFrom: try validFrom.map { try parseDate($0, option: "--valid-from") },
                                      validUntil: try validUntil.map { try parseDate($0, option: "--valid-until") }), by: op.resolved)
         }
-        global.recordAdmin("admin.person_add", by: op.resolved, subject: "person:\(person.id!)",
-                           detail: ["name": person.displayName, "external_id": person.externalID ?? ""])
         if global.json { try Output.json(PersonRecord(person, templates: 0, badges: [])); return }
         print("added #\(person.id!) \(person.displayName)" + (person.externalID.map { " (external id \($0))" } ?? ""))
         print("next: warden enroll \(person.id!) PHOTO")
@@ -122,7 +120,6 @@ struct ActivatePerson: ParsableCommand {
 private func setStatus(_ global: GlobalOptions, _ op: OperatorOption, _ ref: String, _ status: PersonStatus) throws {
     let db = try global.openDatabase()
     let p = try storage { try db.people.setStatus(try db.people.find(ref).id!, to: status, by: op.resolved) }
-    global.recordAdmin(status == .active ? "admin.person_activate" : "admin.person_suspend", by: op.resolved, subject: "person:\(p.id!)")
     if global.json { try Output.json(PersonRecord(p)); return }
     print("#\(p.id!) \(p.displayName) is now \(p.status.rawValue)")
 }
@@ -145,8 +142,6 @@ struct RemovePerson: ParsableCommand {
         let p = try storage { try db.people.find(person) }
         guard yes else { throw CLIError("this deletes #\(p.id!) \(p.displayName) and their templates for good; repeat with --yes") }
         let r = try storage { try db.people.remove(p.id!, by: op.resolved) }
-        global.recordAdmin("admin.person_remove", by: op.resolved, subject: "person:\(p.id!)",
-                           detail: ["name": p.displayName, "templates_deleted": String(r.templatesDeleted), "badges_deleted": String(r.badgesDeleted)])
         if global.json { try Output.json(Removed(person: PersonRecord(r.person), templatesDeleted: r.templatesDeleted, badgesDeleted: r.badgesDeleted)); return }
         print("removed #\(p.id!) \(p.displayName): \(r.templatesDeleted) template(s) and \(r.badgesDeleted) badge(s) deleted")
     }

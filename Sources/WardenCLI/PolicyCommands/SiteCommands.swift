@@ -82,7 +82,6 @@ struct CreateGroup: ParsableCommand {
     func run() throws {
         let db = try global.openDatabase()
         _ = try storage { try db.access.createGroup(name, by: op.resolved) }
-        global.recordAdmin("admin.group_create", by: op.resolved, subject: "group:\(name)")
         if global.json { try Output.json(["group": name]) } else { print("created group \(name)") }
     }
 }
@@ -115,7 +114,6 @@ struct AddToGroup: ParsableCommand {
         let known = Set(try policyOption.load(global).groups.keys).union(try db.access.groups().map(\.name))
         guard known.contains(group) else { throw CLIError("no group '\(group)'; known: \(known.sorted().joined(separator: ", ")) (or `warden group create \(group)`)") }
         try storage { try db.access.addMember(p.id!, to: group, by: op.resolved) }
-        global.recordAdmin("admin.group_add_member", by: op.resolved, subject: "person:\(p.id!)", detail: ["group": group])
         if global.json { try Output.json(["person": p.id!]) } else { print("#\(p.id!) \(p.displayName) is now in \(group)") }
     }
 }
@@ -130,7 +128,6 @@ struct RemoveFromGroup: ParsableCommand {
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         try storage { try db.access.removeMember(p.id!, from: group, by: op.resolved) }
-        global.recordAdmin("admin.group_remove_member", by: op.resolved, subject: "person:\(p.id!)", detail: ["group": group])
         if global.json { try Output.json(["person": p.id!]) } else { print("#\(p.id!) \(p.displayName) is no longer in \(group)") }
     }
 }
@@ -176,8 +173,6 @@ struct AddGrant: ParsableCommand {
             grant = AccessGrant(personID: person.id!, zone: zone, schedule: schedule, until: end, createdBy: op.resolved.name)
         }
         grant = try storage { try db.access.addGrant(grant, by: op.resolved) }
-        global.recordAdmin("admin.grant", by: op.resolved, subject: grant.personId.map { "person:\($0)" } ?? "group:\(grant.groupName!)",
-                           detail: ["grant": String(grant.id!), "zone": zone, "schedule": schedule ?? "always", "until": until ?? ""])
         if global.json { try Output.json(["grant": grant.id!]); return }
         print("grant #\(grant.id!): \(subject) -> \(zone)\(schedule.map { " during \($0)" } ?? "")\(until.map { " until \($0)" } ?? "")")
     }
@@ -208,7 +203,6 @@ struct RevokeCommand: ParsableCommand {
         }
         let db = try global.openDatabase()
         let g = try storage { try db.access.revokeGrant(id, by: op.resolved) }
-        global.recordAdmin("admin.revoke", by: op.resolved, subject: g.personId.map { "person:\($0)" } ?? "group:\(g.groupName!)", detail: ["grant": String(id), "zone": g.zone])
         if global.json { try Output.json(["revoked": id]) } else { print("revoked grant #\(id) (\(g.zone))") }
     }
 }

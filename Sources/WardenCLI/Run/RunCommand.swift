@@ -69,6 +69,15 @@ struct RunCommand: ParsableCommand {
     var stopAfterDecisions: Int?
 
     func run() throws {
+        // 0. One controller per home: a second would take over the status socket, and both
+        // would drive the same relays. The lock goes with the process, however it ends.
+        let instanceLock: HomeLock
+        do { instanceLock = try HomeLock.acquire(home: global.wardenHome.path) } catch {
+            Output.error("not starting, no door was touched: \(error)")
+            throw ExitCode(2)
+        }
+        defer { instanceLock.release() }
+
         // 1. Validate everything; collect every problem.
         var problems: [String] = []
         var config: SiteConfig? = nil
@@ -97,7 +106,22 @@ struct RunCommand: ParsableCommand {
         do { thresholds = try global.thresholds() } catch { thresholds = nil; problems.append("\(error)") }
         var head: MetricHead? = nil
         do { head = try global.metricHead() } catch { problems.append("\(error)") }
-        guard problems.isEmpty, let config, let policy, let pinMap, let models, let thresholds else {
+        // The stores: a log that is not the one Warden wrote, or a damaged identity
+        // database, keeps every door from starting (the locks stay as the wiring holds them).
+        var db: WardenDatabase? = nil
+        var auditStore: AuditStore? = nil
+        do {
+            let store = try global.openAudit()
+            auditStore = store
+            if let d = try store.discontinuity() { problems.append(AuditError.discontinuity(d).description) }
+        } catch { problems.append("\(error)") }
+        do {
+            let d = try global.openDatabase()
+            if let bad = d.integrityProblem() {
+                problems.append("the identity database \(d.path) is damaged (SQLite quick_check: \(bad)); restore it from a backup")
+            } else { db = d }
+        } catch { problems.append("\(error)") }
+        guard problems.isEmpty, let config, let policy, let pinMap, let models, let thresholds, let db, let auditStore else {
             Output.error("not starting; \(problems.count) problem(s), no door was touched:")
             for p in problems { FileHandle.standardError.write(Data("  - \(p)\n".utf8)) }
             throw ExitCode(2)
@@ -106,19 +130,29 @@ struct RunCommand: ParsableCommand {
         // 2. State: database, audit log, face engine, gallery. One BLAS thread per
         // inference call: each camera has its own worker (see BLASThreads).
         BLASThreads.limit(to: 1)
-        let db = try global.openDatabase()
-        let auditStore = try global.openAudit()
         let audit = AuditLog(store: auditStore)
         let engine: FaceEngine
         do { engine = try FaceEngine(models: models) } catch { throw CLIError(error.description) }
-        let (gallery, unreadable) = try Gallery.load(from: db, head: head)
+        let gallery: Gallery
+        do { gallery = try Gallery.load(from: db, head: head).gallery } catch {
+            Output.error("not starting, no door was touched: \(error)")
+            throw ExitCode(2)
+        }
+        // Rows of the identity database that no audit event accounts for: reported, and
+        // recorded, but they do not keep doors from running.
+        let reconciliation = try? ChangeReconciliation.run(db: db, audit: auditStore)
         let clock = SystemClock()
         let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock)
         let started = clock.now
         controller.record(AuditEvent(at: started, kind: .system, type: "system.start",
                                      detail: ["site": config.file, "gpio": config.gpio.rawValue, "templates": String(gallery.count),
                                               "metric_head": head.map { "\($0.kind.rawValue) \($0.weightsDigest)" } ?? "none",
-                                              "unreadable_templates": String(unreadable.count)], siteTimeZone: policy.timeZone))
+                                              "unaudited_rows": String(reconciliation?.unaccounted.count ?? 0)], siteTimeZone: policy.timeZone))
+        if let r = reconciliation, !r.unaccounted.isEmpty {
+            controller.record(AuditEvent(at: started, kind: .system, type: "system.unaudited_changes",
+                                         detail: ["count": String(r.unaccounted.count), "first": r.unaccounted[0]], siteTimeZone: policy.timeZone))
+            Output.error("\(r.unaccounted.count) row(s) of the identity database are not accounted for by the audit log (first: \(r.unaccounted[0])); `warden audit verify` lists them")
+        }
         // Structured log lines on stdout (journald adds its own timestamps under systemd).
         var logger = Logger(label: "warden") { StreamLogHandler.standardOutput(label: $0) }
         logger[metadataKey: "site"] = "\(policy.name)"
@@ -211,6 +245,9 @@ struct RunCommand: ParsableCommand {
         controller.shutdown(reason: stopReason)
         audit.close()
         statusServer?.stop()
+        // Erased templates must not outlive this process in the write-ahead log.
+        try? db.checkpointAndTruncateLog()
+        instanceLock.release()
         log.info("stopped (\(stopReason)); relays in their safe state")
         // Everything is relocked, flushed and closed. Leave without running library
         // teardown: OpenBLAS's exit handler can deadlock joining its thread pool after
@@ -225,7 +262,10 @@ struct RunCommand: ParsableCommand {
         do {
             let p = try PolicyLoader().load(directory: config.policyDirectory)
             let t = try global.thresholds()
+            // A key rotated by `warden keys rotate` since start is picked up here.
+            try db.reloadKeyIfRotated()
             let g = try global.loadGallery(db)
+            try? db.checkpointAndTruncateLog()
             controller.policy = p
             controller.thresholds = t
             controller.gallery = g

@@ -10,16 +10,29 @@ struct OperatorOption: ParsableArguments {
     @Option(name: .customLong("operator"), help: "Who is making this change (default: the OS user).")
     var name: String?
     var resolved: Operator { Operator.resolve(explicit: name) }
+    func validate() throws { if let p = Operator.problem(with: name) { throw ValidationError(p) } }
 }
 
 extension GlobalOptions {
-    /// Opens (creating if needed) the identity database in the data directory.
-    func openDatabase() throws -> WardenDatabase {
+    /// Opens (creating it in a new home) the identity database in the data directory. Every
+    /// change made through it is audited inside its own transaction (AuditedChanges).
+    /// `readOnly` for commands that only read: they still work on a full disk.
+    ///
+    /// An established home (it has an audit log or a template key) whose database is
+    /// missing or empty is refused, not re-created: new ids would restart at #1 and collide
+    /// with the people the audit log already names.
+    func openDatabase(readOnly: Bool = false) throws -> WardenDatabase {
+        let path = wardenHome.file(WardenDatabase.fileName)
+        if let why = wardenHome.lostIdentityDatabase() {
+            throw CLIError("\(why); restore \(path) from a backup. Warden will not start a new one in an existing home: its ids "
+                           + "would collide with the people the audit log names (to start afresh, move the whole directory \(wardenHome.path) aside)")
+        }
         do {
+            if readOnly { return try WardenDatabase(path: path, readOnly: true) }
             try wardenHome.create()
-            return try WardenDatabase(home: wardenHome.path)
-        } catch let e as StorageError { throw CLIError(e.description) } catch let e as TemplateCipherError { throw CLIError(e.description) } catch {
-            throw CLIError("cannot use the data directory \(wardenHome.path): \(error.localizedDescription)")
+            return try WardenDatabase(path: path, auditor: AuditedChanges(store: try openAudit()))
+        } catch let e as CLIError { throw e } catch let e as StorageError { throw CLIError(DiskSpace.explain(e.description, home: wardenHome.path)) } catch let e as TemplateCipherError { throw CLIError(e.description) } catch {
+            throw CLIError(DiskSpace.explain("cannot use the data directory \(wardenHome.path): \(error)", home: wardenHome.path))
         }
     }
 

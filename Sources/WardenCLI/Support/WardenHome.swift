@@ -30,3 +30,68 @@ public struct WardenHome: Sendable, Equatable {
                                                 attributes: [.posixPermissions: 0o700])
     }
 }
+
+extension WardenHome {
+    /// Why this home's identity database counts as lost, or nil: the home is established
+    /// (the audit log's head, written with its first row, or a template key exists) but `identity.sqlite`
+    /// is missing or empty.
+    func lostIdentityDatabase() -> String? {
+        let fm = FileManager.default
+        let db = file("identity.sqlite")
+        let size = (try? fm.attributesOfItem(atPath: db))?[.size] as? Int
+        guard size == nil || size == 0 else { return nil }
+        var evidence: [String] = []
+        if fm.fileExists(atPath: file("audit.head")) { evidence.append("an audit log head") }
+        if fm.fileExists(atPath: file("keys/template.key")) { evidence.append("a template key") }
+        guard !evidence.isEmpty else { return nil }
+        return "the identity database \(db) is \(size == nil ? "missing" : "empty (0 bytes)"), but this home has \(evidence.joined(separator: " and "))"
+    }
+}
+
+/// Plain words for a full disk, with the way out.
+enum DiskSpace {
+    static func freeBytes(at path: String) -> UInt64? {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return nil }
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize)
+    }
+
+    /// `message`, and when the disk holding `home` is (nearly) full, what that means and how
+    /// to recover.
+    static func explain(_ message: String, home: String) -> String {
+        let diskish = ["SQLITE_FULL", "disk I/O error", "database or disk is full", "No space left", "disk is full"].contains { message.contains($0) }
+        guard diskish, let free = freeBytes(at: home), free < 4 << 20 else { return message }
+        return message + ". The disk holding \(home) is full (\(free / 1024) KiB free): free some space, or export the audit log "
+            + "to another disk (`warden audit export -o /other/disk/audit.csv`) and prune it "
+            + "(`warden audit prune --before DATE --archive /other/disk/audit-archive.jsonl`)"
+    }
+}
+
+/// Runs `body`, turning audit errors into one-line CLI errors with full-disk advice.
+func audited<T>(home: WardenHome? = nil, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as CLIError { throw e } catch {
+        throw CLIError(home.map { DiskSpace.explain("\(error)", home: $0.path) } ?? "\(error)")
+    }
+}
+
+/// stdout as a stream whose write errors are thrown (a closed pipe, a full disk), not
+/// ignored or fatal.
+final class StandardOutput {
+    private var pending = Data()
+    func write(_ text: String) throws {
+        pending.append(contentsOf: text.utf8)
+        if pending.count >= 1 << 16 { try flush() }
+    }
+    func flush() throws {
+        var offset = 0
+        while offset < pending.count {
+            let n = pending.withUnsafeBytes { Foundation.write(1, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CLIError("cannot write to standard output: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+}
