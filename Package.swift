@@ -46,14 +46,16 @@ let package = Package(
             ]
         ),
 
-        .target(name: "FaceKit", dependencies: ["CDlibFace", "CTurboJPEG", "CPNG", "CWebP"]),
+        .target(name: "FaceKit", dependencies: ["CDlibFace", "CTurboJPEG", "CPNG", "CWebP", "WardenCore"]),
         // Value types every layer shares (badge credentials, operators), with no I/O.
         .target(name: "WardenCore"),
         // The int8 scan kernel of 1:N search, with run-time CPU dispatch (see its header).
         .target(name: "CSearchKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Matching", dependencies: ["FaceKit", "CSearchKernels", "WardenCore"]),
+        // What the two SQLite stores (identity, audit) share: opening read-only on a full disk.
+        .target(name: "SQLiteSupport", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Storage", dependencies: [
-            "FaceKit", "WardenCore",
+            "FaceKit", "WardenCore", "SQLiteSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -66,9 +68,9 @@ let package = Package(
         // Wires faces, policy, doors and the audit log together per door.
         .target(name: "Controller", dependencies: ["FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
         // The site model and the pure access decision.
-        .target(name: "Policy", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Policy", dependencies: ["WardenCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "Audit", dependencies: [
-            "WardenCore",
+            "WardenCore", "SQLiteSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -95,7 +97,8 @@ let package = Package(
         .testTarget(name: "DoorIOTests", dependencies: ["DoorIO", "WardenCore"]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching"]),
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore",
+                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     cxxLanguageStandard: .cxx17
 )

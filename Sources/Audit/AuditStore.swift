@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import SQLiteSupport
 
 public enum AuditError: Error, CustomStringConvertible, Sendable {
     case cannotOpen(String, String)
@@ -50,10 +51,7 @@ public final class AuditStore: Sendable {
         self.headPath = (path as NSString).deletingPathExtension + ".head"
         let fm = FileManager.default
         if readOnly, let size = (try? fm.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 {
-            var config = Configuration()
-            config.readonly = true
-            config.busyMode = .timeout(5)
-            if let pool = try? DatabasePool(path: path, configuration: config),
+            if let pool = try? ReadOnlyOpen.pool(path: path),
                (try? pool.read { try Self.migrator.hasCompletedMigrations($0) }) == true {
                 writer = pool
                 return

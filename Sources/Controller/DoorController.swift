@@ -165,8 +165,15 @@ final class DoorController {
             decide(person: nil, badge: .unknown, credential: text, succeeded: [], failed: [], faceEvidence: nil, note: "card format \(format) is not enrolled")
             return
         }
-        let badge = try? site.db.badges.lookup(credential)
-        let person = badge.flatMap { try? site.db.people.get($0.personId) } ?? nil
+        // A failed read is its own reason, never "not issued": see storageFailure.
+        let badge: Badge?, person: Person?
+        do {
+            badge = try site.db.badges.lookup(credential)
+            person = try badge.flatMap { try site.db.people.get($0.personId) }
+        } catch {
+            decide(person: nil, badge: .unknown, credential: text, succeeded: [], failed: [], faceEvidence: nil, note: nil, storageError: error)
+            return
+        }
         guard let badge, let person else {
             decide(person: nil, badge: .unknown, credential: text, succeeded: [], failed: [], faceEvidence: nil, note: "badge \(text) is not issued")
             return
@@ -304,9 +311,10 @@ final class DoorController {
                                         modelID: tf.embedding?.modelID ?? site.faceEngine.modelID)
         if let best, best.n >= face.framesRequired, best.share >= Self.weightedMajority {
             ev.decided = true
-            let person = try? site.db.people.get(best.pid)
-            let allowed = decide(person: person ?? nil, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: faceEvidence,
-                                 note: nil, countsTowardLockout: !ev.countedFailure)
+            let person: Person?, readError: Error?
+            do { person = try site.db.people.get(best.pid); readError = nil } catch { person = nil; readError = error }
+            let allowed = decide(person: person, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: faceEvidence,
+                                 note: nil, countsTowardLockout: !ev.countedFailure, storageError: readError)
             if !allowed { ev.deniedAt = at; ev.countedFailure = true }
             pipeline.settle(track: tf.track, until: allowed ? .distantFuture : at.addingTimeInterval(Self.redecideAfter))
         } else if ev.identified.count >= face.maximumFrames {
@@ -333,17 +341,33 @@ final class DoorController {
     // MARK: Decisions
 
     /// Decides, acts and records; returns whether access was granted.
+    ///
+    /// `storageError`: reading the identity database failed (a damaged page, an I/O error).
+    /// The request is denied with the reason `storage_error`, alarmed, and not counted
+    /// toward a lockout: a read error must never show as a credential reason such as
+    /// badge_unknown or no_grant, which would send people looking in the wrong place.
     @discardableResult
     func decide(person: Person?, badge: AccessRequest.BadgeFact, credential: String?, succeeded: Set<Factor>, failed: Set<Factor>,
-                faceEvidence: FaceEvidence?, note: String?, countsTowardLockout: Bool = true) -> Bool {
+                faceEvidence: FaceEvidence?, note: String?, countsTowardLockout: Bool = true, storageError: Error? = nil) -> Bool {
         guard let door else { return false }
         var reasons: [String]
         var decision: Decision? = nil
-        if let until = lockedOutUntil, now < until {
+        var storageError = storageError
+        var groups: Set<String> = []
+        if storageError == nil, let p = person {
+            do { groups = try site.db.access.groups(of: p.id!) } catch { storageError = error }
+        }
+        var note = note
+        if let storageError {
+            reasons = ["storage_error"]
+            note = "the identity database could not be read: \(storageError)"
+            site.record(AuditEvent(at: now, kind: .system, type: "system.storage_error", door: id, detail: ["reason": "\(storageError)"],
+                                   siteTimeZone: site.policy.timeZone))
+            site.timeline(id, "ALARM storage error reading the identity database: \(storageError)")
+        } else if let until = lockedOutUntil, now < until {
             reasons = ["lockout"]
         } else {
             lockedOutUntil = nil
-            let groups = person.flatMap { try? site.db.access.groups(of: $0.id!) } ?? []
             let facts = person.map { PersonFacts(id: $0.id!, name: $0.displayName, groups: groups, active: $0.status == .active,
                                                  validFrom: $0.validFrom, validUntil: $0.validUntil) }
             let d = site.engine.decide(AccessRequest(door: id, time: now, person: facts, badge: badge, succeeded: succeeded, failed: failed,
@@ -357,13 +381,13 @@ final class DoorController {
         if allow, case .release(let seconds) = decision!.action { reports = driver.grant(strikeTime: seconds) }
         let pending = reasons.contains("two_person_pending") || reasons.contains("escort_required")
         if !pending { driver.signal(granted: allow) }
-        if !allow && !pending && countsTowardLockout { noteFailure() }
+        if !allow && !pending && countsTowardLockout && storageError == nil { noteFailure() }
         var factors: [FactorResult] = []
         if badge != .none { factors.append(FactorResult(factor: "badge", ok: badge == .valid, detail: credential)) }
         if let faceEvidence { factors.append(FactorResult(factor: "face", ok: succeeded.contains(.face), detail: "\(faceEvidence.frames) frames")) }
         site.record(AuditEvent(at: now, kind: .decision, type: allow ? "access.granted" : "access.denied", door: id, zone: door.into,
                                reader: id, camera: camera?.name, badge: credential, personID: person?.id, personName: person?.displayName,
-                               result: allow ? "granted" : "denied", factors: factors, face: faceEvidence, rule: decision?.rule ?? "lockout",
+                               result: allow ? "granted" : "denied", factors: factors, face: faceEvidence, rule: decision?.rule ?? (storageError != nil ? "storage_error" : "lockout"),
                                reasons: reasons, doorAction: decision?.action.summary ?? "stayed locked",
                                detail: note.map { ["note": $0] }, siteTimeZone: site.policy.timeZone))
         let who = person.map { "#\($0.id!) \($0.displayName)" } ?? "unknown person"

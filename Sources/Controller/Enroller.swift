@@ -40,16 +40,16 @@ public struct Enroller {
     public func enroll(photo path: String, for person: Person, useLargest: Bool, force: Bool, by op: Operator,
                 gallery: inout Gallery) throws -> Outcome {
         guard let personID = person.id else { throw StorageError.invalid("person has no id") }
-        let bytes: Data
-        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw EnrollmentError("\(path): cannot read the file (\(error.localizedDescription))")
-        }
+        // Bounded and regular files only: a 1 GiB file, a FIFO or /dev/zero is refused
+        // before it costs memory or blocks.
+        let bytes: [UInt8]
+        do { bytes = try RGBImage.readFile(path) } catch { throw EnrollmentError("\(path): \(error.description)") }
         let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         if let same = try db.templates.forPerson(personID).first(where: { $0.sourceSHA256 == sha }), let id = same.id {
             return .duplicatePhoto(templateID: id)
         }
         let image: RGBImage
-        do { image = try RGBImage(decoding: [UInt8](bytes)) } catch { throw EnrollmentError("\(path): \(error.description)") }
+        do { image = try RGBImage(decoding: bytes) } catch { throw EnrollmentError("\(path): \(error.description)") }
         let faces = try engine.detect(image, options: detection)
         guard !faces.isEmpty else { return .rejected(["no face found (use a well-lit, frontal photo where the face fills a good part of the frame)"]) }
         if faces.count > 1 && !useLargest {

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Yams
 
 /// The site file `warden run --site site.yaml` reads: where the policy and pin map are,
@@ -59,7 +60,16 @@ public struct SiteConfig: Sendable {
     /// Reads and checks the file; every problem found is reported together.
     public static func load(path: String) throws -> SiteConfig {
         var problems: [String] = []
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SiteConfigError(problems: ["cannot read the site file \(path)"]) }
+        let text: String
+        do { text = try BoundedFile.readText(path) } catch { throw SiteConfigError(problems: ["cannot read the site file: \(error)"]) }
+        // Keys and number ranges first, with line and column (SiteFileSchema).
+        let tree: Node
+        do {
+            guard let t = try Yams.compose(yaml: text) else { throw SiteConfigError(problems: ["\(path): the site file is empty"]) }
+            tree = t
+        } catch let e as SiteConfigError { throw e } catch { throw SiteConfigError(problems: ["\(path): \(error)"]) }
+        let schemaProblems = SiteFileSchema.site.check(tree, file: path)
+        if !schemaProblems.isEmpty { throw SiteConfigError(problems: schemaProblems) }
         let f: File
         do { f = try YAMLDecoder().decode(File.self, from: text) } catch { throw SiteConfigError(problems: ["\(path): \(error)"]) }
         let base = (path as NSString).deletingLastPathComponent
@@ -92,6 +102,9 @@ public struct SiteConfig: Sendable {
             }
             let ff = d.face
             if let n = ff?.frames_required, n < 1 { problems.append("door \(id): frames_required must be at least 1") }
+            if let n = ff?.frames_required, let m = ff?.maximum_frames, m < n {
+                problems.append("door \(id): maximum_frames (\(m)) must be at least frames_required (\(n))")
+            }
             if let u = ff?.upsample, !(0...2).contains(u) { problems.append("door \(id): upsample must be 0-2") }
             var face = FaceSettings(framesRequired: ff?.frames_required ?? 3, maximumFrames: ff?.maximum_frames ?? 6, badgeWindow: ff?.badge_window ?? 8)
             face.detection.upsample = ff?.upsample ?? 0

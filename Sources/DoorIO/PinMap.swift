@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Yams
 
 /// A board's wiring: for each door, which line is the lock relay, the door contact, the
@@ -72,7 +73,8 @@ public struct PinMap: Sendable, Equatable {
     public struct LoadError: Error, CustomStringConvertible, Sendable { public let description: String }
 
     public static func load(path: String) throws -> PinMap {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw LoadError(description: "cannot read the pin map \(path)") }
+        let text: String
+        do { text = try BoundedFile.readText(path) } catch { throw LoadError(description: "cannot read the pin map: \(error)") }
         do { return try parse(text, source: path) } catch let e as LoadError { throw e } catch {
             throw LoadError(description: "\(path): \(error)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Yams
 
 /// One problem in the policy files, located to file, line and column.
@@ -25,6 +26,9 @@ public struct PolicyErrors: Error, Sendable, CustomStringConvertible {
 public struct PolicyLoader {
     public init() {}
 
+    /// The largest policy file read: far beyond any site (tens of thousands of grants).
+    public static let maximumFileBytes = 64 << 20
+
     public func load(directory: String) throws(PolicyErrors) -> SitePolicy {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else {
@@ -37,8 +41,9 @@ public struct PolicyLoader {
         var sources: [(String, String)] = []
         for f in files {
             let path = (directory as NSString).appendingPathComponent(f)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw PolicyErrors(issues: [PolicyIssue(file: path, line: 0, column: 0, message: "cannot read the file (not UTF-8?)")])
+            let text: String
+            do { text = try BoundedFile.readText(path, limit: Self.maximumFileBytes) } catch {
+                throw PolicyErrors(issues: [PolicyIssue(file: path, line: 0, column: 0, message: "\(error)")])
             }
             sources.append((path, text))
         }

@@ -27,7 +27,8 @@ public struct AccessRepository: Sendable {
     let changes: ChangeWriter
 
     public func createGroup(_ name: String, by op: Operator) throws -> PersonGroup {
-        try changes.write { db, journal in
+        if let problem = DisplayText.problem(name, as: "a group name", maxLength: 100) { throw StorageError.invalid(problem) }
+        return try changes.write { db, journal in
             if try PersonGroup.filter(Column("name") == name).fetchOne(db) != nil { throw StorageError.conflict("group '\(name)' already exists") }
             var g = PersonGroup(name: name)
             try g.insert(db)
@@ -40,6 +41,7 @@ public struct AccessRepository: Sendable {
 
     /// Adds a person to a group, creating the group row if only the policy files define it.
     public func addMember(_ personID: Int64, to group: String, by op: Operator) throws {
+        if let problem = DisplayText.problem(group, as: "a group name", maxLength: 100) { throw StorageError.invalid(problem) }
         try changes.write { db, journal in
             var g = try PersonGroup.filter(Column("name") == group).fetchOne(db)
             if g == nil { var new = PersonGroup(name: group); try new.insert(db); g = new }

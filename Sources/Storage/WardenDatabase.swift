@@ -2,6 +2,7 @@ import Crypto
 import FaceKit
 import Foundation
 import GRDB
+import SQLiteSupport
 import WardenCore
 
 public enum StorageError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -95,10 +96,7 @@ public final class WardenDatabase: Sendable {
     }
 
     static func openReadOnly(path: String) throws -> DatabasePool {
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(5)
-        return try DatabasePool(path: path, configuration: config)
+        try ReadOnlyOpen.pool(path: path)
     }
 
     /// SQLite's own consistency check of every page (`PRAGMA quick_check`): nil when the
@@ -183,6 +181,11 @@ public final class WardenDatabase: Sendable {
     /// Templates written before encryption existed are sealed in one transaction.
     private func encryptPlaintextTemplates() throws {
         let cipher = cipherBox.cipher
+        // Read first: opening must not take the write lock when there is nothing to seal.
+        let plain = try writer.read { db in
+            try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").contains { TemplateCipher.keyID(of: $0) == nil }
+        }
+        guard plain else { return }
         try writer.write { db in
             for row in try Row.fetchAll(db, sql: "SELECT id, personId, embedding FROM faceTemplate") {
                 let blob: Data = row["embedding"]

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 
 /// Caps applied before any pixel buffer is allocated, so a hostile header cannot make the
 /// process allocate gigabytes.
@@ -51,23 +52,23 @@ extension RGBImage {
         }
     }
 
-    /// Reads and decodes a file. Refuses files over `limits.maxBytes` before reading them.
+    /// Reads and decodes a file: a regular file only (never a FIFO or a device), refused
+    /// over `limits.maxBytes` before it is read, and read with that bound.
     public init(contentsOf path: String, limits: ImageLimits = .default) throws(ImageError) {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
-            throw .unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+        try self.init(decoding: try Self.readFile(path, limits: limits), limits: limits)
+    }
+
+    /// A file's bytes under the image limits, as ImageError.
+    public static func readFile(_ path: String, limits: ImageLimits = .default) throws(ImageError) -> [UInt8] {
+        do { return try BoundedFile.read(path, limit: limits.maxBytes) } catch {
+            switch error {
+            case .tooLarge(_, let size, let limit): throw .tooManyBytes(size: size, limit: limit)
+            case .missing: throw .unreadable(path: path, reason: "no such file")
+            case .notRegular(_, let kind): throw .unreadable(path: path, reason: "it is \(kind), not a regular file")
+            case .unreadable(_, let why): throw .unreadable(path: path, reason: why)
+            case .notUTF8: throw .unreadable(path: path, reason: "\(error)")
+            }
         }
-        if let type = attributes[.type] as? FileAttributeType, type == .typeDirectory {
-            throw .unreadable(path: path, reason: "it is a directory")
-        }
-        if let size = attributes[.size] as? Int, size > limits.maxBytes {
-            throw .tooManyBytes(size: size, limit: limits.maxBytes)
-        }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw .unreadable(path: path, reason: "permission denied") }
-        defer { try? handle.close() }
-        let data: Data
-        do { data = try handle.readToEnd() ?? Data() } catch { throw .unreadable(path: path, reason: "\(error)") }
-        try self.init(decoding: [UInt8](data), limits: limits)
     }
 
     static func checkSize(width: Int, height: Int, limits: ImageLimits) throws(ImageError) {

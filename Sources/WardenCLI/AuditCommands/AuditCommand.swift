@@ -165,7 +165,7 @@ struct TailAudit: ParsableCommand {
     @Flag(help: "Print the recent events and exit instead of following.") var noFollow = false
 
     func run() throws {
-        let store = try global.openAudit()
+        let store = try global.openAudit(readOnly: true)
         var last = max(0, try store.lastSeq() - Int64(lines))
         let filter = try filters.filter()
         while true {
@@ -190,7 +190,7 @@ struct TailAudit: ParsableCommand {
         if let a = e.doorAction { parts.append("door:" + a) }
         if let o = e.operator { parts.append("by \(o)") }
         if let d = e.detail, !d.isEmpty { parts.append(d.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
-        return parts.joined(separator: "  ")
+        return DisplayText.escapingControls(parts.joined(separator: "  "))
     }
 }
 
@@ -200,7 +200,7 @@ struct StatsAudit: ParsableCommand {
     @OptionGroup var filters: AuditFilterOptions
 
     func run() throws {
-        let stats = try AuditStats.compute(try global.openAudit(), filter: try filters.filter())
+        let stats = try AuditStats.compute(try global.openAudit(readOnly: true), filter: try filters.filter())
         if global.json { try Output.json(stats); return }
         if stats.buckets.isEmpty { print("no door events in range"); return }
         print("day         door              granted  denied  alarms   denials by reason")

@@ -75,7 +75,7 @@ struct ListBadges: ParsableCommand {
     @Option(help: "Only this person's badges.") var person: String?
 
     func run() throws {
-        let db = try global.openDatabase()
+        let db = try global.openDatabase(readOnly: true)
         let pid = try person.map { ref in try storage { try db.people.find(ref).id! } }
         let badges = try storage { try db.badges.list(personID: pid) }
         if global.json { try Output.json(badges.map(BadgeRecord.init)); return }

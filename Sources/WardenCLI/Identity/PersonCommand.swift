@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Storage
+import WardenCore
 
 struct PersonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,7 +49,7 @@ struct ListPeople: ParsableCommand {
     @Option(help: "Only people with this status (active, suspended).") var status: PersonStatus?
 
     func run() throws {
-        let db = try global.openDatabase()
+        let db = try global.openDatabase(readOnly: true)
         let people = try storage { try db.people.list(status: status) }
         let records = try people.map { p in
             PersonRecord(p, templates: try db.templates.forPerson(p.id!).count,
@@ -59,8 +60,8 @@ struct ListPeople: ParsableCommand {
         print("   id  status     templates  badges          valid until  name")
         for r in records {
             print(String(format: "%5lld  ", r.id) + pad(r.status, 10) + pad(String(r.templates ?? 0), 11)
-                  + pad((r.badges ?? []).joined(separator: ","), 16) + pad(formatDate(r.validUntil), 13) + r.name
-                  + (r.externalID.map { " [\($0)]" } ?? ""))
+                  + pad((r.badges ?? []).joined(separator: ","), 16) + pad(formatDate(r.validUntil), 13) + shown(r.name)
+                  + (r.externalID.map { " [\(shown($0))]" } ?? ""))
         }
     }
 }
@@ -80,7 +81,7 @@ struct ShowPerson: ParsableCommand {
     struct Detail: Codable { let person: PersonRecord; let badges: [BadgeInfo]; let templates: [TemplateInfo] }
 
     func run() throws {
-        let db = try global.openDatabase()
+        let db = try global.openDatabase(readOnly: true)
         let p = try storage { try db.people.find(person) }
         let templates = try db.templates.forPerson(p.id!).map {
             TemplateInfo(id: $0.id!, source: $0.sourceName, model: $0.modelID, interEyeDistance: $0.interEyeDistance,
@@ -90,7 +91,7 @@ struct ShowPerson: ParsableCommand {
             BadgeInfo(credential: $0.credentialText, format: $0.format, status: $0.status.rawValue, issuedAt: $0.issuedAt, revokedAt: $0.revokedAt)
         }
         if global.json { try Output.json(Detail(person: PersonRecord(p, templates: templates.count), badges: badges, templates: templates)); return }
-        print("#\(p.id!) \(p.displayName)" + (p.externalID.map { " [\($0)]" } ?? ""))
+        print("#\(p.id!) \(shown(p.displayName))" + (p.externalID.map { " [\(shown($0))]" } ?? ""))
         print("  status \(p.status.rawValue), valid \(formatDate(p.validFrom)) to \(formatDate(p.validUntil))")
         print("  badges: " + (badges.isEmpty ? "none" : badges.map { "\($0.credential) \($0.format) \($0.status)" }.joined(separator: "; ")))
         print("  templates: \(templates.count)" + (templates.isEmpty ? " (enroll a photo with `warden enroll \(p.id!) PHOTO`)" : ""))
@@ -140,9 +141,18 @@ struct RemovePerson: ParsableCommand {
     func run() throws {
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
-        guard yes else { throw CLIError("this deletes #\(p.id!) \(p.displayName) and their templates for good; repeat with --yes") }
+        guard yes else { throw CLIError("this deletes #\(p.id!) \(shown(p.displayName)) and their templates for good; repeat with --yes") }
         let r = try storage { try db.people.remove(p.id!, by: op.resolved) }
+        // The erased templates' old pages must not survive in the write-ahead log. A running
+        // controller truncates its own on SIGHUP and at shutdown.
+        do { try db.checkpointAndTruncateLog() } catch {
+            Output.note("note: \(error); it is truncated when the controller reloads (SIGHUP) or stops")
+        }
         if global.json { try Output.json(Removed(person: PersonRecord(r.person), templatesDeleted: r.templatesDeleted, badgesDeleted: r.badgesDeleted)); return }
         print("removed #\(p.id!) \(p.displayName): \(r.templatesDeleted) template(s) and \(r.badgesDeleted) badge(s) deleted")
     }
 }
+
+/// Stored text as it is safe to print: control characters shown as escapes, so a name can
+/// neither forge table rows nor drive the terminal.
+func shown(_ text: String) -> String { DisplayText.escapingControls(text) }

@@ -72,7 +72,7 @@ struct ExplainPolicy: ParsableCommand {
     }
 
     func run() throws {
-        let db = try global.openDatabase()
+        let db = try global.openDatabase(readOnly: true)
         let policy = try policyOption.load(global).merging(db)
         let p = try storage { try db.people.find(person) }
         let groups = try db.access.groups(of: p.id!)
@@ -103,9 +103,10 @@ func parseLocal(_ s: String, _ tz: TimeZone) throws -> Date {
     f.timeZone = tz
     for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd"] {
         f.dateFormat = format
-        if let d = f.date(from: s) { return d }
+        // Strict: the text must be exactly the format, nothing dropped after it.
+        if let d = f.date(from: s), f.string(from: d) == s { return d }
     }
-    if let d = ISO8601DateFormatter().date(from: s) { return d }
+    if let d = StrictDate.parse(s), s.count > 10 { return d }
     throw ValidationError("'\(s)' is not a time (YYYY-MM-DD HH:MM in the site's time zone, or ISO 8601)")
 }
 

@@ -92,7 +92,7 @@ struct ListGroups: ParsableCommand {
     @OptionGroup var policyOption: PolicyOption
     struct Row: Codable { let name: String; let inPolicyFiles: Bool; let members: [Int64] }
     func run() throws {
-        let db = try global.openDatabase()
+        let db = try global.openDatabase(readOnly: true)
         let p = try policyOption.load(global)
         let names = Set(p.groups.keys).union(try db.access.groups().map(\.name)).sorted()
         let rows = try names.map { Row(name: $0, inPolicyFiles: p.groups[$0] != nil, members: try db.access.members(of: $0)) }
@@ -184,7 +184,7 @@ struct ListGrants: ParsableCommand {
     @OptionGroup var policyOption: PolicyOption
     struct Row: Codable { let id: String; let subject: String; let zone: String; let schedule: String?; let until: Date? }
     func run() throws {
-        let db = try global.openDatabase()
+        let db = try global.openDatabase(readOnly: true)
         let p = try policyOption.load(global).merging(db)
         let rows = p.grants.map { Row(id: $0.id, subject: $0.subject.description, zone: $0.zone, schedule: $0.schedule, until: $0.until) }
         if global.json { try Output.json(rows); return }

@@ -37,6 +37,33 @@ final class SignalFlags: @unchecked Sendable {
     func takeReload() -> Bool { lock.lock(); defer { reload = false; lock.unlock() }; return reload }
 }
 
+/// One reload at a time, loaded on its own thread; the loop takes the outcome when it is ready.
+final class BackgroundReload: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running = false
+    private var outcome: Result<RunCommand.Reloaded, Error>?
+
+    /// False when one is already under way.
+    func start(_ load: @escaping @Sendable () throws -> RunCommand.Reloaded) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !running else { return false }
+        running = true
+        let t = Thread { [self] in
+            let r = Result { try load() }
+            lock.lock(); outcome = r; running = false; lock.unlock()
+        }
+        t.name = "warden.reload"
+        t.start()
+        return true
+    }
+
+    func take() -> Result<RunCommand.Reloaded, Error>? {
+        lock.lock(); defer { outcome = nil; lock.unlock() }
+        return outcome
+    }
+}
+
 final class StatusBox: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data("{}".utf8)
@@ -222,11 +249,17 @@ struct RunCommand: ParsableCommand {
         let watchdog = ServiceNotifier.watchdogInterval
         var lastWatchdog = Date.distantPast, lastStatus = Date.distantPast
         var stopReason = "duration reached"
+        let reloading = BackgroundReload()
         while true {
             if let s = signals.stop { stopReason = "\(s) received"; break }
             if let duration, clock.now.timeIntervalSince(started) >= duration { break }
             if let n = stopAfterDecisions, script.isEmpty, controller.decisionCount >= n { stopReason = "\(controller.decisionCount) decisions made"; break }
-            if signals.takeReload() { reload(controller, config: config, db: db) }
+            // A reload is read and checked on a thread of its own and swapped in here, whole:
+            // a large policy never holds up the doors (a released strike still relocks on time).
+            if signals.takeReload() {
+                if reloading.start({ try loadReload(config: config, db: db) }) == false { Output.note("warden: a reload is already under way") }
+            }
+            if let outcome = reloading.take() { apply(outcome, to: controller, config: config) }
             while decidedAt.count < controller.decisionCount { decidedAt.append(clock.now) }
             while let next = script.first, let sim {
                 let from = next.afterDecisions == 0 ? started : next.afterDecisions <= decidedAt.count ? decidedAt[next.afterDecisions - 1] : nil
@@ -256,26 +289,37 @@ struct RunCommand: ParsableCommand {
         _exit(0)
     }
 
-    /// SIGHUP: the policy, the thresholds and the gallery (enrollments and removals made
-    /// with the CLI since start) are read again; doors keep running throughout.
-    private func reload(_ controller: SiteController, config: SiteConfig, db: WardenDatabase) {
-        do {
-            let p = try PolicyLoader().load(directory: config.policyDirectory)
-            let t = try global.thresholds()
-            // A key rotated by `warden keys rotate` since start is picked up here.
-            try db.reloadKeyIfRotated()
-            let g = try global.loadGallery(db)
-            try? db.checkpointAndTruncateLog()
-            controller.policy = p
-            controller.thresholds = t
-            controller.gallery = g
+    /// What a SIGHUP reads again: the policy, the thresholds and the gallery (enrollments
+    /// and removals made with the CLI since start, under a key rotated since start).
+    struct Reloaded { let policy: SitePolicy; let thresholds: MatchThresholds; let gallery: Gallery }
+
+    /// Runs off the door loop.
+    private func loadReload(config: SiteConfig, db: WardenDatabase) throws -> Reloaded {
+        let p = try PolicyLoader().load(directory: config.policyDirectory)
+        let t = try global.thresholds()
+        try db.reloadKeyIfRotated()
+        let g = try global.loadGallery(db)
+        // Erasures made since (person remove) leave no page image in the log.
+        try? db.checkpointAndTruncateLog()
+        return Reloaded(policy: p, thresholds: t, gallery: g)
+    }
+
+    /// On the door loop: all of it, or none of it (a bad policy or an unreadable template
+    /// keeps the running configuration).
+    private func apply(_ outcome: Result<Reloaded, Error>, to controller: SiteController, config: SiteConfig) {
+        switch outcome {
+        case .success(let r):
+            controller.policy = r.policy
+            controller.thresholds = r.thresholds
+            controller.gallery = r.gallery
             controller.record(AuditEvent(kind: .system, type: "system.config_reload",
-                                         detail: ["policy": config.policyDirectory, "templates": String(g.count)], siteTimeZone: p.timeZone))
-            print("warden: policy, thresholds and \(g.count) templates reloaded")
-        } catch {
+                                         detail: ["policy": config.policyDirectory, "templates": String(r.gallery.count)], siteTimeZone: r.policy.timeZone))
+            print("warden: policy, thresholds and \(r.gallery.count) templates reloaded")
+        case .failure(let error):
             controller.record(AuditEvent(kind: .system, type: "system.config_reload_failed", detail: ["reason": "\(error)"], siteTimeZone: controller.policy.timeZone))
             Output.error("reload refused, keeping the running policy: \(error)")
         }
+        fflush(nil)
     }
 
     /// Scripted inputs for the simulated backend: a badge is clocked onto D0/D1 in real

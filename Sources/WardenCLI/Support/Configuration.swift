@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Matching
 import Yams
 
@@ -58,7 +59,13 @@ enum MatchingConfiguration {
 
     private static func file(home: WardenHome) throws -> File? {
         let path = home.file(fileName)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        // Absent means the defaults; present but unreadable (not UTF-8, not a regular file)
+        // is an error, never a silent fall back to the defaults.
+        let text: String
+        do { text = try BoundedFile.readText(path) } catch {
+            if case .missing = error { return nil }
+            throw CLIError("\(path) cannot be used: \(error)")
+        }
         do { return try YAMLDecoder().decode(File.self, from: text) } catch {
             throw CLIError("\(path): not valid matching configuration: \(error)")
         }

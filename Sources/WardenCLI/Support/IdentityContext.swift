@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import FaceKit
 import Foundation
 import Matching
@@ -30,7 +31,11 @@ extension GlobalOptions {
         do {
             if readOnly { return try WardenDatabase(path: path, readOnly: true) }
             try wardenHome.create()
-            return try WardenDatabase(path: path, auditor: AuditedChanges(store: try openAudit()))
+            let audit: AuditStore
+            do { audit = try openAudit() } catch {
+                throw CLIError("refused: the audit log cannot be opened for writing, nothing was changed (\(error))")
+            }
+            return try WardenDatabase(path: path, auditor: AuditedChanges(store: audit))
         } catch let e as CLIError { throw e } catch let e as StorageError { throw CLIError(DiskSpace.explain(e.description, home: wardenHome.path)) } catch let e as TemplateCipherError { throw CLIError(e.description) } catch {
             throw CLIError(DiskSpace.explain("cannot use the data directory \(wardenHome.path): \(error)", home: wardenHome.path))
         }
@@ -84,13 +89,57 @@ struct PersonRecord: Codable {
     }
 }
 
-/// Parses a YYYY-MM-DD date (UTC midnight) or a full ISO 8601 timestamp.
+/// Parses, strictly, a date or a timestamp in the forms Warden itself writes and people
+/// type: `YYYY-MM-DD` (UTC midnight), and ISO 8601 `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z` or
+/// an offset (`+01:00`), as the audit export writes. Anything after the value, or a field
+/// out of range, is refused rather than dropped.
 func parseDate(_ text: String, option: String) throws -> Date {
-    let iso = ISO8601DateFormatter()
-    if let d = iso.date(from: text) { return d }
-    iso.formatOptions = [.withFullDate]
-    if let d = iso.date(from: text) { return d }
-    throw ValidationError("\(option) '\(text)' is not a date (YYYY-MM-DD or ISO 8601)")
+    guard let d = StrictDate.parse(text) else {
+        throw ValidationError("\(option) '\(text)' is not a date: use YYYY-MM-DD or an ISO 8601 time such as 2026-12-01T09:27:33.760Z")
+    }
+    return d
+}
+
+enum StrictDate {
+    static func parse(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        func num(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var v = 0
+            for i in from..<(from + count) { guard (48...57).contains(b[i]) else { return nil }; v = v * 10 + Int(b[i] - 48) }
+            return v
+        }
+        guard b.count >= 10, let y = num(0, 4), b[4] == 45, let mo = num(5, 2), b[7] == 45, let d = num(8, 2),
+              (1...12).contains(mo), (1...31).contains(d) else { return nil }
+        var h = 0, mi = 0, sec = 0, ms = 0.0, offset = 0
+        var i = 10
+        if b.count > 10 {
+            guard b[10] == 84 || b[10] == 116, let hh = num(11, 2), b.count > 13, b[13] == 58, let mm = num(14, 2) else { return nil }
+            h = hh; mi = mm; i = 16
+            if i < b.count, b[i] == 58 {
+                guard let ss = num(i + 1, 2) else { return nil }
+                sec = ss; i += 3
+                if i < b.count, b[i] == 46 {
+                    var j = i + 1, digits = "0."
+                    while j < b.count, (48...57).contains(b[j]) { digits.append(Character(Unicode.Scalar(b[j]))); j += 1 }
+                    guard j > i + 1, let f = Double(digits) else { return nil }
+                    ms = f; i = j
+                }
+            }
+            guard i < b.count else { return nil }  // a time needs its zone: Z or an offset
+            if b[i] == 90 || b[i] == 122 { i += 1 } else if b[i] == 43 || b[i] == 45 {
+                guard let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = num(i + 4, 2), oh < 24, om < 60 else { return nil }
+                offset = (oh * 3600 + om * 60) * (b[i] == 45 ? -1 : 1); i += 6
+            } else { return nil }
+            guard i == b.count, h < 24, mi < 60, sec < 61 else { return nil }
+        }
+        var comps = DateComponents()
+        comps.calendar = Calendar(identifier: .gregorian)
+        comps.timeZone = TimeZone(identifier: "UTC")
+        comps.year = y; comps.month = mo; comps.day = d; comps.hour = h; comps.minute = mi; comps.second = sec
+        guard comps.isValidDate, let date = comps.date else { return nil }
+        return date.addingTimeInterval(ms - Double(offset))
+    }
 }
 
 func formatDate(_ d: Date?) -> String {
