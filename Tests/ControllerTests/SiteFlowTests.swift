@@ -79,6 +79,20 @@ struct SiteFlowTests {
         r.s.finish()
     }
 
+    /// A read error mid-decision is its own reason (issue 24, D5): alarmed, never shown as
+    /// badge_unknown, never a release.
+    @Test func aStorageErrorIsNeverACredentialReason() throws {
+        let r = try Rig(at: "10:00")
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["it-admins"], badge: "12:1001")
+        try r.s.db.writer.writeWithoutTransaction { try $0.execute(sql: "DROP TABLE badge") }
+        try r.s.swipe("server-room", badge: "12:1001")
+        r.s.run(for: 2)
+        let denied = try #require(try r.decisions().last)
+        #expect(denied.type == "access.denied" && denied.reasons == ["storage_error"] && denied.rule == "storage_error")
+        #expect(try r.events().contains { $0.type == "system.storage_error" })
+        #expect(r.releases("server-room") == 0)
+    }
+
     @Test func badgePlusFaceRightWrongUnknownRevokedAndTimeout() throws {
         let r = try Rig(at: "10:00")
         try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["it-admins"], badge: "12:1001")

@@ -149,6 +149,56 @@ struct AuditIntegrityTests {
     }
 }
 
+/// D3, D4: a 100% full home, on a small tmpfs of its own (needs root to mount).
+@Suite("Hardening: a full disk", .serialized, .enabled(if: getuid() == 0, "mounting a small tmpfs needs root"))
+struct FullDiskTests {
+    @Test func readingCommandsWorkAndWritesFailCleanly() throws {
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("warden-full-\(UUID())")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        defer { _ = shell("umount", mountPoint.path); try? FileManager.default.removeItem(at: mountPoint) }
+        try #require(shell("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint.path) == 0)
+        let home = mountPoint.appendingPathComponent("home").path
+        func w(_ a: String...) throws -> CLI.Result { try CLI.run(a, home: CLI.Home(), environment: ["WARDEN_HOME": home]) }
+        #expect(try w("person", "add", "Ann").status == 0)
+        #expect(try w("person", "add", "Bob").status == 0)
+        // Fill the disk to the last block.
+        let filler = mountPoint.appendingPathComponent("filler").path
+        FileManager.default.createFile(atPath: filler, contents: nil)
+        let h = try #require(FileHandle(forWritingAtPath: filler))
+        let block = Data(count: 64 << 10)
+        while (try? h.write(contentsOf: block)) != nil {}
+        try? h.close()
+        let list = try w("person", "list")
+        #expect(list.status == 0 && list.stdout.contains("Ann") && list.stdout.contains("Bob"), "\(list.stderr)")
+        let verify = try w("audit", "verify")
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(try w("audit", "export").stdout.contains("admin.person_add"))
+        // An export onto the full disk fails with words, and leaves no partial file.
+        let out = mountPoint.appendingPathComponent("export.csv").path
+        let export = try w("audit", "export", "-o", out)
+        #expect(export.status != 0 && export.stderr.contains("full"), "\(export.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mountPoint.path).allSatisfy { !$0.contains("partial") })
+        // A change is refused, says the disk is full and how to recover, and nothing changed.
+        let add = try w("person", "add", "Carl")
+        #expect(add.status != 0 && add.stderr.contains("full") && add.stderr.contains("audit export"), "\(add.stderr)")
+        try FileManager.default.removeItem(atPath: filler)
+        #expect(try w("person", "list").stdout.contains("Carl") == false)
+        #expect(try w("audit", "verify").status == 0)
+    }
+
+    func shell(_ args: String...) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+}
+
 @Suite("Hardening: input hygiene", .serialized)
 struct InputHygieneTests {
     func w(_ home: CLI.Home, _ a: String...) throws -> CLI.Result { try CLI.run(a, home: home) }
@@ -192,6 +242,15 @@ struct InputHygieneTests {
         try Data([0x76, 0x65, 0x72, 0x69, 0x66, 0x79, 0x3A, 0x20, 0xFF, 0xFE, 0x0A]).write(to: home.url.appendingPathComponent("matching.yaml"))
         let r = try w(home, "run", "--site", "/nonexistent/site.yaml", "--duration", "1")
         #expect(r.status == 2 && r.stderr.contains("matching.yaml") && r.stderr.contains("UTF-8"), "\(r.stderr)")
+    }
+
+    /// Decision: a threshold that would let most strangers match is refused.
+    @Test func aThresholdThatAcceptsStrangersIsRefused() throws {
+        let home = CLI.Home()
+        try FileManager.default.createDirectory(at: home.url, withIntermediateDirectories: true)
+        try "verify: 2.0\n".write(to: home.url.appendingPathComponent("matching.yaml"), atomically: true, encoding: .utf8)
+        let r = try w(home, "run", "--site", "/nonexistent/site.yaml", "--duration", "1")
+        #expect(r.status == 2 && r.stderr.contains("impostors' mean distance"), "\(r.stderr)")
     }
 
     /// D11-D13: FIFOs, devices and huge files are refused before they block or cost memory.

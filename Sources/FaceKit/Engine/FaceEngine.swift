@@ -52,9 +52,16 @@ public struct DetectionOptions: Sendable, Equatable {
     /// Detection cost grows with the pixel count, and a door camera's faces are large: at
     /// 1280x720 a face across the door is 200+ px wide, still 100+ px at half size. Landmarks
     /// and embeddings always use the full-size frame.
+    ///
+    /// The default bounds what a photo can cost: detection at upsample 1 works on twice the
+    /// image's size, so a 40 MP photo (a 116 KB PNG can be one) cost 2.0 GB and 30 s at full
+    /// size. Shrunk to at most 1600 px wide it costs a fraction of that, and the faces a photo
+    /// is enrolled or matched from (40+ px between the eyes) stay far above HOG's window.
     public var maximumDetectionWidth: Int?
+    public static let photoDetectionWidth = 1600
 
-    public init(detector: FaceDetector = .hog, upsample: Int = 1, minimumFaceSize: Int = 0, maximumFaces: Int = 32, maximumDetectionWidth: Int? = nil) {
+    public init(detector: FaceDetector = .hog, upsample: Int = 1, minimumFaceSize: Int = 0, maximumFaces: Int = 32,
+                maximumDetectionWidth: Int? = DetectionOptions.photoDetectionWidth) {
         self.detector = detector
         self.upsample = upsample
         self.minimumFaceSize = minimumFaceSize

@@ -93,6 +93,12 @@ enum MatchingConfiguration {
               t.ambiguityMargin >= 0, t.impostors.standardDeviation > 0 else {
             throw CLIError("\(path): thresholds out of range (distances 0-2, target_fpir in (0,1), margin >= 0, sd > 0)")
         }
+        // A threshold at the impostors' mean distance lets about half of all strangers
+        // match (verify: 2.0 lets every face match): refused, not a setting anyone wants.
+        for (name, v) in [("verify", t.verify), ("identify_ceiling", t.identifyCeiling)] where v >= t.impostors.mean {
+            throw CLIError("\(path): \(name) \(v) is at or above the impostors' mean distance \(t.impostors.mean) (\(t.impostors.source)): "
+                           + "about half of all strangers or more would match. Set it with `warden calibrate DATASET --target-fmr 1e-3`")
+        }
         return t
     }
 }
