@@ -63,6 +63,33 @@ struct AuditIntegrityTests {
         #expect(try db.people.list().count == added + 1)
     }
 
+    /// D2: SIGKILL at any instant of `person add` never leaves a change without its event.
+    @Test func aKilledChangeIsNeverLeftUnaudited() throws {
+        let home = CLI.Home()
+        #expect(try w(home, "person", "add", "Seed").status == 0)
+        let binary = try #require(CLI.binary)
+        var rng = SplitMix64(seed: 24)
+        for i in 0..<40 {
+            let p = Process()
+            p.executableURL = binary
+            p.arguments = ["person", "add", "Killed \(i)"]
+            var env = ProcessInfo.processInfo.environment
+            env["WARDEN_HOME"] = home.path
+            p.environment = env
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32(10_000 + rng.next() % 90_000))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        let v = try w(home, "audit", "verify", "--json")
+        let report = try #require(try v.json() as? [String: Any])
+        let changes = report["changes"] as? [String: Any]
+        #expect((changes?["unaccounted"] as? [String])?.isEmpty == true, "\(v.stdout)")
+        #expect(v.status == 0, "\(v.stdout)")
+    }
+
     /// D2: rows that no event accounts for are reported by verify (and at run start-up).
     @Test func verifyReportsRowsNoEventAccountsFor() throws {
         let home = CLI.Home()
