@@ -29,6 +29,10 @@ final class DoorController {
     private var health = CameraHealth()
     private(set) var cameraFault: CameraHealth.Fault?
     private var lastFrameAt: Date?
+    /// Frame-to-result time of the last processed frame (capture to the controller seeing
+    /// its faces): how far behind the camera this door's recognition runs.
+    private(set) var inferenceLag: TimeInterval?
+    private var lastLagReport: Date?
     private let createdAt: Date
     /// A live camera silent this long is faulted (`no_signal`).
     static let noSignalAfter: TimeInterval = 5
@@ -89,7 +93,13 @@ final class DoorController {
     func step() {
         syncMode()
         for report in driver.pump() { handle(report) }
-        if let p = pendingBadge, now >= p.until {
+        // Results first: a face captured inside a badge window counts even when the board
+        // took longer than the window to recognise it.
+        for observation in worker?.take() ?? [] { consider(observation) }
+        // The window closes by the camera's time, not the wall's: once the deadline has
+        // passed and no frame captured before it is still being recognised. On a slow
+        // board the decision comes later; it is never lost to the wait.
+        if let p = pendingBadge, now >= p.until, !(worker?.hasFrame(capturedBefore: p.until) ?? false) {
             pendingBadge = nil
             decide(person: p.person, badge: .valid, credential: p.credential, succeeded: [.badge], failed: [],
                    faceEvidence: nil, note: "no face shown within \(Int(face.badgeWindow))s of the badge")
@@ -101,8 +111,29 @@ final class DoorController {
                   now.timeIntervalSince(lastFrameAt ?? createdAt) >= Self.noSignalAfter {
             setCameraFault(.noSignal)
         }
-        for observation in worker?.take() ?? [] { consider(observation) }
     }
+
+    /// The slowest frame-to-result time this door's settings can work with: a badge
+    /// holder's face must be recognised in `frames_required` frames within the badge
+    /// window.
+    var workableLag: TimeInterval { face.badgeWindow / Double(face.framesRequired) }
+
+    /// Records how far behind the camera recognition runs; over `workableLag`, logs an
+    /// `inference_lag` health event (at most once a minute) with a hint.
+    private func noteLag(capturedAt: Date) {
+        let lag = max(0, now.timeIntervalSince(capturedAt))
+        inferenceLag = lag
+        guard lag > workableLag, lastLagReport.map({ now.timeIntervalSince($0) >= Self.lagReportInterval }) ?? true else { return }
+        lastLagReport = now
+        let hint = "use smaller frames (camera width/height), a higher upsample only where faces are small, fewer cameras per board, or a longer badge_window"
+        site.record(AuditEvent(at: now, kind: .system, type: "system.inference_lag", door: id, camera: camera?.name,
+                               detail: ["seconds_per_frame": String(format: "%.1f", lag), "workable_s": String(format: "%.1f", workableLag),
+                                        "frames_required": String(face.framesRequired), "badge_window_s": String(format: "%.1f", face.badgeWindow),
+                                        "hint": hint], siteTimeZone: site.policy.timeZone))
+        site.timeline(id, String(format: "SLOW: %.1f s from frame to result, more than the %.1f s these settings work with (%d frames in a %.0f s badge window); decisions come late. Hint: %@",
+                                 lag, workableLag, face.framesRequired, face.badgeWindow, hint))
+    }
+    static let lagReportInterval: TimeInterval = 60
 
     /// Holds the driver in the mode the policy and site state give now.
     func syncMode() {
@@ -200,6 +231,9 @@ final class DoorController {
     func setCameraFault(_ fault: CameraHealth.Fault?) {
         guard fault != cameraFault else { return }
         cameraFault = fault
+        // Frames missed or unusable meanwhile: the face in view afterwards is looked at afresh.
+        pipeline.reset()
+        evidence = [:]
         if let fault {
             site.record(AuditEvent(at: now, kind: .system, type: "system.camera_fault", door: id, camera: camera?.name,
                                    detail: ["fault": fault.rawValue, "fallback": fallbackText], siteTimeZone: site.policy.timeZone))
@@ -226,13 +260,21 @@ final class DoorController {
             worker.submit(frame)
             return
         }
-        do { consider(try pipeline.process(frame, engine: site.faceEngine)) } catch {
+        do {
+            let observation = try pipeline.process(frame, engine: site.faceEngine)
+            // A simulated slow board: the result arrives as late as it would there.
+            site.inlineInferenceDone?()
+            consider(observation)
+        } catch {
             site.timeline(id, "face engine error: \(error)")
         }
     }
 
     /// Turns what the engine saw into evidence per tracked face, and decisions.
     func consider(_ observation: FaceObservation) {
+        noteLag(capturedAt: observation.at)
+        // A frame captured after a badge window closed is no evidence for that badge.
+        if let p = pendingBadge, observation.at > p.until { return }
         for tf in observation.faces {
             var ev = evidence[tf.track] ?? TrackEvidence()
             defer { evidence[tf.track] = ev }

@@ -38,6 +38,7 @@ public final class FacePipeline: @unchecked Sendable {
     private var settledUntil: [Int: Date] = [:]
     private var restarts = Set<Int>()
     private var wanted = Set<Int>()
+    private var resetRequested = false
     static let recheckInterval: TimeInterval = 0.5
     public private(set) var embeddingsSkipped = 0
 
@@ -59,7 +60,18 @@ public final class FacePipeline: @unchecked Sendable {
         if let until { settledUntil[track] = until } else { settledUntil[track] = nil; restarts.insert(track) }
     }
 
+    /// Forget every track (the camera was lost and is back: whoever stands there now has
+    /// not been watched all along). Taken at the next frame.
+    public func reset() {
+        lock.lock(); resetRequested = true; lock.unlock()
+    }
+
     public func process(_ frame: Frame, engine: FaceEngine) throws -> FaceObservation {
+        lock.lock()
+        let resetting = resetRequested
+        resetRequested = false
+        lock.unlock()
+        if resetting { tracker.reset(); lastEmbedded = [:] }
         let faces = try engine.detect(frame.image, options: options)
         let tracks = tracker.update(faces, at: frame.at)
         let live = Set(tracker.tracks.map(\.id))

@@ -11,6 +11,8 @@ final class InferenceWorker: @unchecked Sendable {
     let pipeline: FacePipeline
     private let condition = NSCondition()
     private var pending: Frame?
+    /// The capture time of the frame being processed now.
+    private var inFlight: Date?
     private var results: [FaceObservation] = []
     private var stopping = false
     private(set) var droppedFrames = 0
@@ -33,6 +35,13 @@ final class InferenceWorker: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Whether a frame captured before `time` is waiting, being processed, or processed and
+    /// not yet taken: its result may still belong to a window ending at `time`.
+    func hasFrame(capturedBefore time: Date) -> Bool {
+        condition.lock(); defer { condition.unlock() }
+        return (pending.map { $0.at < time } ?? false) || (inFlight.map { $0 < time } ?? false) || results.contains { $0.at < time }
+    }
+
     func take() -> [FaceObservation] {
         condition.lock(); defer { results = []; condition.unlock() }
         return results
@@ -47,9 +56,11 @@ final class InferenceWorker: @unchecked Sendable {
             if stopping { condition.unlock(); return }
             let frame = pending!
             pending = nil
+            inFlight = frame.at
             condition.unlock()
             let observation = try? pipeline.process(frame, engine: engine)
             condition.lock()
+            inFlight = nil
             if let observation {
                 results.append(observation)
                 if results.count > Self.maxResults { results.removeFirst(); droppedFrames += 1 }

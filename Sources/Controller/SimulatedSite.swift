@@ -23,8 +23,10 @@ public final class SimulatedSite {
     public let engine: FaceEngine
     public let frameSize: (width: Int, height: Int) = (640, 480)
 
+    /// `secondsPerFrame`: a slow board. Every frame recognised costs that much time on the
+    /// manual clock, as detection and embedding would on a board that slow.
     public init(home: String, policy: SitePolicy, pinMap: PinMap, models: ModelSet, start: Date,
-                face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings()) throws {
+                face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(), secondsPerFrame: TimeInterval? = nil) throws {
         clock = ManualClock(start)
         self.pinMap = pinMap
         gpio = SimulatedGPIO(clock: clock, pinMap: pinMap)
@@ -35,6 +37,7 @@ public final class SimulatedSite {
         engine = try FaceEngine(models: models)
         site = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: try Gallery.load(from: db).gallery,
                               thresholds: .default, clock: clock)
+        if let secondsPerFrame { site.inlineInferenceDone = { [clock] in clock.advance(by: secondsPerFrame) } }
         var cams: [String: SceneCamera] = [:]
         try gpio.setIdleLevels(pinMap)
         for (id, pins) in pinMap.doors.sorted(by: { $0.key < $1.key }) where policy.doors[id] != nil {

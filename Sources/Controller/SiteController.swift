@@ -27,6 +27,10 @@ public final class SiteController {
     var doorControllers: [DoorController] { doors }
     public private(set) var entries: [TimelineEntry] = []
     public var onTimeline: ((TimelineEntry) -> Void)?
+    /// Called after each door step that recognised faces inline (simulated sites): a
+    /// simulated board advances its manual clock here by what a frame would cost on a slow
+    /// one, so tests can run a 12-second-per-frame board without waiting 12 seconds.
+    public var inlineInferenceDone: (() -> Void)?
     private var peopleCache: [Int64: Person] = [:]
 
     public struct DoorSetup {
@@ -155,6 +159,11 @@ public struct SiteStatus: Codable, Sendable {
     public struct DoorStatus: Codable, Sendable {
         public var id: String; public var mode: String; public var lockReleased: Bool; public var contactOpen: Bool
         public var alarm: Bool; public var cameraFault: String?
+        /// Seconds from a frame's capture to its result, when faces are recognised here.
+        public var inferenceLagSeconds: Double?
+        /// Recognition runs slower than this door's settings can work with (see
+        /// `system.inference_lag`).
+        public var overloaded: Bool?
     }
     public var site: String
     public var at: Date
@@ -176,7 +185,8 @@ extension SiteController {
                           doors: doorControllers.map {
                               SiteStatus.DoorStatus(id: $0.id, mode: $0.driver.machine.mode.rawValue, lockReleased: $0.driver.machine.lockReleased,
                                                     contactOpen: $0.driver.machine.contactOpen, alarm: $0.driver.machine.isAlarm,
-                                                    cameraFault: $0.cameraFault?.rawValue)
+                                                    cameraFault: $0.cameraFault?.rawValue, inferenceLagSeconds: $0.inferenceLag,
+                                                    overloaded: $0.inferenceLag.map { [w = $0.workableLag] in $0 > w })
                           },
                           auditLog: log, recent: entries.suffix(10).map { "\(f.string(from: $0.at)) [\($0.door)] \($0.text)" })
     }

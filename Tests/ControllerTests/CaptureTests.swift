@@ -71,7 +71,12 @@ struct CaptureTests {
         _ = t.update([], at: t0.addingTimeInterval(6))
         #expect(t.update([face(0)], at: t0.addingTimeInterval(6.2)) == [3])
         #expect(t.tracks.map(\.id) == [3])
-        // Nothing at all for longer than the staleness limit: a new track.
-        #expect(t.update([face(0)], at: t0.addingTimeInterval(20)) == [4])
+        // A board that takes 14 s per frame: the face stood still, so it is the same track
+        // (issue 16: time alone never ends a track, or a slow board never decides).
+        #expect(t.update([face(0)], at: t0.addingTimeInterval(20)) == [3])
+        #expect(t.update([face(4)], at: t0.addingTimeInterval(34)) == [3])
+        // The camera was lost and came back: whoever is there is looked at afresh.
+        t.reset()
+        #expect(t.update([face(4)], at: t0.addingTimeInterval(35)) == [4])
     }
 }

@@ -24,11 +24,12 @@ enum Paths {
 final class Rig {
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("warden-site-\(UUID())").path
     let s: SimulatedSite
-    init(at hhmm: String = "10:00", face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings()) throws {
+    init(at hhmm: String = "10:00", face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(),
+         secondsPerFrame: TimeInterval? = nil) throws {
         let policy = try PolicyLoader().load(directory: Paths.root.appendingPathComponent("policies/example").path)
         let pins = try PinMap.load(path: Paths.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
         s = try SimulatedSite(home: home, policy: policy, pinMap: pins, models: ModelSet(directory: Paths.root.appendingPathComponent("models").path),
-                              start: Rig.time(hhmm), face: face, lockout: lockout)
+                              start: Rig.time(hhmm), face: face, lockout: lockout, secondsPerFrame: secondsPerFrame)
     }
     static func time(_ hhmm: String) -> Date {
         let f = DateFormatter(); f.timeZone = TimeZone(identifier: "Europe/Berlin"); f.dateFormat = "yyyy-MM-dd HH:mm"
@@ -320,6 +321,59 @@ struct CameraFallbackTests {
         let srv = try r.decisions().last
         #expect(srv?.door == "server-room" && srv?.result == "denied")
         #expect(r.releases("server-room") == 0)
+        r.s.finish()
+    }
+}
+
+/// Issue 16: a board so slow that one frame takes 12 s to detect and embed (a small board
+/// with several cameras, or the emulated HIL guest). Each recognised frame costs 12 s on
+/// the manual clock. Before the fix every processed frame started a new track (tracks
+/// ended after 10 s unseen), so no door ever decided.
+@Suite("A slow board still decides", .serialized, .enabled(if: Paths.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct SlowBoardTests {
+    /// One photo in two framings, alternating (one repeated frame reads as frozen).
+    func feed(_ r: Rig, _ photo: String) throws -> ImageSequenceSource {
+        let image = try RGBImage(contentsOf: photo, limits: ImageLimits(strict: false))
+        let framings = [image, image.resized(width: image.width * 9 / 10, height: image.height * 9 / 10)].map { $0.letterboxed(width: 640, height: 480) }
+        return ImageSequenceSource(name: "slow-feed", images: framings, fps: 5, loop: true, clock: r.s.clock)
+    }
+
+    @Test func aStrangerIsDeniedAndAFaceGrantedAtTwelveSecondsAFrame() throws {
+        let r = try Rig(at: "08:30", secondsPerFrame: 12)
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: nil)
+        let start = r.s.clock.now
+        // The stranger first: the lobby's first grant of the day unlocks it (first_person_in).
+        r.s.cameras["lobby"]!.current = try feed(r, Paths.fixture("biden.jpg"))
+        r.s.run(for: 0.5)   // 10 steps: 10 frames, 120 s of a slow board's time
+        r.s.cameras["lobby"]!.current = nil
+        var lobby = try r.decisions().filter { $0.door == "lobby" }
+        // Denied, and denied again while they stand there past the re-decide interval.
+        #expect(!lobby.isEmpty && lobby.allSatisfy { $0.type == "access.denied" && $0.reasons == ["not_recognized"] },
+                "\(lobby.map { "\($0.type) \($0.reasons ?? [])" })")
+        let denials = lobby.count
+        #expect(r.s.clock.now.timeIntervalSince(start) >= 72, "the board was not slow")
+        r.s.cameras["lobby"]!.current = try feed(r, Paths.fixture("obama3.jpg"))
+        r.s.run(for: 0.5)
+        lobby = try r.decisions().filter { $0.door == "lobby" }
+        #expect(lobby.count == denials + 1 && lobby.last?.type == "access.granted", "\(lobby.map { "\($0.type) \($0.reasons ?? [])" })")
+        #expect(lobby.last?.personName == "Barack Obama" && (lobby.last?.face?.frames ?? 0) >= 3)
+        // The overload is visible: a health event with the measured time and a hint.
+        let lag = try r.events().filter { $0.type == "system.inference_lag" }
+        #expect(lag.count >= 1 && lag.first?.detail?["seconds_per_frame"] == "12.0" && (lag.first?.detail?["hint"] ?? "").contains("smaller frames"))
+        let status = r.s.site.status(startedAt: start).doors.first { $0.id == "lobby" }
+        #expect(status?.overloaded == true && (status?.inferenceLagSeconds ?? 0) >= 12)
+        r.s.finish()
+    }
+
+    @Test func badgeAndFaceIsDecidedWhenTheWindowFitsTheBoard() throws {
+        let r = try Rig(at: "10:00", face: FaceSettings(badgeWindow: 60), secondsPerFrame: 12)
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["it-admins"], badge: "12:1001")
+        r.s.cameras["server-room"]!.current = try feed(r, Paths.fixture("obama3.jpg"))
+        try r.s.swipe("server-room", badge: "12:1001")
+        r.s.run(for: 0.5)
+        let d = try r.decisions().filter { $0.door == "server-room" }
+        #expect(d.first?.type == "access.granted", "\(d.map { "\($0.type) \($0.reasons ?? [])" })")
+        #expect(r.releases("server-room") == 1)
         r.s.finish()
     }
 }

@@ -16,19 +16,22 @@ public struct FaceTracker: Sendable {
     public var minimumOverlap: Double
     /// A track ends when it has not been seen for this long...
     public var maximumGap: TimeInterval
-    /// ...and was missing from at least this many processed frames. Time alone is not
-    /// enough: on a slow board (or under emulation) a frame may take seconds to process,
-    /// and a face that stood still throughout must stay one track.
+    /// ...and was missing from at least this many processed frames. Time alone never ends
+    /// a track: on a slow or loaded board a frame may take longer than any fixed window to
+    /// detect and embed (12 s has been seen under emulation), and a face that stood still
+    /// throughout must stay one track, or no track ever gathers enough frames to decide. A
+    /// camera that really delivered nothing is a camera fault (no signal), and the door's
+    /// pipeline starts its tracks afresh when the camera comes back (`reset`).
     public var minimumMisses: Int
-    /// Unseen for this long, a track ends however few frames came in between (a camera
-    /// that delivered nothing for that long has not been watching the same face).
-    public var maximumStaleness: TimeInterval = 10
     public private(set) var tracks: [Track] = []
     private var nextID = 1
 
     public init(minimumOverlap: Double = 0.3, maximumGap: TimeInterval = 1.5, minimumMisses: Int = 2) {
         self.minimumOverlap = minimumOverlap; self.maximumGap = maximumGap; self.minimumMisses = minimumMisses
     }
+
+    /// Ends every track: whoever is in view next is someone new.
+    public mutating func reset() { tracks = [] }
 
     /// How good a face is for recognition, from what detection already gives: larger
     /// (inter-eye distance) and clearer, more frontal (the detector's score). The face
@@ -38,10 +41,7 @@ public struct FaceTracker: Sendable {
     /// Assigns each face to a track (new or continuing); returns the track ids in the
     /// faces' order.
     public mutating func update(_ faces: [Face], at now: Date) -> [Int] {
-        tracks.removeAll {
-            let gap = now.timeIntervalSince($0.lastSeen)
-            return gap > maximumStaleness || (gap > maximumGap && $0.missed >= minimumMisses)
-        }
+        tracks.removeAll { now.timeIntervalSince($0.lastSeen) > maximumGap && $0.missed >= minimumMisses }
         var taken = Set<Int>()
         var out: [Int] = []
         for f in faces {
