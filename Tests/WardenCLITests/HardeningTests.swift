@@ -359,6 +359,20 @@ struct ControllerAvailabilityTests {
         #expect(types.last == "system.stop")
     }
 
+    /// D13: a FIFO in a camera's image folder neither hangs start-up nor outlives
+    /// --duration: the camera is faulted with the reason, and the doors run.
+    @Test(.needsFixtures) func aFIFOInACameraFolderIsACameraFaultNotAHang() throws {
+        let site = try BadgeSite(lockout: "camera: {images: cam, fps: 2}")
+        let cam = site.dir.appendingPathComponent("cam")
+        try FileManager.default.createDirectory(at: cam, withIntermediateDirectories: true)
+        #expect(mkfifo(cam.appendingPathComponent("frame.jpg").path, 0o600) == 0)
+        let r = try CLI.run(["run", "--site", site.siteFile, "--duration", "3"], home: site.home)
+        #expect(r.status == 0 && r.stdout.contains("doors up"), "\(r.stdout)\(r.stderr)")
+        var faults: [String] = []
+        try AuditStore(home: site.home.path).forEachRow { _, e in if e.type == "system.camera_fault" { faults.append(e.detail?["reason"] ?? "") } }
+        #expect(faults.contains { $0.contains("FIFO") }, "\(faults)")
+    }
+
     /// D15: every number in the site file is checked, with its line and column.
     @Test func siteFileNumbersAndKeysAreChecked() throws {
         for (lockout, expected) in [("lockout: {duration: .inf}", "lockout.duration"), ("lockout: {attempts: 0}", "lockout.attempts"),
