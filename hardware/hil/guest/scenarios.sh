@@ -17,9 +17,12 @@ OFFICE_RELAY=17 OFFICE_CONTACT=18 OFFICE_REX=19
 SRV_RELAY=8 SRV_CONTACT=9 SRV_D0=11 SRV_D1=12
 
 log() { echo "hil: $*"; }
-pass() { echo "HIL: PASS $SCENARIO"; }
+# Each result line says how long its scenario took (guest seconds since the last result).
+LAST_RESULT=$(date +%s)
+took() { local now=$(date +%s); echo "$((now - LAST_RESULT)) s"; LAST_RESULT=$now; }
+pass() { echo "HIL: PASS $SCENARIO ($(took))"; }
 fail() {
-    echo "HIL: FAIL $SCENARIO: $*"; FAILED=$((FAILED + 1))
+    echo "HIL: FAIL $SCENARIO ($(took)): $*"; FAILED=$((FAILED + 1))
     # What the controller and the camera looked like, for whoever reads the failure.
     wd status > $OUT/status-fail-$FAILED.txt 2>&1 && sed 's/^/hil: status: /' $OUT/status-fail-$FAILED.txt
     /tmp/bin/v4l2-ctl -d $CAP --stream-mmap --stream-count=1 --stream-to=$OUT/capture-fail-$FAILED.rgb >/dev/null 2>&1 \
