@@ -19,10 +19,10 @@ SRV_RELAY=8 SRV_CONTACT=9 SRV_D0=11 SRV_D1=12
 log() { echo "hil: $*"; }
 # Each result line says how long its scenario took (guest seconds since the last result).
 LAST_RESULT=$(date +%s)
-took() { local now=$(date +%s); echo "$((now - LAST_RESULT)) s"; LAST_RESULT=$now; }
-pass() { echo "HIL: PASS $SCENARIO ($(took))"; }
+took() { TOOK=$(( $(date +%s) - LAST_RESULT )); LAST_RESULT=$((LAST_RESULT + TOOK)); }
+pass() { took; echo "HIL: PASS $SCENARIO (${TOOK} s)"; }
 fail() {
-    echo "HIL: FAIL $SCENARIO ($(took)): $*"; FAILED=$((FAILED + 1))
+    took; echo "HIL: FAIL $SCENARIO (${TOOK} s): $*"; FAILED=$((FAILED + 1))
     # What the controller and the camera looked like, for whoever reads the failure.
     wd status > $OUT/status-fail-$FAILED.txt 2>&1 && sed 's/^/hil: status: /' $OUT/status-fail-$FAILED.txt
     /tmp/bin/v4l2-ctl -d $CAP --stream-mmap --stream-count=1 --stream-to=$OUT/capture-fail-$FAILED.rgb >/dev/null 2>&1 \
@@ -238,6 +238,21 @@ scenario_kill9() {
     pass
 }
 
+# swipe_badge BITS: clocks the card and waits for the read. A reader frame that lost a bit
+# is rejected by warden with its bit count (the kernel queues 16 edges per line, and a
+# starved guest can miss one, docs/architecture.md); like a person, present it again.
+swipe_badge() {
+    local try=1
+    while [ $try -le 3 ]; do
+        /tmp/bin/hil-pulse $SIM $SRV_D0 $SRV_D1 $1 || return 1
+        wait_log "badge 12:1001 read" 20 && return 0
+        since_mark | grep -q "frame rejected" || return 1
+        log "the reader frame was rejected (a lost bit); presenting the card again"
+        sleep 2; try=$((try + 1))
+    done
+    return 1
+}
+
 scenario_badge_and_face() {
     SCENARIO="3 badge-then-face"
     local bits
@@ -248,8 +263,7 @@ scenario_badge_and_face() {
     # 50 ms of a frame, and a card with 16+ zero bits then loses one (seen in CI).
     sleep 5
     mark
-    /tmp/bin/hil-pulse $SIM $SRV_D0 $SRV_D1 $bits || { fail "cannot clock the badge"; return; }
-    wait_log "badge 12:1001 read" 20 || { fail "badge read not logged"; since_mark; return; }
+    swipe_badge $bits || { fail "badge read not logged"; since_mark; return; }
     inject enrolled
     wait_first_result 600 || { fail "no frame was recognised within 600 s"; since_mark; return; }
     wait_value $SRV_RELAY 1 $(frames 6) || { fail "badge + holder's face did not release (recognition ${FRAME_S}s per frame)"; since_mark; return; }
@@ -258,8 +272,7 @@ scenario_badge_and_face() {
     log "badge + right face: released; now badge + wrong face"
     sleep $(( 3 * FRAME_S + 2 ))
     mark
-    /tmp/bin/hil-pulse $SIM $SRV_D0 $SRV_D1 $bits || { fail "cannot clock the badge"; return; }
-    wait_log "badge 12:1001 read" 20 || { fail "second badge read not logged"; since_mark; return; }
+    swipe_badge $bits || { fail "second badge read not logged"; since_mark; return; }
     inject stranger
     wait_log "DENIED" $(frames 7) || { fail "badge + wrong face was not denied (recognition ${FRAME_S}s per frame)"; since_mark; return; }
     never_value $SRV_RELAY 1 3 || { fail "relay released for the wrong face"; return; }
