@@ -13,7 +13,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${WARDEN_HIL_CACHE:-$REPO/.cache/hil}
-TIMEOUT=${WARDEN_HIL_TIMEOUT:-1200}
+TIMEOUT=${WARDEN_HIL_TIMEOUT:-1800}   # the VM; a one-CPU guest took 1040 s (docs/testing.md)
 SWIFT=${SWIFT:-swift}
 HIL=$REPO/hardware/hil
 STAGE=$CACHE/share
