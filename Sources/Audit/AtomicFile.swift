@@ -1,14 +1,44 @@
 import Foundation
 
+/// Writes to a file descriptor through a 64 KiB buffer. Every failure (a full disk, a
+/// closed pipe, an I/O error) is thrown with words, never ignored or fatal. Exports use it
+/// for standard output, and `AtomicFile` for its temporary file.
+public final class DescriptorWriter {
+    let fd: Int32
+    let name: String
+    private var pending = Data()
+
+    public init(fd: Int32, name: String) { self.fd = fd; self.name = name }
+
+    public func write(_ text: String) throws {
+        pending.append(contentsOf: text.utf8)
+        if pending.count >= 1 << 16 { try flush() }
+    }
+
+    public func flush() throws {
+        var offset = 0
+        while offset < pending.count {
+            let n = pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw AuditError.invalid("cannot write \(name): \(Self.reason(errno))")
+            }
+            offset += n
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    static func reason(_ code: Int32) -> String { code == ENOSPC ? "the disk is full" : String(cString: strerror(code)) }
+}
+
 /// A file that appears whole or not at all: written to a temporary file beside its final
-/// path, synced, then renamed into place. Every write reports its failure (a full disk,
-/// an I/O error) as a thrown error, never a crash, and a failed or abandoned file leaves
-/// nothing at the final path. Exports and prune archives use it.
+/// path, synced, then renamed into place. A failed or abandoned file leaves nothing at the
+/// final path. Exports and prune archives use it.
 public final class AtomicFile {
     public let path: String
     let temporaryPath: String
     private var fd: Int32
-    private var pending = Data()
+    private let out: DescriptorWriter
     private var finished = false
 
     /// Refuses to replace an existing file unless `replace` is set.
@@ -21,38 +51,18 @@ public final class AtomicFile {
         unlink(temporaryPath)
         fd = open(temporaryPath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, permissions)
         guard fd >= 0 else { throw AuditError.invalid("cannot write \(path): \(String(cString: strerror(errno)))") }
+        out = DescriptorWriter(fd: fd, name: path)
     }
 
     deinit { if !finished { abandon() } }
 
-    /// Buffers, and writes in 64 KiB blocks.
-    public func write(_ text: String) throws {
-        pending.append(contentsOf: text.utf8)
-        if pending.count >= 1 << 16 { try drain() }
-    }
-
-    private func drain() throws {
-        var offset = 0
-        while offset < pending.count {
-            let n = pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let why = errno == ENOSPC ? "the disk is full" : String(cString: strerror(errno))
-                abandon()
-                throw AuditError.invalid("cannot write \(path): \(why); nothing was left at that path")
-            }
-            offset += n
-        }
-        pending.removeAll(keepingCapacity: true)
-    }
+    public func write(_ text: String) throws { try abandoningOnFailure { try out.write(text) } }
 
     /// Syncs and renames into place.
     public func commit() throws {
-        try drain()
-        guard fsync(fd) == 0 else {
-            let why = errno == ENOSPC ? "the disk is full" : String(cString: strerror(errno))
-            abandon()
-            throw AuditError.invalid("cannot write \(path): \(why); nothing was left at that path")
+        try abandoningOnFailure {
+            try out.flush()
+            guard fsync(fd) == 0 else { throw AuditError.invalid("cannot write \(path): \(DescriptorWriter.reason(errno))") }
         }
         close(fd)
         fd = -1
@@ -62,6 +72,13 @@ public final class AtomicFile {
             throw AuditError.invalid("cannot move the finished file to \(path): \(why)")
         }
         finished = true
+    }
+
+    private func abandoningOnFailure(_ body: () throws -> Void) throws {
+        do { try body() } catch {
+            abandon()
+            throw AuditError.invalid("\(error); nothing was left at that path")
+        }
     }
 
     /// Removes the temporary file; the final path is untouched.

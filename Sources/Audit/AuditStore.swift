@@ -154,11 +154,12 @@ public final class AuditStore: Sendable {
     /// the loss stays on the record. Throws when there is nothing to acknowledge.
     @discardableResult
     public func acknowledgeDiscontinuity(operator op: String, reason: String, at now: Date = Date()) throws -> AuditEvent {
-        guard let problem = try writer.read({ try headProblem($0) }) else {
+        let state = readHeadState()
+        guard let problem = try writer.read({ try headProblem($0, state) }) else {
             throw AuditError.invalid("the audit log and its head agree; there is nothing to acknowledge")
         }
         var detail = ["problem": problem, "reason": reason]
-        switch readHeadState() {
+        switch state {
         case .recorded(let h): detail["head_seq"] = String(h.seq); detail["head_hash"] = h.hash
         case .absent: detail["head"] = "missing"
         case .unreadable(let why): detail["head"] = "unreadable: \(why)"
@@ -220,12 +221,14 @@ public final class AuditStore: Sendable {
         defer { close(fd) }
         flock(fd, LOCK_EX)
         defer { flock(fd, LOCK_UN) }
+        // The head file is read once here, under the lock that guards its writes.
+        let state = readHeadState()
         let (seq, hash): (Int64, String) = try writer.read { db in
-            let noHeadYet = firstRows && readHeadState() == .absent
-            if !force, !noHeadYet, let problem = try headProblem(db) { throw AuditError.discontinuity(problem) }
+            let noHeadYet = firstRows && state == .absent
+            if !force, !noHeadYet, let problem = try headProblem(db, state) { throw AuditError.discontinuity(problem) }
             return try tail(db)
         }
-        if !force, case .recorded(let current) = readHeadState(), current.seq >= seq { return }
+        if !force, case .recorded(let current) = state, current.seq >= seq { return }
         let data = try JSONEncoder().encode(Head(seq: seq, hash: hash))
         let tmp = headPath + ".tmp"
         unlink(tmp)
@@ -268,10 +271,11 @@ public final class AuditStore: Sendable {
     /// - the head's row is there with another hash (the log was replaced).
     public func discontinuity() throws -> String? { try writer.read { try headProblem($0) } }
 
-    func headProblem(_ db: Database) throws -> String? {
+    /// `state`: the head file as the caller read it (by default, read now).
+    func headProblem(_ db: Database, _ state: HeadState? = nil) throws -> String? {
         let (lastSeq, _) = try tail(db)
         let name = (headPath as NSString).lastPathComponent
-        switch readHeadState() {
+        switch state ?? readHeadState() {
         case .absent:
             return lastSeq == 0 ? nil
                 : "its head file \(name) is missing while the log holds rows up to \(lastSeq), so rows cut off its end could no longer be seen"

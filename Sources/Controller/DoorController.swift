@@ -196,7 +196,7 @@ final class DoorController {
             decide(person: nil, badge: .unknown, credential: text, succeeded: [], failed: [], faceEvidence: nil, note: "card format \(format) is not enrolled")
             return
         }
-        // A failed read is its own reason, never "not issued": see storageFailure.
+        // A failed read is its own reason, never "not issued": see `decide(storageError:)`.
         let badge: Badge?, person: Person?
         do {
             badge = try site.db.badges.lookup(credential)

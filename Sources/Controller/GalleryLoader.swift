@@ -18,7 +18,7 @@ extension Gallery {
     /// Builds the search gallery from every stored template of `modelID`. A template that
     /// cannot be opened is an error, never a silent drop.
     public static func load(from db: WardenDatabase, modelID: String = ModelSet.recognitionModelID,
-                            head: MetricHead? = nil) throws -> (gallery: Gallery, unreadable: [Int64]) {
+                            head: MetricHead? = nil) throws -> Gallery {
         var gallery = Gallery(modelID: modelID, head: head)
         var unreadable: [Int64] = []
         var firstReason = ""
@@ -33,6 +33,6 @@ extension Gallery {
             }
         }
         if !unreadable.isEmpty { throw UnreadableTemplates(templateIDs: unreadable, reason: firstReason) }
-        return (gallery, unreadable)
+        return gallery
     }
 }

@@ -35,7 +35,7 @@ public final class SimulatedSite {
         auditStore = try AuditStore(home: home)
         audit = AuditLog(store: auditStore)
         engine = try FaceEngine(models: models)
-        site = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: try Gallery.load(from: db).gallery,
+        site = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: try Gallery.load(from: db),
                               thresholds: .default, clock: clock)
         if let secondsPerFrame { site.inlineInferenceDone = { [clock] in clock.advance(by: secondsPerFrame) } }
         var cams: [String: SceneCamera] = [:]

@@ -57,9 +57,9 @@ public final class WardenDatabase: Sendable {
         self.keyPath = keyPath
         let fm = FileManager.default
         let dir = (path as NSString).deletingLastPathComponent
-        if readOnly, let pool = try? Self.openReadOnly(path: path), (try? pool.read({ try WardenMigrations.migrator.hasCompletedMigrations($0) })) == true {
+        if readOnly, let pool = try? ReadOnlyOpen.pool(path: path), (try? pool.read({ try WardenMigrations.migrator.hasCompletedMigrations($0) })) == true {
             writer = pool
-            cipherBox = CipherBox(try Self.resolveKey(keyPath: keyPath, writer: pool, create: false))
+            cipherBox = CipherBox(try Self.resolveKey(keyPath: keyPath, templateKeys: try Self.templateKeyIDs(pool), create: false))
             return
         }
         do {
@@ -91,12 +91,16 @@ public final class WardenDatabase: Sendable {
         guard superseded.isEmpty else { throw StorageError.newerSchema(path: path, unknown: superseded.sorted()) }
         // Only a migration needs the write lock: opening for reading must not wait on a writer.
         if try !writer.read({ try migrator.hasCompletedMigrations($0) }) { try migrator.migrate(writer) }
-        cipherBox = CipherBox(try Self.resolveKey(keyPath: keyPath, writer: writer, create: true))
-        try encryptPlaintextTemplates()
+        // One pass over the stored templates serves the key checks and the plaintext check.
+        let keys = try Self.templateKeyIDs(writer)
+        cipherBox = CipherBox(try Self.resolveKey(keyPath: keyPath, templateKeys: keys, create: true))
+        if keys.contains(nil) { try encryptPlaintextTemplates() }
     }
 
-    static func openReadOnly(path: String) throws -> DatabasePool {
-        try ReadOnlyOpen.pool(path: path)
+    /// The key id each stored template was sealed with (nil: a template from before
+    /// encryption).
+    static func templateKeyIDs(_ writer: DatabasePool) throws -> [Data?] {
+        try writer.read { try Data.fetchAll($0, sql: "SELECT embedding FROM faceTemplate").map(TemplateCipher.keyID(of:)) }
     }
 
     /// SQLite's own consistency check of every page (`PRAGMA quick_check`): nil when the
@@ -128,13 +132,10 @@ public final class WardenDatabase: Sendable {
     /// `warden run` holds the database): when the stored templates carry another key id than
     /// the one in force, the key file is read again. Throws when that key does not open them.
     public func reloadKeyIfRotated() throws {
-        let inForce = cipherBox.cipher.keyID
-        let stored = try writer.read { db in
-            Set(try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").compactMap(TemplateCipher.keyID(of:)))
-        }
-        guard !stored.isEmpty, !stored.contains(inForce) else { return }
-        let fresh = try Self.resolveKey(keyPath: keyPath, writer: writer, create: false)
-        cipherBox.cipher = fresh
+        let keys = try Self.templateKeyIDs(writer)
+        let stored = Set(keys.compactMap { $0 })
+        guard !stored.isEmpty, !stored.contains(cipherBox.cipher.keyID) else { return }
+        cipherBox.cipher = try Self.resolveKey(keyPath: keyPath, templateKeys: keys, create: false)
     }
 
     /// The key in force. A `.new` key left by an interrupted rotation is adopted if the
@@ -144,10 +145,9 @@ public final class WardenDatabase: Sendable {
     /// A key is created only for a database with no templates: a missing or replaced key
     /// with templates stored is refused, naming the key file and the templates it cannot
     /// open, never papered over with a fresh key that opens nothing.
-    static func resolveKey(keyPath: String, writer: DatabasePool, create: Bool) throws -> TemplateCipher {
-        let stored = try writer.read { db in
-            try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").compactMap(TemplateCipher.keyID(of:))
-        }
+    /// `templateKeys`: `templateKeyIDs`, read once by the caller.
+    static func resolveKey(keyPath: String, templateKeys: [Data?], create: Bool) throws -> TemplateCipher {
+        let stored = templateKeys.compactMap { $0 }
         let keyExists = FileManager.default.fileExists(atPath: keyPath)
         if !keyExists, !stored.isEmpty {
             throw TemplateCipherError.keyFile("the template key \(keyPath) is missing, but \(stored.count) stored template(s) were sealed with it; "
@@ -165,10 +165,7 @@ public final class WardenDatabase: Sendable {
             return current
         }
         let pending = TemplateCipher(key: try TemplateKeyFile.load(path: pendingPath))
-        let storedIDs = try writer.read { db in
-            Set(try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").compactMap(TemplateCipher.keyID(of:)))
-        }
-        if storedIDs.contains(pending.keyID) {
+        if stored.contains(pending.keyID) {
             guard create else { return pending }
             guard rename(pendingPath, keyPath) == 0 else { throw TemplateCipherError.keyFile("cannot finish the key rotation: \(String(cString: strerror(errno)))") }
             return pending
@@ -181,11 +178,6 @@ public final class WardenDatabase: Sendable {
     /// Templates written before encryption existed are sealed in one transaction.
     private func encryptPlaintextTemplates() throws {
         let cipher = cipherBox.cipher
-        // Read first: opening must not take the write lock when there is nothing to seal.
-        let plain = try writer.read { db in
-            try Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate").contains { TemplateCipher.keyID(of: $0) == nil }
-        }
-        guard plain else { return }
         try writer.write { db in
             for row in try Row.fetchAll(db, sql: "SELECT id, personId, embedding FROM faceTemplate") {
                 let blob: Data = row["embedding"]

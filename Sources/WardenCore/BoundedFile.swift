@@ -66,23 +66,12 @@ public enum BoundedFile {
     /// Invalid UTF-8 is an error, never a silent fallback.
     public static func readText(_ path: String, limit: Int = 1 << 20) throws(Failure) -> String {
         let bytes = try read(path, limit: limit)
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        // Invalid: find where, for the message.
         var it = bytes.makeIterator()
         var decoder = UTF8()
         var offset = 0
-        var text = String.UnicodeScalarView()
-        loop: while true {
-            switch decoder.decode(&it) {
-            case .scalarValue(let s): text.append(s); offset += String(s).utf8.count
-            case .emptyInput: break loop
-            case .error: throw .notUTF8(path, offset: offset)
-            }
-        }
-        return String(text)
-    }
-
-    /// Whether `path` is (following links) a regular file: for listing folders of inputs.
-    public static func isRegularFile(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        while case .scalarValue(let s) = decoder.decode(&it) { offset += UTF8.width(s) }
+        throw .notUTF8(path, offset: offset)
     }
 }

@@ -53,6 +53,7 @@ struct StorageHardeningTests {
         try db.checkpointAndTruncateLog()
         #expect(!carve(), "the removed template's ciphertext survived the erasure")
         #expect(bytes(home.dbPath + "-wal").count == 0)
+        // The controller's connection stayed open throughout, as `warden run`'s does.
         _ = try controller.people.list()
     }
 

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Audit
 import Foundation
 import Storage
@@ -54,12 +53,5 @@ struct AuditedChanges: ChangeAuditor {
     func rolledBack(_ change: AdminChange, seq: Int64, because error: Error) {
         _ = try? store.append([AuditEvent.admin("admin.change_rolled_back", operator: change.operator, subject: change.subject,
                                                 detail: ["change": String(change.id!), "logged_seq": String(seq), "reason": "\(error)"])])
-    }
-}
-
-enum WardenCoreOperator {
-    static func resolve(_ explicit: String?) throws -> String {
-        if let p = Operator.problem(with: explicit) { throw ValidationError(p) }
-        return Operator.resolve(explicit: explicit).name
     }
 }

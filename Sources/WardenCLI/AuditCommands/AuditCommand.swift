@@ -151,9 +151,11 @@ struct ExportAudit: ParsableCommand {
             Output.note("exported \(n) events to \(output)")
             return
         }
-        let stdout = StandardOutput()
-        _ = try AuditExporter.export(store, filter: filter, format: format) { line in try stdout.write(line) }
-        try stdout.flush()
+        let stdout = DescriptorWriter(fd: STDOUT_FILENO, name: "standard output")
+        try audited {
+            _ = try AuditExporter.export(store, filter: filter, format: format) { line in try stdout.write(line) }
+            try stdout.flush()
+        }
     }
 }
 
@@ -221,14 +223,14 @@ struct PruneAudit: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Prune events before this date (YYYY-MM-DD, UTC).") var before: String
     @Option(help: "Archive file to write (JSONL with hashes).") var archive: String
-    @Option(name: .customLong("operator"), help: "Who is pruning (default: the OS user).") var operatorName: String?
+    @OptionGroup var op: OperatorOption
 
     struct Result: Codable { let pruned: Int; let anchorSeq: Int64; let archive: String }
 
     func run() throws {
         let store = try global.openAudit()
         guard !FileManager.default.fileExists(atPath: archive) else { throw CLIError("\(archive) exists; choose a new archive file") }
-        let op = try WardenCoreOperator.resolve(operatorName)
+        let op = self.op.resolved.name
         let r = try audited { try store.prune(before: try parseDate(before, option: "--before"), archive: archive) { pruned, anchor in
             AuditEvent.admin("admin.audit_prune", operator: op, subject: "audit",
                              detail: ["before": before, "pruned": String(pruned), "anchor_seq": String(anchor), "archive": archive])

@@ -61,25 +61,37 @@ struct ChangeReconciliation: Codable {
             r.orphanedEvents.append("audit row \(seq) records change #\(change), which the identity database does not hold")
         }
 
-        // 2. Each row that gives access comes from a recorded change.
-        func words(_ c: AdminChange) -> Set<Substring> { Set(c.detail.split(separator: " ")) }
-        let byAction = Dictionary(grouping: changes, by: \.action)
-        func has(_ action: String, subject: String? = nil, _ test: (AdminChange) -> Bool = { _ in true }) -> Bool {
-            (byAction[action] ?? []).contains { (subject == nil || $0.subject == subject) && test($0) }
+        // 2. Each row that gives access comes from a recorded change. What the changes
+        // created is indexed once, so each row is one lookup (a site has thousands of both).
+        var created = Set<String>()
+        for c in changes {
+            let words = c.detail.split(separator: " ")
+            func value(_ key: String) -> Substring? { words.first { $0.hasPrefix(key + "=") }?.dropFirst(key.count + 1) }
+            switch c.action {
+            case "person.add": created.insert(c.subject)
+            case "badge.issue":
+                if let id = value("badge_id") { created.insert("badge:\(id)") }
+                // Before badge ids were recorded: the credential and format.
+                if let badge = value("badge"), let format = value("format") { created.insert("\(c.subject) badge:\(badge):\(format)") }
+            case "template.enroll": if let id = value("template") { created.insert("template:\(id)") }
+            case "grant.add": if let id = value("grant") { created.insert("grant:\(id)") }
+            // The group is the whole detail (one field), so a name with spaces stays whole.
+            case "group.add_member": if c.detail.hasPrefix("group=") { created.insert("\(c.subject) group:\(c.detail.dropFirst(6))") }
+            default: break
+            }
         }
-        for p in try db.people.list() where !has("person.add", subject: "person:\(p.id!)") {
+        for p in try db.people.list() where !created.contains("person:\(p.id!)") {
             r.unaccounted.append("person #\(p.id!) (\(DisplayText.escapingControls(p.displayName))) was added without a recorded change")
         }
-        for b in try db.badges.list() where !has("badge.issue", subject: "person:\(b.personId)", {
-            words($0).contains("badge_id=\(b.id!)") || $0.detail.contains("badge=\(b.credentialText) format=\(b.format)")
-        }) {
+        for b in try db.badges.list()
+        where !created.contains("badge:\(b.id!)") && !created.contains("person:\(b.personId) badge:\(b.credentialText):\(b.format)") {
             r.unaccounted.append("badge #\(b.id!) (\(b.credentialText)) of person #\(b.personId) was issued without a recorded change")
         }
-        let templates = try db.writer.read { try FaceTemplate.fetchAll($0) }
-        for t in templates where !has("template.enroll", subject: "person:\(t.personId)", { words($0).contains("template=\(t.id!)") }) {
-            r.unaccounted.append("template #\(t.id!) of person #\(t.personId) was stored without a recorded enrollment")
+        let templates = try db.writer.read { try Row.fetchAll($0, sql: "SELECT id, personId FROM faceTemplate") }
+        for t in templates where !created.contains("template:\(t["id"] as Int64)") {
+            r.unaccounted.append("template #\(t["id"] as Int64) of person #\(t["personId"] as Int64) was stored without a recorded enrollment")
         }
-        for g in try db.access.grants() where !has("grant.add", { words($0).contains("grant=\(g.id!)") }) {
+        for g in try db.access.grants() where !created.contains("grant:\(g.id!)") {
             r.unaccounted.append("grant #\(g.id!) (zone \(g.zone)) was made without a recorded change")
         }
         let memberships = try db.writer.read { db in
@@ -87,7 +99,7 @@ struct ChangeReconciliation: Codable {
         }
         for m in memberships {
             let person: Int64 = m["p"], group: String = m["g"]
-            if !has("group.add_member", subject: "person:\(person)", { $0.detail == "group=\(group)" || $0.detail.hasPrefix("group=\(group) ") }) {
+            if !created.contains("person:\(person) group:\(group)") {
                 r.unaccounted.append("person #\(person) was put in group \(DisplayText.escapingControls(group)) without a recorded change")
             }
         }

@@ -161,13 +161,16 @@ struct RunCommand: ParsableCommand {
         let engine: FaceEngine
         do { engine = try FaceEngine(models: models) } catch { throw CLIError(error.description) }
         let gallery: Gallery
-        do { gallery = try Gallery.load(from: db, head: head).gallery } catch {
+        do { gallery = try Gallery.load(from: db, head: head) } catch {
             Output.error("not starting, no door was touched: \(error)")
             throw ExitCode(2)
         }
         // Rows of the identity database that no audit event accounts for: reported, and
         // recorded, but they do not keep doors from running.
-        let reconciliation = try? ChangeReconciliation.run(db: db, audit: auditStore)
+        var reconciliation: ChangeReconciliation? = nil
+        do { reconciliation = try ChangeReconciliation.run(db: db, audit: auditStore) } catch {
+            Output.error("could not check the identity database against the audit log: \(error); `warden audit verify` will say more")
+        }
         let clock = SystemClock()
         let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock)
         let started = clock.now

@@ -52,7 +52,7 @@ extension GlobalOptions {
 
     /// Every stored template in the matching space in force.
     func loadGallery(_ db: WardenDatabase, modelID: String = ModelSet.recognitionModelID) throws -> Gallery {
-        try Gallery.load(from: db, modelID: modelID, head: try metricHead()).gallery
+        try Gallery.load(from: db, modelID: modelID, head: try metricHead())
     }
 }
 

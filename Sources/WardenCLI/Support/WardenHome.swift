@@ -73,25 +73,3 @@ func audited<T>(home: WardenHome? = nil, _ body: () throws -> T) throws -> T {
         throw CLIError(home.map { DiskSpace.explain("\(error)", home: $0.path) } ?? "\(error)")
     }
 }
-
-/// stdout as a stream whose write errors are thrown (a closed pipe, a full disk), not
-/// ignored or fatal.
-final class StandardOutput {
-    private var pending = Data()
-    func write(_ text: String) throws {
-        pending.append(contentsOf: text.utf8)
-        if pending.count >= 1 << 16 { try flush() }
-    }
-    func flush() throws {
-        var offset = 0
-        while offset < pending.count {
-            let n = pending.withUnsafeBytes { Foundation.write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CLIError("cannot write to standard output: \(String(cString: strerror(errno)))")
-            }
-            offset += n
-        }
-        pending.removeAll(keepingCapacity: true)
-    }
-}

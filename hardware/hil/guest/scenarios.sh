@@ -139,10 +139,12 @@ wait_first_result() {
     done
     return 1
 }
-# frames N: seconds to allow for N more frames to be recognised (at least 30, at most 900).
+# frames N: seconds to allow for N more frames to be recognised (at least 30, at most 900),
+# at the slower of the first result's rate and the rate now. (Called as $(frames N), a
+# subshell: it cannot update FRAME_S, so it only reads it.)
 frames() {
-    local f=$(frame_seconds); [ "$f" -gt "$FRAME_S" ] && FRAME_S=$f
-    local t=$(( $1 * FRAME_S + 30 ))
+    local f=$(frame_seconds); [ "$f" -lt "$FRAME_S" ] && f=$FRAME_S
+    local t=$(( $1 * f + 30 ))
     [ $t -gt 900 ] && t=900
     echo $t
 }
