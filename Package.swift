@@ -46,6 +46,20 @@ let package = Package(
             ]
         ),
 
+        // A thin extern "C" shim over OpenCV's DNN module: the MiniFASNet presentation-attack
+        // pair and upstream's RetinaFace detector. Debian 12's OpenCV 4.6 ships no opencv4.pc
+        // without the whole of libopencv-dev, so the three libraries are named directly.
+        .target(
+            name: "COpenCV",
+            cxxSettings: [.unsafeFlags(["-O2", "-std=c++17", "-I/usr/include/opencv4"])],
+            linkerSettings: [
+                .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core"), .linkedLibrary("stdc++"),
+            ]
+        ),
+        // Presentation-attack detection: model files and their sums, the detector, framing,
+        // liveness evidence across frames, the planar-motion check.
+        .target(name: "PresentationAttack", dependencies: ["COpenCV", "FaceKit", .product(name: "Crypto", package: "swift-crypto")]),
+
         .target(name: "FaceKit", dependencies: ["CDlibFace", "CTurboJPEG", "CPNG", "CWebP", "WardenCore"]),
         // Value types every layer shares (badge credentials, operators), with no I/O.
         .target(name: "WardenCore"),
@@ -66,7 +80,7 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .target(name: "Capture", dependencies: ["FaceKit", "WardenCore", "CV4L2"]),
         // Wires faces, policy, doors and the audit log together per door.
-        .target(name: "Controller", dependencies: ["FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
+        .target(name: "Controller", dependencies: ["FaceKit", "PresentationAttack", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
         // The site model and the pure access decision.
         .target(name: "Policy", dependencies: ["WardenCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "Audit", dependencies: [
@@ -75,7 +89,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "CFreeType",
+            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "CFreeType",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
@@ -96,7 +110,8 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "WardenCore"]),
         .testTarget(name: "DoorIOTests", dependencies: ["DoorIO", "WardenCore"]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"]),
-        .testTarget(name: "ControllerTests", dependencies: ["Controller", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
+        .testTarget(name: "PresentationAttackTests", dependencies: ["PresentationAttack", "FaceKit"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],

@@ -26,7 +26,8 @@ enum JPEGCodec {
             let fatal = tjGetErrorCode(handle) == Int32(TJERR_FATAL.rawValue)
             if fatal || limits.strict { throw .corrupt(format: "JPEG", detail: message(handle)) }
         }
-        return RGBImage(unchecked: Int(width), Int(height), pixels)
+        let stored = RGBImage(unchecked: Int(width), Int(height), pixels)
+        return ExifOrientation.read(data).map(stored.applyingExifOrientation) ?? stored
     }
 
     /// Encodes to baseline JPEG at the given quality (used for benchmarks and test clips).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceKit
+import PresentationAttack
 
 /// Options every command accepts.
 struct GlobalOptions: ParsableArguments {
@@ -13,10 +14,17 @@ struct GlobalOptions: ParsableArguments {
                                             valueName: "dir"))
     var models: String?
 
+    @Option(name: .customLong("pad-models"), help: ArgumentHelp("Folder holding the presentation-attack (liveness) models.",
+                                                                discussion: "Defaults to $WARDEN_PAD_MODELS, else where the face models are looked for.",
+                                                                valueName: "dir"))
+    var padModels: String?
+
     @Flag(name: .long, help: "Print machine-readable JSON instead of text.")
     var json = false
 
     var wardenHome: WardenHome { WardenHome(explicit: home) }
 
     var modelLocator: ModelLocator { ModelLocator(explicitDirectory: models, homeDirectory: wardenHome.path) }
+
+    var padModelLocator: PADModelLocator { PADModelLocator(explicitDirectory: padModels, faceModels: modelLocator) }
 }
