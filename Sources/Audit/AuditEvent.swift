@@ -76,9 +76,31 @@ public struct FaceEvidence: Codable, Sendable, Equatable {
     public var quality: Double?
     public var frames: Int
     public var modelID: String
-    public init(distance: Double?, threshold: Double, margin: Double?, quality: Double?, frames: Int, modelID: String) {
+    /// Presentation-attack evidence, where the door scored it.
+    public var liveness: LivenessEvidenceRecord?
+    public init(distance: Double?, threshold: Double, margin: Double?, quality: Double?, frames: Int, modelID: String,
+                liveness: LivenessEvidenceRecord? = nil) {
         self.distance = distance; self.threshold = threshold; self.margin = margin; self.quality = quality
-        self.frames = frames; self.modelID = modelID
+        self.frames = frames; self.modelID = modelID; self.liveness = liveness
+    }
+}
+
+/// What presentation-attack detection saw of a decision's face: the verdict, the bona fide
+/// probability of each fresh frame scored (the pair's mean), how many frames the door
+/// requires, and the threshold on their mean.
+public struct LivenessEvidenceRecord: Codable, Sendable, Equatable {
+    /// live, attack, unsure, unavailable or not_checked.
+    public var verdict: String
+    /// Whether the door required liveness when it decided.
+    public var required: Bool
+    public var scores: [Double]
+    public var framesRequired: Int
+    public var threshold: Double
+    /// Why a frame could not be scored, when one could not.
+    public var problem: String?
+    public init(verdict: String, required: Bool, scores: [Double], framesRequired: Int, threshold: Double, problem: String? = nil) {
+        self.verdict = verdict; self.required = required; self.scores = scores; self.framesRequired = framesRequired
+        self.threshold = threshold; self.problem = problem
     }
 }
 

@@ -5,6 +5,7 @@ import FaceKit
 import Foundation
 import Matching
 import Policy
+import PresentationAttack
 import Storage
 import WardenCore
 
@@ -66,6 +67,9 @@ final class DoorController {
         /// The first embedding of the track: a face far from it is someone else who
         /// stepped into the same place, and starts fresh evidence.
         var reference: [Float]?
+        /// Presentation-attack scores of the fresh frames.
+        var liveness = LivenessEvidence()
+        var livenessProblem: String?
     }
 
     /// The share of the quality-weighted votes a decision needs: a few good frames
@@ -214,8 +218,12 @@ final class DoorController {
             return
         }
         guard let door else { return }
-        let required = site.engine.factors(for: door, at: now, cameraFault: cameraFault != nil)
-        if required == .badgeAndFace {
+        let required = site.engine.factors(for: door, at: now, cameraFault: cameraFault != nil || livenessOutOfService)
+        if required == .badgeAndFace && livenessOutOfService {
+            decide(person: person, badge: .valid, credential: text, succeeded: [.badge], failed: [], faceEvidence: nil,
+                   note: "the face factor is out of service: liveness is required and \(site.livenessProblem?.components(separatedBy: "\n").first ?? "no PAD model is loaded")",
+                   liveness: .unavailable)
+        } else if required == .badgeAndFace {
             pendingBadge = PendingBadge(credential: text, person: person, until: now.addingTimeInterval(face.badgeWindow))
             // A new badge is a new request: faces already in view are looked at afresh.
             for track in evidence.keys { pipeline.settle(track: track, until: nil) }
@@ -244,6 +252,42 @@ final class DoorController {
         }
     }
 
+    /// Liveness is required here now and no PAD model is loaded: the face factor is out of
+    /// service (the door's camera_fallback applies), and faces are not processed.
+    var livenessOutOfService: Bool {
+        guard site.liveness == nil, let door else { return false }
+        return site.engine.liveness(for: door, at: now) == .required
+    }
+
+    /// What presentation-attack detection says of a track, for the policy.
+    func livenessFact(_ ev: TrackEvidence) -> LivenessFact {
+        guard let door, site.engine.liveness(for: door, at: now) == .required else { return .notChecked }
+        guard site.liveness != nil else { return .unavailable }
+        switch ev.liveness.verdict(face.liveness) {
+        case .live: return .live
+        case .attack: return .attack
+        case .unsure: return .unsure
+        }
+    }
+
+    /// A track whose match is settled but whose liveness is still short of frames waits for
+    /// more (up to `maximum_frames`), asking the pipeline for fresh ones.
+    private func awaitingLiveness(_ ev: TrackEvidence, track: Int, frames: Int) -> Bool {
+        guard livenessFact(ev) == .unsure, frames < face.maximumFrames else { return false }
+        pipeline.wantEvidence(track: track)
+        return true
+    }
+
+    func livenessRecord(_ ev: TrackEvidence) -> LivenessEvidenceRecord? {
+        guard let door else { return nil }
+        let required = site.engine.liveness(for: door, at: now) == .required
+        guard required || !ev.liveness.scores.isEmpty else { return nil }
+        return LivenessEvidenceRecord(verdict: livenessFact(ev).rawValue, required: required,
+                                      scores: ev.liveness.scores.map { ($0 * 1000).rounded() / 1000 },
+                                      framesRequired: face.liveness.framesRequired, threshold: face.liveness.threshold,
+                                      problem: ev.livenessProblem ?? (required && site.liveness == nil ? site.livenessProblem?.components(separatedBy: "\n").first : nil))
+    }
+
     /// What the door does without its camera, for the log.
     var fallbackText: String {
         door?.cameraFallback == .badge ? "face factor unavailable: badge alone accepted (camera_fallback: badge)" : "face factor unavailable: deny"
@@ -252,7 +296,7 @@ final class DoorController {
     func process(_ frame: Frame) {
         if let change = health.check(frame.image, at: frame.at) { setCameraFault(change) }
         else if cameraFault == .noSignal { setCameraFault(health.fault) }   // frames again
-        guard cameraFault == nil, let door else { return }
+        guard cameraFault == nil, !livenessOutOfService, let door else { return }
         let required = site.engine.factors(for: door, at: now)
         let wantsFace = pendingBadge != nil || required == .face || required == .badgeOrFace
         guard wantsFace else { return }
@@ -289,6 +333,8 @@ final class DoorController {
                 ev = TrackEvidence(countedFailure: ev.countedFailure, reference: ev.reference)
             }
             if ev.decided { continue }
+            if let score = tf.liveness { ev.liveness.add(score.bonaFide) }
+            if let problem = tf.livenessError { ev.livenessProblem = problem }
             if let pending = pendingBadge {
                 verifyFace(tf, pending: pending, evidence: &ev)
             } else {
@@ -314,18 +360,21 @@ final class DoorController {
         let share = matched.map(\.weight).reduce(0, +) / max(1e-9, ev.verified.map(\.weight).reduce(0, +))
         func evidence() -> FaceEvidence {
             FaceEvidence(distance: last?.distance, threshold: last?.threshold ?? site.verifier.thresholds.verify, margin: last?.margin,
-                         quality: tf.face.landmarks.interEyeDistance, frames: ev.verified.count, modelID: tf.embedding?.modelID ?? site.faceEngine.modelID)
+                         quality: tf.face.landmarks.interEyeDistance, frames: ev.verified.count, modelID: tf.embedding?.modelID ?? site.faceEngine.modelID,
+                         liveness: livenessRecord(ev))
         }
         if matched.filter(\.fresh).count >= face.framesRequired && share >= Self.weightedMajority {
+            if awaitingLiveness(ev, track: tf.track, frames: ev.verified.count) { return }
             ev.decided = true; pendingBadge = nil
             pipeline.settle(track: tf.track, until: .distantFuture)
             decide(person: pending.person, badge: .valid, credential: pending.credential, succeeded: [.badge, .face], failed: [],
-                   faceEvidence: evidence(), note: nil)
+                   faceEvidence: evidence(), note: livenessNote(ev), liveness: livenessFact(ev))
         } else if ev.verified.count >= face.maximumFrames {
             ev.decided = true; pendingBadge = nil
             pipeline.settle(track: tf.track, until: .distantFuture)
             decide(person: pending.person, badge: .valid, credential: pending.credential, succeeded: [.badge], failed: [.face],
-                   faceEvidence: evidence(), note: "the face did not match the badge holder in \(matched.count) of \(ev.verified.count) frames")
+                   faceEvidence: evidence(), note: "the face did not match the badge holder in \(matched.count) of \(ev.verified.count) frames",
+                   liveness: livenessFact(ev))
         }
     }
 
@@ -350,13 +399,14 @@ final class DoorController {
             .max { $0.share < $1.share }
         let faceEvidence = FaceEvidence(distance: result?.candidates.first?.distance, threshold: result?.threshold ?? 0, margin: result?.margin,
                                         quality: tf.face.landmarks.interEyeDistance, frames: ev.identified.count,
-                                        modelID: tf.embedding?.modelID ?? site.faceEngine.modelID)
+                                        modelID: tf.embedding?.modelID ?? site.faceEngine.modelID, liveness: livenessRecord(ev))
         if let best, best.n >= face.framesRequired, best.share >= Self.weightedMajority {
+            if awaitingLiveness(ev, track: tf.track, frames: ev.identified.count) { return }
             ev.decided = true
             let person: Person?, readError: Error?
             do { person = try site.db.people.get(best.pid); readError = nil } catch { person = nil; readError = error }
             let allowed = decide(person: person, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: faceEvidence,
-                                 note: nil, countsTowardLockout: !ev.countedFailure, storageError: readError)
+                                 note: livenessNote(ev), countsTowardLockout: !ev.countedFailure, storageError: readError, liveness: livenessFact(ev))
             if !allowed { ev.deniedAt = at; ev.countedFailure = true }
             pipeline.settle(track: tf.track, until: allowed ? .distantFuture : at.addingTimeInterval(Self.redecideAfter))
         } else if ev.identified.count >= face.maximumFrames {
@@ -372,11 +422,23 @@ final class DoorController {
             } else if best != nil {
                 reason = "the frames did not agree on one person (\(ev.identified.filter { $0.person != nil }.count) of \(ev.identified.count) named someone)"
             }
-            decide(person: nil, badge: .none, credential: nil, succeeded: [], failed: [.face], faceEvidence: faceEvidence, note: reason,
-                   countsTowardLockout: !ev.countedFailure)
+            decide(person: nil, badge: .none, credential: nil, succeeded: [], failed: [.face], faceEvidence: faceEvidence, note: livenessNote(ev) ?? reason,
+                   countsTowardLockout: !ev.countedFailure, liveness: livenessFact(ev))
             ev.deniedAt = at
             ev.countedFailure = true
             pipeline.settle(track: tf.track, until: at.addingTimeInterval(Self.redecideAfter))
+        }
+    }
+
+    /// Words a guard can act on when liveness decided.
+    func livenessNote(_ ev: TrackEvidence) -> String? {
+        let mean = ev.liveness.mean.map { String(format: "%.3f", $0) } ?? "-"
+        switch livenessFact(ev) {
+        case .attack:
+            return "the face looked like a photo or a screen held to the camera (mean bona fide score \(mean) over \(ev.liveness.frames) frames, below \(String(format: "%.3f", face.liveness.threshold))): check who is at the door"
+        case .unsure:
+            return "liveness could not be confirmed: \(ev.liveness.frames) of \(face.liveness.framesRequired) frames scored\(ev.livenessProblem.map { " (\($0))" } ?? ""); ask the person to face the camera and hold still"
+        default: return nil
         }
     }
 
@@ -390,7 +452,8 @@ final class DoorController {
     /// badge_unknown or no_grant, which would send people looking in the wrong place.
     @discardableResult
     func decide(person: Person?, badge: AccessRequest.BadgeFact, credential: String?, succeeded: Set<Factor>, failed: Set<Factor>,
-                faceEvidence: FaceEvidence?, note: String?, countsTowardLockout: Bool = true, storageError: Error? = nil) -> Bool {
+                faceEvidence: FaceEvidence?, note: String?, countsTowardLockout: Bool = true, storageError: Error? = nil,
+                liveness: LivenessFact = .notChecked) -> Bool {
         guard let door else { return false }
         var reasons: [String]
         var decision: Decision? = nil
@@ -413,7 +476,7 @@ final class DoorController {
             let facts = person.map { PersonFacts(id: $0.id!, name: $0.displayName, groups: groups, active: $0.status == .active,
                                                  validFrom: $0.validFrom, validUntil: $0.validUntil) }
             let d = site.engine.decide(AccessRequest(door: id, time: now, person: facts, badge: badge, succeeded: succeeded, failed: failed,
-                                                     cameraFault: cameraFault != nil), state: site.state)
+                                                     cameraFault: cameraFault != nil, liveness: liveness), state: site.state)
             site.state.apply(d.changes)
             decision = d
             reasons = d.reasons.map(\.rawValue)

@@ -1,6 +1,7 @@
 import Capture
 import FaceKit
 import Foundation
+import PresentationAttack
 
 /// One face in one processed frame: where, which track, how good, and its embedding when
 /// this frame was worth embedding.
@@ -10,6 +11,10 @@ public struct TrackedFace: Sendable {
     /// Inter-eye distance x detector score: larger, clearer, more frontal faces score higher.
     public let quality: Double
     public let embedding: Embedding?
+    /// Presentation-attack scores, taken with each fresh embedding when a detector is loaded.
+    public let liveness: LivenessScore?
+    /// Why the face could not be scored, if it could not.
+    public let livenessError: String?
 }
 
 /// What the face pipeline made of one frame.
@@ -66,7 +71,9 @@ public final class FacePipeline: @unchecked Sendable {
         lock.lock(); resetRequested = true; lock.unlock()
     }
 
-    public func process(_ frame: Frame, engine: FaceEngine) throws -> FaceObservation {
+    /// `liveness`: score each freshly embedded face for presentation attacks (one pass per
+    /// fresh embedding, never per frame: a repeated vote repeats its score too).
+    public func process(_ frame: Frame, engine: FaceEngine, liveness: LivenessDetector? = nil) throws -> FaceObservation {
         lock.lock()
         let resetting = resetRequested
         resetRequested = false
@@ -91,16 +98,20 @@ public final class FacePipeline: @unchecked Sendable {
         for (face, track) in zip(faces, tracks) {
             let quality = FaceTracker.quality(of: face)
             var embedding: Embedding? = nil
+            var score: LivenessScore? = nil, scoreError: String? = nil
             if shouldEmbed(track: track, quality: quality, at: frame.at, settled: settled, wanted: wantedNow) {
                 embedding = try? engine.embed(frame.image, face: face)
                 if embedding != nil {
                     let n = (lastEmbedded[track]?.count ?? 0) + 1
                     lastEmbedded[track] = (n, quality, frame.at)
+                    if let liveness {
+                        do { score = try liveness.score(frame.image, face: face) } catch { scoreError = error.description }
+                    }
                 }
             } else {
                 embeddingsSkipped += 1
             }
-            out.append(TrackedFace(face: face, track: track, quality: quality, embedding: embedding))
+            out.append(TrackedFace(face: face, track: track, quality: quality, embedding: embedding, liveness: score, livenessError: scoreError))
         }
         return FaceObservation(at: frame.at, faces: out, liveTracks: live)
     }

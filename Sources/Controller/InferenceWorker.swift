@@ -1,6 +1,7 @@
 import Capture
 import FaceKit
 import Foundation
+import PresentationAttack
 
 /// Runs face inference for one camera on its own thread with its own engine (dlib's
 /// networks must not be shared across threads). Blocking C calls stay off the controller
@@ -9,6 +10,8 @@ import Foundation
 final class InferenceWorker: @unchecked Sendable {
     let engine: FaceEngine
     let pipeline: FacePipeline
+    /// This thread's own PAD detector (OpenCV nets keep per-pass state too).
+    let liveness: LivenessDetector?
     private let condition = NSCondition()
     private var pending: Frame?
     /// The capture time of the frame being processed now.
@@ -19,9 +22,10 @@ final class InferenceWorker: @unchecked Sendable {
     private(set) var errors = 0
     static let maxResults = 8
 
-    init(engine: FaceEngine, pipeline: FacePipeline) {
+    init(engine: FaceEngine, pipeline: FacePipeline, liveness: LivenessDetector? = nil) {
         self.engine = engine
         self.pipeline = pipeline
+        self.liveness = liveness
         let t = Thread { [weak self] in self?.run() }
         t.name = "warden.inference"
         t.start()
@@ -58,7 +62,7 @@ final class InferenceWorker: @unchecked Sendable {
             pending = nil
             inFlight = frame.at
             condition.unlock()
-            let observation = try? pipeline.process(frame, engine: engine)
+            let observation = try? pipeline.process(frame, engine: engine, liveness: liveness)
             condition.lock()
             inFlight = nil
             if let observation {

@@ -1,5 +1,6 @@
 import FaceKit
 import Foundation
+import PresentationAttack
 
 /// How a door uses its camera.
 public struct FaceSettings: Sendable, Equatable {
@@ -11,11 +12,14 @@ public struct FaceSettings: Sendable, Equatable {
     public var detection: DetectionOptions
     /// After a badge read, how long the holder has to show their face (badge+face).
     public var badgeWindow: TimeInterval
+    /// Where liveness is required: how many fresh frames of a track must be scored, and the
+    /// threshold on their mean bona fide score.
+    public var liveness: LivenessRule
 
     public init(framesRequired: Int = 3, maximumFrames: Int = 6, detection: DetectionOptions = DetectionOptions(upsample: 0, maximumFaces: 4),
-                badgeWindow: TimeInterval = 8) {
+                badgeWindow: TimeInterval = 8, liveness: LivenessRule = .standard) {
         self.framesRequired = max(1, framesRequired); self.maximumFrames = max(framesRequired, maximumFrames)
-        self.detection = detection; self.badgeWindow = badgeWindow
+        self.detection = detection; self.badgeWindow = badgeWindow; self.liveness = liveness
     }
 }
 

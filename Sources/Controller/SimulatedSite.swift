@@ -5,6 +5,7 @@ import FaceKit
 import Foundation
 import Matching
 import Policy
+import PresentationAttack
 import Storage
 import WardenCore
 
@@ -26,7 +27,8 @@ public final class SimulatedSite {
     /// `secondsPerFrame`: a slow board. Every frame recognised costs that much time on the
     /// manual clock, as detection and embedding would on a board that slow.
     public init(home: String, policy: SitePolicy, pinMap: PinMap, models: ModelSet, start: Date,
-                face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(), secondsPerFrame: TimeInterval? = nil) throws {
+                face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(), secondsPerFrame: TimeInterval? = nil,
+                liveness: LivenessDetector? = nil, livenessProblem: String? = nil) throws {
         clock = ManualClock(start)
         self.pinMap = pinMap
         gpio = SimulatedGPIO(clock: clock, pinMap: pinMap)
@@ -36,7 +38,7 @@ public final class SimulatedSite {
         audit = AuditLog(store: auditStore)
         engine = try FaceEngine(models: models)
         site = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: try Gallery.load(from: db),
-                              thresholds: .default, clock: clock)
+                              thresholds: .default, clock: clock, liveness: liveness, livenessProblem: livenessProblem)
         if let secondsPerFrame { site.inlineInferenceDone = { [clock] in clock.advance(by: secondsPerFrame) } }
         var cams: [String: SceneCamera] = [:]
         try gpio.setIdleLevels(pinMap)
@@ -87,9 +89,15 @@ public final class SimulatedSite {
     /// The door's camera sees these photos, framed as the camera would, `frames` times
     /// at `fps`; the site runs until they have been shown.
     public func show(_ door: String, photo: String, frames: Int = 6, fps: Double = 5) throws {
-        let image = try RGBImage(contentsOf: photo, limits: ImageLimits(strict: false)).letterboxed(width: frameSize.width, height: frameSize.height)
-        cameras[door]?.current = ImageSequenceSource(name: photo, images: Array(repeating: image, count: frames), fps: fps, clock: clock)
-        run(for: Double(frames) / fps + 0.2)
+        let image = try RGBImage(contentsOf: photo, limits: ImageLimits(strict: false))
+        show(door, images: Array(repeating: image, count: frames), name: photo, fps: fps)
+    }
+
+    /// The door's camera sees these images in turn, each framed as the camera would.
+    public func show(_ door: String, images: [RGBImage], name: String = "scene", fps: Double = 5) {
+        let framed = images.map { $0.letterboxed(width: frameSize.width, height: frameSize.height) }
+        cameras[door]?.current = ImageSequenceSource(name: name, images: framed, fps: fps, clock: clock)
+        run(for: Double(framed.count) / fps + 0.2)
         cameras[door]?.current = nil
     }
 

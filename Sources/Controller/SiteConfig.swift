@@ -1,4 +1,5 @@
 import Foundation
+import PresentationAttack
 import WardenCore
 import Yams
 
@@ -13,7 +14,8 @@ import Yams
 /// doors:
 ///   lobby:
 ///     camera: {images: /srv/clips/lobby, fps: 5, loop: true}
-///     face: {frames_required: 3, maximum_frames: 6, upsample: 0, badge_window: 8}
+///     face: {frames_required: 3, maximum_frames: 6, upsample: 0, badge_window: 8,
+///            liveness_frames: 3, liveness_threshold: 0.5}   # where the policy requires liveness
 ///     lockout: {attempts: 5, window: 60, duration: 300}
 /// simulate:                   # scripted inputs for the simulated backend (tests, demos)
 ///   - {at: 2.0, door: server-room, badge: "12:1001"}
@@ -50,7 +52,10 @@ public struct SiteConfig: Sendable {
 
     struct File: Decodable {
         struct Cam: Decodable { var images: String?; var device: String?; var url: String?; var file: String?; var fps: Double?; var loop: Bool?; var width: Int?; var height: Int? }
-        struct FaceF: Decodable { var frames_required: Int?; var maximum_frames: Int?; var upsample: Int?; var badge_window: Double? }
+        struct FaceF: Decodable {
+            var frames_required: Int?; var maximum_frames: Int?; var upsample: Int?; var badge_window: Double?
+            var liveness_frames: Int?; var liveness_threshold: Double?
+        }
         struct Lock: Decodable { var attempts: Int?; var window: Double?; var duration: Double? }
         struct D: Decodable { var camera: Cam?; var face: FaceF?; var lockout: Lock? }
         struct S: Decodable { var at: Double; var after_decisions: Int?; var door: String; var badge: String?; var contact: String?; var exit: String? }
@@ -104,7 +109,12 @@ public struct SiteConfig: Sendable {
             if let n = ff?.frames_required, let m = ff?.maximum_frames, m < n {
                 problems.append("door \(id): maximum_frames (\(m)) must be at least frames_required (\(n))")
             }
-            var face = FaceSettings(framesRequired: ff?.frames_required ?? 3, maximumFrames: ff?.maximum_frames ?? 6, badgeWindow: ff?.badge_window ?? 8)
+            if let n = ff?.liveness_frames, let m = ff?.maximum_frames ?? 6 as Int?, m < n {
+                problems.append("door \(id): maximum_frames (\(m)) must be at least liveness_frames (\(n)), or liveness could never be shown")
+            }
+            var face = FaceSettings(framesRequired: ff?.frames_required ?? 3, maximumFrames: ff?.maximum_frames ?? 6, badgeWindow: ff?.badge_window ?? 8,
+                                    liveness: LivenessRule(framesRequired: ff?.liveness_frames ?? LivenessRule.standard.framesRequired,
+                                                           threshold: ff?.liveness_threshold ?? LivenessRule.standard.threshold))
             face.detection.upsample = ff?.upsample ?? 0
             let l = d.lockout
             doors[id] = DoorConfig(camera: cam, face: face,

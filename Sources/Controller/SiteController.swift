@@ -5,6 +5,7 @@ import FaceKit
 import Foundation
 import Matching
 import Policy
+import PresentationAttack
 import Storage
 import WardenCore
 
@@ -19,6 +20,10 @@ public final class SiteController {
     public let db: WardenDatabase
     public let audit: AuditLog
     public let faceEngine: FaceEngine
+    /// Presentation-attack detection, loaded when some door may require liveness; nil with
+    /// `livenessProblem` saying why (a missing model file, its source and its sum).
+    public let liveness: LivenessDetector?
+    public let livenessProblem: String?
     public var gallery: Gallery
     public var thresholds: MatchThresholds
     public let clock: any WardenClock
@@ -48,9 +53,10 @@ public final class SiteController {
     }
 
     public init(policy: SitePolicy, db: WardenDatabase, audit: AuditLog, faceEngine: FaceEngine, gallery: Gallery,
-                thresholds: MatchThresholds, clock: any WardenClock) {
+                thresholds: MatchThresholds, clock: any WardenClock, liveness: LivenessDetector? = nil, livenessProblem: String? = nil) {
         self.policy = policy; self.engine = PolicyEngine(policy: policy); self.db = db; self.audit = audit
         self.faceEngine = faceEngine; self.gallery = gallery; self.thresholds = thresholds; self.clock = clock
+        self.liveness = liveness; self.livenessProblem = liveness == nil ? (livenessProblem ?? "no presentation-attack detector was loaded") : nil
     }
 
     /// Starts a door's hardware. A door whose lines cannot be had stays out of service
@@ -78,9 +84,18 @@ public final class SiteController {
         let pipeline = FacePipeline(options: setup.face.detection, framesRequired: setup.face.framesRequired)
         var worker: InferenceWorker? = nil
         if setup.dedicatedInference, setup.camera != nil {
-            do { worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline) } catch {
+            do {
+                let pad = try liveness.map { try LivenessDetector(directory: $0.directory, framing: $0.framing) }
+                worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline, liveness: pad)
+            } catch {
                 timeline(setup.id, "face engine for this door's camera could not load (\(error)); inference runs on the main loop")
             }
+        }
+        if let d = policy.doors[setup.id], engine.mayRequireLiveness(d), let why = livenessProblem {
+            let fallback = d.cameraFallback == .badge ? "a badge alone is accepted (camera_fallback: badge)" : "faces are refused"
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.liveness_unavailable", door: setup.id,
+                              detail: ["reason": why, "fallback": fallback], siteTimeZone: policy.timeZone))
+            timeline(setup.id, "FACE FACTOR OUT OF SERVICE while liveness is required: \(why.components(separatedBy: "\n").first ?? why); \(fallback)")
         }
         doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, site: self,
                                      pipeline: pipeline, worker: worker))

@@ -28,6 +28,12 @@ public struct Reason: RawRepresentable, Hashable, Sendable, Codable, CustomStrin
     public static let firstPersonIn = Reason(rawValue: "first_person_in")
     /// The camera is faulted and the door's `camera_fallback: badge` let a badge alone do.
     public static let cameraFallback = Reason(rawValue: "camera_fallback:badge")
+    /// The face looked like a print or a screen, not a live person (presentation-attack detection).
+    public static let presentationAttack = Reason(rawValue: "presentation_attack")
+    /// Liveness is required and too few fresh frames were scored to say the face is live.
+    public static let livenessUnsure = Reason(rawValue: "liveness_unsure")
+    /// Liveness is required and no PAD model is installed: the face factor is out of service.
+    public static let livenessUnavailable = Reason(rawValue: "liveness_unavailable")
     public static func factorMissing(_ f: Factor) -> Reason { Reason(rawValue: "factor_missing:\(f.rawValue)") }
 }
 
@@ -50,12 +56,27 @@ public struct AccessRequest: Sendable, Equatable {
     public var failed: Set<Factor>
     /// The door's camera is faulted (frozen, black, blinded, lost): its `camera_fallback` applies.
     public var cameraFault: Bool
+    /// What presentation-attack detection said of the face presented, if one was.
+    public var liveness: LivenessFact
 
     public init(door: String, time: Date, person: PersonFacts?, badge: BadgeFact = .none, succeeded: Set<Factor> = [], failed: Set<Factor> = [],
-                cameraFault: Bool = false) {
+                cameraFault: Bool = false, liveness: LivenessFact = .notChecked) {
         self.door = door; self.time = time; self.person = person; self.badge = badge; self.succeeded = succeeded; self.failed = failed
-        self.cameraFault = cameraFault
+        self.cameraFault = cameraFault; self.liveness = liveness
     }
+}
+
+/// Presentation-attack detection's word on the face of a request.
+public enum LivenessFact: String, Sendable, Equatable, Codable {
+    /// No face was presented, or no check ran (liveness off).
+    case notChecked = "not_checked"
+    case live
+    /// A print or a screen.
+    case attack
+    /// Too few fresh frames were scored.
+    case unsure
+    /// No PAD model is installed.
+    case unavailable
 }
 
 public struct PersonFacts: Sendable, Equatable {

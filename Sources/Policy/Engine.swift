@@ -43,6 +43,11 @@ public struct PolicyEngine: Sendable {
 
         // 2. Identity and credential.
         if req.badge == .revoked { return deny([.badgeRevoked], rule: "credential", "the badge is revoked") }
+        // A face that failed presentation-attack detection is never granted, whatever it
+        // matched and whatever the door's liveness setting.
+        if req.liveness == .attack {
+            return deny([.presentationAttack], rule: "liveness:\(door.id)", "the face shown looked like a print or a screen, not a live person")
+        }
         guard let person = req.person else {
             if req.badge == .unknown { return deny([.badgeUnknown], rule: "credential", "the badge is not issued to anyone") }
             return deny([.notRecognized], rule: "identity", "nobody was recognised")
@@ -53,13 +58,31 @@ public struct PolicyEngine: Sendable {
         if let u = person.validUntil, req.time >= u { return deny([.expired], rule: "identity", "access ended \(u)") }
 
         // 3. Factors required now.
-        let required = factors(for: door, at: req.time, cameraFault: req.cameraFault)
+        let livenessNow = liveness(for: door, at: req.time)
+        // Liveness required with no PAD model: the face factor is out of service, as if the
+        // camera were faulted (the door's camera_fallback applies).
+        let faceOutOfService = livenessNow == .required && req.liveness == .unavailable
+        let required = factors(for: door, at: req.time, cameraFault: req.cameraFault || faceOutOfService)
         let fellBack = required != factors(for: door, at: req.time)
-        if fellBack { why.append("camera faulted: camera_fallback badge, a badge alone will do") }
+        if faceOutOfService { why.append("liveness required but no presentation-attack model is installed: the face factor is out of service") }
+        if fellBack { why.append("face factor unavailable: camera_fallback badge, a badge alone will do") }
+        if livenessNow == .required && req.succeeded.contains(.face) && !faceOutOfService {
+            why.append("liveness required: \(req.liveness.rawValue)")
+            if req.liveness != .live {
+                return deny([.livenessUnsure], rule: "liveness:\(door.id)", "liveness is required and the face was not shown to be live in enough frames")
+            }
+        }
         why.append("factors required now: \(required.rawValue); succeeded: \(req.succeeded.map(\.rawValue).sorted().joined(separator: ","))")
         let missing = required.missing(given: req.succeeded)
+        if faceOutOfService && !missing.isEmpty && (req.succeeded.contains(.face) || missing.contains(.face)) {
+            return deny([.livenessUnavailable], rule: "liveness:\(door.id)",
+                        "the face factor is out of service (no presentation-attack model)" + (required == .badge ? "; a badge alone will do" : ""))
+        }
         if !missing.isEmpty {
-            let reasons = missing.map { req.failed.contains($0) && $0 == .face ? Reason.faceMismatch : Reason.factorMissing($0) }
+            let reasons = missing.map { f -> Reason in
+                if f == .face && faceOutOfService { return .livenessUnavailable }
+                return req.failed.contains(f) && f == .face ? .faceMismatch : .factorMissing(f)
+            }
             return deny(reasons, rule: "factors:\(door.id)", "missing \(missing.map(\.rawValue).joined(separator: ", "))")
         }
 
@@ -148,6 +171,22 @@ public struct PolicyEngine: Sendable {
         let normal = door.factorSchedule.first { scheduleActive($0.schedule, time) }?.factors ?? door.factors
         guard cameraFault, door.cameraFallback == .badge, normal != .badge else { return normal }
         return .badge
+    }
+
+    /// Liveness at a door now: its schedule's override, else its own, else that of the zone
+    /// it leads into (or the nearest enclosing zone that sets one), else off.
+    public func liveness(for door: Door, at time: Date) -> LivenessRequirement {
+        if let o = door.livenessSchedule.first(where: { scheduleActive($0.schedule, time) }) { return o.liveness }
+        if let l = door.liveness { return l }
+        for z in policy.lineage(of: door.into) { if let l = policy.zones[z]?.liveness { return l } }
+        return .off
+    }
+
+    /// Whether liveness can be required at this door at some time (for loading the models).
+    public func mayRequireLiveness(_ door: Door) -> Bool {
+        if door.livenessSchedule.contains(where: { $0.liveness == .required }) { return true }
+        if let l = door.liveness { return l == .required }
+        return policy.lineage(of: door.into).lazy.compactMap { self.policy.zones[$0]?.liveness }.first == .required
     }
 
     public func scheduleActive(_ id: String, _ time: Date) -> Bool {

@@ -37,8 +37,11 @@ public struct Zone: Sendable, Equatable {
     /// sensitivity: a more sensitive room inside needs a grant of its own.
     public var sensitivity: Int
     public var rules: ZoneRules
-    public init(id: String, name: String? = nil, parent: String? = nil, sensitivity: Int = 1, rules: ZoneRules = ZoneRules()) {
-        self.id = id; self.name = name ?? id; self.parent = parent; self.sensitivity = sensitivity; self.rules = rules
+    /// Liveness for the doors into this zone (and its sub-zones) that do not set their own.
+    public var liveness: LivenessRequirement?
+    public init(id: String, name: String? = nil, parent: String? = nil, sensitivity: Int = 1, rules: ZoneRules = ZoneRules(),
+                liveness: LivenessRequirement? = nil) {
+        self.id = id; self.name = name ?? id; self.parent = parent; self.sensitivity = sensitivity; self.rules = rules; self.liveness = liveness
     }
 }
 
@@ -101,6 +104,16 @@ public enum Factor: String, Sendable, Hashable, CaseIterable, Codable { case fac
 
 public enum FailMode: String, Sendable, Equatable { case secure, safe }
 
+/// Whether a face must be shown to be live (presentation-attack detection) to count.
+public enum LivenessRequirement: String, Sendable, Equatable, CaseIterable {
+    /// A face counts only when several fresh frames say bona fide; a door with no PAD model
+    /// installed has its face factor out of service.
+    case required
+    /// Faces count without a liveness check: a photo or a screen of an enrolled person can
+    /// pass the face factor.
+    case off
+}
+
 /// What a door that needs a face does while its camera is faulted: refuse (the default:
 /// the face factor is simply missing), or accept a badge alone, logged as a fallback.
 public enum CameraFallback: String, Sendable, Equatable { case deny, badge }
@@ -123,14 +136,20 @@ public struct Door: Sendable, Equatable {
     public var firstPersonIn: Bool
     public var failMode: FailMode
     public var cameraFallback: CameraFallback
+    /// Liveness at this door (nil: the zone's, else off).
+    public var liveness: LivenessRequirement?
+    /// Liveness overrides by schedule, first match wins.
+    public var livenessSchedule: [(schedule: String, liveness: LivenessRequirement)]
 
     public init(id: String, name: String? = nil, into: String, from: String? = nil, hardware: [String: String] = [:],
                 strikeTime: TimeInterval = 5, heldOpenTime: TimeInterval = 30, factors: FactorRequirement,
                 factorSchedule: [(schedule: String, factors: FactorRequirement)] = [], unlockSchedule: String? = nil,
-                firstPersonIn: Bool = false, failMode: FailMode = .secure, cameraFallback: CameraFallback = .deny) {
+                firstPersonIn: Bool = false, failMode: FailMode = .secure, cameraFallback: CameraFallback = .deny,
+                liveness: LivenessRequirement? = nil, livenessSchedule: [(schedule: String, liveness: LivenessRequirement)] = []) {
         self.id = id; self.name = name ?? id; self.into = into; self.from = from; self.hardware = hardware
         self.strikeTime = strikeTime; self.heldOpenTime = heldOpenTime; self.factors = factors; self.factorSchedule = factorSchedule
         self.unlockSchedule = unlockSchedule; self.firstPersonIn = firstPersonIn; self.failMode = failMode; self.cameraFallback = cameraFallback
+        self.liveness = liveness; self.livenessSchedule = livenessSchedule
     }
 
     public static func == (a: Door, b: Door) -> Bool {
@@ -138,6 +157,8 @@ public struct Door: Sendable, Equatable {
             && a.strikeTime == b.strikeTime && a.heldOpenTime == b.heldOpenTime && a.factors == b.factors
             && a.factorSchedule.map { "\($0.schedule)=\($0.factors.rawValue)" } == b.factorSchedule.map { "\($0.schedule)=\($0.factors.rawValue)" }
             && a.unlockSchedule == b.unlockSchedule && a.firstPersonIn == b.firstPersonIn && a.failMode == b.failMode
+            && a.cameraFallback == b.cameraFallback && a.liveness == b.liveness
+            && a.livenessSchedule.map { "\($0.schedule)=\($0.liveness.rawValue)" } == b.livenessSchedule.map { "\($0.schedule)=\($0.liveness.rawValue)" }
     }
 }
 

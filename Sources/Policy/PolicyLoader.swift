@@ -220,7 +220,7 @@ struct Reader {
     }
 
     mutating func zone(_ node: Node) {
-        guard let f = fields(node, "zone", allowed: ["id", "name", "parent", "sensitivity", "rules"]), let id = id(f, "zone", in: node) else { return }
+        guard let f = fields(node, "zone", allowed: ["id", "name", "parent", "sensitivity", "rules", "liveness"]), let id = id(f, "zone", in: node) else { return }
         guard b.define("zone", id, at(f["id"])) else { return }
         let parent = text(f, "parent", "zone", in: node, required: false)
         if let parent { ref("zone", parent, f["parent"], "parent zone"); b.zoneParents.append((id, parent, at(f["parent"]))) }
@@ -249,7 +249,7 @@ struct Reader {
             }
         }
         b.policy.zones[id] = Zone(id: id, name: text(f, "name", "zone", in: node, required: false), parent: parent,
-                                  sensitivity: int(f, "sensitivity", default: 1), rules: rules)
+                                  sensitivity: int(f, "sensitivity", default: 1), rules: rules, liveness: livenessRequirement(f["liveness"]))
     }
 
     mutating func factorRequirement(_ n: Node?) -> FactorRequirement? {
@@ -260,9 +260,17 @@ struct Reader {
         return r
     }
 
+    mutating func livenessRequirement(_ n: Node?) -> LivenessRequirement? {
+        guard let n else { return nil }
+        guard let r = n.string.flatMap(LivenessRequirement.init(rawValue:)) else {
+            issue(n, "liveness must be required or off; found '\(n.string ?? "?")'"); return nil
+        }
+        return r
+    }
+
     mutating func door(_ node: Node) {
         let keys: Set<String> = ["id", "name", "into", "from", "hardware", "strike_time", "held_open_time", "factors", "factor_schedule",
-                                 "unlock_schedule", "first_person_in", "fail_mode", "camera_fallback"]
+                                 "unlock_schedule", "first_person_in", "fail_mode", "camera_fallback", "liveness", "liveness_schedule"]
         guard let f = fields(node, "door", allowed: keys), let id = id(f, "door", in: node) else { return }
         guard b.define("door", id, at(f["id"])) else { return }
         let into = text(f, "into", "door", in: node) ?? ""
@@ -284,6 +292,15 @@ struct Reader {
                 if let req = r.factorRequirement(o["factors"]) { overrides.append((s, req)) } else if o["factors"] == nil { r.issue(n, "factor_schedule entry needs 'factors'") }
             }
         }
+        var livenessOverrides: [(String, LivenessRequirement)] = []
+        if let ls = f["liveness_schedule"] {
+            list(ls, "liveness_schedule") { r, n in
+                guard let o = r.fields(n, "liveness_schedule entry", allowed: ["schedule", "liveness"]) else { return }
+                guard let s = r.text(o, "schedule", "liveness_schedule entry", in: n) else { return }
+                r.ref("schedule", s, o["schedule"], "schedule")
+                if let l = r.livenessRequirement(o["liveness"]) { livenessOverrides.append((s, l)) } else if o["liveness"] == nil { r.issue(n, "liveness_schedule entry needs 'liveness'") }
+            }
+        }
         let unlock = text(f, "unlock_schedule", "door", in: node, required: false)
         if let unlock { ref("schedule", unlock, f["unlock_schedule"], "schedule") }
         var failMode = FailMode.secure
@@ -303,7 +320,8 @@ struct Reader {
         b.policy.doors[id] = Door(id: id, name: text(f, "name", "door", in: node, required: false), into: into, from: from, hardware: hardware,
                                   strikeTime: strike, heldOpenTime: duration(f, "held_open_time", default: 30), factors: factors!,
                                   factorSchedule: overrides.map { (schedule: $0.0, factors: $0.1) }, unlockSchedule: unlock,
-                                  firstPersonIn: firstIn, failMode: failMode, cameraFallback: fallback)
+                                  firstPersonIn: firstIn, failMode: failMode, cameraFallback: fallback,
+                                  liveness: livenessRequirement(f["liveness"]), livenessSchedule: livenessOverrides.map { (schedule: $0.0, liveness: $0.1) })
     }
 
     mutating func schedule(_ node: Node) {

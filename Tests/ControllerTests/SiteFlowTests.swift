@@ -5,6 +5,7 @@ import DoorIO
 import FaceKit
 import Foundation
 import Policy
+import PresentationAttack
 import Testing
 import WardenCore
 
@@ -24,12 +25,17 @@ enum Paths {
 final class Rig {
     let home = FileManager.default.temporaryDirectory.appendingPathComponent("warden-site-\(UUID())").path
     let s: SimulatedSite
+    /// `liveness`: a PAD detector. Without one, liveness is switched off at every door: these
+    /// flows are about faces, badges and doors (the liveness flows pass a detector).
     init(at hhmm: String = "10:00", face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(),
-         secondsPerFrame: TimeInterval? = nil) throws {
-        let policy = try PolicyLoader().load(directory: Paths.root.appendingPathComponent("policies/example").path)
+         secondsPerFrame: TimeInterval? = nil, liveness: LivenessDetector? = nil, keepLivenessPolicy: Bool = false) throws {
+        var policy = try PolicyLoader().load(directory: Paths.root.appendingPathComponent("policies/example").path)
+        if liveness == nil && !keepLivenessPolicy {
+            for id in policy.doors.keys { policy.doors[id]!.liveness = .off; policy.doors[id]!.livenessSchedule = [] }
+        }
         let pins = try PinMap.load(path: Paths.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
         s = try SimulatedSite(home: home, policy: policy, pinMap: pins, models: ModelSet(directory: Paths.root.appendingPathComponent("models").path),
-                              start: Rig.time(hhmm), face: face, lockout: lockout, secondsPerFrame: secondsPerFrame)
+                              start: Rig.time(hhmm), face: face, lockout: lockout, secondsPerFrame: secondsPerFrame, liveness: liveness)
     }
     static func time(_ hhmm: String) -> Date {
         let f = DateFormatter(); f.timeZone = TimeZone(identifier: "Europe/Berlin"); f.dateFormat = "yyyy-MM-dd HH:mm"

@@ -31,7 +31,9 @@ let admin2 = person(3, ["it-admins"])
 let visitor = person(4, ["visitors"])
 let guardP = person(5, ["security"])
 
+/// `liveness`: what PAD said of the face (default: live when a face succeeded).
 func ask(_ door: String, _ when: Date, _ who: PersonFacts?, _ ok: Set<Factor>, failed: Set<Factor> = [], badge: AccessRequest.BadgeFact = .valid,
-         state: SiteState = SiteState(), engine: PolicyEngine = Example.engine) -> Decision {
-    engine.decide(AccessRequest(door: door, time: when, person: who, badge: badge, succeeded: ok, failed: failed), state: state)
+         state: SiteState = SiteState(), engine: PolicyEngine = Example.engine, liveness: LivenessFact? = nil) -> Decision {
+    engine.decide(AccessRequest(door: door, time: when, person: who, badge: badge, succeeded: ok, failed: failed,
+                                liveness: liveness ?? (ok.contains(.face) ? .live : .notChecked)), state: state)
 }

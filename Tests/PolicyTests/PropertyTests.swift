@@ -60,7 +60,9 @@ struct PropertyTests {
             let failed: Set<Factor> = ok.contains(.face) || Bool.random(using: &rng) ? [] : [.face]
             let badge: AccessRequest.BadgeFact = [.valid, .valid, .valid, .none, .unknown, .revoked].randomElement(using: &rng)!
             let door = doors.randomElement(using: &rng)!
-            let d = engine.decide(AccessRequest(door: door, time: time, person: who, badge: badge, succeeded: ok, failed: failed), state: state)
+            let liveness: LivenessFact = ok.contains(.face) || !failed.isEmpty
+                ? [.live, .live, .attack, .unsure, .unavailable, .notChecked].randomElement(using: &rng)! : .notChecked
+            let d = engine.decide(AccessRequest(door: door, time: time, person: who, badge: badge, succeeded: ok, failed: failed, liveness: liveness), state: state)
             let zone = p.doors[door]!.into
             if d.allow {
                 let mode = engine.effectiveMode(door: p.doors[door]!, at: time, state: state)
@@ -71,7 +73,13 @@ struct PropertyTests {
                     #expect(covered, "allowed #\(person.id) \(person.groups.sorted()) into \(zone) at \(time) by \(d.rule)")
                     #expect(person.active && (person.validUntil.map { time < $0 } ?? true))
                     #expect(badge != .revoked)
-                    #expect(engine.factors(for: p.doors[door]!, at: time).missing(given: ok).isEmpty)
+                    // Liveness: an attack never passes; where it is required, a face counts
+                    // only when live, and without a PAD model a badge fallback stands in.
+                    let required = engine.liveness(for: p.doors[door]!, at: time) == .required
+                    let outOfService = required && liveness == .unavailable
+                    #expect(liveness != .attack, "allowed a presentation attack by \(d.rule)")
+                    #expect(engine.factors(for: p.doors[door]!, at: time, cameraFault: outOfService).missing(given: ok).isEmpty)
+                    if required && ok.contains(.face) && !outOfService { #expect(liveness == .live, "allowed a face with liveness \(liveness) by \(d.rule)") }
                 } else {
                     modeAllowed += 1
                     #expect(mode == .emergencyRelease || mode == .unlocked, "allowed by \(d.rule) with the door in mode \(mode)")

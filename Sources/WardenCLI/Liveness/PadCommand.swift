@@ -2,6 +2,7 @@ import ArgumentParser
 import FaceKit
 import Foundation
 import Matching
+import Policy
 import PresentationAttack
 
 struct PadCommand: ParsableCommand {
@@ -20,7 +21,7 @@ struct PadCommand: ParsableCommand {
           warden pad eval --bona-fide ../shared/faces --attack print=prints/ --attack screen=screens/
           warden pad framing ../shared/faces
         """,
-        subcommands: [PadModels.self, PadCheck.self, PadEval.self, PadFramingCommand.self]
+        subcommands: [PadModels.self, PadCheck.self, PadEval.self, PadMotion.self, PadFramingCommand.self]
     )
 }
 
@@ -62,7 +63,7 @@ struct PadCheck: ParsableCommand {
         discussion: "One still is weak evidence; a door decides over several frames (`liveness_frames`). Exit status 1 if any image could not be read."
     )
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Bona fide threshold on the pair's mean probability (default: the calibrated one in force).") var threshold: Double?
+    @Option(help: "Threshold on the pair's bona fide score, the geometric mean of both models' probabilities (default: the calibrated one in force).") var threshold: Double?
     @Argument(help: "Image files.") var images: [String]
 
     struct FaceResult: Codable { let box: PADBox; let bonaFide: Double; let live: Bool; let v2: [Double]; let v1se: [Double] }
@@ -89,5 +90,17 @@ struct PadCheck: ParsableCommand {
             }
         }
         if results.contains(where: { $0.error != nil }) { throw ExitCode(1) }
+    }
+}
+
+/// Loads the PAD detector for a site whose policy may require liveness somewhere.
+enum LivenessLoading {
+    static func forPolicy(_ policy: SitePolicy, locator: PADModelLocator) -> (detector: LivenessDetector?, problem: String?) {
+        let engine = PolicyEngine(policy: policy)
+        let doors = policy.doors.values.filter(engine.mayRequireLiveness).map(\.id).sorted()
+        guard !doors.isEmpty else { return (nil, nil) }
+        do { return (try LivenessDetector(locator: locator), nil) } catch {
+            return (nil, "doors \(doors.joined(separator: ", ")) require liveness, and it cannot run: \(error.description)")
+        }
     }
 }

@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import Matching
 import Policy
+import PresentationAttack
 import Storage
 import WardenCore
 
@@ -171,8 +172,13 @@ struct RunCommand: ParsableCommand {
         do { reconciliation = try ChangeReconciliation.run(db: db, audit: auditStore) } catch {
             Output.error("could not check the identity database against the audit log: \(error); `warden audit verify` will say more")
         }
+        // Presentation-attack detection, when some door may require liveness. Missing models
+        // do not stop the site: those doors keep their face factor out of service, logged.
+        let pad = LivenessLoading.forPolicy(policy, locator: global.padModelLocator)
+        if let why = pad.problem { Output.error("liveness: \(why)") }
         let clock = SystemClock()
-        let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock)
+        let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock,
+                                        liveness: pad.detector, livenessProblem: pad.problem)
         let started = clock.now
         controller.record(AuditEvent(at: started, kind: .system, type: "system.start",
                                      detail: ["site": config.file, "gpio": config.gpio.rawValue, "templates": String(gallery.count),
