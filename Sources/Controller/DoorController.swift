@@ -305,7 +305,7 @@ final class DoorController {
             return
         }
         do {
-            let observation = try pipeline.process(frame, engine: site.faceEngine)
+            let observation = try pipeline.process(frame, engine: site.faceEngine, liveness: site.liveness)
             // A simulated slow board: the result arrives as late as it would there.
             site.inlineInferenceDone?()
             consider(observation)
@@ -476,7 +476,8 @@ final class DoorController {
             let facts = person.map { PersonFacts(id: $0.id!, name: $0.displayName, groups: groups, active: $0.status == .active,
                                                  validFrom: $0.validFrom, validUntil: $0.validUntil) }
             let d = site.engine.decide(AccessRequest(door: id, time: now, person: facts, badge: badge, succeeded: succeeded, failed: failed,
-                                                     cameraFault: cameraFault != nil, liveness: liveness), state: site.state)
+                                                     cameraFault: cameraFault != nil, liveness: livenessOutOfService ? .unavailable : liveness),
+                                        state: site.state)
             site.state.apply(d.changes)
             decision = d
             reasons = d.reasons.map(\.rawValue)

@@ -60,10 +60,12 @@ public final class SimulatedSite {
 
     /// Adds a person, enrolls one photo, sets groups and a badge; the gallery follows.
     @discardableResult
-    public func enroll(name: String, photo: String, groups: [String], badge: String?, by op: Operator = Operator("demo-admin")) throws -> Person {
+    /// `quality`: the enrollment gates (a test may enroll a sample that is not a good photo).
+    public func enroll(name: String, photo: String, groups: [String], badge: String?, by op: Operator = Operator("demo-admin"),
+                       quality: EnrollmentQualityPolicy = .default) throws -> Person {
         let person = try db.people.add(Person(displayName: name, at: clock.now), by: op)
         var gallery = site.gallery
-        let outcome = try Enroller(engine: engine, db: db, detection: DetectionOptions(upsample: 1)).enroll(photo: photo, for: person, useLargest: true, force: false, by: op, gallery: &gallery)
+        let outcome = try Enroller(engine: engine, db: db, quality: quality, detection: DetectionOptions(upsample: 1)).enroll(photo: photo, for: person, useLargest: true, force: false, by: op, gallery: &gallery)
         guard case .enrolled(let t, _) = outcome else { throw EnrollmentError("\(photo) was not enrolled: \(outcome)") }
         site.gallery = gallery
         site.record(AuditEvent.admin("admin.enroll", operator: op.name, subject: "person:\(person.id!)", detail: ["template": String(t.id!), "source": t.sourceName], at: clock.now))
@@ -88,14 +90,18 @@ public final class SimulatedSite {
 
     /// The door's camera sees these photos, framed as the camera would, `frames` times
     /// at `fps`; the site runs until they have been shown.
-    public func show(_ door: String, photo: String, frames: Int = 6, fps: Double = 5) throws {
+    /// `asCaptured`: the photo is already a camera frame (its own size and framing); else it
+    /// is letterboxed into the camera's frame size.
+    public func show(_ door: String, photo: String, frames: Int = 6, fps: Double = 5, asCaptured: Bool = false) throws {
         let image = try RGBImage(contentsOf: photo, limits: ImageLimits(strict: false))
-        show(door, images: Array(repeating: image, count: frames), name: photo, fps: fps)
+        show(door, images: Array(repeating: image, count: frames), name: photo, fps: fps, asCaptured: asCaptured)
     }
 
-    /// The door's camera sees these images in turn, each framed as the camera would.
-    public func show(_ door: String, images: [RGBImage], name: String = "scene", fps: Double = 5) {
-        let framed = images.map { $0.letterboxed(width: frameSize.width, height: frameSize.height) }
+    /// The door's camera sees these images in turn. Letterboxing adds black bars, which a
+    /// presentation-attack model can take for a screen's bezel: frames that were captured by
+    /// a camera are shown `asCaptured`.
+    public func show(_ door: String, images: [RGBImage], name: String = "scene", fps: Double = 5, asCaptured: Bool = false) {
+        let framed = asCaptured ? images : images.map { $0.letterboxed(width: frameSize.width, height: frameSize.height) }
         cameras[door]?.current = ImageSequenceSource(name: name, images: framed, fps: fps, clock: clock)
         run(for: Double(framed.count) / fps + 0.2)
         cameras[door]?.current = nil

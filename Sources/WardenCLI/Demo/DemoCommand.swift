@@ -5,6 +5,7 @@ import DoorIO
 import FaceKit
 import Foundation
 import Policy
+import PresentationAttack
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,9 +31,17 @@ struct DemoCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: photo("obama.jpg")) else { throw CLIError("no fixture photos in \(folder.path); run `make setup`") }
         let models: ModelSet
         do { models = try global.modelLocator.locate() } catch { throw CLIError(error.description) }
-        let policy: SitePolicy
+        var policy: SitePolicy
         do { policy = try PolicyLoader().load(directory: Checkout.root.appendingPathComponent("policies/example").path) } catch {
             throw CLIError("the example policy does not load: \(error)")
+        }
+        // The example requires liveness at the face-only lobby. On a fresh machine the PAD
+        // models are absent (no registry ships them): the demo then says so and runs the
+        // lobby without liveness, rather than with its face factor out of service.
+        let liveness = LivenessLoading.forPolicy(policy, locator: global.padModelLocator)
+        let withoutLiveness = liveness.detector == nil && liveness.problem != nil
+        if withoutLiveness {
+            for id in policy.doors.keys { policy.doors[id]!.liveness = .off; policy.doors[id]!.livenessSchedule = [] }
         }
         let pinMap = try PinMap.load(path: Checkout.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("warden-demo-\(getpid())").path
@@ -40,7 +49,7 @@ struct DemoCommand: ParsableCommand {
 
         // Tuesday 1 December 2026, 08:30 in Berlin: business hours, nobody in yet.
         let start = ISO8601DateFormatter().date(from: "2026-12-01T07:30:00Z")!
-        let s = try SimulatedSite(home: home, policy: policy, pinMap: pinMap, models: models, start: start)
+        let s = try SimulatedSite(home: home, policy: policy, pinMap: pinMap, models: models, start: start, liveness: liveness.detector)
         let tz = policy.timeZone
         let clock = DateFormatter()
         clock.timeZone = tz
@@ -53,11 +62,34 @@ struct DemoCommand: ParsableCommand {
         }
 
         print("Warden demo: \(policy.name) (\(tz.identifier)), doors: \(s.cameras.keys.sorted().joined(separator: ", ")); data in \(home)")
+        if withoutLiveness, let why = liveness.problem {
+            print("""
+            Liveness: NOT CHECKED in this demo. The example policy requires it at the lobby, but the
+              presentation-attack models are not installed (\(why.components(separatedBy: "\n").dropFirst().first ?? why)),
+              so the lobby runs without it: a printed photo of an enrolled person could open it.
+              `warden pad models` says where each file comes from and its SHA-256; with them installed,
+              the demo also shows a print being refused.
+            """)
+        } else if liveness.detector != nil {
+            print("Liveness: required at the lobby (face only); the presentation-attack models are installed.")
+        }
         print("Setup: Barack Obama is enrolled from one photo (obama.jpg), in groups staff and it-admins, badge 12:1001.")
         try s.enroll(name: "Barack Obama", photo: photo("obama.jpg"), groups: ["staff", "it-admins"], badge: "12:1001")
 
         scene("1. 08:30 lobby (face only in business hours): someone who is not enrolled walks up.")
         at("08:30"); try s.show("lobby", photo: photo("biden.jpg"))
+
+        if liveness.detector != nil {
+            let printed = Checkout.root.appendingPathComponent("../shared/pad/image_F1.jpg").standardized.path
+            if FileManager.default.fileExists(atPath: printed) {
+                scene("1b. 08:30 lobby: someone holds a printed photo up to the camera (../shared/pad/image_F1.jpg, a real print).")
+                at("08:30"); try s.show("lobby", photo: printed, asCaptured: true)
+            } else {
+                scene("1b. 08:30 lobby: someone holds a print of Barack Obama's photo up to the camera (a print made up from obama2.jpg).")
+                let still = try RGBImage(contentsOf: photo("obama2.jpg"), limits: ImageLimits(strict: false))
+                at("08:30"); s.show("lobby", images: (0..<6).map { MadeUpAttack.print.make(from: still, seed: UInt64($0 + 1)) }, name: "print")
+            }
+        }
 
         scene("2. 08:31 lobby: Barack Obama walks up (a different photo from the one enrolled). He is the first in,")
         print("   so the lobby goes to free access for business hours.")
