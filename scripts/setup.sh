@@ -13,6 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   libdlib-dev libopenblas-dev libgpiod-dev gpiod libv4l-dev v4l-utils libsqlite3-dev
   libturbojpeg0-dev libpng-dev libwebp-dev libfreetype-dev fonts-dejavu-core pkg-config
+  libopencv-dnn-dev libopencv-imgproc-dev
   python3 python3-pip python3-venv ffmpeg
 )
 missing=()

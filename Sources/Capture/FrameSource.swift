@@ -60,7 +60,7 @@ public final class ImageSequenceSource: FrameSource {
         var images: [RGBImage] = []
         for n in names where !n.hasPrefix(".") {
             let path = (folder as NSString).appendingPathComponent(n)
-            do { images.append(try RGBImage(contentsOf: path, limits: ImageLimits(strict: false)).letterboxed(width: width, height: height)) }
+            do { images.append(try RGBImage(contentsOf: path, limits: ImageLimits(strict: false)).letterboxed(width: width, height: height, padding: .edge)) }
             catch { throw CaptureError.unreadable(path, "\(error)") }
         }
         guard !images.isEmpty else { throw CaptureError.emptySequence(folder) }

@@ -300,6 +300,9 @@ final class DoorController {
         let required = site.engine.factors(for: door, at: now)
         let wantsFace = pendingBadge != nil || required == .face || required == .badgeOrFace
         guard wantsFace else { return }
+        // PAD runs only where liveness can be required (the policy may change on reload):
+        // elsewhere it would cost time and decide nothing.
+        pipeline.setScoresLiveness(site.engine.mayRequireLiveness(door))
         if let worker {
             worker.submit(frame)
             return
@@ -498,7 +501,9 @@ final class DoorController {
                                detail: note.map { ["note": $0] }, siteTimeZone: site.policy.timeZone))
         let who = person.map { "#\($0.id!) \($0.displayName)" } ?? "unknown person"
         let how = [credential.map { "badge \($0)" }, faceEvidence.map { e in
-            e.distance.map { String(format: "face %.3f/%.3f over %d frames", $0, e.threshold, e.frames) } ?? "face over \(e.frames) frames" }]
+            (e.distance.map { String(format: "face %.3f/%.3f over %d frames", $0, e.threshold, e.frames) } ?? "face over \(e.frames) frames")
+                + (e.liveness.map { l in l.scores.isEmpty ? ", liveness \(l.verdict)" : String(format: ", liveness %@ %.3f/%.3f over %d frames", l.verdict,
+                                                                                        l.scores.reduce(0, +) / Double(l.scores.count), l.threshold, l.scores.count) } ?? "") }]
             .compactMap { $0 }.joined(separator: " + ")
         let verdict = allow ? "GRANTED" : (pending ? "WAITING" : "DENIED")
         site.timeline(id, "\(verdict) \(who)\(how.isEmpty ? "" : " [\(how)]")" + (reasons.isEmpty ? "" : ": " + reasons.joined(separator: ", "))

@@ -44,6 +44,7 @@ public final class FacePipeline: @unchecked Sendable {
     private var restarts = Set<Int>()
     private var wanted = Set<Int>()
     private var resetRequested = false
+    private var scoresLiveness = true
     static let recheckInterval: TimeInterval = 0.5
     public private(set) var embeddingsSkipped = 0
 
@@ -65,6 +66,12 @@ public final class FacePipeline: @unchecked Sendable {
         if let until { settledUntil[track] = until } else { settledUntil[track] = nil; restarts.insert(track) }
     }
 
+    /// Whether fresh embeddings are also scored for presentation attacks (when a detector
+    /// is given to `process`).
+    public func setScoresLiveness(_ on: Bool) {
+        lock.lock(); scoresLiveness = on; lock.unlock()
+    }
+
     /// Forget every track (the camera was lost and is back: whoever stands there now has
     /// not been watched all along). Taken at the next frame.
     public func reset() {
@@ -77,6 +84,7 @@ public final class FacePipeline: @unchecked Sendable {
         lock.lock()
         let resetting = resetRequested
         resetRequested = false
+        let liveness = scoresLiveness ? liveness : nil
         lock.unlock()
         if resetting { tracker.reset(); lastEmbedded = [:] }
         let faces = try engine.detect(frame.image, options: options)

@@ -91,17 +91,17 @@ public final class SimulatedSite {
     /// The door's camera sees these photos, framed as the camera would, `frames` times
     /// at `fps`; the site runs until they have been shown.
     /// `asCaptured`: the photo is already a camera frame (its own size and framing); else it
-    /// is letterboxed into the camera's frame size.
+    /// is fitted into the camera's frame size, its edges repeated outward.
     public func show(_ door: String, photo: String, frames: Int = 6, fps: Double = 5, asCaptured: Bool = false) throws {
         let image = try RGBImage(contentsOf: photo, limits: ImageLimits(strict: false))
         show(door, images: Array(repeating: image, count: frames), name: photo, fps: fps, asCaptured: asCaptured)
     }
 
-    /// The door's camera sees these images in turn. Letterboxing adds black bars, which a
-    /// presentation-attack model can take for a screen's bezel: frames that were captured by
-    /// a camera are shown `asCaptured`.
+    /// The door's camera sees these images in turn, each fitted into the camera's frame with
+    /// its edges repeated outward (black bars would look like a screen's bezel to a
+    /// presentation-attack model), or `asCaptured`.
     public func show(_ door: String, images: [RGBImage], name: String = "scene", fps: Double = 5, asCaptured: Bool = false) {
-        let framed = asCaptured ? images : images.map { $0.letterboxed(width: frameSize.width, height: frameSize.height) }
+        let framed = asCaptured ? images : images.map { $0.letterboxed(width: frameSize.width, height: frameSize.height, padding: .edge) }
         cameras[door]?.current = ImageSequenceSource(name: name, images: framed, fps: fps, clock: clock)
         run(for: Double(framed.count) / fps + 0.2)
         cameras[door]?.current = nil

@@ -91,9 +91,17 @@ public struct RGBImage: Sendable, Equatable {
         return RGBImage(unchecked: newWidth, newHeight, out)
     }
 
-    /// Scales to fit inside `width` x `height` keeping the aspect ratio, then pads with black
-    /// to exactly that size (the way a camera of that resolution would frame the scene).
-    public func letterboxed(width boxW: Int, height boxH: Int) -> RGBImage {
+    /// What fills a letterbox around the picture.
+    public enum Padding: Sendable {
+        case black
+        /// The picture's edge pixels repeated outward. A camera sees a scene, not bars:
+        /// presentation-attack models take black bars around a face for a screen's bezel.
+        case edge
+    }
+
+    /// Scales to fit inside `width` x `height` keeping the aspect ratio, then pads to exactly
+    /// that size (the way a camera of that resolution would frame the scene).
+    public func letterboxed(width boxW: Int, height boxH: Int, padding: Padding = .black) -> RGBImage {
         let scale = min(Double(boxW) / Double(width), Double(boxH) / Double(height))
         let w = max(1, min(boxW, Int((Double(width) * scale).rounded())))
         let h = max(1, min(boxH, Int((Double(height) * scale).rounded())))
@@ -103,6 +111,16 @@ public struct RGBImage: Sendable, Equatable {
         for y in 0..<h {
             let src = y * w * 3, dst = ((y + oy) * boxW + ox) * 3
             out.replaceSubrange(dst..<(dst + w * 3), with: inner.pixels[src..<(src + w * 3)])
+        }
+        if padding == .edge {
+            for y in 0..<boxH {
+                let sy = min(h - 1, max(0, y - oy))
+                for x in 0..<boxW where x < ox || x >= ox + w || y < oy || y >= oy + h {
+                    let sx = min(w - 1, max(0, x - ox))
+                    let s = (sy * w + sx) * 3, d = (y * boxW + x) * 3
+                    out[d] = inner.pixels[s]; out[d + 1] = inner.pixels[s + 1]; out[d + 2] = inner.pixels[s + 2]
+                }
+            }
         }
         return RGBImage(unchecked: boxW, boxH, out)
     }

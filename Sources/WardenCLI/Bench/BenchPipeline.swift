@@ -4,6 +4,7 @@ import Controller
 import FaceKit
 import Foundation
 import Matching
+import PresentationAttack
 
 struct BenchPipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +34,8 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Detector upsampling, for both pipelines (the door default is 0).") var upsample = 0
     @Option(name: .customLong("peer-python"), help: "Python with face_recognition installed (bench/.venv/bin/python).")
     var peerPython: String?
+    @Flag(name: .customLong("no-liveness"), help: "Skip the run with presentation-attack detection (it runs when the PAD models are found).")
+    var noLiveness = false
 
     struct Side: Codable {
         let frameMs: SampleStats
@@ -42,6 +45,8 @@ struct BenchPipeline: ParsableCommand {
         let correct: Int
         let wrong: Int
         let embeddings: Int?
+        /// Each presentation-attack pass (one per fresh embedding), when PAD ran.
+        var padMsPerFace: SampleStats? = nil
     }
     struct ResolutionResult: Codable {
         let resolution: String
@@ -49,6 +54,9 @@ struct BenchPipeline: ParsableCommand {
         let peer: Side?
         /// Warden's frames per second over the reference's: above 1 is faster.
         let fpsRatio: Double?
+        /// The same frames with presentation-attack detection on every fresh embedding.
+        var wardenWithPAD: Side? = nil
+        var fpsRatioWithPAD: Double? = nil
     }
     struct Report: Codable { let people: Int; let framesPerPerson: Int; let upsample: Int; let results: [ResolutionResult]; let wardenPeakRSSMiB: Double; let peerPeakRSSMiB: Double? }
 
@@ -58,6 +66,14 @@ struct BenchPipeline: ParsableCommand {
         guard identities.count >= 2 else { throw CLIError("need at least two identity folders with 1+\(photos) photos in \(root.path)") }
         let engine: FaceEngine
         do { engine = try FaceEngine(locator: global.modelLocator) } catch { throw CLIError(error.description) }
+        var pad: LivenessDetector? = nil
+        if !noLiveness {
+            do { pad = try LivenessDetector(locator: global.padModelLocator) } catch {
+                if !global.json { log("no presentation-attack run: \(error.description.components(separatedBy: "\n").first ?? "")") }
+            }
+            // One thread, as the door pipeline runs it (one inference thread per camera).
+            LivenessDetector.setThreads(1)
+        }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-pipeline-\(getpid())")
         defer { try? FileManager.default.removeItem(at: work) }
 
@@ -104,7 +120,13 @@ struct BenchPipeline: ParsableCommand {
                             correct: p.correct, wrong: p.wrong, embeddings: nil)
                 peerRSS = max(peerRSS ?? 0, p.peak_rss_mib)
             }
-            results.append(ResolutionResult(resolution: "\(w)x\(h)", warden: warden, peer: peer, fpsRatio: peer.map { warden.fps / $0.fps }))
+            var result = ResolutionResult(resolution: "\(w)x\(h)", warden: warden, peer: peer, fpsRatio: peer.map { warden.fps / $0.fps })
+            if let pad {
+                let withPAD = try measure(engine: engine, frames: frames, gallery: gallery, names: names, liveness: pad)
+                result.wardenWithPAD = withPAD
+                result.fpsRatioWithPAD = peer.map { withPAD.fps / $0.fps }
+            }
+            results.append(result)
         }
         let report = Report(people: identities.count, framesPerPerson: photos * 5, upsample: upsample, results: results,
                             wardenPeakRSSMiB: peakRSSMiB(), peerPeakRSSMiB: peerRSS)
@@ -115,8 +137,9 @@ struct BenchPipeline: ParsableCommand {
     private struct PeerOutput: Decodable { let frame_ms: [Double]; let correct: Int; let wrong: Int; let faces: Int; let frames: Int; let peak_rss_mib: Double }
 
     /// Warden's door pipeline, as `warden run` drives it, one frame at a time.
-    private func measure(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String]) throws -> Side {
-        var times: [Double] = []
+    private func measure(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String],
+                         liveness: LivenessDetector? = nil) throws -> Side {
+        var times: [Double] = [], padTimes: [Double] = []
         var faces = 0, correct = 0, wrong = 0, embeddings = 0
         let identifier = Identifier()
         for warm in [true, false] {
@@ -130,7 +153,7 @@ struct BenchPipeline: ParsableCommand {
                 var answers: [Int64?] = []
                 let (observation, ms) = try milliseconds { () throws -> FaceObservation in
                     let image = try RGBImage(decoding: f.jpeg)
-                    let o = try pipeline.process(Frame(image: image, at: clock, sequence: 0), engine: engine)
+                    let o = try pipeline.process(Frame(image: image, at: clock, sequence: 0), engine: engine, liveness: liveness)
                     for tf in o.faces {
                         guard let e = tf.embedding else { continue }
                         if case .identified(let pid) = identifier.identify(e.values, in: gallery, isEligible: { _ in true }).outcome { answers.append(pid) } else { answers.append(nil) }
@@ -139,6 +162,13 @@ struct BenchPipeline: ParsableCommand {
                 }
                 if warm { continue }
                 times.append(ms)
+                // The PAD pass alone, timed apart on the same faces (the pipeline does not expose it).
+                if let liveness {
+                    let image = try RGBImage(decoding: f.jpeg)
+                    for tf in observation.faces where tf.embedding != nil {
+                        padTimes.append(try milliseconds { _ = try liveness.score(image, face: tf.face) }.1)
+                    }
+                }
                 faces += observation.faces.count
                 embeddings += observation.faces.filter { $0.embedding != nil }.count
                 correct += answers.filter { $0.flatMap { names[$0] } == f.truth }.count
@@ -146,7 +176,7 @@ struct BenchPipeline: ParsableCommand {
             }
         }
         return Side(frameMs: SampleStats(times), fps: Double(times.count) / (times.reduce(0, +) / 1000), frames: times.count, faces: faces,
-                    correct: correct, wrong: wrong, embeddings: embeddings)
+                    correct: correct, wrong: wrong, embeddings: embeddings, padMsPerFace: padTimes.isEmpty ? nil : SampleStats(padTimes))
     }
 
     private struct Identity { let name: String; let enroll: String; let shown: [String] }
@@ -172,8 +202,13 @@ struct BenchPipeline: ParsableCommand {
                              + pad(String(s.correct), 7) + String(s.wrong))
             }
             row("Warden", res.warden)
+            if let p = res.wardenWithPAD { row("Warden+PAD", p) }
             if let p = res.peer { row("reference", p) }
             if let x = res.fpsRatio { lines.append("  Warden frames per second / reference: \(Output.fixed(x, 2))x") }
+            if let x = res.fpsRatioWithPAD { lines.append("  Warden+PAD frames per second / reference: \(Output.fixed(x, 2))x") }
+            if let p = res.wardenWithPAD, let f = p.padMsPerFace {
+                lines.append("  PAD per face: median \(Output.fixed(f.median, 1)) ms, p99 \(Output.fixed(f.p99, 1)) ms (target: at most 15 ms); per frame: median +\(Output.fixed(p.frameMs.median - res.warden.frameMs.median, 1)) ms")
+            }
         }
         lines.append("\npeak RSS: Warden \(Output.fixed(r.wardenPeakRSSMiB, 0)) MiB" + (r.peerPeakRSSMiB.map { ", reference \(Output.fixed($0, 0)) MiB" } ?? ""))
         return lines.joined(separator: "\n")
