@@ -36,7 +36,7 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2",
                        providers: [.apt(["libfreetype-dev"])]),
 
-        // The only C++ in the project: a thin extern "C" shim over dlib.
+        // A thin extern "C" shim over dlib (one C++ shim per C++ library).
         .target(
             name: "CDlibFace",
             cxxSettings: [.unsafeFlags(shimFlags)],

@@ -179,6 +179,8 @@ public struct SiteStatus: Codable, Sendable {
         /// Recognition runs slower than this door's settings can work with (see
         /// `system.inference_lag`).
         public var overloaded: Bool?
+        /// Liveness is required here now and cannot run: the face factor is out of service.
+        public var faceOutOfService: String?
     }
     public var site: String
     public var at: Date
@@ -201,7 +203,8 @@ extension SiteController {
                               SiteStatus.DoorStatus(id: $0.id, mode: $0.driver.machine.mode.rawValue, lockReleased: $0.driver.machine.lockReleased,
                                                     contactOpen: $0.driver.machine.contactOpen, alarm: $0.driver.machine.isAlarm,
                                                     cameraFault: $0.cameraFault?.rawValue, inferenceLagSeconds: $0.inferenceLag,
-                                                    overloaded: $0.inferenceLag.map { [w = $0.workableLag] in $0 > w })
+                                                    overloaded: $0.inferenceLag.map { [w = $0.workableLag] in $0 > w },
+                                                    faceOutOfService: $0.livenessOutOfService ? "liveness required; " + (livenessProblem?.components(separatedBy: "\n").first ?? "no PAD model") : nil)
                           },
                           auditLog: log, recent: entries.suffix(10).map { "\(f.string(from: $0.at)) [\($0.door)] \($0.text)" })
     }

@@ -13,7 +13,8 @@ struct RunCommandTests {
         let home = CLI.Home()
         /// `badgeWindow` is generous where a face is expected after a badge: how long
         /// recognition takes depends on the machine, never on the outcome.
-        init(lobbyPhotos: [String], script: String = "", serverRoomPhotos: [String] = [], twoPerson: Bool = false, badgeWindow: Int = 60) throws {
+        init(lobbyPhotos: [String], script: String = "", serverRoomPhotos: [String] = [], twoPerson: Bool = false, badgeWindow: Int = 60,
+             lobbyLiveness: Bool = false) throws {
             let fm = FileManager.default
             try fm.createDirectory(at: dir.appendingPathComponent("policy"), withIntermediateDirectories: true)
             try fm.createDirectory(at: dir.appendingPathComponent("lobby-cam"), withIntermediateDirectories: true)
@@ -28,7 +29,7 @@ struct RunCommandTests {
             schedules: [{id: always, windows: [{days: all, from: "00:00", to: "24:00"}]}]
             groups: [{id: staff}]
             doors:
-              - {id: lobby, into: office, factors: face, fail_mode: safe, strike_time: 2s}
+              - {id: lobby, into: office, factors: face, fail_mode: safe, strike_time: 2s\(lobbyLiveness ? ", liveness: required" : "")}
               - {id: server-room, into: vault, from: office, factors: badge+face, fail_mode: secure, strike_time: 2s}
             grants:
               - {to: "group:staff", zone: office, schedule: always}
@@ -53,8 +54,8 @@ struct RunCommandTests {
         func w(_ a: String...) throws -> CLI.Result { try CLI.run(a, home: home) }
         /// `warden run` until `decisions` access decisions are made and the script has
         /// played; the duration only bounds a broken run.
-        func run(untilDecisions decisions: Int) throws -> CLI.Result {
-            try CLI.run(["run", "--site", siteFile, "--stop-after-decisions", String(decisions), "--duration", "900"], home: home)
+        func run(untilDecisions decisions: Int, environment: [String: String] = [:]) throws -> CLI.Result {
+            try CLI.run(["run", "--site", siteFile, "--stop-after-decisions", String(decisions), "--duration", "900"], home: home, environment: environment)
         }
         func events() throws -> [AuditEvent] {
             var out: [AuditEvent] = []

@@ -364,7 +364,7 @@ struct StatusCommand: ParsableCommand {
         print("\(s.site): running since \(s.startedAt); audit log \(s.auditLog)")
         for d in s.doors {
             print("  \(pad(d.id, 14)) mode \(pad(d.mode, 18)) lock \(d.lockReleased ? "RELEASED" : "locked  ") door \(d.contactOpen ? "open  " : "closed")"
-                  + (d.alarm ? "  ALARM" : "") + (d.cameraFault.map { "  camera fault: \($0)" } ?? "")
+                  + (d.alarm ? "  ALARM" : "") + (d.cameraFault.map { "  camera fault: \($0)" } ?? "") + (d.faceOutOfService.map { "  FACE FACTOR OUT OF SERVICE: \($0)" } ?? "")
                   + (d.inferenceLagSeconds.map { String(format: "  recognition %.1f s behind%@", $0, d.overloaded == true ? " (OVERLOADED: see inference_lag in the log)" : "") } ?? ""))
         }
         if !s.recent.isEmpty { print("recent:"); for r in s.recent { print("  \(r)") } }
