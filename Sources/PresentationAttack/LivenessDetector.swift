@@ -12,7 +12,7 @@ public enum LivenessEngineError: Error, CustomStringConvertible, Sendable, Equat
     public var description: String {
         switch self {
         case .models(let e): return e.description
-        case .model(let s): return "\(s)\nReinstall the presentation-attack models (docs/security.md lists their sources and SHA-256)."
+        case .model(let s): return "\(s)\nReinstall the presentation-attack models: `warden pad models` lists their sources and SHA-256 (docs/liveness.md)."
         case .invalidArgument(let s): return "invalid input to presentation-attack detection: \(s)"
         case .outOfMemory: return "out of memory in presentation-attack detection"
         case .internal(let s): return "presentation-attack detection error: \(s)"
@@ -53,7 +53,7 @@ public struct PADBox: Sendable, Equatable, Codable {
 /// its box scaled by 2.7 or 4.0, so the framing decides how much of the surroundings (the
 /// edge of a phone or a sheet) the model sees. The mapping is the median RetinaFace box
 /// relative to the HOG box of the same face, measured on ../shared/faces with
-/// `warden pad framing` (docs/accuracy.md records the measurement).
+/// `warden pad framing` (docs/liveness.md records the measurement).
 public struct PADFraming: Sendable, Equatable, Codable {
     /// The centre's offset from the HOG box's centre, in HOG box widths.
     public var centerX: Double
@@ -85,7 +85,7 @@ public struct LivenessScore: Sendable, Equatable, Codable {
     public var v1se: [Double]
     /// The pair's bona fide score: the geometric mean of the two models' bona fide
     /// probabilities, so both must agree. Measured against upstream's arithmetic mean on
-    /// ../shared/faces and the real samples (docs/accuracy.md): at the threshold that holds
+    /// ../shared/faces and the real samples (docs/liveness.md): at the threshold that holds
     /// BPCER at 5% per photo, the arithmetic mean let the screen sample through and the
     /// geometric mean refuses both the print and the screen.
     public var bonaFide: Double { (v2[1] * v1se[1]).squareRoot() }

@@ -21,7 +21,7 @@ public struct LivenessRule: Sendable, Equatable, Codable {
         self.framesRequired = max(1, framesRequired); self.threshold = threshold
     }
 
-    /// Calibrated on bona fide data (docs/accuracy.md, `warden pad eval --target-bpcer`):
+    /// Calibrated on bona fide data (docs/liveness.md, `warden pad eval --target-bpcer`):
     /// the pair's bona fide score below which a track counts as an attack. 0.05 refuses
     /// 4.8% of the 1,168 single photos of ../shared/faces (the target is at most 5%) and none
     /// of the clip's tracks; the real print scores 0.014 and the real screen 0.038.

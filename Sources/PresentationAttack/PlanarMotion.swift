@@ -11,10 +11,10 @@ import Foundation
 /// plane too).
 ///
 /// Measured with `warden pad motion` on the bona fide clip against made-up flat sheets
-/// (docs/accuracy.md): with dlib's five points (four of them eye corners, nearly in one
-/// plane on a real face too) the misfits overlap; at any amount of motion under 0.2
-/// inter-eye distances, at most 27% of live pairs rise above the flat sheets' 95th
-/// percentile. The landmark noise is as large as the parallax. So it is not shipped as a
+/// (docs/liveness.md): with dlib's five points (four of them eye corners, nearly in one
+/// plane on a real face too) the misfits overlap; below 0.1 inter-eye distances of motion
+/// only 12-27% of live pairs rise above the flat sheets' 95th percentile (47% at 0.1-0.2,
+/// affine). The landmark noise is as large as the parallax. So it is not shipped as a
 /// signal; the measurement stays, for a landmark model with more points off the eye plane.
 public enum PlanarMotion {
     /// RMS misfit of the best affine map from `a` to `b`, divided by `a`'s inter-eye

@@ -6,10 +6,12 @@ import Testing
 struct LivenessPolicyTests {
     let tuesday9 = t("2026-12-01 09:00")
 
-    @Test func theExampleRequiresLivenessAtTheFaceOnlyLobby() {
+    /// Wherever a face alone can open a door of the example, liveness is required.
+    @Test func theExampleRequiresLivenessWhereAFaceAloneOpens() {
         let e = Example.engine
         #expect(e.liveness(for: Example.policy.doors["lobby"]!, at: tuesday9) == .required)
-        #expect(e.liveness(for: Example.policy.doors["office"]!, at: tuesday9) == .off)
+        #expect(e.liveness(for: Example.policy.doors["office"]!, at: tuesday9) == .required)
+        #expect(e.liveness(for: Example.policy.doors["server-room"]!, at: tuesday9) == .off)
         #expect(e.mayRequireLiveness(Example.policy.doors["lobby"]!) && !e.mayRequireLiveness(Example.policy.doors["server-room"]!))
     }
 
@@ -25,8 +27,11 @@ struct LivenessPolicyTests {
         let unknownPrint = ask("lobby", tuesday9, nil, [], failed: [.face], badge: .none, liveness: .attack)
         #expect(unknownPrint.reasons == [.presentationAttack])
         // Where liveness is off, a face counts without it; an attack still never passes.
-        #expect(ask("office", tuesday9, staff, [.face], liveness: .notChecked).allow)
-        #expect(!ask("office", tuesday9, staff, [.face], liveness: .attack).allow)
+        var p = Example.policy
+        p.doors["office"]!.liveness = .off
+        let off = PolicyEngine(policy: p)
+        #expect(ask("office", tuesday9, staff, [.face], engine: off, liveness: .notChecked).allow)
+        #expect(!ask("office", tuesday9, staff, [.face], engine: off, liveness: .attack).allow)
     }
 
     /// No PAD model: the lobby's face factor is out of service, so its camera_fallback

@@ -51,6 +51,20 @@ struct PadCommandTests {
     struct EvalReport: Decodable {
         struct Rate: Decodable { let name: String; let madeUp: Bool; let samples: Int; let errors: Int }
         let bpcerPhotos: Rate?; let apcer: [Rate]; let threshold: Double
+        var bpcerVideoFrames: Rate? = nil; var bpcerVideoTracks: Rate? = nil
+    }
+
+    /// The live clip, decoded by ffmpeg: every frame with a face, and every track of three,
+    /// passes at the threshold in force.
+    @Test(.enabled(if: PADFiles.present, "needs ../shared/models and ../shared/pad; absent here, so skipped"))
+    func theLiveClipsFacesPass() throws {
+        let r = try CLI.run(["pad", "eval", "--json", "--bona-fide-video", PADFiles.sample("short_hamilton_clip.mp4")],
+                            environment: ["WARDEN_PAD_MODELS": PADFiles.models])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONDecoder().decode(EvalReport.self, from: Data(r.stdout.utf8))
+        let frames = try #require(report.bpcerVideoFrames), tracks = try #require(report.bpcerVideoTracks)
+        #expect(frames.samples >= 150 && frames.errors == 0, "\(frames.errors) of \(frames.samples) live frames refused")
+        #expect(tracks.samples >= 50 && tracks.errors == 0)
     }
 
     @Test(.enabled(if: PADFiles.present, "needs ../shared/models and ../shared/pad; absent here, so skipped"))

@@ -6,6 +6,7 @@ struct PolicyCommandTests {
     @Test func checkAcceptsTheExampleAndLocatesMistakes() throws {
         let ok = try CLI.run(["policy", "check", CLI.root.appendingPathComponent("policies/example").path])
         #expect(ok.status == 0 && ok.stdout.contains("OK:") && ok.stdout.contains("4 doors"))
+        #expect(!ok.stdout.contains("warning:"), "the example has a door a photo could open: \(ok.stdout)")
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-policy-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -16,6 +17,25 @@ struct PolicyCommandTests {
         let problems = try #require((try bad.json() as? [String: Any])?["problems"] as? [String])
         #expect(problems.contains { $0.hasSuffix("site.yaml:2:23: parent zone 'wing' is not defined; expected one of: lab") })
         #expect(problems.contains { $0.contains("site.yaml:4:9: door 'lab-door' has no factors") })
+    }
+
+    /// Valid, but a face alone opens it without liveness: a warning that names the door.
+    @Test func checkWarnsOfADoorAPhotoCouldOpen() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-policy-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+        site: {name: T, timezone: UTC}
+        zones: [{id: lab}]
+        doors:
+          - {id: lab-door, into: lab, factors: badge|face}
+          - {id: vault, into: lab, factors: face, liveness: required}
+          - {id: store, into: lab, factors: badge+face}
+        """.write(to: dir.appendingPathComponent("site.yaml"), atomically: true, encoding: .utf8)
+        let r = try CLI.run(["policy", "check", dir.path, "--json"])
+        #expect(r.status == 0)
+        let warnings = try #require((try r.json() as? [String: Any])?["warnings"] as? [String])
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("door lab-door: a face alone can open it"))
     }
 
     @Test func explainGrantRevokeAndGroups() throws {
@@ -30,6 +50,9 @@ struct PolicyCommandTests {
         #expect(granted["allow"] as? Bool == true && granted["rule"] as? String == "grant:cli-1")
         let lapsed = try #require(try w("policy", "explain", "--person", "E1", "--door", "office", "--at", "2026-12-06 10:00", "--json").json() as? [String: Any])
         #expect(lapsed["reasons"] as? [String] == ["expired"])
+        let printed = try #require(try w("policy", "explain", "--person", "E1", "--door", "office", "--at", "2026-12-01 10:00", "--factors", "face",
+                                         "--liveness", "attack", "--json").json() as? [String: Any])
+        #expect(printed["allow"] as? Bool == false && printed["reasons"] as? [String] == ["presentation_attack"])
         #expect(try w("revoke", "cli-1").status == 0)
         #expect(try w("revoke", "staff-office").status != 0)  // file grants are edited in the files
 

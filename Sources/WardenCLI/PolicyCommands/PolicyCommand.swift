@@ -28,16 +28,32 @@ struct CheckPolicy: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Policy directory (default: as --policy would choose).") var directory: String?
 
-    struct Summary: Codable { let ok: Bool; let directory: String; let zones: Int; let doors: Int; let schedules: Int; let groups: Int; let grants: Int; let problems: [String] }
+    struct Summary: Codable {
+        let ok: Bool; let directory: String; let zones: Int; let doors: Int; let schedules: Int; let groups: Int; let grants: Int; let problems: [String]
+        /// Valid, but worth a look: doors a face alone can open with liveness never required.
+        var warnings: [String] = []
+    }
+
+    /// A door where a face alone can pass (face, badge|face, or a schedule override to
+    /// either) and liveness is never required: a printed photo of an enrolled person can
+    /// open it.
+    static func spoofableDoors(_ p: SitePolicy) -> [String] {
+        let engine = PolicyEngine(policy: p)
+        return p.doors.values.filter { d in
+            let faceAlone = ([d.factors] + d.factorSchedule.map(\.factors)).contains { $0 == .face || $0 == .badgeOrFace }
+            return faceAlone && !engine.mayRequireLiveness(d)
+        }.map(\.id).sorted().map { "door \($0): a face alone can open it and liveness is never required, so a photo or a screen of an enrolled person could; set liveness: required (docs/policy.md)" }
+    }
 
     func run() throws {
         let dir = directory ?? PolicyOption.defaultDirectory(global)
         do {
             let p = try PolicyLoader().load(directory: dir)
             let s = Summary(ok: true, directory: dir, zones: p.zones.count, doors: p.doors.count, schedules: p.schedules.count,
-                            groups: p.groups.count, grants: p.grants.count, problems: [])
+                            groups: p.groups.count, grants: p.grants.count, problems: [], warnings: Self.spoofableDoors(p))
             if global.json { try Output.json(s) } else {
                 print("OK: \(dir): \(s.zones) zones, \(s.doors) doors, \(s.schedules) schedules, \(s.groups) groups, \(s.grants) grants (\(p.name), \(p.timeZone.identifier))")
+                for w in s.warnings { print("warning: \(w)") }
             }
         } catch let error as PolicyErrors {
             if global.json {
@@ -65,6 +81,9 @@ struct ExplainPolicy: ParsableCommand {
     @Option(help: "When (site local time, YYYY-MM-DD HH:MM).") var at: String?
     @Option(help: "Factors that succeeded, comma-separated: badge, face.") var factors: String = "badge,face"
     @Option(name: .customLong("threat-level"), help: "Assume this threat level.") var threatLevel = 0
+    @Option(help: ArgumentHelp("What presentation-attack detection said of the face: live, attack, unsure, unavailable or not_checked.",
+                               discussion: "Default: live when face is among --factors, else not_checked."))
+    var liveness: String?
 
     struct Result: Codable {
         let allow: Bool; let reasons: [String]; let rule: String; let doorAction: String; let explanation: [String]
@@ -82,10 +101,15 @@ struct ExplainPolicy: ParsableCommand {
             guard let factor = Factor(rawValue: f.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("unknown factor '\(f)'; use badge, face") }
             ok.insert(factor)
         }
+        let fact: LivenessFact
+        if let liveness {
+            guard let f = LivenessFact(rawValue: liveness) else { throw ValidationError("unknown --liveness '\(liveness)'; use live, attack, unsure, unavailable or not_checked") }
+            fact = f
+        } else { fact = ok.contains(.face) ? .live : .notChecked }
         var state = SiteState()
         state.threatLevel = threatLevel
         let d = PolicyEngine(policy: policy).decide(AccessRequest(door: door, time: when, person: p.facts(groups: groups),
-                                                                  badge: ok.contains(.badge) ? .valid : .none, succeeded: ok), state: state)
+                                                                  badge: ok.contains(.badge) ? .valid : .none, succeeded: ok, liveness: fact), state: state)
         let local = formatLocal(when, policy.timeZone)
         let r = Result(allow: d.allow, reasons: d.reasons.map(\.rawValue), rule: d.rule, doorAction: d.action.summary, explanation: d.explanation,
                        person: "#\(p.id!) \(p.displayName)", door: door, at: local)
