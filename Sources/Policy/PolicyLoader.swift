@@ -260,6 +260,19 @@ struct Reader {
         return r
     }
 
+    /// A list of `{schedule: ID, <value>: ...}` overrides, first match wins at run time.
+    mutating func scheduleOverrides<T>(_ node: Node?, key: String, value: String, parse: (inout Self, Node?) -> T?) -> [(String, T)] {
+        guard let node else { return [] }
+        var out: [(String, T)] = []
+        list(node, key) { r, n in
+            guard let o = r.fields(n, "\(key) entry", allowed: ["schedule", value]) else { return }
+            guard let s = r.text(o, "schedule", "\(key) entry", in: n) else { return }
+            r.ref("schedule", s, o["schedule"], "schedule")
+            if let v = parse(&r, o[value]) { out.append((s, v)) } else if o[value] == nil { r.issue(n, "\(key) entry needs '\(value)'") }
+        }
+        return out
+    }
+
     mutating func livenessRequirement(_ n: Node?) -> LivenessRequirement? {
         guard let n else { return nil }
         guard let r = n.string.flatMap(LivenessRequirement.init(rawValue:)) else {
@@ -283,24 +296,8 @@ struct Reader {
         }
         var factors: FactorRequirement? = factorRequirement(f["factors"])
         if f["factors"] == nil { issue(f["id"], "door '\(id)' has no factors: expected factors: face, badge, badge+face or badge|face") }
-        var overrides: [(String, FactorRequirement)] = []
-        if let fs = f["factor_schedule"] {
-            list(fs, "factor_schedule") { r, n in
-                guard let o = r.fields(n, "factor_schedule entry", allowed: ["schedule", "factors"]) else { return }
-                guard let s = r.text(o, "schedule", "factor_schedule entry", in: n) else { return }
-                r.ref("schedule", s, o["schedule"], "schedule")
-                if let req = r.factorRequirement(o["factors"]) { overrides.append((s, req)) } else if o["factors"] == nil { r.issue(n, "factor_schedule entry needs 'factors'") }
-            }
-        }
-        var livenessOverrides: [(String, LivenessRequirement)] = []
-        if let ls = f["liveness_schedule"] {
-            list(ls, "liveness_schedule") { r, n in
-                guard let o = r.fields(n, "liveness_schedule entry", allowed: ["schedule", "liveness"]) else { return }
-                guard let s = r.text(o, "schedule", "liveness_schedule entry", in: n) else { return }
-                r.ref("schedule", s, o["schedule"], "schedule")
-                if let l = r.livenessRequirement(o["liveness"]) { livenessOverrides.append((s, l)) } else if o["liveness"] == nil { r.issue(n, "liveness_schedule entry needs 'liveness'") }
-            }
-        }
+        let overrides = scheduleOverrides(f["factor_schedule"], key: "factor_schedule", value: "factors") { r, n in r.factorRequirement(n) }
+        let livenessOverrides = scheduleOverrides(f["liveness_schedule"], key: "liveness_schedule", value: "liveness") { r, n in r.livenessRequirement(n) }
         let unlock = text(f, "unlock_schedule", "door", in: node, required: false)
         if let unlock { ref("schedule", unlock, f["unlock_schedule"], "schedule") }
         var failMode = FailMode.secure
