@@ -64,14 +64,14 @@ struct DemoCommand: ParsableCommand {
         print("Warden demo: \(policy.name) (\(tz.identifier)), doors: \(s.cameras.keys.sorted().joined(separator: ", ")); data in \(home)")
         if withoutLiveness, let why = liveness.problem {
             print("""
-            Liveness: NOT CHECKED in this demo. The example policy requires it at the lobby, but the
-              presentation-attack models are not installed (\(why.components(separatedBy: "\n").dropFirst().first ?? why)),
-              so the lobby runs without it: a printed photo of an enrolled person could open it.
+            Liveness: NOT CHECKED in this demo. The example policy requires it where a face alone opens a
+              door, but \(why.components(separatedBy: "\n").first ?? why).
+              So those doors run without it here: a printed photo of an enrolled person could open them.
               `warden pad models` says where each file comes from and its SHA-256; with them installed,
               the demo also shows a print being refused.
             """)
         } else if liveness.detector != nil {
-            print("Liveness: required at the lobby (face only); the presentation-attack models are installed.")
+            print("Liveness: required where a face alone opens a door (lobby, office); the presentation-attack models are installed.")
         }
         print("Setup: Barack Obama is enrolled from one photo (obama.jpg), in groups staff and it-admins, badge 12:1001.")
         try s.enroll(name: "Barack Obama", photo: photo("obama.jpg"), groups: ["staff", "it-admins"], badge: "12:1001")
