@@ -23,6 +23,17 @@ public struct FaceObservation: Sendable {
     public let faces: [TrackedFace]
     /// Every track still alive, including faces missing from this frame.
     public let liveTracks: Set<Int>
+    /// Where this frame's time went, so a benchmark can say which stage a change moved.
+    public var stages = StageTimes()
+}
+
+/// Seconds per pipeline stage for one frame. Detection includes the landmarks dlib fits
+/// to each box; embedding and liveness are zero for frames that did not need them.
+public struct StageTimes: Sendable, Equatable, Codable {
+    public var detect = 0.0
+    public var embed = 0.0
+    public var liveness = 0.0
+    public init() {}
 }
 
 /// Per camera: detection (on a shrunk copy when the frame is large), tracking across
@@ -87,7 +98,10 @@ public final class FacePipeline: @unchecked Sendable {
         let liveness = scoresLiveness ? liveness : nil
         lock.unlock()
         if resetting { tracker.reset(); lastEmbedded = [:] }
+        var stages = StageTimes()
+        let detectStart = DispatchTime.now().uptimeNanoseconds
         let faces = try engine.detect(frame.image, options: options)
+        stages.detect = Self.seconds(since: detectStart)
         let tracks = tracker.update(faces, at: frame.at)
         let live = Set(tracker.tracks.map(\.id))
         lock.lock()
@@ -108,12 +122,16 @@ public final class FacePipeline: @unchecked Sendable {
             var embedding: Embedding? = nil
             var score: LivenessScore? = nil, scoreError: String? = nil
             if shouldEmbed(track: track, quality: quality, at: frame.at, settled: settled, wanted: wantedNow) {
+                let embedStart = DispatchTime.now().uptimeNanoseconds
                 embedding = try? engine.embed(frame.image, face: face)
+                stages.embed += Self.seconds(since: embedStart)
                 if embedding != nil {
                     let n = (lastEmbedded[track]?.count ?? 0) + 1
                     lastEmbedded[track] = (n, quality, frame.at)
                     if let liveness {
+                        let padStart = DispatchTime.now().uptimeNanoseconds
                         do { score = try liveness.score(frame.image, face: face) } catch { scoreError = error.description }
+                        stages.liveness += Self.seconds(since: padStart)
                     }
                 }
             } else {
@@ -121,8 +139,10 @@ public final class FacePipeline: @unchecked Sendable {
             }
             out.append(TrackedFace(face: face, track: track, quality: quality, embedding: embedding, liveness: score, livenessError: scoreError))
         }
-        return FaceObservation(at: frame.at, faces: out, liveTracks: live)
+        return FaceObservation(at: frame.at, faces: out, liveTracks: live, stages: stages)
     }
+
+    static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
     private func shouldEmbed(track: Int, quality: Double, at: Date, settled: [Int: Date], wanted: Set<Int>) -> Bool {
         guard let last = lastEmbedded[track] else { return true }

@@ -47,6 +47,10 @@ struct BenchPipeline: ParsableCommand {
         let embeddings: Int?
         /// Each presentation-attack pass (one per fresh embedding), when PAD ran.
         var padMsPerFace: SampleStats? = nil
+        /// Per frame, the median milliseconds of each stage (decode, detect with landmarks,
+        /// embed, PAD, search) and their means: a regression shows where it happened.
+        var stageMedianMs: [String: Double]? = nil
+        var stageMeanMs: [String: Double]? = nil
     }
     struct ResolutionResult: Codable {
         let resolution: String
@@ -140,6 +144,7 @@ struct BenchPipeline: ParsableCommand {
     private func measure(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String],
                          liveness: LivenessDetector? = nil) throws -> Side {
         var times: [Double] = [], padTimes: [Double] = []
+        var stageTimes: [String: [Double]] = ["decode": [], "detect": [], "embed": [], "pad": [], "search": []]
         var faces = 0, correct = 0, wrong = 0, embeddings = 0
         let identifier = Identifier()
         for warm in [true, false] {
@@ -151,17 +156,24 @@ struct BenchPipeline: ParsableCommand {
                 clock = clock.addingTimeInterval(f.truth == previousTruth ? 0.2 : 20)
                 previousTruth = f.truth
                 var answers: [Int64?] = []
+                var decodeMs = 0.0, searchMs = 0.0
                 let (observation, ms) = try milliseconds { () throws -> FaceObservation in
-                    let image = try RGBImage(decoding: f.jpeg)
+                    let (image, d) = try milliseconds { try RGBImage(decoding: f.jpeg) }
+                    decodeMs = d
                     let o = try pipeline.process(Frame(image: image, at: clock, sequence: 0), engine: engine, liveness: liveness)
-                    for tf in o.faces {
-                        guard let e = tf.embedding else { continue }
-                        if case .identified(let pid) = identifier.identify(e.values, in: gallery, isEligible: { _ in true }).outcome { answers.append(pid) } else { answers.append(nil) }
-                    }
+                    searchMs = milliseconds {
+                        for tf in o.faces {
+                            guard let e = tf.embedding else { continue }
+                            if case .identified(let pid) = identifier.identify(e.values, in: gallery, isEligible: { _ in true }).outcome { answers.append(pid) } else { answers.append(nil) }
+                        }
+                    }.1
                     return o
                 }
                 if warm { continue }
                 times.append(ms)
+                stageTimes["decode"]!.append(decodeMs); stageTimes["search"]!.append(searchMs)
+                stageTimes["detect"]!.append(observation.stages.detect * 1000); stageTimes["embed"]!.append(observation.stages.embed * 1000)
+                stageTimes["pad"]!.append(observation.stages.liveness * 1000)
                 // The PAD pass alone, timed apart on the same faces (the pipeline does not expose it).
                 if let liveness {
                     let image = try RGBImage(decoding: f.jpeg)
@@ -176,7 +188,8 @@ struct BenchPipeline: ParsableCommand {
             }
         }
         return Side(frameMs: SampleStats(times), fps: Double(times.count) / (times.reduce(0, +) / 1000), frames: times.count, faces: faces,
-                    correct: correct, wrong: wrong, embeddings: embeddings, padMsPerFace: padTimes.isEmpty ? nil : SampleStats(padTimes))
+                    correct: correct, wrong: wrong, embeddings: embeddings, padMsPerFace: padTimes.isEmpty ? nil : SampleStats(padTimes),
+                    stageMedianMs: stageTimes.mapValues { SampleStats($0).median }, stageMeanMs: stageTimes.mapValues { $0.reduce(0, +) / Double(max(1, $0.count)) })
     }
 
     private struct Identity { let name: String; let enroll: String; let shown: [String] }
@@ -202,7 +215,15 @@ struct BenchPipeline: ParsableCommand {
                              + pad(String(s.correct), 7) + String(s.wrong))
             }
             row("Warden", res.warden)
-            if let p = res.wardenWithPAD { row("Warden+PAD", p) }
+            if let m = res.warden.stageMeanMs {
+                lines.append("  Warden per stage, mean ms per frame: " + ["decode", "detect", "embed", "pad", "search"].map { "\($0) \(Output.fixed(m[$0] ?? 0, 1))" }.joined(separator: ", "))
+            }
+            if let p = res.wardenWithPAD {
+                row("Warden+PAD", p)
+                if let m = p.stageMeanMs {
+                    lines.append("  Warden+PAD per stage, mean ms per frame: " + ["decode", "detect", "embed", "pad", "search"].map { "\($0) \(Output.fixed(m[$0] ?? 0, 1))" }.joined(separator: ", "))
+                }
+            }
             if let p = res.peer { row("reference", p) }
             if let x = res.fpsRatio { lines.append("  Warden frames per second / reference: \(Output.fixed(x, 2))x") }
             if let x = res.fpsRatioWithPAD { lines.append("  Warden+PAD frames per second / reference: \(Output.fixed(x, 2))x") }
