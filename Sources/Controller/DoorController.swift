@@ -95,6 +95,7 @@ final class DoorController {
     // MARK: The loop
 
     func step() {
+        refreshLiveness()
         syncMode()
         for report in driver.pump() { handle(report) }
         // Results first: a face captured inside a badge window counts even when the board
@@ -221,7 +222,7 @@ final class DoorController {
         let required = site.engine.factors(for: door, at: now, cameraFault: cameraFault != nil || livenessOutOfService)
         if required == .badgeAndFace && livenessOutOfService {
             decide(person: person, badge: .valid, credential: text, succeeded: [.badge], failed: [], faceEvidence: nil,
-                   note: "the face factor is out of service: liveness is required and \(site.livenessProblem?.components(separatedBy: "\n").first ?? "no PAD model is loaded")",
+                   note: "the face factor is out of service: liveness is required and \(site.livenessProblemSummary ?? "no PAD model is loaded")",
                    liveness: .unavailable)
         } else if required == .badgeAndFace {
             pendingBadge = PendingBadge(credential: text, person: person, until: now.addingTimeInterval(face.badgeWindow))
@@ -252,16 +253,24 @@ final class DoorController {
         }
     }
 
+    /// The door's liveness now, and whether it can ever be required: taken once a step (a
+    /// schedule or a reload may change them), not for every face and every frame.
+    private(set) var livenessRequired = false
+    private var livenessMayBeRequired = false
+
+    private func refreshLiveness() {
+        guard let door else { livenessRequired = false; livenessMayBeRequired = false; return }
+        livenessRequired = site.engine.liveness(for: door, at: now) == .required
+        livenessMayBeRequired = site.engine.mayRequireLiveness(door)
+    }
+
     /// Liveness is required here now and no PAD model is loaded: the face factor is out of
     /// service (the door's camera_fallback applies), and faces are not processed.
-    var livenessOutOfService: Bool {
-        guard site.liveness == nil, let door else { return false }
-        return site.engine.liveness(for: door, at: now) == .required
-    }
+    var livenessOutOfService: Bool { site.liveness == nil && livenessRequired }
 
     /// What presentation-attack detection says of a track, for the policy.
     func livenessFact(_ ev: TrackEvidence) -> LivenessFact {
-        guard let door, site.engine.liveness(for: door, at: now) == .required else { return .notChecked }
+        guard livenessRequired else { return .notChecked }
         guard site.liveness != nil else { return .unavailable }
         switch ev.liveness.verdict(face.liveness) {
         case .live: return .live
@@ -279,13 +288,11 @@ final class DoorController {
     }
 
     func livenessRecord(_ ev: TrackEvidence) -> LivenessEvidenceRecord? {
-        guard let door else { return nil }
-        let required = site.engine.liveness(for: door, at: now) == .required
-        guard required || !ev.liveness.scores.isEmpty else { return nil }
-        return LivenessEvidenceRecord(verdict: livenessFact(ev).rawValue, required: required,
+        guard livenessRequired || !ev.liveness.scores.isEmpty else { return nil }
+        return LivenessEvidenceRecord(verdict: livenessFact(ev).rawValue, required: livenessRequired,
                                       scores: ev.liveness.scores.map { ($0 * 1000).rounded() / 1000 },
                                       framesRequired: face.liveness.framesRequired, threshold: face.liveness.threshold,
-                                      problem: ev.livenessProblem ?? (required && site.liveness == nil ? site.livenessProblem?.components(separatedBy: "\n").first : nil))
+                                      problem: ev.livenessProblem ?? (livenessOutOfService ? site.livenessProblemSummary : nil))
     }
 
     /// What the door does without its camera, for the log.
@@ -302,7 +309,7 @@ final class DoorController {
         guard wantsFace else { return }
         // PAD runs only where liveness can be required (the policy may change on reload):
         // elsewhere it would cost time and decide nothing.
-        pipeline.setScoresLiveness(site.engine.mayRequireLiveness(door))
+        pipeline.setScoresLiveness(livenessMayBeRequired)
         if let worker {
             worker.submit(frame)
             return

@@ -55,7 +55,7 @@ public struct Enroller {
         if faces.count > 1 && !useLargest {
             return .rejected(["\(faces.count) faces in the photo; crop it to one person, or pass --largest to use the largest face"])
         }
-        let face = faces.max { $0.box.area < $1.box.area }!
+        let face = faces.largest!
         let chip = try engine.alignedChip(image, face: face)
         let q = FaceQuality(face: face, chip: chip)
         let problems = quality.problems(with: q)

@@ -15,7 +15,7 @@ import Yams
 ///   lobby:
 ///     camera: {images: /srv/clips/lobby, fps: 5, loop: true}
 ///     face: {frames_required: 3, maximum_frames: 6, upsample: 0, badge_window: 8,
-///            liveness_frames: 3, liveness_threshold: 0.5}   # where the policy requires liveness
+///            liveness_frames: 3, liveness_threshold: 0.05}   # where the policy requires liveness
 ///     lockout: {attempts: 5, window: 60, duration: 300}
 /// simulate:                   # scripted inputs for the simulated backend (tests, demos)
 ///   - {at: 2.0, door: server-room, badge: "12:1001"}
@@ -109,10 +109,11 @@ public struct SiteConfig: Sendable {
             if let n = ff?.frames_required, let m = ff?.maximum_frames, m < n {
                 problems.append("door \(id): maximum_frames (\(m)) must be at least frames_required (\(n))")
             }
-            if let n = ff?.liveness_frames, let m = ff?.maximum_frames ?? 6 as Int?, m < n {
-                problems.append("door \(id): maximum_frames (\(m)) must be at least liveness_frames (\(n)), or liveness could never be shown")
+            let maximumFrames = ff?.maximum_frames ?? 6
+            if let n = ff?.liveness_frames, maximumFrames < n {
+                problems.append("door \(id): maximum_frames (\(maximumFrames)) must be at least liveness_frames (\(n)), or liveness could never be shown")
             }
-            var face = FaceSettings(framesRequired: ff?.frames_required ?? 3, maximumFrames: ff?.maximum_frames ?? 6, badgeWindow: ff?.badge_window ?? 8,
+            var face = FaceSettings(framesRequired: ff?.frames_required ?? 3, maximumFrames: maximumFrames, badgeWindow: ff?.badge_window ?? 8,
                                     liveness: LivenessRule(framesRequired: ff?.liveness_frames ?? LivenessRule.standard.framesRequired,
                                                            threshold: ff?.liveness_threshold ?? LivenessRule.standard.threshold))
             face.detection.upsample = ff?.upsample ?? 0

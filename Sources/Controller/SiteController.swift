@@ -24,6 +24,8 @@ public final class SiteController {
     /// `livenessProblem` saying why (a missing model file, its source and its sum).
     public let liveness: LivenessDetector?
     public let livenessProblem: String?
+    /// Its first line, for the timeline, the status and decision notes.
+    public let livenessProblemSummary: String?
     public var gallery: Gallery
     public var thresholds: MatchThresholds
     public let clock: any WardenClock
@@ -56,7 +58,9 @@ public final class SiteController {
                 thresholds: MatchThresholds, clock: any WardenClock, liveness: LivenessDetector? = nil, livenessProblem: String? = nil) {
         self.policy = policy; self.engine = PolicyEngine(policy: policy); self.db = db; self.audit = audit
         self.faceEngine = faceEngine; self.gallery = gallery; self.thresholds = thresholds; self.clock = clock
-        self.liveness = liveness; self.livenessProblem = liveness == nil ? (livenessProblem ?? "no presentation-attack detector was loaded") : nil
+        self.liveness = liveness
+        self.livenessProblem = liveness == nil ? (livenessProblem ?? "no presentation-attack detector was loaded") : nil
+        self.livenessProblemSummary = self.livenessProblem?.components(separatedBy: "\n").first
     }
 
     /// Starts a door's hardware. A door whose lines cannot be had stays out of service
@@ -95,7 +99,7 @@ public final class SiteController {
             let fallback = d.cameraFallback == .badge ? "a badge alone is accepted (camera_fallback: badge)" : "faces are refused"
             record(AuditEvent(at: clock.now, kind: .system, type: "system.liveness_unavailable", door: setup.id,
                               detail: ["reason": why, "fallback": fallback], siteTimeZone: policy.timeZone))
-            timeline(setup.id, "FACE FACTOR OUT OF SERVICE while liveness is required: \(why.components(separatedBy: "\n").first ?? why); \(fallback)")
+            timeline(setup.id, "FACE FACTOR OUT OF SERVICE while liveness is required: \(livenessProblemSummary ?? why); \(fallback)")
         }
         doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, site: self,
                                      pipeline: pipeline, worker: worker))
@@ -204,7 +208,7 @@ extension SiteController {
                                                     contactOpen: $0.driver.machine.contactOpen, alarm: $0.driver.machine.isAlarm,
                                                     cameraFault: $0.cameraFault?.rawValue, inferenceLagSeconds: $0.inferenceLag,
                                                     overloaded: $0.inferenceLag.map { [w = $0.workableLag] in $0 > w },
-                                                    faceOutOfService: $0.livenessOutOfService ? "liveness required; " + (livenessProblem?.components(separatedBy: "\n").first ?? "no PAD model") : nil)
+                                                    faceOutOfService: $0.livenessOutOfService ? "liveness required; " + (livenessProblemSummary ?? "no PAD model") : nil)
                           },
                           auditLog: log, recent: entries.suffix(10).map { "\(f.string(from: $0.at)) [\($0.door)] \($0.text)" })
     }

@@ -79,10 +79,7 @@ public struct PolicyEngine: Sendable {
                         "the face factor is out of service (no presentation-attack model)" + (required == .badge ? "; a badge alone will do" : ""))
         }
         if !missing.isEmpty {
-            let reasons = missing.map { f -> Reason in
-                if f == .face && faceOutOfService { return .livenessUnavailable }
-                return req.failed.contains(f) && f == .face ? .faceMismatch : .factorMissing(f)
-            }
+            let reasons = missing.map { req.failed.contains($0) && $0 == .face ? Reason.faceMismatch : Reason.factorMissing($0) }
             return deny(reasons, rule: "factors:\(door.id)", "missing \(missing.map(\.rawValue).joined(separator: ", "))")
         }
 
@@ -176,17 +173,17 @@ public struct PolicyEngine: Sendable {
     /// Liveness at a door now: its schedule's override, else its own, else that of the zone
     /// it leads into (or the nearest enclosing zone that sets one), else off.
     public func liveness(for door: Door, at time: Date) -> LivenessRequirement {
-        if let o = door.livenessSchedule.first(where: { scheduleActive($0.schedule, time) }) { return o.liveness }
-        if let l = door.liveness { return l }
-        for z in policy.lineage(of: door.into) { if let l = policy.zones[z]?.liveness { return l } }
-        return .off
+        door.livenessSchedule.first { scheduleActive($0.schedule, time) }?.liveness ?? standingLiveness(door)
     }
 
     /// Whether liveness can be required at this door at some time (for loading the models).
     public func mayRequireLiveness(_ door: Door) -> Bool {
-        if door.livenessSchedule.contains(where: { $0.liveness == .required }) { return true }
-        if let l = door.liveness { return l == .required }
-        return policy.lineage(of: door.into).lazy.compactMap { self.policy.zones[$0]?.liveness }.first == .required
+        door.livenessSchedule.contains { $0.liveness == .required } || standingLiveness(door) == .required
+    }
+
+    /// Liveness outside any schedule override: the door's own, else its zones', else off.
+    private func standingLiveness(_ door: Door) -> LivenessRequirement {
+        door.liveness ?? policy.lineage(of: door.into).lazy.compactMap { self.policy.zones[$0]?.liveness }.first ?? .off
     }
 
     public func scheduleActive(_ id: String, _ time: Date) -> Bool {

@@ -28,7 +28,7 @@ public enum PlanarMotion {
             let v = [s.x, s.y, 1]
             for i in 0..<3 { for j in 0..<3 { m[i][j] += v[i] * v[j] }; rx[i] += v[i] * d.x; ry[i] += v[i] * d.y }
         }
-        guard let cx = solve3(m, rx), let cy = solve3(m, ry) else { return nil }
+        guard let cx = solve(m, rx), let cy = solve(m, ry) else { return nil }
         var sum = 0.0
         for (s, d) in zip(p, q) {
             let ex = cx[0] * s.x + cx[1] * s.y + cx[2] - d.x, ey = cy[0] * s.x + cy[1] * s.y + cy[2] - d.y
@@ -101,16 +101,5 @@ public enum PlanarMotion {
             x[r] = s / m[r][r]
         }
         return x
-    }
-
-    static func solve3(_ m: [[Double]], _ r: [Double]) -> [Double]? {
-        let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-        guard abs(det) > 1e-9 else { return nil }
-        func replaced(_ c: Int) -> [[Double]] { m.enumerated().map { i, row in row.enumerated().map { j, v in j == c ? r[i] : v } } }
-        func d(_ a: [[Double]]) -> Double {
-            a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
-        }
-        return (0..<3).map { d(replaced($0)) / det }
     }
 }

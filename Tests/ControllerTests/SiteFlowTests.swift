@@ -30,9 +30,7 @@ final class Rig {
     init(at hhmm: String = "10:00", face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(),
          secondsPerFrame: TimeInterval? = nil, liveness: LivenessDetector? = nil, keepLivenessPolicy: Bool = false) throws {
         var policy = try PolicyLoader().load(directory: Paths.root.appendingPathComponent("policies/example").path)
-        if liveness == nil && !keepLivenessPolicy {
-            for id in policy.doors.keys { policy.doors[id]!.liveness = .off; policy.doors[id]!.livenessSchedule = [] }
-        }
+        if liveness == nil && !keepLivenessPolicy { policy = policy.withLivenessOff() }
         let pins = try PinMap.load(path: Paths.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
         s = try SimulatedSite(home: home, policy: policy, pinMap: pins, models: ModelSet(directory: Paths.root.appendingPathComponent("models").path),
                               start: Rig.time(hhmm), face: face, lockout: lockout, secondsPerFrame: secondsPerFrame, liveness: liveness)

@@ -70,7 +70,7 @@ extension Trait where Self == ConditionTrait {
     }
 
     @Test(.needsPADModels) func theWrongKindOfModelIsRefused() throws {
-        // The RetinaFace prototxt is a real model file, but not an 80x80 three-class ONNX one.
+        // YuNet is a real ONNX model, but not an 80x80 three-class one.
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-pad-wrong-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -85,7 +85,7 @@ extension Trait where Self == ConditionTrait {
     func largestFace(_ path: String) throws -> (RGBImage, Face) {
         let image = try RGBImage(contentsOf: path)
         let faces = try PADPaths.engine.get().detect(image, options: DetectionOptions(upsample: 1))
-        return (image, try #require(faces.max { $0.box.area < $1.box.area }, "no face in \(path)"))
+        return (image, try #require(faces.largest, "no face in \(path)"))
     }
 
     /// The real models on the real samples: the print (F1) and the screen (F2) score as

@@ -123,7 +123,7 @@ struct IdentityCommandTests {
         let identifier = Identifier()
         func identify(_ path: String) throws -> Identification? {
             let image = try RGBImage(contentsOf: path, limits: ImageLimits(strict: false))
-            guard let face = try engine.detect(image).max(by: { $0.box.area < $1.box.area }) else { return nil }
+            guard let face = try engine.detect(image).largest else { return nil }
             return identifier.identify(try engine.embed(image, face: face).values, in: gallery) { _ in true }
         }
         var right = 0, wrong = 0, missed = 0

@@ -67,3 +67,8 @@ public struct Face: Sendable, Equatable, Codable, Hashable {
         self.box = box; self.score = score; self.landmarks = landmarks
     }
 }
+
+extension Array where Element == Face {
+    /// The face with the largest box: the person nearest the camera.
+    public var largest: Face? { self.max { $0.box.area < $1.box.area } }
+}

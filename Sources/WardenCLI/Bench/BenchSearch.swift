@@ -133,7 +133,7 @@ struct BenchSearch: ParsableCommand {
         var out: [[Float]] = []
         for p in paths.prefix(real) {
             guard let image = try? RGBImage(contentsOf: p, limits: ImageLimits(strict: false)),
-                  let face = try engine.detect(image, options: DetectionOptions(upsample: 0)).max(by: { $0.box.area < $1.box.area }) else { continue }
+                  let face = try engine.detect(image, options: DetectionOptions(upsample: 0)).largest else { continue }
             out.append(try engine.embed(image, face: face).values)
         }
         // Alternate photos between gallery and queries, so queries include other photos of

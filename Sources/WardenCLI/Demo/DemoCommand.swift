@@ -35,14 +35,12 @@ struct DemoCommand: ParsableCommand {
         do { policy = try PolicyLoader().load(directory: Checkout.root.appendingPathComponent("policies/example").path) } catch {
             throw CLIError("the example policy does not load: \(error)")
         }
-        // The example requires liveness at the face-only lobby. On a fresh machine the PAD
-        // models are absent (no registry ships them): the demo then says so and runs the
-        // lobby without liveness, rather than with its face factor out of service.
+        // The example requires liveness wherever a face alone opens a door. On a fresh machine
+        // the PAD models are absent (no registry ships them): the demo then says so and runs
+        // those doors without liveness, rather than with their face factor out of service.
         let liveness = LivenessLoading.forPolicy(policy, locator: global.padModelLocator)
         let withoutLiveness = liveness.detector == nil && liveness.problem != nil
-        if withoutLiveness {
-            for id in policy.doors.keys { policy.doors[id]!.liveness = .off; policy.doors[id]!.livenessSchedule = [] }
-        }
+        if withoutLiveness { policy = policy.withLivenessOff() }
         let pinMap = try PinMap.load(path: Checkout.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("warden-demo-\(getpid())").path
         defer { if !keep { try? FileManager.default.removeItem(atPath: home) } }
@@ -71,7 +69,7 @@ struct DemoCommand: ParsableCommand {
               the demo also shows a print being refused.
             """)
         } else if liveness.detector != nil {
-            print("Liveness: required where a face alone opens a door (lobby, office); the presentation-attack models are installed.")
+            print("Liveness: required at \(liveness.doors.joined(separator: ", ")); the presentation-attack models are installed.")
         }
         print("Setup: Barack Obama is enrolled from one photo (obama.jpg), in groups staff and it-admins, badge 12:1001.")
         try s.enroll(name: "Barack Obama", photo: photo("obama.jpg"), groups: ["staff", "it-admins"], badge: "12:1001")

@@ -147,7 +147,7 @@ struct EmbedFaces: ParsableCommand {
         let engine = try detection.engine(global)
         let results = eachImage(images) { path, image in
             var faces = try engine.detect(image, options: detection.options)
-            if largest, let big = faces.max(by: { $0.box.area < $1.box.area }) { faces = [big] }
+            if largest, let big = faces.largest { faces = [big] }
             let embeddings = try engine.embed(image, faces: faces)
             return ImageResult(path: path, faces: zip(faces, embeddings).map {
                 FaceEmbedding(face: FaceRecord($0), model: $1.modelID, rawNorm: $1.rawNorm, embedding: $1.values)

@@ -31,7 +31,7 @@ struct FacesDemo: ParsableCommand {
             do {
                 let image = try RGBImage(contentsOf: folder.appendingPathComponent(name).path)
                 let faces = try engine.detect(image)
-                guard let face = faces.max(by: { $0.box.area < $1.box.area }) else {
+                guard let face = faces.largest else {
                     print("  \(pad(name, 26)) no face found"); continue
                 }
                 let e = try engine.embed(image, face: face)

@@ -80,7 +80,7 @@ struct PadEval: ParsableCommand {
         var dumped: [String] = []
         func score(_ image: RGBImage) throws -> LivenessScore? {
             let faces = try engine.detect(image, options: DetectionOptions(upsample: 1))
-            guard let f = faces.max(by: { $0.box.area < $1.box.area }) else { noFace += 1; return nil }
+            guard let f = faces.largest else { noFace += 1; return nil }
             let s = try pad.score(image, face: f)
             if dump != nil { dumped.append("{\"set\":\"\(set)\",\"v2\":\(s.v2),\"v1se\":\(s.v1se)}") }
             return s

@@ -35,7 +35,7 @@ struct PadMotion: ParsableCommand {
     func run() throws {
         let engine = try global.loadEngine()
         func landmarks(_ images: [RGBImage]) -> [FaceLandmarks?] {
-            images.map { img in (try? engine.detect(img, options: DetectionOptions(upsample: 1)))?.max { $0.box.area < $1.box.area }?.landmarks }
+            images.map { img in (try? engine.detect(img, options: DetectionOptions(upsample: 1)))?.largest?.landmarks }
         }
         func pairs(_ seq: [FaceLandmarks?]) -> [(motion: Double, residual: Double)] {
             var out: [(Double, Double)] = []

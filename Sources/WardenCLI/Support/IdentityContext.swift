@@ -66,7 +66,7 @@ func probeEmbedding(_ path: String, engine: FaceEngine, options: DetectionOption
                     noFaceHint: String = "") throws -> (Embedding, Face, Int) {
     let image = try loadImage(path)
     let faces = try engine.detect(image, options: options)
-    guard let face = faces.max(by: { $0.box.area < $1.box.area }) else {
+    guard let face = faces.largest else {
         throw CLIError("\(path): no face found" + noFaceHint)
     }
     return (try engine.embed(image, face: face), face, faces.count)
