@@ -80,6 +80,12 @@ public final class AuditStore: Sendable {
         guard unknown.isEmpty else { throw AuditError.newerSchema(path) }
         // Only a migration needs the write lock: opening for reading must not wait on a writer.
         if try !writer.read({ try m.hasCompletedMigrations($0) }) { try m.migrate(writer) }
+        // A new, empty log gets its head (row 0, the genesis) before anyone appends, so a
+        // head missing beside rows always means a removed one. Without it, a second process
+        // appending between the first writer's first commit and its first head update took
+        // the gap for a deletion and refused (found by the concurrent-writers test). Best
+        // effort: on a full disk the first append's own head update still covers it.
+        if readHeadState() == .absent, (try? writer.read({ try self.tail($0).0 })) == 0 { try? updateHead() }
     }
 
     static var migrator: DatabaseMigrator {
@@ -248,7 +254,20 @@ public final class AuditStore: Sendable {
         }
     }
 
-    func readHeadState() -> HeadState {
+    func readHeadState() -> HeadState { Self.readHeadState(at: headPath) }
+
+    /// Whether a home's audit head records a written row (a new log's head is row 0): the
+    /// sign that the home has history, whatever became of its other files.
+    public static func headRecordsRows(home: String) -> Bool {
+        let path = ((home as NSString).appendingPathComponent(fileName) as NSString).deletingPathExtension + ".head"
+        switch readHeadState(at: path) {
+        case .absent: return false
+        case .unreadable: return true      // something is there: treat it as history
+        case .recorded(let h): return h.seq > 0
+        }
+    }
+
+    static func readHeadState(at headPath: String) -> HeadState {
         var st = stat()
         guard lstat(headPath, &st) == 0 else {
             return errno == ENOENT ? .absent : .unreadable(String(cString: strerror(errno)))

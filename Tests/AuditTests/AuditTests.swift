@@ -101,6 +101,19 @@ struct AuditTests {
         #expect(r.problem != nil)
     }
 
+    /// A new log's head is written before its first row (row 0, the genesis), so another
+    /// writer never sees rows beside no head; it does not count as history until a row is.
+    @Test func aNewLogIsAnchoredBeforeItsFirstRow() throws {
+        let dir = TempDir()
+        let store = try AuditStore(home: dir.path)
+        #expect(FileManager.default.fileExists(atPath: store.headPath))
+        #expect(try store.discontinuity() == nil)
+        #expect(!AuditStore.headRecordsRows(home: dir.path))
+        try store.append(Array(sampleEvents().prefix(2)))
+        #expect(AuditStore.headRecordsRows(home: dir.path))
+        #expect(try store.discontinuity() == nil)
+    }
+
     @Test func concurrentWritersKeepOneChain() throws {
         let dir = TempDir()
         let a = try AuditStore(home: dir.path), b = try AuditStore(home: dir.path)

@@ -1,4 +1,5 @@
 import Foundation
+import Audit
 
 /// The one data directory that holds all of Warden's state: `--home DIR`, else
 /// `WARDEN_HOME`, else `/var/lib/warden` for root, else `$XDG_DATA_HOME/warden`
@@ -33,7 +34,7 @@ public struct WardenHome: Sendable, Equatable {
 
 extension WardenHome {
     /// Why this home's identity database counts as lost, or nil: the home is established
-    /// (the audit log's head, written with its first row, or a template key exists) but `identity.sqlite`
+    /// (the audit log's head records a row, or a template key exists) but `identity.sqlite`
     /// is missing or empty.
     func lostIdentityDatabase() -> String? {
         let fm = FileManager.default
@@ -41,7 +42,7 @@ extension WardenHome {
         let size = (try? fm.attributesOfItem(atPath: db))?[.size] as? Int
         guard size == nil || size == 0 else { return nil }
         var evidence: [String] = []
-        if fm.fileExists(atPath: file("audit.head")) { evidence.append("an audit log head") }
+        if AuditStore.headRecordsRows(home: path) { evidence.append("an audit log head") }
         if fm.fileExists(atPath: file("keys/template.key")) { evidence.append("a template key") }
         guard !evidence.isEmpty else { return nil }
         return "the identity database \(db) is \(size == nil ? "missing" : "empty (0 bytes)"), but this home has \(evidence.joined(separator: " and "))"
