@@ -31,6 +31,7 @@ public struct AuditRow: Sendable, Equatable {
     public let payload: String
     public let prevHash: String
     public let hash: String
+    public init(seq: Int64, payload: String, prevHash: String, hash: String) { self.seq = seq; self.payload = payload; self.prevHash = prevHash; self.hash = hash }
 }
 
 /// The audit log on disk: `<home>/audit.sqlite`, append-only, hash-chained, plus a head file
@@ -330,6 +331,14 @@ public final class AuditStore: Sendable {
     /// The last pruned row, which the remaining chain starts after (0 when none was pruned).
     public func anchorSeq() throws -> Int64 {
         try writer.read { try Int64.fetchOne($0, sql: "SELECT seq FROM auditAnchor WHERE id = 1") ?? 0 }
+    }
+
+    /// Up to `limit` rows after `seq`, in order: what a controller uploads next.
+    public func rows(after seq: Int64, limit: Int) throws -> [AuditRow] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, payload, prevHash, hash FROM auditEvent WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+                .map { AuditRow(seq: $0["seq"], payload: $0["payload"], prevHash: $0["prevHash"], hash: $0["hash"]) }
+        }
     }
 
     /// Rows in sequence order, streamed to `body` so exports never hold the whole log.

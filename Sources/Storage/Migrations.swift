@@ -88,6 +88,10 @@ enum WardenMigrations {
             try db.alter(table: "adminChange") { t in t.add(column: "auditSeq", .integer) }
             try db.execute(sql: "UPDATE adminChange SET auditSeq = 0")
         }
+        m.registerMigration("v4-fleet-replica") { db in
+            // The fleet revision a controller's replica holds (one row; absent off a fleet).
+            try db.execute(sql: "CREATE TABLE fleetReplica (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL, appliedAt DATETIME NOT NULL)")
+        }
         return m
     }
 }

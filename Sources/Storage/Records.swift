@@ -61,6 +61,12 @@ public struct Badge: Codable, Sendable, Equatable, FetchableRecord, MutablePersi
         self.issuedAt = now
     }
 
+    /// A badge exactly as another store holds it (a fleet replica's rows keep the server's ids).
+    public init(id: Int64, personId: Int64, format: String, facilityCode: Int, cardNumber: Int64, status: BadgeStatus, issuedAt: Date, revokedAt: Date?) {
+        self.id = id; self.personId = personId; self.format = format; self.facilityCode = facilityCode; self.cardNumber = cardNumber
+        self.status = status; self.issuedAt = issuedAt; self.revokedAt = revokedAt
+    }
+
     public var credentialText: String { "\(facilityCode):\(cardNumber)" }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

@@ -228,6 +228,7 @@ public final class WardenDatabase: Sendable {
     public var people: PersonRepository { PersonRepository(writer: writer, changes: changeWriter) }
     public var badges: BadgeRepository { BadgeRepository(writer: writer, changes: changeWriter) }
     public var templates: TemplateRepository { TemplateRepository(writer: writer, changes: changeWriter, cipher: cipherBox.cipher) }
+    public var replica: ReplicaRepository { ReplicaRepository(writer: writer, changes: changeWriter, cipher: cipherBox.cipher) }
     public var changes: AdminChangeRepository { AdminChangeRepository(writer: writer) }
 }
 

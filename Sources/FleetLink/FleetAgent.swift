@@ -1,0 +1,271 @@
+import Audit
+import FleetProtocol
+import Foundation
+import Storage
+import WardenCore
+
+/// What `warden status` and the server's fleet view show of the link.
+public struct FleetLinkStatus: Codable, Sendable, Equatable {
+    public var server: String
+    public var controller: String
+    public var connected: Bool
+    public var lastContact: Date?
+    public var appliedRevision: Int64
+    public var serverRevision: Int64?
+    /// The server's high-water mark: every local row up to it is stored centrally.
+    public var acknowledgedSeq: Int64
+    public var bufferedEvents: Int64
+    public var clockSkewSeconds: Double?
+    public var lastError: String?
+}
+
+/// A controller's side of the fleet, run beside the doors by `warden run`: it pulls the
+/// change feed into the local replica, uploads the local audit log in order, and reports
+/// itself. It never touches a door: a lost link leaves the replica as it was and the
+/// doors deciding from it, and both the loss and the return are logged.
+public final class FleetAgent: @unchecked Sendable {
+    public let membership: FleetMembership
+    let transport: any FleetTransport
+    let db: WardenDatabase
+    let audit: AuditStore
+    let home: String
+    let wardenVersion: String
+    let record: @Sendable (AuditEvent) -> Void
+    let doors: @Sendable () -> [DoorReport]
+
+    private let lock = NSLock()
+    private var status: FleetLinkStatus
+    private var reloadRequested = false
+    private var everConnected: Bool? = nil
+    private var lostAt: Date? = nil
+    private var skewAlarmed = false
+
+    public init(membership: FleetMembership, transport: any FleetTransport, db: WardenDatabase, audit: AuditStore, home: String, wardenVersion: String,
+                record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [DoorReport] = { [] }) {
+        self.membership = membership; self.transport = transport; self.db = db; self.audit = audit; self.home = home
+        self.wardenVersion = wardenVersion; self.record = record; self.doors = doors
+        status = FleetLinkStatus(server: membership.settings.server, controller: membership.settings.controller, connected: false, lastContact: nil,
+                                 appliedRevision: (try? db.replica.appliedRevision()) ?? 0, serverRevision: nil, acknowledgedSeq: 0,
+                                 bufferedEvents: 0, clockSkewSeconds: nil, lastError: nil)
+    }
+
+    /// Closes the link's connections; call once the agent is no longer run.
+    public func shutdown() async { await transport.shutdown() }
+
+    public var linkStatus: FleetLinkStatus { lock.withLock { status } }
+
+    /// True once after the replica or the configuration changed: the door loop reloads.
+    public func takeReloadRequest() -> Bool { lock.withLock { defer { reloadRequested = false }; return reloadRequested } }
+
+    private func update(_ body: (inout FleetLinkStatus) -> Void) { lock.withLock { body(&status) } }
+
+    /// Until cancelled: the feed, the upload and the heartbeat, each retrying on its own.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.loop(every: 0) { try await self.syncOnce(wait: FleetTiming.longPoll) } }
+            group.addTask { await self.loop(every: 1) { let ack = try await self.uploadOnce(); return ack.accepted } }
+            group.addTask { await self.loop(every: FleetTiming.heartbeat) { try await self.heartbeatOnce(); return 0 } }
+        }
+    }
+
+    private func loop(every pause: Double, _ body: @Sendable () async throws -> Int) async {
+        while !Task.isCancelled {
+            var delay = pause
+            do {
+                let progress = try await body()
+                if progress > 0 && pause <= 1 { delay = 0 }
+            } catch {
+                delay = max(pause, FleetTiming.retryAfterFailure)
+            }
+            if delay > 0 { try? await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
+        }
+    }
+
+    // MARK: the feed
+
+    /// Fetches and applies what changed since the replica's revision (one page); returns
+    /// the number of items applied.
+    @discardableResult
+    public func syncOnce(wait: Double = 0) async throws -> Int {
+        let since = try db.replica.appliedRevision()
+        let set: ChangeSet = try await linked { try await self.transport.getJSON(ChangeSet.self, FleetPath.changes, query: ["since": String(since), "wait": String(Int(wait))],
+                                                                                 timeout: .seconds(Int64(wait) + 10)) }
+        guard set.through > since || set.snapshot && !set.items.isEmpty else { return 0 }
+        try apply(set)
+        update { $0.appliedRevision = set.through; $0.serverRevision = max($0.serverRevision ?? 0, set.through) }
+        _ = try? await linked { try await self.transport.postJSON(AppliedReport.self, FleetPath.applied, AppliedReport(revision: set.through)) }
+        lock.withLock { reloadRequested = true }
+        return max(1, set.items.count)
+    }
+
+    /// Writes the configuration first (harmless if the transaction then fails: the same
+    /// versions come again), then applies the records in one transaction.
+    func apply(_ set: ChangeSet) throws {
+        for item in set.items where !item.deleted {
+            guard let config = item.configuration else { continue }
+            switch item.kind {
+            case .policy: try ConfigurationFiles.replaceDirectory(membership.policyDirectory, with: config.files)
+            case .thresholds:
+                for (name, text) in config.files where name == "matching.yaml" {
+                    try ConfigurationFiles.replaceFile((home as NSString).appendingPathComponent(name), with: text)
+                }
+            default: break
+            }
+        }
+        try db.replica.apply(ReplicaMapping.batch(set))
+    }
+
+    // MARK: the upload
+
+    /// Sends the next rows after the server's high-water mark; keeps every row locally
+    /// (pruning is the operator's, and `audit prune` refuses rows not yet acknowledged).
+    @discardableResult
+    public func uploadOnce(limit: Int = FleetTiming.uploadBatch) async throws -> EventAck {
+        var after = linkStatus.acknowledgedSeq
+        for _ in 0..<3 {
+            let rows = try audit.rows(after: after, limit: limit)
+            let last = try audit.lastSeq()
+            update { $0.bufferedEvents = max(0, last - after) }
+            guard !rows.isEmpty else { return EventAck(highWater: after, accepted: 0) }
+            do {
+                let batch = EventBatch(rows: rows.map { UploadedRow(seq: $0.seq, payload: $0.payload, prevHash: $0.prevHash, hash: $0.hash) })
+                let ack: EventAck = try await linked { try await self.transport.postJSON(EventAck.self, FleetPath.events, batch, timeout: .seconds(60)) }
+                update { $0.acknowledgedSeq = ack.highWater; $0.bufferedEvents = max(0, last - ack.highWater) }
+                return ack
+            } catch FleetLinkError.refused(409, let reply) where reply.highWater != nil {
+                // Out of step (first upload, or an ack lost): resume where the server says.
+                after = reply.highWater!
+                update { $0.acknowledgedSeq = after }
+            }
+        }
+        throw FleetLinkError.invalid("the server keeps refusing the upload's starting point")
+    }
+
+    // MARK: the heartbeat
+
+    public func heartbeatOnce() async throws {
+        let s = linkStatus
+        let sent = Date()
+        let report = ControllerReport(wardenVersion: wardenVersion, appliedRevision: s.appliedRevision, bufferedEvents: s.bufferedEvents, sentAt: sent,
+                                      clockSkewSeconds: s.clockSkewSeconds, doors: doors())
+        let reply: HeartbeatReply = try await linked { try await self.transport.postJSON(HeartbeatReply.self, FleetPath.heartbeat, report) }
+        let received = Date()
+        // The server's clock read half-way through the exchange, as NTP does.
+        let skew = reply.serverTime.timeIntervalSince(sent.addingTimeInterval(received.timeIntervalSince(sent) / 2))
+        update { $0.clockSkewSeconds = skew; $0.serverRevision = reply.currentRevision; $0.acknowledgedSeq = max($0.acknowledgedSeq, reply.highWater) }
+        let alarm = abs(skew) > FleetTiming.clockSkewAlarm
+        let was = lock.withLock { defer { skewAlarmed = alarm }; return skewAlarmed }
+        if alarm && !was {
+            record(AuditEvent(kind: .system, type: "fleet.clock_skew", detail: ["skew_seconds": String(format: "%.1f", skew),
+                                                                              "limit_seconds": String(format: "%.0f", FleetTiming.clockSkewAlarm),
+                                                                              "hint": "synchronise this board's clock (systemd-timesyncd or chrony)"]))
+        }
+    }
+
+    // MARK: the link's state
+
+    /// Runs a request and tracks the link: the first failure after a success logs
+    /// `fleet.link_lost`; the first success after it, `fleet.link_restored`.
+    func linked<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let r = try await body()
+            let now = Date()
+            let (wasDown, since) = lock.withLock {
+                defer { everConnected = true; lostAt = nil; status.connected = true; status.lastContact = now; status.lastError = nil }
+                return (everConnected != true, lostAt)
+            }
+            if wasDown, let since {
+                record(AuditEvent(kind: .system, type: "fleet.link_restored", detail: ["server": membership.settings.server, "offline_seconds": String(format: "%.1f", now.timeIntervalSince(since))]))
+            }
+            return r
+        } catch {
+            if case FleetLinkError.unreachable(let why) = error {
+                let now = Date()
+                let first = lock.withLock {
+                    let first = everConnected != false
+                    if first { everConnected = false; lostAt = now }
+                    status.connected = false; status.lastError = why
+                    return first
+                }
+                if first {
+                    record(AuditEvent(kind: .system, type: "fleet.link_lost", detail: ["server": membership.settings.server, "reason": why,
+                                                                                     "effect": "doors keep deciding from the local replica"]))
+                }
+            } else {
+                update { $0.lastError = "\(error)" }
+            }
+            throw error
+        }
+    }
+}
+
+/// Wire records to Storage's.
+enum ReplicaMapping {
+    static func batch(_ set: ChangeSet) -> ReplicaBatch {
+        var upserts: [ReplicaBatch.Upsert] = []
+        var deletions: [(ReplicaBatch.Kind, Int64)] = []
+        for i in set.items {
+            let kind: ReplicaBatch.Kind?
+            switch i.kind {
+            case .person: kind = .person
+            case .group: kind = .group
+            case .badge: kind = .badge
+            case .template: kind = .template
+            case .grant: kind = .grant
+            case .policy, .thresholds: kind = nil
+            }
+            guard let kind else { continue }
+            if i.deleted { deletions.append((kind, i.id)); continue }
+            if let p = i.person {
+                var r = Person(displayName: p.displayName, externalID: p.externalID, status: PersonStatus(rawValue: p.status) ?? .suspended,
+                               validFrom: p.validFrom, validUntil: p.validUntil, at: p.createdAt)
+                r.id = p.id; r.updatedAt = p.updatedAt
+                upserts.append(.person(r))
+            } else if let g = i.group {
+                var r = PersonGroup(name: g.name, at: g.createdAt); r.id = g.id
+                upserts.append(.group(r, members: g.members))
+            } else if let b = i.badge {
+                upserts.append(.badge(Badge(id: b.id, personId: b.personID, format: b.format, facilityCode: b.facilityCode, cardNumber: b.cardNumber,
+                                            status: BadgeStatus(rawValue: b.status) ?? .revoked, issuedAt: b.issuedAt, revokedAt: b.revokedAt)))
+            } else if let t = i.template {
+                upserts.append(.template(FaceTemplate(id: t.id, personId: t.personID, embedding: t.embedding, modelID: t.modelID, interEyeDistance: t.interEyeDistance,
+                                                      sharpness: t.sharpness, yaw: t.yaw, roll: t.roll, detectionScore: t.detectionScore, sourceSHA256: t.sourceSHA256,
+                                                      sourceName: t.sourceName, createdBy: t.createdBy, createdAt: t.createdAt)))
+            } else if let g = i.grant {
+                var r = AccessGrant(personID: g.personID, groupName: g.groupName, zone: g.zone, schedule: g.schedule, until: g.until, createdBy: g.createdBy, at: g.createdAt)
+                r.id = g.id
+                upserts.append(.grant(r))
+            }
+        }
+        return ReplicaBatch(snapshot: set.snapshot, revision: set.through, upserts: upserts, deletions: deletions)
+    }
+}
+
+/// Configuration files replaced whole: written beside, fsynced, renamed into place.
+enum ConfigurationFiles {
+    static func replaceFile(_ path: String, with text: String) throws {
+        let tmp = path + ".fleet-new"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw FleetLinkError.invalid("cannot write \(tmp)")
+        }
+        guard rename(tmp, path) == 0 else { throw FleetLinkError.invalid("cannot install \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    static func replaceDirectory(_ dir: String, with files: [String: String]) throws {
+        let fm = FileManager.default
+        let fresh = dir + ".new", old = dir + ".old"
+        try? fm.removeItem(atPath: fresh)
+        try fm.createDirectory(atPath: fresh, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for (name, text) in files {
+            // Names come from the server; a path in one would write outside the directory.
+            guard !name.contains("/"), !name.hasPrefix("."), !name.isEmpty else { throw FleetLinkError.invalid("the server sent a policy file named '\(name)'") }
+            guard fm.createFile(atPath: (fresh as NSString).appendingPathComponent(name), contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw FleetLinkError.invalid("cannot write the policy file \(name)")
+            }
+        }
+        try? fm.removeItem(atPath: old)
+        if fm.fileExists(atPath: dir) { try fm.moveItem(atPath: dir, toPath: old) }
+        try fm.moveItem(atPath: fresh, toPath: dir)
+        try? fm.removeItem(atPath: old)
+    }
+}

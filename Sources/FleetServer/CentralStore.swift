@@ -1,0 +1,176 @@
+import Audit
+import FleetProtocol
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+import WardenCore
+
+/// What the central store refuses, in words an operator can act on; each maps to one HTTP
+/// status so the CLI shows the same message whether it ran locally or at the server.
+public enum CentralError: Error, CustomStringConvertible, Sendable, Equatable {
+    case newerSchema([String])
+    case notFound(String)
+    case conflict(String)
+    case invalid(String)
+    case forbidden(String)
+    case unauthenticated(String)
+    case tooManyAttempts(String)
+    case database(String)
+
+    public var description: String {
+        switch self {
+        case .newerSchema(let ids): return "the central database was migrated by a newer Warden server (\(ids.joined(separator: ", "))); upgrade this server"
+        case .notFound(let s), .conflict(let s), .invalid(let s), .forbidden(let s), .unauthenticated(let s), .tooManyAttempts(let s), .database(let s): return s
+        }
+    }
+
+    public var httpStatus: Int {
+        switch self {
+        case .notFound: 404
+        case .conflict: 409
+        case .invalid: 400
+        case .forbidden: 403
+        case .unauthenticated: 401
+        case .tooManyAttempts: 429
+        case .newerSchema, .database: 503
+        }
+    }
+}
+
+/// How to reach PostgreSQL: a `postgres://user:password@host:port/database` URL, or a
+/// socket directory (`postgres:///database?host=/run/postgresql&user=warden`).
+public struct DatabaseAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String?
+    public var port: Int
+    public var socketDirectory: String?
+    public var user: String
+    public var password: String?
+    public var database: String
+
+    public init(parsing text: String) throws {
+        guard let c = URLComponents(string: text), c.scheme == "postgres" || c.scheme == "postgresql" else {
+            throw CentralError.invalid("database '\(text)' is not a postgres:// URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE, or postgres:///DATABASE?host=/socket/dir&user=USER)")
+        }
+        let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        port = c.port ?? Int(query["port"] ?? "") ?? 5432
+        if let h = c.host, !h.isEmpty { host = h; socketDirectory = nil } else {
+            host = nil
+            socketDirectory = query["host"] ?? "/run/postgresql"
+        }
+        user = c.user ?? query["user"] ?? "warden"
+        password = c.password ?? query["password"]
+        let db = c.path.hasPrefix("/") ? String(c.path.dropFirst()) : c.path
+        database = db.isEmpty ? "warden" : db
+    }
+
+    public var description: String {
+        let at = host.map { "\($0):\(port)" } ?? "socket \(socketDirectory ?? "?")/.s.PGSQL.\(port)"
+        return "postgres \(user)@\(at)/\(database)"
+    }
+
+    func clientConfiguration() -> PostgresClient.Configuration {
+        var config: PostgresClient.Configuration
+        if let host {
+            config = .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+        } else {
+            config = .init(unixSocketPath: "\(socketDirectory!)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        }
+        config.options.maximumConnections = 16
+        return config
+    }
+}
+
+/// The central store on PostgreSQL. Every replicated change runs in `change`, which takes
+/// the next revision under an advisory lock and chains the operator's admin event into
+/// the server's own log in the same transaction, so a change and its record commit
+/// together, as on a board.
+public final class CentralStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    /// Seals templates at rest (the server's own key, like a board's `keys/template.key`).
+    let cipher: TemplateCipher
+
+    public static let notifyChannel = "warden_changes"
+    public static let serverControllerID: Int64 = 0
+
+    /// The client must be running (`run()` in a task group) before any call.
+    public init(client: PostgresClient, templateKey: TemplateCipher, logger: Logger) {
+        self.client = client; self.cipher = templateKey; self.logger = logger
+    }
+
+    public static func makeClient(_ address: DatabaseAddress, logger: Logger) -> PostgresClient {
+        PostgresClient(configuration: address.clientConfiguration(), backgroundLogger: logger)
+    }
+
+    public func migrate() async throws {
+        do { try await CentralSchema.migrate(client, logger: logger) } catch let e as CentralError { throw e } catch {
+            throw CentralError.database("cannot migrate the central database: \(String(reflecting: error))")
+        }
+    }
+
+    public func currentRevision() async throws -> Int64 {
+        try await one(client.query("SELECT current_revision FROM feed_state WHERE id = 1", logger: logger), Int64.self) ?? 0
+    }
+
+    /// One replicated change: the body gets the connection and the new revision, and
+    /// returns its result with the admin event that records it.
+    func change<T: Sendable>(by op: Operator, _ body: @Sendable (PostgresConnection, Int64) async throws -> (T, AuditEvent)) async throws -> T {
+        try await transaction { conn in
+            try await conn.query("SELECT pg_advisory_xact_lock(\(Locks.changes))", logger: self.logger)
+            let rev = try await self.one(conn.query("UPDATE feed_state SET current_revision = current_revision + 1 WHERE id = 1 RETURNING current_revision", logger: self.logger), Int64.self)!
+            var (result, event) = try await body(conn, rev)
+            var detail = event.detail ?? [:]
+            detail["revision"] = String(rev)
+            event.detail = detail
+            try await self.appendServerEvents([event], conn)
+            try await conn.query("SELECT pg_notify(\(Self.notifyChannel), \(String(rev)))", logger: self.logger)
+            return result
+        }
+    }
+
+    /// An admin event that changes nothing replicated (a token, a revocation, an operator):
+    /// chained into the server's log in the caller's transaction.
+    func appendServerEvents(_ events: [AuditEvent], _ conn: PostgresConnection) async throws {
+        guard let (hw, last) = try await one(conn.query("SELECT high_water, last_hash FROM controller WHERE id = 0 FOR UPDATE", logger: logger), (Int64, String?).self) else {
+            throw CentralError.database("the central database has no server row (controller 0); was it migrated?")
+        }
+        var seq = hw, prev = last ?? AuditChain.genesisHash
+        var rows: [AuditRow] = []
+        for e in events {
+            seq += 1
+            let r = try AuditChain.row(for: e, seq: seq, prevHash: prev)
+            rows.append(r); prev = r.hash
+        }
+        try await insertRows(rows, controller: Self.serverControllerID, conn)
+        try await conn.query("UPDATE controller SET high_water = \(seq), last_hash = \(prev) WHERE id = 0", logger: logger)
+    }
+
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { conn in try await body(conn) }
+        } catch let e as CentralError { throw e } catch let e as UploadGap { throw e } catch let e as StorageError {
+            throw CentralError.invalid(e.description)
+        } catch let e as PSQLError {
+            if let code = e.serverInfo?[.sqlState], code == "23505" {
+                throw CentralError.conflict("that already exists: \(e.serverInfo?[.message] ?? "unique constraint")")
+            }
+            throw CentralError.database("the central database refused: \(e.serverInfo?[.message] ?? String(reflecting: e))")
+        } catch let e as PostgresTransactionError {
+            if let inner = e.closureError as? CentralError { throw inner }
+            if let inner = e.closureError as? UploadGap { throw inner }
+            if let inner = e.closureError as? StorageError { throw CentralError.invalid(inner.description) }
+            if let inner = e.closureError as? FleetCertificateError { throw CentralError.invalid(inner.description) }
+            if let inner = e.closureError as? PSQLError, let code = inner.serverInfo?[.sqlState], code == "23505" {
+                throw CentralError.conflict("that already exists: \(inner.serverInfo?[.message] ?? "unique constraint")")
+            }
+            throw CentralError.database("the central database refused the change: \(String(describing: e.closureError ?? e.commitError ?? e.rollbackError))")
+        }
+    }
+
+    /// The first row of a result, decoded, or nil when there is none.
+    func one<each C: PostgresDecodable & Sendable>(_ rows: PostgresRowSequence, _ type: (repeat each C).Type) async throws -> (repeat each C)? {
+        for try await v in rows.decode((repeat each C).self) { return v }
+        return nil
+    }
+}

@@ -1,0 +1,146 @@
+import Crypto
+import FleetProtocol
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+
+/// The request context: the channel, so a handler can read the client certificate that
+/// the TLS handshake verified against the site CA.
+public struct FleetRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// `warden server`: the fleet protocol and the admin API over HTTPS with mutual TLS.
+/// Client certificates are optional at the handshake (a board joining has none yet) but
+/// any certificate offered must chain to the site CA, or the handshake fails; every
+/// controller path then requires one and looks the controller up by its fingerprint, so a
+/// revoked controller is refused on its next request.
+public struct FleetHTTPServer: Sendable {
+    public let store: CentralStore
+    public let ca: SiteCA
+    public let serverCertificate: KeyAndCertificate
+    public let serverNames: [String]
+    public let notifier: ChangeNotifier
+    public let logger: Logger
+
+    public static let maximumLongPoll: Double = 30
+    static let maximumBody = 64 << 20
+
+    public init(store: CentralStore, ca: SiteCA, serverCertificate: KeyAndCertificate, serverNames: [String], notifier: ChangeNotifier, logger: Logger) {
+        self.store = store; self.ca = ca; self.serverCertificate = serverCertificate; self.serverNames = serverNames; self.notifier = notifier; self.logger = logger
+    }
+
+    public func tlsConfiguration() throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMBytes(Array(serverCertificate.certificatePEM.utf8)).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(bytes: Array(serverCertificate.privateKeyPEM.utf8), format: .pem)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try ca.pem.certificatePEM.utf8)))
+        tls.certificateVerification = .optionalVerification
+        tls.minimumTLSVersion = .tlsv12
+        return tls
+    }
+
+    public func makeApplication(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        let router = Router(context: FleetRequestContext.self)
+        routes(router)
+        return Application(router: router, server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
+                           configuration: .init(address: .hostname(host, port: port), serverName: "warden"),
+                           onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+                           logger: logger)
+    }
+
+    func routes(_ router: Router<FleetRequestContext>) {
+        router.get(RouterPath(stringLiteral: FleetPath.caCertificate)) { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: .init(byteBuffer: ByteBuffer(string: try ca.pem.certificatePEM)))
+        }
+        router.post(RouterPath(stringLiteral: FleetPath.join)) { req, ctx in
+            try await reply {
+                let r: JoinRequest = try await decode(req)
+                return try await store.join(r, ca: ca, serverNames: serverNames)
+            }
+        }
+        router.get(RouterPath(stringLiteral: FleetPath.changes)) { req, ctx in
+            try await reply {
+                let c = try await controller(ctx)
+                let since = Int64(req.uri.queryParameters.get("since") ?? "0") ?? 0
+                let wait = min(Self.maximumLongPoll, Double(req.uri.queryParameters.get("wait") ?? "0") ?? 0)
+                let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+                while true {
+                    let set = try await store.changes(since: since)
+                    if !set.items.isEmpty || set.snapshot || ContinuousClock.now >= deadline { return set }
+                    // Woken by a commit anywhere in the fleet, else re-checked every 5 s.
+                    await notifier.wait(after: set.through, timeout: min(.seconds(5), deadline - ContinuousClock.now))
+                    _ = c
+                }
+            }
+        }
+        router.post(RouterPath(stringLiteral: FleetPath.applied)) { req, ctx in
+            try await reply {
+                let c = try await controller(ctx)
+                let r: AppliedReport = try await decode(req)
+                try await store.applied(c, revision: r.revision)
+                return r
+            }
+        }
+        router.post(RouterPath(stringLiteral: FleetPath.events)) { req, ctx in
+            try await reply {
+                let c = try await controller(ctx)
+                let batch: EventBatch = try await decode(req)
+                return try await store.ingest(batch, from: c)
+            }
+        }
+        router.post(RouterPath(stringLiteral: FleetPath.heartbeat)) { req, ctx in
+            try await reply {
+                let c = try await controller(ctx)
+                let r: ControllerReport = try await decode(req)
+                return try await store.heartbeat(c, r)
+            }
+        }
+    }
+
+    /// The controller whose verified certificate this connection carries.
+    func controller(_ ctx: FleetRequestContext) async throws -> ControllerRow {
+        guard let cert = try await ctx.channel.nioSSL_peerCertificate().get() else {
+            throw CentralError.unauthenticated("this path needs the controller's certificate (join first: `warden fleet join URL --token T`)")
+        }
+        let fp = SHA256.hash(data: try cert.toDERBytes()).map { String(format: "%02x", $0) }.joined()
+        return try await store.controller(certificateFingerprint: fp)
+    }
+
+    func decode<T: Decodable>(_ req: Request) async throws -> T {
+        let body = try await req.body.collect(upTo: Self.maximumBody)
+        do { return try FleetJSON.decoder().decode(T.self, from: Data(buffer: body)) } catch {
+            throw CentralError.invalid("the request body is not a valid \(T.self): \(error)")
+        }
+    }
+
+    /// The handler's result as JSON, or its error as an `ErrorReply` with its status.
+    func reply<T: Encodable>(_ body: () async throws -> T) async throws -> Response {
+        do {
+            let data = try FleetJSON.encoder().encode(try await body())
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        } catch let gap as UploadGap {
+            return errorResponse(409, ErrorReply(error: gap.message, highWater: gap.highWater))
+        } catch let e as CentralError {
+            if e.httpStatus >= 500 { logger.error("\(e)") }
+            return errorResponse(e.httpStatus, ErrorReply(error: e.description))
+        } catch {
+            logger.error("request failed: \(String(reflecting: error))")
+            return errorResponse(500, ErrorReply(error: "the server failed: \(error)"))
+        }
+    }
+
+    func errorResponse(_ status: Int, _ body: ErrorReply) -> Response {
+        let data = (try? FleetJSON.encoder().encode(body)) ?? Data()
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

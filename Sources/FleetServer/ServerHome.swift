@@ -1,0 +1,71 @@
+import FleetProtocol
+import Foundation
+import Storage
+import Yams
+
+/// The server's directory: its configuration and its secrets, which every instance of a
+/// site's server shares (copy the directory to a second host). All other state is in
+/// PostgreSQL.
+///
+///     server.yaml        database URL, listen address, the names the server is reached by
+///     ca.key, ca.pem     the site CA (keep ca.key offline-backed-up: it signs controllers)
+///     server.key/.pem    the server's TLS certificate, signed by the CA
+///     keys/template.key  seals templates at rest in PostgreSQL
+public struct ServerHome: Sendable {
+    public let path: String
+    public init(path: String) { self.path = path }
+
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    public struct Settings: Codable, Sendable, Equatable {
+        public var database: String
+        public var listen: String
+        public var port: Int
+        public var names: [String]
+        public init(database: String, listen: String, port: Int, names: [String]) { self.database = database; self.listen = listen; self.port = port; self.names = names }
+    }
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: file("server.yaml")) }
+
+    /// Creates the directory, the CA, the server certificate and the template key. Refuses
+    /// to overwrite an existing server's CA: every joined controller trusts it.
+    public func initialise(site: String, settings: Settings, now: Date = Date()) throws {
+        guard !exists else { throw CentralError.conflict("\(file("server.yaml")) exists: this directory already holds a server (its CA signs the site's controllers)") }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let ca = try SiteCA.create(siteName: site, now: now)
+        let caPEM = try ca.pem
+        let server = try ca.issueServerCertificate(names: settings.names, now: now)
+        try write(caPEM.privateKeyPEM, "ca.key", mode: 0o600)
+        try write(caPEM.certificatePEM, "ca.pem", mode: 0o644)
+        try write(server.privateKeyPEM, "server.key", mode: 0o600)
+        try write(server.certificatePEM, "server.pem", mode: 0o644)
+        _ = try TemplateKeyFile.loadOrCreate(path: file("keys/template.key"))
+        try write(try YAMLEncoder().encode(settings), "server.yaml", mode: 0o600)
+    }
+
+    public func settings() throws -> Settings {
+        guard exists else { throw CentralError.notFound("\(file("server.yaml")) is missing: set the server up with `warden server init`") }
+        do { return try YAMLDecoder().decode(Settings.self, from: try String(contentsOfFile: file("server.yaml"), encoding: .utf8)) } catch {
+            throw CentralError.invalid("\(file("server.yaml")): \(error)")
+        }
+    }
+
+    public func siteCA() throws -> SiteCA {
+        try SiteCA(pem: KeyAndCertificate(privateKeyPEM: try read("ca.key"), certificatePEM: try read("ca.pem")))
+    }
+
+    public func serverCertificate() throws -> KeyAndCertificate { KeyAndCertificate(privateKeyPEM: try read("server.key"), certificatePEM: try read("server.pem")) }
+
+    public func templateCipher() throws -> TemplateCipher { TemplateCipher(key: try TemplateKeyFile.load(path: file("keys/template.key"))) }
+
+    func read(_ name: String) throws -> String {
+        do { return try String(contentsOfFile: file(name), encoding: .utf8) } catch { throw CentralError.notFound("\(file(name)) cannot be read: \(error.localizedDescription)") }
+    }
+
+    func write(_ text: String, _ name: String, mode: Int) throws {
+        let p = file(name)
+        guard FileManager.default.createFile(atPath: p, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+            throw CentralError.invalid("cannot write \(p)")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import FleetProtocol
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// Runs a server from its home until cancelled (tests) or until SIGTERM/SIGINT
+/// (`warden server run`, through swift-service-lifecycle's graceful shutdown): the
+/// PostgreSQL client, the change listener and the HTTPS application together.
+public enum ServerRunner {
+    public static func run(home: ServerHome, host: String? = nil, port: Int? = nil, handleSignals: Bool,
+                           logger: Logger, onRunning: @escaping @Sendable (Int, CentralStore) async -> Void = { _, _ in }) async throws {
+        let settings = try home.settings()
+        let address = try DatabaseAddress(parsing: settings.database)
+        let client = CentralStore.makeClient(address, logger: logger)
+        let store = CentralStore(client: client, templateKey: try home.templateCipher(), logger: logger)
+        let notifier = ChangeNotifier()
+        let server = FleetHTTPServer(store: store, ca: try home.siteCA(), serverCertificate: try home.serverCertificate(),
+                                     serverNames: settings.names, notifier: notifier, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            try await store.migrate()
+            group.addTask { await notifier.listen(client, logger: logger) }
+            let app = try server.makeApplication(host: host ?? settings.listen, port: port ?? settings.port) { p in await onRunning(p, store) }
+            if handleSignals { try await app.runService() } else { try await app.run() }
+            group.cancelAll()
+        }
+    }
+
+    /// For commands on the server host that talk to the database directly (tokens,
+    /// operators, revocation): runs `body` with a migrated store.
+    public static func withStore<T: Sendable>(home: ServerHome, logger: Logger, _ body: @Sendable (CentralStore) async throws -> T) async throws -> T {
+        let settings = try home.settings()
+        let client = CentralStore.makeClient(try DatabaseAddress(parsing: settings.database), logger: logger)
+        let store = CentralStore(client: client, templateKey: try home.templateCipher(), logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { await client.run(); return nil }
+            defer { group.cancelAll() }
+            try await store.migrate()
+            return try await body(store)
+        }
+    }
+}
