@@ -3,11 +3,12 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 .DEFAULT_GOAL := help
 
-.PHONY: help setup build release demo test bench hil fuzz sanitize clean
+.PHONY: help setup build release demo demo-fleet test bench hil fuzz sanitize clean
 
 help:
 	@echo "make setup    install Debian packages, model files and test fixtures (idempotent)"
 	@echo "make demo     run the Warden demo on embedded defaults"
+	@echo "make demo-fleet  a fleet server on PostgreSQL with three controllers: enroll once, link cut and restored"
 	@echo "make test     run the whole test suite"
 	@echo "make bench    run benchmarks against the reference pipeline"
 	@echo "make hil      hardware-in-the-loop: warden run against gpio-sim and vivid in a qemu VM"
@@ -26,6 +27,10 @@ release: setup
 demo: setup
 	$(SWIFT) build -c release $(BUILD_FLAGS)
 	.build/release/warden demo
+
+demo-fleet: setup
+	$(SWIFT) build -c release $(BUILD_FLAGS)
+	bash scripts/demo-fleet.sh
 
 test: setup
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)

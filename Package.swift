@@ -106,7 +106,7 @@ let package = Package(
         // The central server: PostgreSQL through postgres-nio, HTTPS with mutual TLS through
         // Hummingbird 2 and swift-nio-ssl.
         .target(name: "FleetServer", dependencies: [
-            "FleetProtocol", "WardenCore", "Storage", "Audit", "FaceKit", "Matching",
+            "FleetProtocol", "WardenCore", "Storage", "Audit", "FaceKit", "Matching", "Policy",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -48,19 +48,14 @@ public struct Enroller {
         if let same = try db.templates.forPerson(personID).first(where: { $0.sourceSHA256 == sha }), let id = same.id {
             return .duplicatePhoto(templateID: id)
         }
-        let image: RGBImage
-        do { image = try RGBImage(decoding: bytes) } catch { throw EnrollmentError("\(path): \(error.description)") }
-        let faces = try engine.detect(image, options: detection)
-        guard !faces.isEmpty else { return .rejected(["no face found (use a well-lit, frontal photo where the face fills a good part of the frame)"]) }
-        if faces.count > 1 && !useLargest {
-            return .rejected(["\(faces.count) faces in the photo; crop it to one person, or pass --largest to use the largest face"])
+        let verdict: EnrollmentAssessment.Verdict
+        do { verdict = try EnrollmentAssessment.assess(bytes, engine: engine, detection: detection, quality: quality, useLargest: useLargest) } catch let e as ImageError {
+            throw EnrollmentError("\(path): \(e.description)")
         }
-        let face = faces.largest!
-        let chip = try engine.alignedChip(image, face: face)
-        let q = FaceQuality(face: face, chip: chip)
-        let problems = quality.problems(with: q)
-        guard problems.isEmpty else { return .rejected(problems) }
-        let embedding = try engine.embed(image, face: face)
+        guard case .accepted(let embedding, let q) = verdict else {
+            if case .rejected(let why) = verdict { return .rejected(why) }
+            return .rejected([])
+        }
 
         // Is this face already someone else's?
         if !force, let other = gallery.search(embedding.values, k: 2).first(where: { $0.personID != personID }),

@@ -192,6 +192,8 @@ public struct SiteStatus: Codable, Sendable {
     public var doors: [DoorStatus]
     public var auditLog: String
     public var recent: [String]
+    /// The fleet link, on a controller that has joined one (set by `warden run`).
+    public var fleet: [String: String]? = nil
 }
 
 extension SiteController {

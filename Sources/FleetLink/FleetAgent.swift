@@ -31,7 +31,7 @@ public final class FleetAgent: @unchecked Sendable {
     let home: String
     let wardenVersion: String
     let record: @Sendable (AuditEvent) -> Void
-    let doors: @Sendable () -> [DoorReport]
+    let doors: @Sendable () -> [FleetDoorReport]
 
     private let lock = NSLock()
     private var status: FleetLinkStatus
@@ -41,7 +41,7 @@ public final class FleetAgent: @unchecked Sendable {
     private var skewAlarmed = false
 
     public init(membership: FleetMembership, transport: any FleetTransport, db: WardenDatabase, audit: AuditStore, home: String, wardenVersion: String,
-                record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [DoorReport] = { [] }) {
+                record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [FleetDoorReport] = { [] }) {
         self.membership = membership; self.transport = transport; self.db = db; self.audit = audit; self.home = home
         self.wardenVersion = wardenVersion; self.record = record; self.doors = doors
         status = FleetLinkStatus(server: membership.settings.server, controller: membership.settings.controller, connected: false, lastContact: nil,

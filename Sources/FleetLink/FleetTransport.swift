@@ -35,11 +35,14 @@ public protocol FleetTransport: Sendable {
 public final class HTTPSFleetTransport: FleetTransport {
     let base: String
     let client: HTTPClient
+    let headers: [(String, String)]
 
     /// `identity` nil: no client certificate (fetching the CA, joining). `trustedCA` nil:
     /// the server's certificate is not checked at all, only for fetching the CA itself,
     /// whose fingerprint the caller then compares with the one the join token carries.
-    public init(server: String, identity: KeyAndCertificate?, trustedCA: String?) throws(FleetLinkError) {
+    /// `headers`: sent with every request (an operator's `Authorization`, for the admin API).
+    public init(server: String, identity: KeyAndCertificate?, trustedCA: String?, headers: [(String, String)] = []) throws(FleetLinkError) {
+        self.headers = headers
         var base = server
         while base.hasSuffix("/") { base.removeLast() }
         guard let url = URL(string: base), url.scheme == "https", url.host != nil else {
@@ -83,6 +86,7 @@ public final class HTTPSFleetTransport: FleetTransport {
     private func send(_ req: HTTPClientRequest, timeout: Duration) async throws(FleetLinkError) -> Data {
         var req = req
         req.headers.add(name: FleetProtocol.versionHeader, value: String(FleetProtocol.version))
+        for (n, v) in headers { req.headers.add(name: n, value: v) }
         let status: Int
         let body: ByteBuffer
         do {
@@ -126,12 +130,12 @@ public enum FleetTiming {
 }
 
 extension FleetTransport {
-    func getJSON<T: Decodable>(_ type: T.Type, _ path: String, query: [String: String] = [:], timeout: Duration = .seconds(10)) async throws(FleetLinkError) -> T {
+    public func getJSON<T: Decodable>(_ type: T.Type, _ path: String, query: [String: String] = [:], timeout: Duration = .seconds(10)) async throws(FleetLinkError) -> T {
         let data = try await get(path, query: query, timeout: timeout)
         do { return try FleetJSON.decoder().decode(T.self, from: data) } catch { throw .invalid("the server's answer to \(path) is not a \(T.self): \(error)") }
     }
 
-    func postJSON<B: Encodable, T: Decodable>(_ type: T.Type, _ path: String, _ body: B, timeout: Duration = .seconds(20)) async throws(FleetLinkError) -> T {
+    public func postJSON<B: Encodable, T: Decodable>(_ type: T.Type, _ path: String, _ body: B, timeout: Duration = .seconds(20)) async throws(FleetLinkError) -> T {
         let encoded: Data
         do { encoded = try FleetJSON.encoder().encode(body) } catch { throw .invalid("cannot encode \(B.self): \(error)") }
         let data = try await post(path, body: encoded, timeout: timeout)

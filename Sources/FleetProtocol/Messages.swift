@@ -218,7 +218,7 @@ public struct EventAck: Codable, Sendable, Equatable {
 
 // MARK: heartbeat
 
-public struct DoorReport: Codable, Sendable, Equatable {
+public struct FleetDoorReport: Codable, Sendable, Equatable {
     public var id: String
     public var state: String
     public init(id: String, state: String) { self.id = id; self.state = state }
@@ -234,8 +234,8 @@ public struct ControllerReport: Codable, Sendable, Equatable {
     public var sentAt: Date
     /// The offset last measured against the server (server minus controller), seconds.
     public var clockSkewSeconds: Double?
-    public var doors: [DoorReport]
-    public init(wardenVersion: String, appliedRevision: Int64, bufferedEvents: Int64, sentAt: Date, clockSkewSeconds: Double?, doors: [DoorReport]) {
+    public var doors: [FleetDoorReport]
+    public init(wardenVersion: String, appliedRevision: Int64, bufferedEvents: Int64, sentAt: Date, clockSkewSeconds: Double?, doors: [FleetDoorReport]) {
         self.wardenVersion = wardenVersion; self.appliedRevision = appliedRevision; self.bufferedEvents = bufferedEvents
         self.sentAt = sentAt; self.clockSkewSeconds = clockSkewSeconds; self.doors = doors
     }

@@ -99,8 +99,12 @@ public final class CentralStore: Sendable {
         self.client = client; self.cipher = templateKey; self.logger = logger
     }
 
+    /// The pool's own background log is kept to errors: it warns of a query queued in the
+    /// instant before `run()` starts, which is harmless and would print with every command.
     public static func makeClient(_ address: DatabaseAddress, logger: Logger) -> PostgresClient {
-        PostgresClient(configuration: address.clientConfiguration(), backgroundLogger: logger)
+        var background = logger
+        background.logLevel = .error
+        return PostgresClient(configuration: address.clientConfiguration(), backgroundLogger: background)
     }
 
     public func migrate() async throws {

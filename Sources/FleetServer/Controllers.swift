@@ -16,7 +16,7 @@ public struct ControllerRow: Codable, Sendable, Equatable {
     public var appliedRevision: Int64
     public var clockSkewSeconds: Double?
     public var bufferedEvents: Int64
-    public var doors: [DoorReport]
+    public var doors: [FleetDoorReport]
     /// The last row of its log stored centrally.
     public var highWater: Int64
 }
@@ -108,7 +108,7 @@ extension CentralStore {
         let rows = try await client.query(q, logger: logger)
         for try await (id, name, status, joined, revoked, seen, version, applied, skew, buffered, doors, hw) in rows.decode(
             (Int64, String, String, Date?, Date?, Date?, String?, Int64, Double?, Int64, String, Int64).self) {
-            let d = (try? FleetJSON.decoder().decode([DoorReport].self, from: Data(doors.utf8))) ?? []
+            let d = (try? FleetJSON.decoder().decode([FleetDoorReport].self, from: Data(doors.utf8))) ?? []
             out.append(ControllerRow(id: id, name: name, status: status, joinedAt: joined, revokedAt: revoked, lastSeen: seen, wardenVersion: version,
                                      appliedRevision: applied, clockSkewSeconds: skew, bufferedEvents: buffered, doors: d, highWater: hw))
         }

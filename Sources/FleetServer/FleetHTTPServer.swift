@@ -31,12 +31,16 @@ public struct FleetHTTPServer: Sendable {
     public let serverNames: [String]
     public let notifier: ChangeNotifier
     public let logger: Logger
+    /// Face models for enrollment at the server; nil: photos cannot be enrolled here.
+    public let enrollment: ServerEnrollment?
 
     public static let maximumLongPoll: Double = 30
     static let maximumBody = 64 << 20
 
-    public init(store: CentralStore, ca: SiteCA, serverCertificate: KeyAndCertificate, serverNames: [String], notifier: ChangeNotifier, logger: Logger) {
+    public init(store: CentralStore, ca: SiteCA, serverCertificate: KeyAndCertificate, serverNames: [String], notifier: ChangeNotifier, logger: Logger,
+                enrollment: ServerEnrollment? = nil) {
         self.store = store; self.ca = ca; self.serverCertificate = serverCertificate; self.serverNames = serverNames; self.notifier = notifier; self.logger = logger
+        self.enrollment = enrollment
     }
 
     public func tlsConfiguration() throws -> TLSConfiguration {
@@ -52,6 +56,7 @@ public struct FleetHTTPServer: Sendable {
     public func makeApplication(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = Router(context: FleetRequestContext.self)
         routes(router)
+        adminRoutes(router)
         return Application(router: router, server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
                            configuration: .init(address: .hostname(host, port: port), serverName: "warden"),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },

@@ -8,7 +8,7 @@ import PostgresNIO
 /// (`warden server run`, through swift-service-lifecycle's graceful shutdown): the
 /// PostgreSQL client, the change listener and the HTTPS application together.
 public enum ServerRunner {
-    public static func run(home: ServerHome, host: String? = nil, port: Int? = nil, handleSignals: Bool,
+    public static func run(home: ServerHome, host: String? = nil, port: Int? = nil, handleSignals: Bool, enrollment: ServerEnrollment? = nil,
                            logger: Logger, onRunning: @escaping @Sendable (Int, CentralStore) async -> Void = { _, _ in }) async throws {
         let settings = try home.settings()
         let address = try DatabaseAddress(parsing: settings.database)
@@ -16,7 +16,7 @@ public enum ServerRunner {
         let store = CentralStore(client: client, templateKey: try home.templateCipher(), logger: logger)
         let notifier = ChangeNotifier()
         let server = FleetHTTPServer(store: store, ca: try home.siteCA(), serverCertificate: try home.serverCertificate(),
-                                     serverNames: settings.names, notifier: notifier, logger: logger)
+                                     serverNames: settings.names, notifier: notifier, logger: logger, enrollment: enrollment)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             try await store.migrate()

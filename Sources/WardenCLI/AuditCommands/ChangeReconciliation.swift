@@ -19,6 +19,9 @@ struct ChangeReconciliation: Codable {
     /// Changes whose events were lost in a discontinuity an operator acknowledged.
     var acknowledgedLost = 0
     var checkedChanges = 0
+    /// The database is a fleet controller's replica: its rows come from the fleet server's
+    /// changes (recorded in the server's own chain), applied here as `fleet.apply`.
+    var fleetReplica = false
 
     var ok: Bool { unaccounted.isEmpty }
 
@@ -60,6 +63,10 @@ struct ChangeReconciliation: Codable {
         for (seq, change) in changeAtSeq.sorted(by: { $0.key < $1.key }) where !linked.contains(seq) && !rolledBack.contains(seq) {
             r.orphanedEvents.append("audit row \(seq) records change #\(change), which the identity database does not hold")
         }
+
+        // A replica's rows were made at the server, each by a change in the server's chain
+        // (`audit verify --server`); here each batch applied is one recorded change.
+        if changes.contains(where: { $0.action == "fleet.apply" }) { r.fleetReplica = true; return r }
 
         // 2. Each row that gives access comes from a recorded change. What the changes
         // created is indexed once, so each row is one lookup (a site has thousands of both).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetProtocol
 import DoorIO
 import Foundation
 import Storage
@@ -45,6 +46,12 @@ struct IssueBadge: ParsableCommand {
 
     func run() throws {
         let credential = try parseBadge(badge, format: format)
+        if let remote = try global.remoteAdmin() {
+            let b = Badge(wire: try remote.post(BadgeRecordWire.self, AdminPath.badgeIssue, AdminBadge(person: person, credential: credential.description, format: format.rawValue)))
+            if global.json { try Output.json(BadgeRecord(b)); return }
+            print("issued badge \(credential) (\(format.rawValue)) to #\(b.personId) at \(remote.server)")
+            return
+        }
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         let b = try storage { try db.badges.issue(credential, to: p.id!, by: op.resolved) }
@@ -62,6 +69,12 @@ struct RevokeBadge: ParsableCommand {
 
     func run() throws {
         let credential = try parseBadge(badge, format: format)
+        if let remote = try global.remoteAdmin() {
+            let b = Badge(wire: try remote.post(BadgeRecordWire.self, AdminPath.badgeRevoke, AdminBadge(person: nil, credential: credential.description, format: format.rawValue)))
+            if global.json { try Output.json(BadgeRecord(b)); return }
+            print("revoked badge \(credential) of person #\(b.personId) at \(remote.server); every connected board within seconds")
+            return
+        }
         let db = try global.openDatabase()
         let b = try storage { try db.badges.revoke(credential, by: op.resolved) }
         if global.json { try Output.json(BadgeRecord(b)); return }

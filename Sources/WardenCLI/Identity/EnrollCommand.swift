@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetProtocol
 import Controller
 import FaceKit
 import Foundation
@@ -35,6 +36,7 @@ struct EnrollCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let remote = try global.remoteAdmin() { try runAtServer(remote); return }
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         let enroller = Enroller(engine: try global.loadEngine(), db: db, thresholds: try global.thresholds())
@@ -63,6 +65,33 @@ struct EnrollCommand: ParsableCommand {
                                  r.photo, p.id!, p.displayName, r.templateID!, q.interEyeDistance, q.sharpness, q.yaw, q.roll))
                 case "already_enrolled": print("\(r.photo): already enrolled for #\(p.id!) as template #\(r.templateID!)")
                 default:
+                    Output.error("\(r.photo) not enrolled:")
+                    for why in r.reasons ?? [] { FileHandle.standardError.write(Data("  - \(why)\n".utf8)) }
+                }
+            }
+        }
+        if results.contains(where: { $0.status == "rejected" || $0.status == "error" }) { throw ExitCode(1) }
+    }
+}
+
+extension EnrollCommand {
+    /// Each photo is sent to the server, which runs the same gates and the duplicate check
+    /// against the whole fleet's gallery, keeps the template and discards the photo.
+    func runAtServer(_ remote: RemoteAdmin) throws {
+        var results: [Result] = []
+        for photo in photos {
+            do {
+                let bytes = try RGBImage.readFile(photo)
+                let r = try remote.post(AdminEnrollReply.self, AdminPath.enroll, AdminEnroll(person: person, photo: Data(bytes), sourceName: (photo as NSString).lastPathComponent,
+                                                                                            useLargest: largest, force: force))
+                results.append(Result(photo: photo, status: r.status, templateID: r.templateID, quality: nil, reasons: r.reasons))
+            } catch {
+                results.append(Result(photo: photo, status: "error", templateID: nil, quality: nil, reasons: ["\(error)"]))
+            }
+        }
+        if global.json { try Output.json(results) } else {
+            for r in results {
+                if r.status == "enrolled" { print("enrolled \(r.photo) for \(person) at \(remote.server): template #\(r.templateID!)") } else {
                     Output.error("\(r.photo) not enrolled:")
                     for why in r.reasons ?? [] { FileHandle.standardError.write(Data("  - \(why)\n".utf8)) }
                 }

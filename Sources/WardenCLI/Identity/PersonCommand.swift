@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetProtocol
 import Foundation
 import Storage
 import WardenCore
@@ -31,6 +32,16 @@ struct AddPerson: ParsableCommand {
     @Option(name: .customLong("valid-until"), help: "Access ends at the start of this day (YYYY-MM-DD).") var validUntil: String?
 
     func run() throws {
+        if let remote = try global.remoteAdmin() {
+            let w = try remote.post(PersonRecordWire.self, AdminPath.people, AdminPersonAdd(
+                name: name, externalID: externalID, validFrom: try validFrom.map { try parseDate($0, option: "--valid-from") },
+                validUntil: try validUntil.map { try parseDate($0, option: "--valid-until") }))
+            let person = Person(wire: w)
+            if global.json { try Output.json(PersonRecord(person, templates: 0, badges: [])); return }
+            print("added #\(w.id) \(w.displayName) at \(remote.server)" + (w.externalID.map { " (external id \($0))" } ?? ""))
+            print("next: warden enroll \(w.id) PHOTO --server \(remote.server)")
+            return
+        }
         let db = try global.openDatabase()
         let person = try storage {
             try db.people.add(Person(displayName: name, externalID: externalID,
@@ -49,6 +60,12 @@ struct ListPeople: ParsableCommand {
     @Option(help: "Only people with this status (active, suspended).") var status: PersonStatus?
 
     func run() throws {
+        if let remote = try global.remoteAdmin() {
+            let records = try remote.get([PersonRecordWire].self, AdminPath.people).map { PersonRecord(Person(wire: $0)) }.filter { status == nil || $0.status == status!.rawValue }
+            if global.json { try Output.json(records); return }
+            for r in records { print(String(format: "%5lld  ", r.id) + pad(r.status, 10) + shown(r.name) + (r.externalID.map { " [\(shown($0))]" } ?? "")) }
+            return
+        }
         let db = try global.openDatabase(readOnly: true)
         let people = try storage { try db.people.list(status: status) }
         let records = try people.map { p in
@@ -119,6 +136,12 @@ struct ActivatePerson: ParsableCommand {
 }
 
 private func setStatus(_ global: GlobalOptions, _ op: OperatorOption, _ ref: String, _ status: PersonStatus) throws {
+    if let remote = try global.remoteAdmin() {
+        let p = Person(wire: try remote.post(PersonRecordWire.self, AdminPath.personStatus, AdminPersonStatus(person: ref, active: status == .active)))
+        if global.json { try Output.json(PersonRecord(p)); return }
+        print("#\(p.id!) \(p.displayName) is now \(p.status.rawValue) (at \(remote.server); every board within seconds)")
+        return
+    }
     let db = try global.openDatabase()
     let p = try storage { try db.people.setStatus(try db.people.find(ref).id!, to: status, by: op.resolved) }
     if global.json { try Output.json(PersonRecord(p)); return }
@@ -139,6 +162,13 @@ struct RemovePerson: ParsableCommand {
     struct Removed: Codable { let person: PersonRecord; let templatesDeleted: Int; let badgesDeleted: Int }
 
     func run() throws {
+        if let remote = try global.remoteAdmin() {
+            guard yes else { throw CLIError("this deletes \(person) and their templates for good, at the server and on every board; repeat with --yes") }
+            let r = try remote.post(AdminRemoval.self, AdminPath.personRemove, AdminPersonRef(person: person))
+            if global.json { try Output.json(Removed(person: PersonRecord(Person(wire: r.person)), templatesDeleted: r.templatesDeleted, badgesDeleted: r.badgesDeleted)); return }
+            print("removed #\(r.person.id) \(r.person.displayName) at \(remote.server): \(r.templatesDeleted) template(s) and \(r.badgesDeleted) badge(s) deleted")
+            return
+        }
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         guard yes else { throw CLIError("this deletes #\(p.id!) \(shown(p.displayName)) and their templates for good; repeat with --yes") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetProtocol
 import Foundation
 import Policy
 import Storage
@@ -15,7 +16,7 @@ struct PolicyCommand: ParsableCommand {
           warden policy check policies/example
           warden policy explain --person E1001 --door server-room --at "2026-12-01 22:00" --factors badge,face
         """,
-        subcommands: [CheckPolicy.self, ExplainPolicy.self]
+        subcommands: [CheckPolicy.self, ExplainPolicy.self, PublishPolicy.self]
     )
 }
 
@@ -140,4 +141,27 @@ func formatLocal(_ d: Date, _ tz: TimeZone) -> String {
     f.timeZone = tz
     f.dateFormat = "yyyy-MM-dd HH:mm EEE"
     return f.string(from: d)
+}
+
+/// `warden policy publish DIR --server URL`: a new policy version for the whole fleet.
+struct PublishPolicy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publish a policy directory to the fleet server as its new version (every board takes it within seconds).",
+        discussion: "Checked here and again at the server (the same loader and the same located errors); a policy that does not load is refused and the running one kept everywhere. Needs --server or WARDEN_SERVER."
+    )
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The policy directory (its *.yaml files).") var directory: String
+
+    func run() throws {
+        guard let remote = try global.remoteAdmin() else { throw CLIError("publish sends the policy to a fleet server: give --server URL (or WARDEN_SERVER)") }
+        do { _ = try PolicyLoader().load(directory: directory) } catch { throw CLIError("not published: " + error.issues.map(\.description).joined(separator: "; ")) }
+        var files: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+            files[name] = try String(contentsOfFile: (directory as NSString).appendingPathComponent(name), encoding: .utf8)
+        }
+        let v = try remote.post(AdminVersion.self, AdminPath.policy, AdminConfiguration(files: files))
+        if global.json { try Output.json(["version": v.version]); return }
+        print("published \(files.count) policy file(s) as version \(v.version) at \(remote.server)")
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetProtocol
 import Foundation
 import Policy
 import Storage
@@ -160,6 +161,15 @@ struct AddGrant: ParsableCommand {
     @Option(help: "Until this date (YYYY-MM-DD, site local midnight).") var until: String?
 
     func run() throws {
+        if let remote = try global.remoteAdmin() {
+            let end = try until.map { try parseDate($0, option: "--until") }
+            let g = try remote.post(GrantRecordWire.self, AdminPath.grants, AdminGrant(person: subject.hasPrefix("group:") ? nil : subject,
+                                                                                      group: subject.hasPrefix("group:") ? String(subject.dropFirst(6)) : nil,
+                                                                                      zone: zone, schedule: schedule, until: end))
+            if global.json { try Output.json(["grant": g.id]); return }
+            print("grant #\(g.id) at \(remote.server): \(subject) -> \(zone)\(schedule.map { " during \($0)" } ?? "")\(until.map { " until \($0)" } ?? "")")
+            return
+        }
         let db = try global.openDatabase()
         let p = try policyOption.load(global)
         guard p.zones[zone] != nil else { throw CLIError("no zone '\(zone)'; zones: \(p.zones.keys.sorted().joined(separator: ", "))") }

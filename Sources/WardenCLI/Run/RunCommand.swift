@@ -4,6 +4,8 @@ import Capture
 import Controller
 import DoorIO
 import FaceKit
+import FleetLink
+import FleetProtocol
 import Foundation
 import Logging
 import Matching
@@ -65,6 +67,35 @@ final class BackgroundReload: @unchecked Sendable {
     }
 }
 
+/// The doors' states as the fleet agent reports them (set by the loop, read by the agent).
+final class DoorReportBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var doors: [FleetDoorReport] = []
+    func set(_ d: [FleetDoorReport]) { lock.withLock { doors = d } }
+    func get() -> [FleetDoorReport] { lock.withLock { doors } }
+}
+
+/// The fleet link in `warden status`.
+enum FleetStatusLine {
+    static func fields(_ s: FleetLinkStatus) -> [String: String] {
+        var f = ["server": s.server, "controller": s.controller, "link": s.connected ? "up" : "DOWN (deciding from the local replica)",
+                 "applied_revision": String(s.appliedRevision), "acknowledged_seq": String(s.acknowledgedSeq), "buffered_events": String(s.bufferedEvents)]
+        if let r = s.serverRevision { f["server_revision"] = String(r) }
+        if let k = s.clockSkewSeconds { f["clock_skew_seconds"] = String(format: "%.2f", k) }
+        if let c = s.lastContact { f["last_contact"] = AuditTime.utc(c) }
+        if let e = s.lastError { f["last_error"] = e }
+        return f
+    }
+
+    static func doorState(_ d: SiteStatus.DoorStatus) -> String {
+        if d.alarm { return "alarm" }
+        if d.faceOutOfService != nil { return "out of service" }
+        if d.cameraFault != nil { return "camera fault" }
+        if d.contactOpen { return "open" }
+        return d.lockReleased ? "released" : "locked"
+    }
+}
+
 final class StatusBox: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data("{}".utf8)
@@ -116,6 +147,17 @@ struct RunCommand: ParsableCommand {
         } catch let e as SiteConfigError { problems += e.problems; paths = (e.policyDirectory, e.pinMapPath) }
         var policy: SitePolicy? = nil
         var pinMap: PinMap? = nil
+        // A fleet controller takes the policy the server sent, not the site file's.
+        var membership: FleetMembership? = nil
+        do { membership = try global.fleetMembership() } catch { problems.append("\(error)") }
+        if let m = membership {
+            if FileManager.default.fileExists(atPath: m.policyDirectory) { paths.policy = m.policyDirectory } else {
+                problems.append("this board is controller '\(m.settings.controller)' of \(m.settings.server) but has no policy from it yet: "
+                                + "publish one at the server, then `warden fleet sync` here")
+                paths.policy = nil
+            }
+        }
+        let policyDirectory = paths.policy ?? config?.policyDirectory ?? ""
         if let dir = paths.policy {
             do { policy = try PolicyLoader().load(directory: dir) } catch { problems += error.issues.map(\.description) }
         }
@@ -144,7 +186,7 @@ struct RunCommand: ParsableCommand {
             if let d = try store.discontinuity() { problems.append(AuditError.discontinuity(d).description) }
         } catch { problems.append("\(error)") }
         do {
-            let d = try global.openDatabase()
+            let d = try global.openDatabase(forReplica: membership != nil)
             if let bad = d.integrityProblem() {
                 problems.append("the identity database \(d.path) is damaged (SQLite quick_check: \(bad)); restore it from a backup")
             } else { db = d }
@@ -241,7 +283,22 @@ struct RunCommand: ParsableCommand {
             controller.attachFireAlarm(fire, backend: backend)
         }
 
-        // 4. Status socket, signals, systemd.
+        // 4. The fleet link, beside the doors: it never touches one. Changes it applies to
+        // the replica are taken in like a SIGHUP reload.
+        let doorStates = DoorReportBox()
+        var agent: FleetAgent? = nil
+        var fleetTask: Task<Void, Never>? = nil
+        if let m = membership {
+            do {
+                let a = FleetAgent(membership: m, transport: try m.transport(), db: db, audit: auditStore, home: global.wardenHome.path,
+                                   wardenVersion: WardenVersion.current, record: { [audit] e in audit.record(e) }, doors: { doorStates.get() })
+                agent = a
+                fleetTask = Task.detached { await a.run() }
+                log.info("fleet: controller '\(m.settings.controller)' of \(m.settings.server); replica at revision \(a.linkStatus.appliedRevision)")
+            } catch { Output.error("fleet: the link cannot start (\(error)); the doors decide from the replica as it is") }
+        }
+
+        // 5. Status socket, signals, systemd.
         let box = StatusBox()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -251,7 +308,7 @@ struct RunCommand: ParsableCommand {
         ServiceNotifier.notify("READY=1\nSTATUS=\(up) of \(config.doors.count) doors up")
         log.info("\(up) of \(config.doors.count) doors up, \(gallery.count) templates; gpio \(config.gpio.rawValue); Ctrl-C or SIGTERM to stop")
 
-        // 5. The loop.
+        // 6. The loop.
         var script = config.simulate.enumerated().sorted { ($0.element.afterDecisions, $0.element.at, $0.offset) < ($1.element.afterDecisions, $1.element.at, $1.offset) }.map(\.element)
         // When each access decision was made: `after_decisions` steps count from these.
         var decidedAt: [Date] = []
@@ -265,10 +322,10 @@ struct RunCommand: ParsableCommand {
             if let n = stopAfterDecisions, script.isEmpty, controller.decisionCount >= n { stopReason = "\(controller.decisionCount) decisions made"; break }
             // A reload is read and checked on a thread of its own and swapped in here, whole:
             // a large policy never holds up the doors (a released strike still relocks on time).
-            if signals.takeReload() {
-                if reloading.start({ try loadReload(config: config, db: db) }) == false { Output.note("warden: a reload is already under way") }
+            if signals.takeReload() || agent?.takeReloadRequest() == true {
+                if reloading.start({ try loadReload(policyDirectory: policyDirectory, db: db) }) == false { Output.note("warden: a reload is already under way") }
             }
-            if let outcome = reloading.take() { apply(outcome, to: controller, config: config) }
+            if let outcome = reloading.take() { apply(outcome, to: controller, policyDirectory: policyDirectory) }
             while decidedAt.count < controller.decisionCount { decidedAt.append(clock.now) }
             while let next = script.first, let sim {
                 let from = next.afterDecisions == 0 ? started : next.afterDecisions <= decidedAt.count ? decidedAt[next.afterDecisions - 1] : nil
@@ -278,12 +335,19 @@ struct RunCommand: ParsableCommand {
             }
             controller.step()
             if let w = watchdog, clock.now.timeIntervalSince(lastWatchdog) >= w { ServiceNotifier.notify("WATCHDOG=1"); lastWatchdog = clock.now }
-            if clock.now.timeIntervalSince(lastStatus) >= 0.5, let d = try? encoder.encode(controller.status(startedAt: started)) { box.set(d); lastStatus = clock.now }
+            if clock.now.timeIntervalSince(lastStatus) >= 0.5 {
+                var status = controller.status(startedAt: started)
+                if let agent { status.fleet = FleetStatusLine.fields(agent.linkStatus) }
+                doorStates.set(status.doors.map { FleetDoorReport(id: $0.id, state: FleetStatusLine.doorState($0)) })
+                if let d = try? encoder.encode(status) { box.set(d) }
+                lastStatus = clock.now
+            }
             usleep(5_000)
         }
 
-        // 6. Every exit path: safe state, flush.
+        // 7. Every exit path: safe state, flush.
         ServiceNotifier.notify("STOPPING=1")
+        fleetTask?.cancel()
         controller.shutdown(reason: stopReason)
         audit.close()
         statusServer?.stop()
@@ -303,8 +367,8 @@ struct RunCommand: ParsableCommand {
     struct Reloaded { let policy: SitePolicy; let thresholds: MatchThresholds; let gallery: Gallery }
 
     /// Runs off the door loop.
-    private func loadReload(config: SiteConfig, db: WardenDatabase) throws -> Reloaded {
-        let p = try PolicyLoader().load(directory: config.policyDirectory)
+    private func loadReload(policyDirectory: String, db: WardenDatabase) throws -> Reloaded {
+        let p = try PolicyLoader().load(directory: policyDirectory)
         let t = try global.thresholds()
         try db.reloadKeyIfRotated()
         let g = try global.loadGallery(db)
@@ -315,14 +379,14 @@ struct RunCommand: ParsableCommand {
 
     /// On the door loop: all of it, or none of it (a bad policy or an unreadable template
     /// keeps the running configuration).
-    private func apply(_ outcome: Result<Reloaded, Error>, to controller: SiteController, config: SiteConfig) {
+    private func apply(_ outcome: Result<Reloaded, Error>, to controller: SiteController, policyDirectory: String) {
         switch outcome {
         case .success(let r):
             controller.policy = r.policy
             controller.thresholds = r.thresholds
             controller.gallery = r.gallery
             controller.record(AuditEvent(kind: .system, type: "system.config_reload",
-                                         detail: ["policy": config.policyDirectory, "templates": String(r.gallery.count)], siteTimeZone: r.policy.timeZone))
+                                         detail: ["policy": policyDirectory, "templates": String(r.gallery.count)], siteTimeZone: r.policy.timeZone))
             print("warden: policy, thresholds and \(r.gallery.count) templates reloaded")
         case .failure(let error):
             controller.record(AuditEvent(kind: .system, type: "system.config_reload_failed", detail: ["reason": "\(error)"], siteTimeZone: controller.policy.timeZone))
@@ -366,6 +430,11 @@ struct StatusCommand: ParsableCommand {
             print("  \(pad(d.id, 14)) mode \(pad(d.mode, 18)) lock \(d.lockReleased ? "RELEASED" : "locked  ") door \(d.contactOpen ? "open  " : "closed")"
                   + (d.alarm ? "  ALARM" : "") + (d.cameraFault.map { "  camera fault: \($0)" } ?? "") + (d.faceOutOfService.map { "  FACE FACTOR OUT OF SERVICE: \($0)" } ?? "")
                   + (d.inferenceLagSeconds.map { String(format: "  recognition %.1f s behind%@", $0, d.overloaded == true ? " (OVERLOADED: see inference_lag in the log)" : "") } ?? ""))
+        }
+        if let f = s.fleet {
+            print("fleet: controller \(f["controller"] ?? "?") of \(f["server"] ?? "?"): link \(f["link"] ?? "?"); replica revision \(f["applied_revision"] ?? "?")"
+                  + (f["server_revision"].map { " of \($0)" } ?? "") + "; \(f["buffered_events"] ?? "?") event(s) not yet uploaded"
+                  + (f["clock_skew_seconds"].map { "; clock skew \($0) s" } ?? "") + (f["last_error"].map { "; last error: \($0)" } ?? ""))
         }
         if !s.recent.isEmpty { print("recent:"); for r in s.recent { print("  \(r)") } }
     }

@@ -19,6 +19,14 @@ struct GlobalOptions: ParsableArguments {
                                                                 valueName: "dir"))
     var padModels: String?
 
+    @Option(name: .long, help: ArgumentHelp("Make the change at this fleet server instead of in the local database.",
+                                            discussion: "Defaults to $WARDEN_SERVER. Needs $WARDEN_OPERATOR_TOKEN and the site CA (--server-ca).",
+                                            valueName: "url"))
+    var server: String?
+
+    @Option(name: .customLong("server-ca"), help: ArgumentHelp("The site CA's certificate, to check the fleet server by (default $WARDEN_SERVER_CA).", valueName: "file"))
+    var serverCA: String?
+
     @Flag(name: .long, help: "Print machine-readable JSON instead of text.")
     var json = false
 

@@ -22,8 +22,15 @@ extension GlobalOptions {
     /// An established home (it has an audit log or a template key) whose database is
     /// missing or empty is refused, not re-created: new ids would restart at #1 and collide
     /// with the people the audit log already names.
-    func openDatabase(readOnly: Bool = false) throws -> WardenDatabase {
+    ///
+    /// A board that has joined a fleet holds a replica: only the fleet agent (`forReplica`)
+    /// writes to it, and admin changes are refused with where to make them.
+    func openDatabase(readOnly: Bool = false, forReplica: Bool = false) throws -> WardenDatabase {
         let path = wardenHome.file(WardenDatabase.fileName)
+        if !readOnly, !forReplica, let m = try fleetMembership() {
+            throw CLIError("this board is controller '\(m.settings.controller)' of the fleet at \(m.settings.server): its people, badges, templates and grants "
+                           + "are a replica of the server's. Make the change at the server; it reaches this board within seconds.")
+        }
         if let why = wardenHome.lostIdentityDatabase() {
             throw CLIError("\(why); restore \(path) from a backup. Warden will not start a new one in an existing home: its ids "
                            + "would collide with the people the audit log names (to start afresh, move the whole directory \(wardenHome.path) aside)")

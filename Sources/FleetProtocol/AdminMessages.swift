@@ -1,0 +1,53 @@
+import Foundation
+
+/// The admin API (`/admin/v1`): what `warden --server URL ...` sends in place of changing
+/// a local database. The operator's token goes in `Authorization: Bearer`.
+public enum AdminPath {
+    public static let people = "/admin/v1/people"                 // GET list, POST AdminPersonAdd
+    public static let personStatus = "/admin/v1/people/status"    // POST AdminPersonStatus
+    public static let personRemove = "/admin/v1/people/remove"    // POST AdminPersonRef
+    public static let badgeIssue = "/admin/v1/badges/issue"       // POST AdminBadge
+    public static let badgeRevoke = "/admin/v1/badges/revoke"     // POST AdminBadge
+    public static let enroll = "/admin/v1/enroll"                 // POST AdminEnroll
+    public static let grants = "/admin/v1/grants"                 // POST AdminGrant
+    public static let policy = "/admin/v1/policy"                 // POST AdminConfiguration
+}
+
+public struct AdminPersonAdd: Codable, Sendable {
+    public var name: String; public var externalID: String?; public var validFrom: Date?; public var validUntil: Date?
+    public init(name: String, externalID: String?, validFrom: Date?, validUntil: Date?) { self.name = name; self.externalID = externalID; self.validFrom = validFrom; self.validUntil = validUntil }
+}
+public struct AdminPersonRef: Codable, Sendable { public var person: String; public init(person: String) { self.person = person } }
+public struct AdminPersonStatus: Codable, Sendable {
+    public var person: String; public var active: Bool
+    public init(person: String, active: Bool) { self.person = person; self.active = active }
+}
+public struct AdminRemoval: Codable, Sendable {
+    public var person: PersonRecordWire; public var templatesDeleted: Int; public var badgesDeleted: Int
+    public init(person: PersonRecordWire, templatesDeleted: Int, badgesDeleted: Int) { self.person = person; self.templatesDeleted = templatesDeleted; self.badgesDeleted = badgesDeleted }
+}
+public struct AdminBadge: Codable, Sendable {
+    public var person: String?; public var credential: String; public var format: String
+    public init(person: String?, credential: String, format: String) { self.person = person; self.credential = credential; self.format = format }
+}
+public struct AdminEnroll: Codable, Sendable {
+    public var person: String; public var photo: Data; public var sourceName: String; public var useLargest: Bool; public var force: Bool
+    public init(person: String, photo: Data, sourceName: String, useLargest: Bool, force: Bool) {
+        self.person = person; self.photo = photo; self.sourceName = sourceName; self.useLargest = useLargest; self.force = force
+    }
+}
+public struct AdminEnrollReply: Codable, Sendable {
+    /// enrolled, already_enrolled, rejected
+    public var status: String; public var templateID: Int64?; public var reasons: [String]?
+    public var interEyeDistance: Double?; public var sharpness: Double?; public var yaw: Double?; public var roll: Double?
+    public init(status: String, templateID: Int64? = nil, reasons: [String]? = nil) { self.status = status; self.templateID = templateID; self.reasons = reasons }
+}
+public struct AdminGrant: Codable, Sendable {
+    public var person: String?; public var group: String?; public var zone: String; public var schedule: String?; public var until: Date?
+    public init(person: String?, group: String?, zone: String, schedule: String?, until: Date?) { self.person = person; self.group = group; self.zone = zone; self.schedule = schedule; self.until = until }
+}
+public struct AdminConfiguration: Codable, Sendable {
+    public var files: [String: String]
+    public init(files: [String: String]) { self.files = files }
+}
+public struct AdminVersion: Codable, Sendable { public var version: Int64; public init(version: Int64) { self.version = version } }

@@ -1,0 +1,158 @@
+import Crypto
+import FaceKit
+import FleetProtocol
+import Foundation
+import Hummingbird
+import Matching
+import NIOCore
+import Policy
+import WardenCore
+
+/// Enrollment at the server: the same gates as `warden enroll` on a board, and the
+/// duplicate-identity check against the whole fleet's gallery. One engine, used by one
+/// request at a time (enrollment is rare; dlib's networks keep per-pass state).
+public final class ServerEnrollment: @unchecked Sendable {
+    let engine: FaceEngine
+    let lock = NSLock()
+    let thresholds: MatchThresholds
+    public init(engine: FaceEngine, thresholds: MatchThresholds = .default) { self.engine = engine; self.thresholds = thresholds }
+
+    func assess(_ bytes: [UInt8], useLargest: Bool) throws -> EnrollmentAssessment.Verdict {
+        try lock.withLock {
+            try EnrollmentAssessment.assess(bytes, engine: engine, detection: DetectionOptions(upsample: 1), quality: .default, useLargest: useLargest)
+        }
+    }
+}
+
+extension FleetHTTPServer {
+    /// The operator behind the request's bearer token, refused unless their role allows `action`.
+    func authorised(_ req: Request, _ action: OperatorRole.Action, _ ctx: FleetRequestContext) async throws -> AuthenticatedOperator {
+        guard let header = req.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw CentralError.unauthenticated("the admin API needs an operator token (Authorization: Bearer; WARDEN_OPERATOR_TOKEN for the CLI)")
+        }
+        let source = ctx.channel.remoteAddress?.ipAddress ?? "unknown"
+        let op = try await store.authenticate(token: String(header.dropFirst(7)), source: source)
+        guard op.role.may(action) else { throw CentralError.forbidden("operator '\(op.name)' is \(op.role.rawValue) and may not do this") }
+        return op
+    }
+
+    func adminRoutes(_ router: Router<FleetRequestContext>) {
+        router.get(RouterPath(stringLiteral: AdminPath.people)) { req, ctx in
+            try await reply { _ = try await authorised(req, .read, ctx); return try await store.listPeople() }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.people)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .enroll, ctx)
+                let r: AdminPersonAdd = try await decode(req)
+                return try await store.addPerson(name: r.name, externalID: r.externalID, validFrom: r.validFrom, validUntil: r.validUntil, by: op.asOperator)
+            }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.personStatus)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .enroll, ctx)
+                let r: AdminPersonStatus = try await decode(req)
+                let p = try await store.findPerson(r.person)
+                try await store.setPersonStatus(p.id, active: r.active, by: op.asOperator)
+                return try await store.findPerson("#\(p.id)")
+            }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.personRemove)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .enroll, ctx)
+                let r: AdminPersonRef = try await decode(req)
+                let p = try await store.findPerson(r.person)
+                let n = try await store.removePerson(p.id, by: op.asOperator)
+                return AdminRemoval(person: p, templatesDeleted: n.templates, badgesDeleted: n.badges)
+            }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.badgeIssue)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .enroll, ctx)
+                let r: AdminBadge = try await decode(req)
+                guard let ref = r.person else { throw CentralError.invalid("a badge is issued to a person") }
+                let p = try await store.findPerson(ref)
+                return try await store.issueBadge(try Self.credential(r), to: p.id, by: op.asOperator)
+            }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.badgeRevoke)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .enroll, ctx)
+                let r: AdminBadge = try await decode(req)
+                return try await store.revokeBadge(try Self.credential(r), by: op.asOperator)
+            }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.enroll)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .enroll, ctx)
+                let r: AdminEnroll = try await decode(req)
+                return try await enroll(r, by: op)
+            }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.grants)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .grant, ctx)
+                let r: AdminGrant = try await decode(req)
+                var personID: Int64? = nil
+                if let ref = r.person { personID = try await store.findPerson(ref).id }
+                return try await store.addGrant(personID: personID, group: r.group, zone: r.zone, schedule: r.schedule, until: r.until, by: op.asOperator)
+            }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.policy)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .configure, ctx)
+                let r: AdminConfiguration = try await decode(req)
+                try Self.checkPolicy(r.files)
+                return AdminVersion(version: try await store.putConfiguration(.policy, files: r.files, by: op.asOperator))
+            }
+        }
+    }
+
+    static func credential(_ r: AdminBadge) throws -> BadgeCredential {
+        guard let format = BadgeFormat(rawValue: r.format) else { throw CentralError.invalid("unknown badge format '\(r.format)'") }
+        do { return try BadgeCredential(parsing: r.credential, format: format) } catch { throw CentralError.invalid("\(error)") }
+    }
+
+    /// A policy is published only if it loads, with the same located errors as on a board.
+    static func checkPolicy(_ files: [String: String]) throws {
+        let dir = NSTemporaryDirectory() + "warden-policy-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, text) in files {
+            guard !name.contains("/"), !name.hasPrefix("."), name.hasSuffix(".yaml") || name.hasSuffix(".yml") else {
+                throw CentralError.invalid("policy file name '\(name)' must be a plain NAME.yaml")
+            }
+            FileManager.default.createFile(atPath: (dir as NSString).appendingPathComponent(name), contents: Data(text.utf8))
+        }
+        do { _ = try PolicyLoader().load(directory: dir) } catch {
+            throw CentralError.invalid("the policy does not load: " + error.issues.map(\.description).joined(separator: "; ").replacingOccurrences(of: dir + "/", with: ""))
+        }
+    }
+
+    func enroll(_ r: AdminEnroll, by op: AuthenticatedOperator) async throws -> AdminEnrollReply {
+        guard let enrollment else { throw CentralError.invalid("this server has no face models (start it with --models DIR) and cannot enroll photos") }
+        let person = try await store.findPerson(r.person)
+        let bytes = [UInt8](r.photo)
+        guard bytes.count <= ImageLimits.default.maxBytes else { throw CentralError.invalid("\(r.sourceName): larger than \(ImageLimits.default.maxBytes) bytes") }
+        let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let verdict: EnrollmentAssessment.Verdict
+        do { verdict = try enrollment.assess(bytes, useLargest: r.useLargest) } catch { throw CentralError.invalid("\(r.sourceName): \(error)") }
+        switch verdict {
+        case .rejected(let why): return AdminEnrollReply(status: "rejected", reasons: why)
+        case .accepted(let embedding, let q):
+            let gallery = try await store.allTemplates(modelID: embedding.modelID)
+            if !r.force, let nearest = gallery.filter({ $0.personID != person.id }).compactMap({ t in (try? DistanceMetric.euclidean.distance(embedding, t.embedding)).map { (t.personID, $0) } }).min(by: { $0.1 < $1.1 }),
+               nearest.1 <= enrollment.thresholds.verify {
+                let other = try? await store.findPerson("#\(nearest.0)")
+                throw CentralError.conflict(String(format: "this face already matches #%lld %@ (distance %.3f, threshold %.2f) in the fleet; enrollment refused. If they really are different people, repeat with --force.",
+                                                   nearest.0, other?.displayName ?? "?", nearest.1, enrollment.thresholds.verify))
+            }
+            let id = try await store.addTemplate(TemplateRecordWire(id: 0, personID: person.id, embedding: Data(embedding.serialized()), modelID: embedding.modelID,
+                                                                    interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
+                                                                    detectionScore: q.detectionScore, sourceSHA256: sha, sourceName: r.sourceName,
+                                                                    createdBy: op.name, createdAt: Date()), by: op.asOperator)
+            var reply = AdminEnrollReply(status: "enrolled", templateID: id)
+            reply.interEyeDistance = q.interEyeDistance; reply.sharpness = q.sharpness; reply.yaw = q.yaw; reply.roll = q.roll
+            return reply
+        }
+    }
+}
