@@ -22,14 +22,16 @@ build: setup
 	$(SWIFT) build $(BUILD_FLAGS)
 
 release: setup
-	$(SWIFT) build -c release $(BUILD_FLAGS)
+	$(SWIFT) build -c release --product warden $(BUILD_FLAGS)
+	$(SWIFT) build -c release --product warden-server $(BUILD_FLAGS)
 
 demo: setup
-	$(SWIFT) build -c release $(BUILD_FLAGS)
+	$(SWIFT) build -c release --product warden $(BUILD_FLAGS)
 	.build/release/warden demo
 
 demo-fleet: setup
-	$(SWIFT) build -c release $(BUILD_FLAGS)
+	$(SWIFT) build -c release --product warden $(BUILD_FLAGS)
+	$(SWIFT) build -c release --product warden-server $(BUILD_FLAGS)
 	bash scripts/demo-fleet.sh
 
 test: setup

@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "warden", targets: ["warden"]),
+        .executable(name: "warden-server", targets: ["warden-server"]),
         .library(name: "FaceKit", targets: ["FaceKit"]),
     ],
     dependencies: [
@@ -26,7 +27,6 @@ let package = Package(
         // The fleet: the server on PostgreSQL over HTTPS with mutual TLS, and the controllers' link.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
@@ -118,19 +118,18 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // A controller's side of the fleet: joining, the replica sync, the event upload,
-        // the link's state. The link is a port (HTTPS through AsyncHTTPClient, or in memory).
+        // the link's state. The link is a port; its HTTPS is Debian's libcurl, so a board's
+        // binary carries no SwiftNIO (see FleetTransport.swift).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "FleetLink", dependencies: [
-            "FleetProtocol", "WardenCore", "Storage", "Audit",
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            "FleetProtocol", "WardenCore", "Storage", "Audit", "CCurl",
             .product(name: "Yams", package: "Yams"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "FleetProtocol", "FleetServer", "FleetLink",
+            "FleetProtocol", "FleetLink",
             "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "CFreeType",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -138,6 +137,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
+        // The fleet server's commands and binary, apart from the board's: `warden server ...`
+        // runs it, so a door controller's `warden` links no server, no PostgreSQL driver and
+        // no SwiftNIO.
+        .target(name: "WardenServerCLI", dependencies: [
+            "WardenCLI", "FleetServer", "FleetLink", "FleetProtocol", "Matching", "WardenCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "warden-server", dependencies: ["WardenServerCLI"]),
 
         // Hostile-input harnesses (image decoders, Wiegand, policy and pin-map YAML, badge
         // identifiers): libFuzzer targets under `make fuzz`, corpus replay under `make test`.

@@ -14,7 +14,7 @@ APT_PACKAGES=(
   libdlib-dev libopenblas-dev libgpiod-dev gpiod libv4l-dev v4l-utils libsqlite3-dev
   libturbojpeg0-dev libpng-dev libwebp-dev libfreetype-dev fonts-dejavu-core pkg-config
   libopencv-dnn-dev libopencv-imgproc-dev
-  postgresql
+  postgresql libcurl4-openssl-dev
   python3 python3-pip python3-venv ffmpeg
 )
 missing=()

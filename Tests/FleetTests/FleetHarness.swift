@@ -13,7 +13,7 @@ final class FleetHarness: @unchecked Sendable {
     let postgres: TestPostgres
     let serverHome: ServerHome
     let root: String
-    let logger: Logger = { var l = Logger(label: "fleet-test"); l.logLevel = .error; return l }()
+    let logger: Logger = { var l = Logger(label: "fleet-test"); l.logLevel = .critical; return l }()
     private(set) var port = 0
     private var serverTask: Task<Void, Error>?
     private(set) var store: CentralStore?

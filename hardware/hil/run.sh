@@ -72,7 +72,7 @@ fi
 # 4. The programs: warden (release, portable CPU baseline: TCG lacks some host
 #    instructions), v4l2-ctl, and the Wiegand pulse helper, with every library ldd lists.
 say "building warden (release)"
-(cd "$REPO" && $SWIFT build -c release 2>&1 | grep -E "error|warning: unre" || true)
+(cd "$REPO" && $SWIFT build -c release --product warden 2>&1 | grep -E "error|warning: unre" || true)
 [ -x "$REPO/.build/release/warden" ] || die "release build failed"
 rm -rf "$STAGE"; mkdir -p "$STAGE/bin" "$STAGE/lib" "$STAGE/models" "$STAGE/frames" "$OUT" "$STAGE/hardware"
 cp "$REPO/.build/release/warden" "$(command -v v4l2-ctl)" "$STAGE/bin/"

@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs async work from a synchronous command and waits for it. Commands run on the main
 /// thread, never on Swift's cooperative pool, so blocking here starves no task.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+package func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let box = ResultBox<T>()
     let done = DispatchSemaphore(value: 0)
     Task.detached {

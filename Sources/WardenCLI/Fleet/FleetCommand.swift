@@ -3,7 +3,6 @@ import Audit
 import Controller
 import FleetLink
 import FleetProtocol
-import FleetServer
 import Foundation
 import Storage
 import WardenCore
@@ -102,56 +101,52 @@ struct FleetSyncCommand: ParsableCommand {
     }
 }
 
+/// The fleet's own views come from the central database, which only the server host
+/// reaches: these run `warden-server` (installed beside `warden` on that host).
 struct FleetStatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Every controller: version, last seen, revision applied against the current one, clock skew, events not yet uploaded, doors.",
-        discussion: "Run on the server host (it reads the central database named in <home>/server/server.yaml)."
+        abstract: "Every controller: version, last seen, revision applied against the current one, clock skew, events not yet uploaded, doors (on the server host).",
+        discussion: "Runs `warden-server status` with the same arguments."
     )
-    @OptionGroup var global: GlobalOptions
-
-    struct Report: Codable { let currentRevision: Int64; let controllers: [ControllerRow] }
-
-    func run() throws {
-        let r = try global.withCentralStore { store in Report(currentRevision: try await store.currentRevision(), controllers: try await store.controllers()) }
-        if global.json { try Output.json(r); return }
-        print("fleet at revision \(r.currentRevision); \(r.controllers.count) controller(s)")
-        let now = Date()
-        for c in r.controllers {
-            let seen = c.lastSeen.map { "\(Int(now.timeIntervalSince($0))) s ago" } ?? "never"
-            let behind = r.currentRevision - c.appliedRevision
-            var line = "  \(c.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(c.status.padding(toLength: 8, withPad: " ", startingAt: 0)) v\(c.wardenVersion ?? "?")  seen \(seen)"
-            line += "  revision \(c.appliedRevision)" + (behind > 0 ? " (\(behind) behind)" : " (current)")
-            line += "  events buffered \(c.bufferedEvents), stored through \(c.highWater)"
-            if let s = c.clockSkewSeconds { line += String(format: "  clock %+.1f s", s) + (abs(s) > FleetTiming.clockSkewAlarm ? " SKEW ALARM" : "") }
-            print(line)
-            for d in c.doors { print("      door \(d.id): \(d.state)") }
-        }
-    }
+    @Argument(parsing: .captureForPassthrough, help: "Options for `warden-server status` (--home, --json).") var arguments: [String] = []
+    func run() throws { try ServerBinary.exec(["status"] + arguments) }
 }
 
 struct FleetVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check every controller's chain as stored centrally: gaps, broken links, rows changed after upload, silent controllers.",
-        discussion: "Exit status 0 when every chain holds and no controller is silent longer than --silent-minutes, else 1. Run on the server host."
+        abstract: "Check every controller's chain as stored centrally (on the server host).",
+        discussion: "Runs `warden-server verify` with the same arguments: gaps, broken links, rows changed after upload, silent controllers."
     )
-    @OptionGroup var global: GlobalOptions
-    @Option(help: "A controller not heard from for longer than this is reported.") var silentMinutes: Double = 60
+    @Argument(parsing: .captureForPassthrough, help: "Options for `warden-server verify` (--home, --json, --silent-minutes).") var arguments: [String] = []
+    func run() throws { try ServerBinary.exec(["verify"] + arguments) }
+}
 
-    func run() throws {
-        let silent = silentMinutes * 60
-        let reports = try global.withCentralStore { try await $0.verifyChains(silentAfter: silent) }
-        let ok = reports.allSatisfy { $0.problems.isEmpty }
-        if global.json {
-            struct R: Codable { let ok: Bool; let controllers: [CentralChainReport] }
-            try Output.json(R(ok: ok, controllers: reports))
-        } else {
-            for r in reports {
-                print("\(r.problems.isEmpty ? "OK    " : "BROKEN") \(r.controller): \(r.rows) rows through \(r.highWater)")
-                for p in r.problems { print("         \(p)") }
-            }
+/// `warden server ...`: the fleet server is its own binary, so a door controller's `warden`
+/// carries no HTTP server, no PostgreSQL driver and no SwiftNIO.
+struct ServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "The fleet server (runs `warden-server`): init, run, token create, operator add, revoke, status, verify.",
+        discussion: "`warden server ARGS` runs `warden-server ARGS`, found beside this binary or on PATH. See docs/fleet.md."
+    )
+    @Argument(parsing: .captureForPassthrough, help: "The server command and its options (`warden server --help` lists them).") var arguments: [String] = []
+    func run() throws { try ServerBinary.exec(arguments.isEmpty ? ["--help"] : arguments) }
+}
+
+enum ServerBinary {
+    static func exec(_ arguments: [String]) throws {
+        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var candidates = [((selfPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("warden-server")]
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/warden-server") }
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw CLIError("the fleet server is the separate program warden-server, not found beside \(selfPath) or on PATH "
+                           + "(build it with `swift build -c release --product warden-server`; `make demo-fleet` does)")
         }
-        if !ok { throw ExitCode(1) }
+        let argv = [path] + arguments
+        var cargs = argv.map { strdup($0) } + [nil]
+        execv(path, &cargs)
+        throw CLIError("cannot run \(path): \(String(cString: strerror(errno)))")
     }
 }

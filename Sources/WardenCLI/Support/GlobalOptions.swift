@@ -3,36 +3,37 @@ import FaceKit
 import PresentationAttack
 
 /// Options every command accepts.
-struct GlobalOptions: ParsableArguments {
+package struct GlobalOptions: ParsableArguments {
+    package init() {}
     @Option(name: .long, help: ArgumentHelp("Data directory for all state (databases, keys, calibration).",
                                             discussion: "Defaults to $WARDEN_HOME, else /var/lib/warden as root, else $XDG_DATA_HOME/warden.",
                                             valueName: "dir"))
-    var home: String?
+    package var home: String?
 
     @Option(name: .long, help: ArgumentHelp("Folder holding the dlib model files.",
                                             discussion: "Defaults to $WARDEN_MODELS, else <home>/models, else the checkout's models/ filled by `make setup`.",
                                             valueName: "dir"))
-    var models: String?
+    package var models: String?
 
     @Option(name: .customLong("pad-models"), help: ArgumentHelp("Folder holding the presentation-attack (liveness) models.",
                                                                 discussion: "Defaults to $WARDEN_PAD_MODELS, else where the face models are looked for.",
                                                                 valueName: "dir"))
-    var padModels: String?
+    package var padModels: String?
 
     @Option(name: .long, help: ArgumentHelp("Make the change at this fleet server instead of in the local database.",
                                             discussion: "Defaults to $WARDEN_SERVER. Needs $WARDEN_OPERATOR_TOKEN and the site CA (--server-ca).",
                                             valueName: "url"))
-    var server: String?
+    package var server: String?
 
     @Option(name: .customLong("server-ca"), help: ArgumentHelp("The site CA's certificate, to check the fleet server by (default $WARDEN_SERVER_CA).", valueName: "file"))
-    var serverCA: String?
+    package var serverCA: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON instead of text.")
-    var json = false
+    package var json = false
 
-    var wardenHome: WardenHome { WardenHome(explicit: home) }
+    package var wardenHome: WardenHome { WardenHome(explicit: home) }
 
-    var modelLocator: ModelLocator { ModelLocator(explicitDirectory: models, homeDirectory: wardenHome.path) }
+    package var modelLocator: ModelLocator { ModelLocator(explicitDirectory: models, homeDirectory: wardenHome.path) }
 
     var padModelLocator: PADModelLocator { PADModelLocator(explicitDirectory: padModels, faceModels: modelLocator) }
 }

@@ -7,11 +7,12 @@ import Storage
 import WardenCore
 
 /// The operator option for commands that change state.
-struct OperatorOption: ParsableArguments {
+package struct OperatorOption: ParsableArguments {
+    package init() {}
     @Option(name: .customLong("operator"), help: "Who is making this change (default: the OS user).")
-    var name: String?
-    var resolved: Operator { Operator.resolve(explicit: name) }
-    func validate() throws { if let p = Operator.problem(with: name) { throw ValidationError(p) } }
+    package var name: String?
+    package var resolved: Operator { Operator.resolve(explicit: name) }
+    package func validate() throws { if let p = Operator.problem(with: name) { throw ValidationError(p) } }
 }
 
 extension GlobalOptions {
@@ -48,11 +49,11 @@ extension GlobalOptions {
         }
     }
 
-    func loadEngine(cnn: Bool = false) throws -> FaceEngine {
+    package func loadEngine(cnn: Bool = false) throws -> FaceEngine {
         do { return try FaceEngine(locator: modelLocator, loadCNNDetector: cnn) } catch { throw CLIError(error.description) }
     }
 
-    func thresholds() throws -> MatchThresholds { try MatchingConfiguration.load(home: wardenHome) }
+    package func thresholds() throws -> MatchThresholds { try MatchingConfiguration.load(home: wardenHome) }
 
     /// The learned metric head in force, if one is configured (see MatchingConfiguration).
     func metricHead() throws -> MetricHead? { try MatchingConfiguration.loadHead(home: wardenHome) }

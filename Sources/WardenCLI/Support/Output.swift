@@ -1,13 +1,13 @@
 import Foundation
 
 /// A failure the CLI reports as one readable line on stderr with exit status 1.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct CLIError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
-enum Output {
-    static func json<T: Encodable>(_ value: T) throws {
+package enum Output {
+    package static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(value)
@@ -16,11 +16,11 @@ enum Output {
     }
 
     /// Progress and remarks on stderr, so stdout stays the result (and valid --json).
-    static func note(_ message: String) {
+    package static func note(_ message: String) {
         FileHandle.standardError.write(Data("\(message)\n".utf8))
     }
 
-    static func error(_ message: String) {
+    package static func error(_ message: String) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }
 

@@ -4,6 +4,8 @@ import FleetServer
 import Foundation
 import Logging
 import Matching
+import WardenCLI
+import FleetLink
 import WardenCore
 
 extension GlobalOptions {
@@ -40,16 +42,18 @@ struct PSQLErrorDescription: Error, CustomStringConvertible {
     }
 }
 
-struct ServerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "server",
+public struct WardenServerCommand: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "warden-server",
         abstract: "The fleet server: the system of record on PostgreSQL for every controller of a site.",
         discussion: """
         Set up once with `warden server init`, run it with `warden server run` (under systemd: \
         hardware/warden-server.service), then join each board: `warden server token create \
         --controller NAME` here, `warden fleet join URL --token T` on the board. See docs/fleet.md.
         """,
-        subcommands: [ServerInitCommand.self, ServerRunCommand.self, ServerTokenCommand.self, ServerOperatorCommand.self, ServerRevokeCommand.self]
+        subcommands: [ServerInitCommand.self, ServerRunCommand.self, ServerTokenCommand.self, ServerOperatorCommand.self, ServerRevokeCommand.self,
+                      ServerStatusCommand.self, ServerVerifyCommand.self]
     )
 }
 
@@ -208,5 +212,59 @@ struct ServerRevokeCommand: ParsableCommand {
         try global.withCentralStore { try await $0.revokeController(n, by: who) }
         if global.json { try Output.json(["revoked": n]); return }
         print("controller '\(n)' revoked")
+    }
+}
+
+struct ServerStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Every controller: version, last seen, revision applied against the current one, clock skew, events not yet uploaded, doors.",
+        discussion: "Run on the server host (it reads the central database named in <home>/server/server.yaml)."
+    )
+    @OptionGroup var global: GlobalOptions
+
+    struct Report: Codable { let currentRevision: Int64; let controllers: [ControllerRow] }
+
+    func run() throws {
+        let r = try global.withCentralStore { store in Report(currentRevision: try await store.currentRevision(), controllers: try await store.controllers()) }
+        if global.json { try Output.json(r); return }
+        print("fleet at revision \(r.currentRevision); \(r.controllers.count) controller(s)")
+        let now = Date()
+        for c in r.controllers {
+            let seen = c.lastSeen.map { "\(Int(now.timeIntervalSince($0))) s ago" } ?? "never"
+            let behind = r.currentRevision - c.appliedRevision
+            var line = "  \(c.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(c.status.padding(toLength: 8, withPad: " ", startingAt: 0)) v\(c.wardenVersion ?? "?")  seen \(seen)"
+            line += "  revision \(c.appliedRevision)" + (behind > 0 ? " (\(behind) behind)" : " (current)")
+            line += "  events buffered \(c.bufferedEvents), stored through \(c.highWater)"
+            if let s = c.clockSkewSeconds { line += String(format: "  clock %+.1f s", s) + (abs(s) > FleetTiming.clockSkewAlarm ? " SKEW ALARM" : "") }
+            print(line)
+            for d in c.doors { print("      door \(d.id): \(d.state)") }
+        }
+    }
+}
+
+struct ServerVerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check every controller's chain as stored centrally: gaps, broken links, rows changed after upload, silent controllers.",
+        discussion: "Exit status 0 when every chain holds and no controller is silent longer than --silent-minutes, else 1. Run on the server host."
+    )
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "A controller not heard from for longer than this is reported.") var silentMinutes: Double = 60
+
+    func run() throws {
+        let silent = silentMinutes * 60
+        let reports = try global.withCentralStore { try await $0.verifyChains(silentAfter: silent) }
+        let ok = reports.allSatisfy { $0.problems.isEmpty }
+        if global.json {
+            struct R: Codable { let ok: Bool; let controllers: [CentralChainReport] }
+            try Output.json(R(ok: ok, controllers: reports))
+        } else {
+            for r in reports {
+                print("\(r.problems.isEmpty ? "OK    " : "BROKEN") \(r.controller): \(r.rows) rows through \(r.highWater)")
+                for p in r.problems { print("         \(p)") }
+            }
+        }
+        if !ok { throw ExitCode(1) }
     }
 }

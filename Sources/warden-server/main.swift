@@ -1,0 +1,5 @@
+import Glibc
+import WardenServerCLI
+
+signal(SIGPIPE, SIG_IGN)
+WardenServerCommand.main()
