@@ -103,6 +103,23 @@ struct RunCommandTests {
         #expect(try s.w("audit", "verify").status == 0)
     }
 
+    /// A grant made with `warden grant` (not in the policy files) opens the door under
+    /// `warden run`, as `policy explain` says it does. It did not: run decided on the files'
+    /// grants alone (found by the fleet demo, whose grants all come from the server).
+    @Test func aGrantMadeFromTheCLIOpensTheDoor() throws {
+        let s = try Site(lobbyPhotos: [fixture("obama2.jpg"), fixture("obama3.jpg")])
+        #expect(try s.w("person", "add", "Barack Obama", "--external-id", "P1").status == 0)
+        #expect(try s.w("enroll", "P1", fixture("obama.jpg")).status == 0)
+        let policy = s.dir.appendingPathComponent("policy").path
+        let explainBefore = try s.w("policy", "explain", "--person", "P1", "--door", "lobby", "--policy", policy)
+        #expect(explainBefore.stdout.contains("no_grant"), "\(explainBefore.stdout)")
+        #expect(try s.w("grant", "P1", "office", "--policy", policy).status == 0)
+        let r = try s.run(untilDecisions: 1)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lobby = try s.events().filter { $0.kind == .decision && $0.door == "lobby" }
+        #expect(lobby.first?.type == "access.granted", "\(lobby.first?.reasons ?? [])")
+    }
+
     @Test func aStrangerIsDeniedAndSIGTERMStopsCleanly() throws {
         // Two different frames of the stranger (identical frames would read as a frozen feed).
         let rescaled = try Self.rescaled(fixture("biden.jpg"))

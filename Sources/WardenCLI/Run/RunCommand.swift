@@ -145,7 +145,7 @@ struct RunCommand: ParsableCommand {
             config = try SiteConfig.load(path: site)
             paths = (config!.policyDirectory, config!.pinMapPath)
         } catch let e as SiteConfigError { problems += e.problems; paths = (e.policyDirectory, e.pinMapPath) }
-        var policy: SitePolicy? = nil
+        var loadedPolicy: SitePolicy? = nil
         var pinMap: PinMap? = nil
         // A fleet controller takes the policy the server sent, not the site file's.
         var membership: FleetMembership? = nil
@@ -159,13 +159,13 @@ struct RunCommand: ParsableCommand {
         }
         let policyDirectory = paths.policy ?? config?.policyDirectory ?? ""
         if let dir = paths.policy {
-            do { policy = try PolicyLoader().load(directory: dir) } catch { problems += error.issues.map(\.description) }
+            do { loadedPolicy = try PolicyLoader().load(directory: dir) } catch { problems += error.issues.map(\.description) }
         }
         if let path = paths.pinMap {
             do { pinMap = try PinMap.load(path: path) } catch { problems.append("\(error)") }
         }
         if let c = config {
-            if let policy, let pinMap {
+            if let policy = loadedPolicy, let pinMap {
                 for id in c.doors.keys.sorted() where policy.doors[id] == nil { problems.append("\(c.file): door '\(id)' is not in the policy") }
                 for id in c.doors.keys.sorted() where pinMap.doors[id] == nil { problems.append("\(c.file): door '\(id)' has no wiring in \(c.pinMapPath)") }
             }
@@ -191,9 +191,16 @@ struct RunCommand: ParsableCommand {
                 problems.append("the identity database \(d.path) is damaged (SQLite quick_check: \(bad)); restore it from a backup")
             } else { db = d }
         } catch { problems.append("\(error)") }
-        guard problems.isEmpty, let config, let policy, let pinMap, let models, let thresholds, let db, let auditStore else {
+        guard problems.isEmpty, let config, let filePolicy = loadedPolicy, let pinMap, let models, let thresholds, let db, let auditStore else {
             Output.error("not starting; \(problems.count) problem(s), no door was touched:")
             for p in problems { FileHandle.standardError.write(Data("  - \(p)\n".utf8)) }
+            throw ExitCode(2)
+        }
+        // The files' grants plus those made with `warden grant` (or, on a fleet board, at the
+        // server): the door decides on the same grants `policy explain` shows.
+        let policy: SitePolicy
+        do { policy = try filePolicy.merging(db) } catch {
+            Output.error("not starting, no door was touched: the grants in the identity database cannot be read: \(error)")
             throw ExitCode(2)
         }
 
@@ -368,7 +375,7 @@ struct RunCommand: ParsableCommand {
 
     /// Runs off the door loop.
     private func loadReload(policyDirectory: String, db: WardenDatabase) throws -> Reloaded {
-        let p = try PolicyLoader().load(directory: policyDirectory)
+        let p = try PolicyLoader().load(directory: policyDirectory).merging(db)
         let t = try global.thresholds()
         try db.reloadKeyIfRotated()
         let g = try global.loadGallery(db)
