@@ -12,6 +12,7 @@ W="$root/.build/release/warden"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$PGBIN" ] || { echo "demo-fleet: PostgreSQL is not installed (make setup installs it)"; exit 1; }
 tmp=$(mktemp -d /tmp/warden-fleet-demo.XXXXXX)
+chmod 711 "$tmp"   # PostgreSQL runs as its own user and must reach pg/ inside
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 server_pid=""
 cleanup() {
@@ -67,7 +68,7 @@ board() {  # NAME DOOR: a controller home and site file with an image-folder cam
   local name=$1 door=$2 home="$tmp/$1"
   mkdir -p "$home/cam"
   cp "$root/fixtures/test_images/obama2.jpg" "$home/cam/f0.jpg"
-  cp "$root/fixtures/test_images/obama_small.jpg" "$home/cam/f1.jpg"
+  cp "$root/fixtures/test_images/obama3.jpg" "$home/cam/f1.jpg"
   cat >"$home/site.yaml" <<YAML
 policy: $home/fleet/policy
 pinmap: $root/hardware/pinmaps/gpio-sim.yaml
