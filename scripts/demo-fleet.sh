@@ -60,6 +60,7 @@ YAML
 say "One person, enrolled once, at the server"
 "$W" person add "Barack Obama" --external-id E100 --home "$tmp/admin"
 "$W" enroll E100 "$root/fixtures/test_images/obama.jpg" --home "$tmp/admin"
+"$W" grant E100 building --home "$tmp/admin"
 "$W" grant E100 office --home "$tmp/admin"
 unset WARDEN_SERVER
 
@@ -93,7 +94,8 @@ say "Enrolled at the server, admitted at board-2's office door (another photo of
 say "The link is cut: the server stops. board-1's lobby door keeps deciding from its replica"
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 "$W" run --site "$tmp/board-1/site.yaml" --home "$tmp/board-1" --stop-after-decisions 1 --duration 120 | grep -E "GRANTED|DENIED|fleet" || true
-"$W" audit export --format jsonl --home "$tmp/board-1" | grep -oE "\"type\":\"(fleet\.link_[a-z]+|access\.[a-z]+)\"" || true
+echo "board-1's own log while offline:"
+"$W" audit export --format jsonl --home "$tmp/board-1" | grep -oE '"type":"(fleet[.]link_[a-z]+|access[.][a-z]+)"' | sort | uniq -c || true
 
 say "The link is back: board-1 uploads what it decided offline"
 start_server
