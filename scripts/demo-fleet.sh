@@ -105,4 +105,7 @@ start_server
 
 say "The central log: every controller's chain, complete and verified"
 "$W" fleet status --home "$tmp/server"
-"$W" fleet verify --home "$tmp/server"
+export WARDEN_SERVER="https://127.0.0.1:$port"
+"$W" audit verify --home "$tmp/admin"          # --server: every chain as stored centrally
+echo "board-1's decisions in the central log:"
+"$W" audit export --controller board-1 --format csv --home "$tmp/admin" | cut -d, -f1,2,6,7,14 | grep -E "controller|access"

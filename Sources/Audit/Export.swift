@@ -28,6 +28,18 @@ public struct AuditExporter {
         return n
     }
 
+    /// The fleet's export: every controller's rows, each line naming its controller first.
+    public static let fleetCSVColumns = ["controller"] + csvColumns
+
+    public static func fleetLine(controller: String, row: AuditRow, format: ExportFormat) throws -> String {
+        switch format {
+        case .jsonl:
+            return String(row.payload.dropLast()) + ",\"controller\":\(String(decoding: try JSONEncoder().encode(controller), as: UTF8.self)),\"hash\":\"\(row.hash)\"}\n"
+        case .csv:
+            return csvLine([controller] + csvFields(try CanonicalEncoding.decode(row.payload), hash: row.hash))
+        }
+    }
+
     static func csvFields(_ e: AuditEvent, hash: String) -> [String] {
         let num = { (d: Double?) in d.map { String(format: "%.4f", $0) } ?? "" }
         return [

@@ -39,6 +39,8 @@ public final class FleetAgent: @unchecked Sendable {
     private var everConnected: Bool? = nil
     private var lostAt: Date? = nil
     private var skewAlarmed = false
+    /// The server's high-water mark has been heard this run.
+    private var markKnown = false
 
     public init(membership: FleetMembership, transport: any FleetTransport, db: WardenDatabase, audit: AuditStore, home: String, wardenVersion: String,
                 record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [FleetDoorReport] = { [] }) {
@@ -121,6 +123,8 @@ public final class FleetAgent: @unchecked Sendable {
     /// (pruning is the operator's, and `audit prune` refuses rows not yet acknowledged).
     @discardableResult
     public func uploadOnce(limit: Int = FleetTiming.uploadBatch) async throws -> EventAck {
+        // Learn the server's mark first, so a restarted board does not resend its history.
+        if !lock.withLock({ markKnown }) { try await heartbeatOnce() }
         var after = linkStatus.acknowledgedSeq
         for _ in 0..<3 {
             let rows = try audit.rows(after: after, limit: limit)
@@ -153,6 +157,7 @@ public final class FleetAgent: @unchecked Sendable {
         // The server's clock read half-way through the exchange, as NTP does.
         let skew = reply.serverTime.timeIntervalSince(sent.addingTimeInterval(received.timeIntervalSince(sent) / 2))
         update { $0.clockSkewSeconds = skew; $0.serverRevision = reply.currentRevision; $0.acknowledgedSeq = max($0.acknowledgedSeq, reply.highWater) }
+        lock.withLock { markKnown = true }
         let alarm = abs(skew) > FleetTiming.clockSkewAlarm
         let was = lock.withLock { defer { skewAlarmed = alarm }; return skewAlarmed }
         if alarm && !was {

@@ -11,6 +11,8 @@ public enum AdminPath {
     public static let enroll = "/admin/v1/enroll"                 // POST AdminEnroll
     public static let grants = "/admin/v1/grants"                 // POST AdminGrant
     public static let policy = "/admin/v1/policy"                 // POST AdminConfiguration
+    public static let auditVerify = "/admin/v1/audit/verify"      // GET ?silent_seconds=N: [CentralChainReport]
+    public static let auditExport = "/admin/v1/audit/export"      // GET ?format=&controller=&door=&person=&from=&to= (epoch s): text
 }
 
 public struct AdminPersonAdd: Codable, Sendable {

@@ -1,3 +1,4 @@
+import Audit
 import Crypto
 import FaceKit
 import FleetProtocol
@@ -95,6 +96,29 @@ extension FleetHTTPServer {
                 var personID: Int64? = nil
                 if let ref = r.person { personID = try await store.findPerson(ref).id }
                 return try await store.addGrant(personID: personID, group: r.group, zone: r.zone, schedule: r.schedule, until: r.until, by: op.asOperator)
+            }
+        }
+        router.get(RouterPath(stringLiteral: AdminPath.auditVerify)) { req, ctx in
+            try await reply {
+                _ = try await authorised(req, .read, ctx)
+                return try await store.verifyChains(silentAfter: Double(req.uri.queryParameters.get("silent_seconds") ?? "") ?? 3600)
+            }
+        }
+        router.get(RouterPath(stringLiteral: AdminPath.auditExport)) { req, ctx in
+            do {
+                _ = try await authorised(req, .read, ctx)
+                let q = req.uri.queryParameters
+                let format = ExportFormat(rawValue: q.get("format") ?? "csv") ?? .csv
+                let time = { (k: String) in q.get(k).flatMap(Double.init).map { Date(timeIntervalSince1970: $0) } }
+                var text = format == .csv ? AuditExporter.csvLine(AuditExporter.fleetCSVColumns) : ""
+                try await store.forEachEvent(controller: q.get("controller"), door: q.get("door"), personID: q.get("person").flatMap { Int64($0) },
+                                             from: time("from"), to: time("to")) { name, row in
+                    text += try AuditExporter.fleetLine(controller: name, row: row, format: format)
+                }
+                return Response(status: .ok, headers: [.contentType: format == .csv ? "text/csv" : "application/x-ndjson"],
+                                body: .init(byteBuffer: ByteBuffer(string: text)))
+            } catch let e as CentralError {
+                return errorResponse(e.httpStatus, ErrorReply(error: e.description))
             }
         }
         router.post(RouterPath(stringLiteral: AdminPath.policy)) { req, ctx in

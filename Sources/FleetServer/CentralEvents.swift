@@ -25,12 +25,19 @@ extension CentralStore {
             }
             var seq = hw, prev = lastHash
             var fresh: [AuditRow] = []
+            // Rows already stored (a retry after a lost ack, or a board that restarted before
+            // it learnt the mark): their stored hashes, in one query.
+            var stored: [Int64: String] = [:]
+            let old = batch.rows.map(\.seq).filter { $0 <= hw }
+            if let lo = old.min(), let hi = old.max() {
+                let rows = try await conn.query("SELECT seq, hash FROM event WHERE controller_id = \(controller.id) AND seq BETWEEN \(lo) AND \(hi)", logger: self.logger)
+                for try await (s, h) in rows.decode((Int64, String).self) { stored[s] = h }
+            }
             for wire in batch.rows {
                 let row = AuditRow(seq: wire.seq, payload: wire.payload, prevHash: wire.prevHash, hash: wire.hash)
                 if row.seq <= seq {
-                    // A retry of rows already stored (the ack was lost): they must be the same rows.
-                    if let stored = try await self.one(conn.query("SELECT hash FROM event WHERE controller_id = \(controller.id) AND seq = \(row.seq)", logger: self.logger), String.self),
-                       stored != row.hash {
+                    // A retry of rows already stored: they must be the same rows.
+                    if let stored = stored[row.seq], stored != row.hash {
                         throw CentralError.conflict("row \(row.seq) of '\(controller.name)' differs from the one stored at upload: the controller's log was changed after upload")
                     }
                     continue

@@ -128,7 +128,12 @@ import WardenCore
                                     home: board.home, wardenVersion: "test", record: { _ in })
         let again = try await replay.uploadOnce()
         await replay.shutdown()
-        #expect(again.highWater == last)
+        #expect(again.highWater == last && again.accepted == 0)
+        // Rows sent again as they are (an acknowledgement lost in transit): accepted, not stored twice.
+        let resent = try board.audit.rows(after: 0, limit: 20).map { UploadedRow(seq: $0.seq, payload: $0.payload, prevHash: $0.prevHash, hash: $0.hash) }
+        let ctl = try #require(try await h.central { try await $0.controllers() }.first { $0.name == "door-3" })
+        let dup = try await h.central { try await $0.ingest(EventBatch(rows: resent), from: ctl) }
+        #expect(dup.highWater == last && dup.accepted == 0)
         let report = try #require(try await h.central { try await $0.verifyChains() }.first { $0.controller == "door-3" })
         #expect(report.problems == [])
         #expect(report.rows == last)
@@ -159,6 +164,59 @@ import WardenCore
         await #expect { _ = try await h.central { try await $0.ingest(EventBatch(rows: [UploadedRow(seq: gap.seq, payload: gap.payload, prevHash: gap.prevHash, hash: gap.hash)]), from: ctl) } } throws: { e in
             (e as? UploadGap)?.highWater == 1
         }
+        await h.destroy()
+    }
+
+    /// The admin API: roles, lock-out after failed attempts (each logged centrally), and the
+    /// fleet's audit export and verification over HTTPS.
+    @Test func operatorsAreHeldToTheirRolesAndLockedOutAfterFailures() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        let board = try await h.joinedController("door-5")
+        try board.audit.append([AuditEvent(kind: .door, type: "door.opened", door: "lab")])
+        _ = try await board.agent.uploadOnce()
+        let admin = Operator("test-admin")
+        let (auditor, enroller) = try await h.central { store in
+            (try await store.addOperator("audra", role: .auditor, by: admin), try await store.addOperator("enzo", role: .enroller, by: admin))
+        }
+        let ca = try h.serverHome.siteCA().pem.certificatePEM
+        func api(_ token: String) throws -> HTTPSFleetTransport { try HTTPSFleetTransport(server: h.url, identity: nil, trustedCA: ca, headers: [("authorization", "Bearer \(token)")]) }
+        // An auditor reads and exports, but adds nobody.
+        let a = try api(auditor)
+        let export = String(decoding: try await a.get(AdminPath.auditExport, query: ["format": "jsonl", "controller": "door-5"], timeout: .seconds(10)), as: UTF8.self)
+        #expect(export.contains("\"controller\":\"door-5\"") && export.contains("door.opened"))
+        let chains = try await a.getJSON([CentralChainReport].self, AdminPath.auditVerify)
+        #expect(chains.allSatisfy { $0.problems.isEmpty } && chains.contains { $0.controller == "door-5" && $0.rows == 1 })
+        await #expect { _ = try await a.postJSON(PersonRecordWire.self, AdminPath.people, AdminPersonAdd(name: "X", externalID: nil, validFrom: nil, validUntil: nil)) } throws: { e in
+            if case FleetLinkError.refused(403, let r) = e { return r.error.contains("auditor") }
+            return false
+        }
+        // An enroller adds people, but grants nothing.
+        let e = try api(enroller)
+        let p = try await e.postJSON(PersonRecordWire.self, AdminPath.people, AdminPersonAdd(name: "Ada", externalID: nil, validFrom: nil, validUntil: nil))
+        await #expect { _ = try await e.postJSON(GrantRecordWire.self, AdminPath.grants, AdminGrant(person: "#\(p.id)", group: nil, zone: "office", schedule: nil, until: nil)) } throws: { err in
+            if case FleetLinkError.refused(403, _) = err { return true }
+            return false
+        }
+        // Five wrong tokens for a name lock it out, the right one included; each is logged.
+        let wrong = try api("wop1.audra." + String(repeating: "0", count: 64))
+        for _ in 0..<CentralStore.lockoutFailures {
+            await #expect { _ = try await wrong.getJSON([PersonRecordWire].self, AdminPath.people) } throws: { err in
+                if case FleetLinkError.refused(401, _) = err { return true }
+                return false
+            }
+        }
+        await #expect { _ = try await a.getJSON([PersonRecordWire].self, AdminPath.people) } throws: { err in
+            if case FleetLinkError.refused(429, let r) = err { return r.error.contains("locked out") }
+            return false
+        }
+        let failures = try await h.central { store in
+            var n = 0
+            try await store.forEachEvent(controller: "@server") { _, row in if try AuditChain.event(of: row).type == "admin.login_failed" { n += 1 } }
+            return n
+        }
+        #expect(failures == CentralStore.lockoutFailures)
+        for t in [a, e, wrong] { await t.shutdown() }
         await h.destroy()
     }
 }

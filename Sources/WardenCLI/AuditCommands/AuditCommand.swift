@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetProtocol
 import Audit
 import Foundation
 import Storage
@@ -58,9 +59,12 @@ struct VerifyAudit: ParsableCommand {
     )
     @OptionGroup var global: GlobalOptions
 
+    @Option(help: "With --server: a controller not heard from for longer than this is reported.") var silentMinutes: Double = 60
+
     struct Report: Codable { let chain: ChainReport; let changes: ChangeReconciliation?; let ok: Bool }
 
     func run() throws {
+        if let remote = try global.remoteAdmin() { try verifyAtServer(remote); return }
         let store = try global.openAudit(readOnly: true)
         let chain = try audited(home: global.wardenHome) { try store.verify() }
         var changes: ChangeReconciliation? = nil
@@ -138,7 +142,11 @@ struct ExportAudit: ParsableCommand {
     @Option(help: "csv or jsonl.") var format: ExportFormat = .csv
     @Option(name: .shortAndLong, help: "Write to this file instead of stdout.") var output: String?
 
+    @Option(help: "Only this controller's events (with --server: the fleet's central log).") var controller: String?
+
     func run() throws {
+        if let remote = try global.remoteAdmin() { try exportFromServer(remote); return }
+        if controller != nil { throw CLIError("--controller picks from the fleet's central log: give --server URL too") }
         let store = try global.openAudit(readOnly: true)
         let filter = try filters.filter()
         if let output {
@@ -238,4 +246,52 @@ struct PruneAudit: ParsableCommand {
         if global.json { try Output.json(Result(pruned: r.pruned, anchorSeq: r.anchorSeq, archive: archive)); return }
         print(r.pruned == 0 ? "nothing before \(before)" : "archived and pruned \(r.pruned) events (through row \(r.anchorSeq)) to \(archive)")
     }
+}
+
+extension ExportAudit {
+    /// Every controller's rows as the server stores them (plus the server's own chain),
+    /// filtered, each line naming its controller.
+    func exportFromServer(_ remote: RemoteAdmin) throws {
+        let f = try filters.filter()
+        var q: [String: String] = ["format": format.rawValue]
+        if let controller { q["controller"] = controller }
+        if let d = f.door { q["door"] = d }
+        if let p = f.personID { q["person"] = String(p) }
+        if let t = f.from { q["from"] = String(t.timeIntervalSince1970) }
+        if let t = f.to { q["to"] = String(t.timeIntervalSince1970) }
+        let t = remote.transport, query = q
+        let data = try RemoteAdmin.mapped { try await t.get(AdminPath.auditExport, query: query, timeout: .seconds(600)) }
+        let text = String(decoding: data, as: UTF8.self)
+        if let output {
+            let file = try audited { try AtomicFile(path: output, replace: true) }
+            try audited { try file.write(text); try file.commit() }
+            Output.note("exported \(text.split(separator: "\n").count - (format == .csv ? 1 : 0)) events from \(remote.server) to \(output)")
+            return
+        }
+        let stdout = DescriptorWriter(fd: STDOUT_FILENO, name: "standard output")
+        try audited { try stdout.write(text); try stdout.flush() }
+    }
+}
+
+extension VerifyAudit {
+    /// `audit verify --server URL`: every controller's chain as stored centrally.
+    func verifyAtServer(_ remote: RemoteAdmin) throws {
+        let reports = try remote.get([CentralChainReportWire].self, AdminPath.auditVerify + "?silent_seconds=\(Int(silentMinutes * 60))")
+        let ok = reports.allSatisfy { $0.problems.isEmpty }
+        if global.json {
+            struct R: Codable { let ok: Bool; let controllers: [CentralChainReportWire] }
+            try Output.json(R(ok: ok, controllers: reports))
+        } else {
+            for r in reports {
+                print("\(r.problems.isEmpty ? "OK    " : "BROKEN") \(r.controller): \(r.rows) rows through \(r.highWater)")
+                for p in r.problems { print("         \(p)") }
+            }
+        }
+        if !ok { throw ExitCode(1) }
+    }
+}
+
+/// `CentralChainReport` as the admin API sends it.
+struct CentralChainReportWire: Codable, Sendable {
+    let controller: String; let rows: Int64; let highWater: Int64; let problems: [String]; let lastSeen: Date?; let silentSeconds: Double?
 }
