@@ -52,29 +52,11 @@ final class TestPostgres: @unchecked Sendable {
 
     private func run(_ tool: String, _ args: [String]) throws { try run(tool, args, asUser: asUser) }
 
-    /// posix_spawn and waitpid, not Foundation's Process: its wait never returned here
-    /// inside an async test (the child stayed a zombie).
     private func run(_ tool: String, _ args: [String], asUser: String?) throws {
         let argv = (asUser.map { ["/usr/sbin/runuser", "-u", $0, "--", tool] } ?? [tool]) + args
-        let logPath = NSTemporaryDirectory() + "warden-pg-tool-\(UUID().uuidString.prefix(8)).log"
-        defer { unlink(logPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cargs = argv.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ)
-        guard rc == 0 else { throw TestPostgresError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        guard exited == 0 else {
-            let out = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            throw TestPostgresError("\(tool) \(args.joined(separator: " ")) failed (\(exited)): \(out.suffix(600))")
+        let r = try Spawn.run(argv)
+        guard r.status == 0 else {
+            throw TestPostgresError("\(tool) \(args.joined(separator: " ")) failed (\(r.status)): \((r.stdout + r.stderr).suffix(600))")
         }
     }
 }

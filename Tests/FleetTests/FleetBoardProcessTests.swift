@@ -1,0 +1,89 @@
+import Audit
+import FleetLink
+import FleetProtocol
+import FleetServer
+import Foundation
+import Storage
+import Testing
+import WardenCore
+
+/// A board as it runs: the `warden` binary joins, syncs, refuses local admin changes, and
+/// `warden run` keeps deciding from its replica with the server gone, logging the loss;
+/// once the server is back, what it decided offline reaches the central log.
+@Suite(.serialized) struct FleetBoardProcessTests {
+    static let root: URL = { var u = URL(fileURLWithPath: #filePath); for _ in 0..<3 { u.deleteLastPathComponent() }; return u }()
+    static let warden: String? = {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let p = dir.appendingPathComponent("warden").path
+        return FileManager.default.isExecutableFile(atPath: p) ? p : nil
+    }()
+
+    func w(_ args: [String], home: String) throws -> Spawn.Result {
+        let bin = try #require(Self.warden, "the warden executable was not built beside the tests")
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = home
+        env.removeValue(forKey: "WARDEN_SERVER")
+        return try Spawn.run([bin] + args, environment: env)
+    }
+
+    @Test func aBoardDecidesFromItsReplicaWhileTheServerIsDown() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        let home = h.root + "/board"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let token = try await h.token(for: "gate")
+        let join = try w(["fleet", "join", h.url, "--token", token.description], home: home)
+        #expect(join.status == 0, "\(join.stderr)")
+        // At the server: a badge-only door, a person with a badge and a grant.
+        let admin = Operator("test-admin")
+        try await h.central { store in
+            _ = try await store.putConfiguration(.policy, files: ["site.yaml": """
+                site: {name: Gate, timezone: UTC}
+                zones: [{id: yard}]
+                doors:
+                  - {id: lobby, into: yard, factors: badge, fail_mode: safe, strike_time: 2s}
+                """], by: admin)
+            let p = try await store.addPerson(name: "Grace Hopper", externalID: "G1", validFrom: nil, validUntil: nil, by: admin)
+            _ = try await store.issueBadge(try BadgeCredential(parsing: "12:1001"), to: p.id, by: admin)
+            _ = try await store.addGrant(personID: p.id, group: nil, zone: "yard", schedule: nil, until: nil, by: admin)
+        }
+        let sync = try w(["fleet", "sync", "--json"], home: home)
+        #expect(sync.status == 0, "\(sync.stderr)")
+        // The replica is the server's: a local change is refused, with where to make it.
+        let local = try w(["person", "add", "Someone"], home: home)
+        #expect(local.status != 0 && local.stderr.contains("Make the change at the server"), "\(local.stderr)")
+
+        // The server goes away; the board starts anyway and admits the badge from its replica.
+        await h.stopServer()
+        try """
+        policy: \(home)/fleet/policy
+        pinmap: \(Self.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
+        gpio: simulated
+        doors:
+          lobby: {}
+        simulate:
+          - {at: 1.0, door: lobby, badge: "12:1001"}
+        """.write(toFile: home + "/site.yaml", atomically: true, encoding: .utf8)
+        let run = try w(["run", "--site", home + "/site.yaml", "--stop-after-decisions", "1", "--duration", "120"], home: home)
+        #expect(run.status == 0, "\(run.stderr)")
+        var types: [String] = []
+        try AuditStore(home: home, readOnly: true).forEachRow { _, e in types.append(e.type) }
+        #expect(types.contains("access.granted"), "\(types)")
+        #expect(types.contains("fleet.link_lost"), "\(types)")
+        #expect(!types.contains("fleet.link_restored"))
+
+        // Back: everything the board logged offline is stored centrally, once, and verifies.
+        try await h.startServer()
+        let back = try w(["fleet", "sync"], home: home)
+        #expect(back.status == 0, "\(back.stderr)")
+        let last = try AuditStore(home: home, readOnly: true).lastSeq()
+        let (report, central) = try await h.central { store in
+            var t: [String] = []
+            try await store.forEachEvent(controller: "gate") { _, row in t.append(try AuditChain.event(of: row).type) }
+            return (try await store.verifyChains().first { $0.controller == "gate" }, t)
+        }
+        #expect(report?.problems == [] && report?.rows == last)
+        #expect(central.contains("access.granted") && central.contains("fleet.link_lost"))
+        await h.destroy()
+    }
+}
