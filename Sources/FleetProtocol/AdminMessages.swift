@@ -53,3 +53,19 @@ public struct AdminConfiguration: Codable, Sendable {
     public init(files: [String: String]) { self.files = files }
 }
 public struct AdminVersion: Codable, Sendable { public var version: Int64; public init(version: Int64) { self.version = version } }
+
+/// What `audit verify --server` finds for one controller's chain as stored centrally.
+public struct CentralChainReport: Codable, Sendable, Equatable {
+    public var controller: String
+    public var rows: Int64
+    public var highWater: Int64
+    public var problems: [String]
+    public var lastSeen: Date?
+    public var silentSeconds: Double?
+    public init(controller: String, rows: Int64 = 0, highWater: Int64 = 0, problems: [String] = [], lastSeen: Date? = nil, silentSeconds: Double? = nil) {
+        self.controller = controller; self.rows = rows; self.highWater = highWater; self.problems = problems; self.lastSeen = lastSeen; self.silentSeconds = silentSeconds
+    }
+
+    /// Whether every chain holds.
+    public static func allHold(_ reports: [CentralChainReport]) -> Bool { reports.allSatisfy { $0.problems.isEmpty } }
+}

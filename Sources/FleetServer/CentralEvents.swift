@@ -3,16 +3,6 @@ import FleetProtocol
 import Foundation
 import PostgresNIO
 
-/// What `audit verify --server` finds for one controller's chain.
-public struct CentralChainReport: Codable, Sendable, Equatable {
-    public var controller: String
-    public var rows: Int64
-    public var highWater: Int64
-    public var problems: [String]
-    public var lastSeen: Date?
-    public var silentSeconds: Double?
-}
-
 extension CentralStore {
     /// Stores a batch of a controller's rows, checking each link of its chain as it lands.
     /// Rows at or below the high-water mark are duplicates of a retry: accepted again only
@@ -93,7 +83,7 @@ extension CentralStore {
         var controllers = try await self.controllers()
         controllers.insert(ControllerRow(id: 0, name: "@server", status: "server", appliedRevision: 0, bufferedEvents: 0, doors: [], highWater: 0), at: 0)
         for c in controllers {
-            var report = CentralChainReport(controller: c.name, rows: 0, highWater: 0, problems: [], lastSeen: c.lastSeen, silentSeconds: nil)
+            var report = CentralChainReport(controller: c.name, lastSeen: c.lastSeen)
             var expected: Int64? = nil, prev: String? = nil
             let rows = try await client.query("SELECT seq, payload, prev_hash, hash FROM event WHERE controller_id = \(c.id) ORDER BY seq", logger: logger)
             for try await (seq, payload, prevHash, hash) in rows.decode((Int64, String, String, String).self) {

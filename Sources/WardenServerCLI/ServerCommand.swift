@@ -255,16 +255,6 @@ struct ServerVerifyCommand: ParsableCommand {
     func run() throws {
         let silent = silentMinutes * 60
         let reports = try global.withCentralStore { try await $0.verifyChains(silentAfter: silent) }
-        let ok = reports.allSatisfy { $0.problems.isEmpty }
-        if global.json {
-            struct R: Codable { let ok: Bool; let controllers: [CentralChainReport] }
-            try Output.json(R(ok: ok, controllers: reports))
-        } else {
-            for r in reports {
-                print("\(r.problems.isEmpty ? "OK    " : "BROKEN") \(r.controller): \(r.rows) rows through \(r.highWater)")
-                for p in r.problems { print("         \(p)") }
-            }
-        }
-        if !ok { throw ExitCode(1) }
+        try CentralChainReport.show(reports, json: global.json)
     }
 }

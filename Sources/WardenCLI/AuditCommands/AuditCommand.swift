@@ -276,10 +276,18 @@ extension ExportAudit {
 extension VerifyAudit {
     /// `audit verify --server URL`: every controller's chain as stored centrally.
     func verifyAtServer(_ remote: RemoteAdmin) throws {
-        let reports = try remote.get([CentralChainReportWire].self, AdminPath.auditVerify + "?silent_seconds=\(Int(silentMinutes * 60))")
-        let ok = reports.allSatisfy { $0.problems.isEmpty }
-        if global.json {
-            struct R: Codable { let ok: Bool; let controllers: [CentralChainReportWire] }
+        let reports = try remote.get([CentralChainReport].self, AdminPath.auditVerify + "?silent_seconds=\(Int(silentMinutes * 60))")
+        try CentralChainReport.show(reports, json: global.json)
+    }
+}
+
+extension CentralChainReport {
+    /// The reports as lines (or JSON); exit status 1 when any chain does not hold. Shared by
+    /// `audit verify --server` and `warden-server verify`.
+    package static func show(_ reports: [CentralChainReport], json: Bool) throws {
+        let ok = allHold(reports)
+        if json {
+            struct R: Codable { let ok: Bool; let controllers: [CentralChainReport] }
             try Output.json(R(ok: ok, controllers: reports))
         } else {
             for r in reports {
@@ -289,9 +297,4 @@ extension VerifyAudit {
         }
         if !ok { throw ExitCode(1) }
     }
-}
-
-/// `CentralChainReport` as the admin API sends it.
-struct CentralChainReportWire: Codable, Sendable {
-    let controller: String; let rows: Int64; let highWater: Int64; let problems: [String]; let lastSeen: Date?; let silentSeconds: Double?
 }
