@@ -85,17 +85,7 @@ public struct SiteCA: @unchecked Sendable {  // the key is immutable
         }
         guard !alternatives.isEmpty else { throw FleetCertificateError("the server certificate needs at least one name or address") }
         let subject = try DistinguishedName { OrganizationName("Warden"); CommonName("Warden server \(names[0])") }
-        let cert = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(Self.controllerValidity),
-            issuer: certificate.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true, keyAgreement: true))
-                try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames(alternatives)
-            },
-            issuerPrivateKey: .init(self.key))
+        let cert = try issue(publicKey: .init(key.publicKey), subject: subject, usage: .serverAuth, alternatives: alternatives, now: now)
         return KeyAndCertificate(privateKeyPEM: key.pemRepresentation, certificatePEM: try cert.serializeAsPEM().pemString)
     }
 
@@ -110,17 +100,25 @@ public struct SiteCA: @unchecked Sendable {  // the key is immutable
             throw FleetCertificateError("the certificate signing request is not signed by its own key")
         }
         let subject = try DistinguishedName { OrganizationName("Warden"); CommonName(ControllerName.commonNamePrefix + name) }
-        let cert = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: csr.publicKey,
+        let cert = try issue(publicKey: csr.publicKey, subject: subject, usage: .clientAuth, alternatives: [], now: now)
+        return try cert.serializeAsPEM().pemString
+    }
+
+    /// An end-entity certificate signed by this CA, for one usage only (a server's is never
+    /// a client's, and the other way round).
+    private func issue(publicKey: Certificate.PublicKey, subject: DistinguishedName, usage: ExtendedKeyUsage.Usage,
+                       alternatives: [GeneralName], now: Date) throws -> Certificate {
+        try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
             notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(Self.controllerValidity),
             issuer: certificate.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true, keyAgreement: true))
-                try ExtendedKeyUsage([.clientAuth])
+                try ExtendedKeyUsage([usage])
+                if !alternatives.isEmpty { SubjectAlternativeNames(alternatives) }
             },
             issuerPrivateKey: .init(self.key))
-        return try cert.serializeAsPEM().pemString
     }
 }
 
