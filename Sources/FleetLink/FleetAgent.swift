@@ -64,7 +64,9 @@ public final class FleetAgent: @unchecked Sendable {
     /// Until cancelled: the feed, the upload and the heartbeat, each retrying on its own.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.loop(every: 0) { try await self.syncOnce(wait: FleetTiming.longPoll) } }
+            // The long poll paces the feed; the floor keeps a server that answers at once from
+            // being asked again at once.
+            group.addTask { await self.loop(every: 0.2) { try await self.syncOnce(wait: FleetTiming.longPoll) } }
             group.addTask { await self.loop(every: 1) { let ack = try await self.uploadOnce(); return ack.accepted } }
             group.addTask { await self.loop(every: FleetTiming.heartbeat) { try await self.heartbeatOnce(); return 0 } }
         }
@@ -119,8 +121,9 @@ public final class FleetAgent: @unchecked Sendable {
 
     // MARK: the upload
 
-    /// Sends the next rows after the server's high-water mark; keeps every row locally
-    /// (pruning is the operator's, and `audit prune` refuses rows not yet acknowledged).
+    /// Sends the next rows after the server's high-water mark. Rows stay in the local log
+    /// after they are acknowledged; `audit prune` does not yet check the server's mark
+    /// (issue 17's retention work).
     @discardableResult
     public func uploadOnce(limit: Int = FleetTiming.uploadBatch) async throws -> EventAck {
         // Learn the server's mark first, so a restarted board does not resend its history.

@@ -155,7 +155,7 @@ struct CurlRequest: Sendable {
             return curl_easy_perform(c)
         }
         guard code == CURLE_OK else {
-            let detail = String(cString: errorBuffer)
+            let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             let what = String(cString: curl_easy_strerror(code))
             let tls = [CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE].contains(code)
             return .failure(.unreachable((tls ? "TLS handshake failed: " : "") + what + (detail.isEmpty ? "" : " (\(detail))")))

@@ -153,22 +153,26 @@ public final class CentralStore: Sendable {
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { conn in try await body(conn) }
-        } catch let e as CentralError { throw e } catch let e as UploadGap { throw e } catch let e as StorageError {
-            throw CentralError.invalid(e.description)
-        } catch let e as PSQLError {
-            if let code = e.serverInfo?[.sqlState], code == "23505" {
-                throw CentralError.conflict("that already exists: \(e.serverInfo?[.message] ?? "unique constraint")")
-            }
-            throw CentralError.database("the central database refused: \(e.serverInfo?[.message] ?? String(reflecting: e))")
         } catch let e as PostgresTransactionError {
-            if let inner = e.closureError as? CentralError { throw inner }
-            if let inner = e.closureError as? UploadGap { throw inner }
-            if let inner = e.closureError as? StorageError { throw CentralError.invalid(inner.description) }
-            if let inner = e.closureError as? FleetCertificateError { throw CentralError.invalid(inner.description) }
-            if let inner = e.closureError as? PSQLError, let code = inner.serverInfo?[.sqlState], code == "23505" {
-                throw CentralError.conflict("that already exists: \(inner.serverInfo?[.message] ?? "unique constraint")")
-            }
-            throw CentralError.database("the central database refused the change: \(String(describing: e.closureError ?? e.commitError ?? e.rollbackError))")
+            throw Self.refusal(e.closureError ?? e.beginError ?? e.commitError ?? e.rollbackError ?? e)
+        } catch {
+            throw Self.refusal(error)
+        }
+    }
+
+    /// What a failed transaction tells the caller: its own errors as they are, a unique
+    /// key as a conflict, anything else from PostgreSQL in its words.
+    static func refusal(_ error: Error) -> Error {
+        switch error {
+        case let e as CentralError: return e
+        case let e as UploadGap: return e
+        case let e as StorageError: return CentralError.invalid(e.description)
+        case let e as FleetCertificateError: return CentralError.invalid(e.description)
+        case let e as PSQLError:
+            let message = e.serverInfo?[.message] ?? String(reflecting: e)
+            if e.serverInfo?[.sqlState] == "23505" { return CentralError.conflict("that already exists: \(message)") }
+            return CentralError.database("the central database refused: \(message)")
+        default: return CentralError.database("the central database refused the change: \(error)")
         }
     }
 

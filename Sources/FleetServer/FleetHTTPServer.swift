@@ -75,16 +75,17 @@ public struct FleetHTTPServer: Sendable {
         }
         router.get(RouterPath(stringLiteral: FleetPath.changes)) { req, ctx in
             try await reply {
-                let c = try await controller(ctx)
+                _ = try await controller(ctx)
                 let since = Int64(req.uri.queryParameters.get("since") ?? "0") ?? 0
                 let wait = min(Self.maximumLongPoll, Double(req.uri.queryParameters.get("wait") ?? "0") ?? 0)
                 let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
                 while true {
                     let set = try await store.changes(since: since)
-                    if !set.items.isEmpty || set.snapshot || ContinuousClock.now >= deadline { return set }
+                    // An empty fleet (nothing since 0) waits like any other: answering at once
+                    // would have its boards ask again at once, for ever.
+                    if !set.items.isEmpty || ContinuousClock.now >= deadline { return set }
                     // Woken by a commit anywhere in the fleet, else re-checked every 5 s.
                     await notifier.wait(after: set.through, timeout: min(.seconds(5), deadline - ContinuousClock.now))
-                    _ = c
                 }
             }
         }

@@ -5,18 +5,10 @@ import Foundation
 /// The admin commands against the fleet server instead of a local database: `--server URL`
 /// or `WARDEN_SERVER`, with the operator's token in `WARDEN_OPERATOR_TOKEN`. Same
 /// commands, same `--json`, and the server's refusals in the same words.
-final class RemoteAdmin {
+struct RemoteAdmin {
     let server: String
+    /// libcurl: each request its own connection, nothing to close afterwards.
     let transport: HTTPSFleetTransport
-
-    init(server: String, transport: HTTPSFleetTransport) { self.server = server; self.transport = transport }
-
-    /// The client's connections are closed when the command is done with it (on the main
-    /// thread, so waiting here blocks no event loop).
-    deinit {
-        let t = transport
-        _ = try? runBlocking { await t.shutdown() }
-    }
 
     func post<B: Encodable & Sendable, T: Decodable & Sendable>(_ type: T.Type, _ path: String, _ body: B) throws -> T {
         let t = transport
