@@ -328,6 +328,17 @@ public final class AuditStore: Sendable {
 
     public func lastSeq() throws -> Int64 { try writer.read { try tail($0).0 } }
 
+    /// The log's size on disk (its pages in use, without the write-ahead log, which is
+    /// bounded and reused) and its rows: what a row costs, for sizing a controller's buffer.
+    public func footprint() throws -> (bytes: Int64, rows: Int64) {
+        let (pages, free, size, rows): (Int64, Int64, Int64, Int64) = try writer.read { db in
+            (try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0, try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0,
+             try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096,
+             try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq) - MIN(seq) + 1, 0) FROM auditEvent") ?? 0)
+        }
+        return ((pages - free) * size, rows)
+    }
+
     /// The last pruned row, which the remaining chain starts after (0 when none was pruned).
     public func anchorSeq() throws -> Int64 {
         try writer.read { try Int64.fetchOne($0, sql: "SELECT seq FROM auditAnchor WHERE id = 1") ?? 0 }

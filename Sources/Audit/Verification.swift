@@ -75,7 +75,9 @@ extension AuditStore {
     /// deletes them and records the last pruned row as the chain's new anchor, so the rest
     /// still verifies. `recording` makes the event that records the prune; it is appended in
     /// the same transaction as the deletion, so a prune is never made without its record.
-    public func prune(before date: Date, archive: String,
+    /// `keepingAfter`: rows after this seq stay whatever their date (a fleet controller's
+    /// rows the server has not acknowledged).
+    public func prune(before date: Date, archive: String, keepingAfter keep: Int64 = .max,
                       recording: (_ pruned: Int, _ anchorSeq: Int64) -> AuditEvent) throws -> (pruned: Int, anchorSeq: Int64) {
         if let problem = try writer.read({ try headProblem($0) }) { throw AuditError.discontinuity(problem) }
         // 1. Archive: whole or not at all, so a full disk never leaves a partial archive
@@ -83,12 +85,12 @@ extension AuditStore {
         let out = try AtomicFile(path: archive)
         // The prefix of the chain up to the first row at or after `date`: rows are pruned
         // only as a contiguous prefix, so the remainder still links to the anchor.
-        let cutoff: Int64 = try writer.read { db in
+        let cutoff: Int64 = min(keep, try writer.read { db in
             if let firstKept = try Int64.fetchOne(db, sql: "SELECT MIN(seq) FROM auditEvent WHERE at >= ?", arguments: [AuditTime.utc(date)]) {
                 return firstKept - 1
             }
             return try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM auditEvent") ?? 0
-        }
+        })
         var lastSeq: Int64 = 0, n = 0
         try forEachRow { row, _ in
             guard row.seq <= cutoff else { return }

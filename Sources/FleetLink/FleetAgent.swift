@@ -15,6 +15,9 @@ public struct FleetLinkStatus: Codable, Sendable, Equatable {
     /// The server's high-water mark: every local row up to it is stored centrally.
     public var acknowledgedSeq: Int64
     public var bufferedEvents: Int64
+    /// What the buffer can hold now (the ceiling, or less when the disk is filling).
+    public var bufferCapacity: Int64?
+    public var bufferLevel: FleetBuffer.Level?
     public var clockSkewSeconds: Double?
     public var lastError: String?
 }
@@ -41,13 +44,15 @@ public final class FleetAgent: @unchecked Sendable {
     private var skewAlarmed = false
     /// The server's high-water mark has been heard this run.
     private var markKnown = false
+    private var bufferLevel = FleetBuffer.Level.normal
+    private var footprint: (bytesPerRow: Int64, at: Date)?
 
     public init(membership: FleetMembership, transport: any FleetTransport, db: WardenDatabase, audit: AuditStore, home: String, wardenVersion: String,
                 record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [FleetDoorReport] = { [] }) {
         self.membership = membership; self.transport = transport; self.db = db; self.audit = audit; self.home = home
         self.wardenVersion = wardenVersion; self.record = record; self.doors = doors
         status = FleetLinkStatus(server: membership.settings.server, controller: membership.settings.controller, connected: false, lastContact: nil,
-                                 appliedRevision: (try? db.replica.appliedRevision()) ?? 0, serverRevision: nil, acknowledgedSeq: 0,
+                                 appliedRevision: (try? db.replica.appliedRevision()) ?? 0, serverRevision: nil, acknowledgedSeq: membership.acknowledgedSeq(),
                                  bufferedEvents: 0, clockSkewSeconds: nil, lastError: nil)
     }
 
@@ -122,10 +127,12 @@ public final class FleetAgent: @unchecked Sendable {
     // MARK: the upload
 
     /// Sends the next rows after the server's high-water mark. Rows stay in the local log
-    /// after they are acknowledged; `audit prune` does not yet check the server's mark
-    /// (issue 17's retention work).
+    /// after they are acknowledged, until `audit prune` removes them, and it never removes
+    /// one above the mark recorded here. Whether or not the server answers, the buffer is
+    /// measured afterwards and its alarm raised or cleared.
     @discardableResult
     public func uploadOnce(limit: Int = FleetTiming.uploadBatch) async throws -> EventAck {
+        defer { checkBuffer() }
         // Learn the server's mark first, so a restarted board does not resend its history.
         if !lock.withLock({ markKnown }) { try await heartbeatOnce() }
         var after = linkStatus.acknowledgedSeq
@@ -138,6 +145,7 @@ public final class FleetAgent: @unchecked Sendable {
                 let batch = EventBatch(rows: rows.map { UploadedRow(seq: $0.seq, payload: $0.payload, prevHash: $0.prevHash, hash: $0.hash) })
                 let ack: EventAck = try await linked { try await self.transport.postJSON(EventAck.self, FleetPath.events, batch, timeout: .seconds(60)) }
                 update { $0.acknowledgedSeq = ack.highWater; $0.bufferedEvents = max(0, last - ack.highWater) }
+                recordMark()
                 return ack
             } catch FleetLinkError.refused(409, let reply) where reply.highWater != nil {
                 // Out of step (first upload, or an ack lost): resume where the server says.
@@ -146,6 +154,56 @@ public final class FleetAgent: @unchecked Sendable {
             }
         }
         throw FleetLinkError.invalid("the server keeps refusing the upload's starting point")
+    }
+
+    /// Keeps the mark on disk for `audit prune` (a failure only delays what may be pruned).
+    private func recordMark() {
+        let seq = linkStatus.acknowledgedSeq
+        if seq != membership.acknowledgedSeq() { try? membership.recordAcknowledged(seq) }
+    }
+
+    /// Measures the buffer against the disk and the ceiling, and logs each change of level:
+    /// `fleet.buffer_high` at half the capacity, `fleet.buffer_full` at all of it (rows are
+    /// still kept while the disk lasts: none is dropped to make room), and
+    /// `fleet.buffer_normal` once uploads have brought it back down.
+    func checkBuffer(now: Date = Date()) {
+        guard let last = try? audit.lastSeq() else { return }
+        let acked = linkStatus.acknowledgedSeq
+        // The row size changes slowly; measuring it costs a few queries, so once a minute.
+        let cached = lock.withLock { footprint }
+        var bytesPerRow = cached?.bytesPerRow ?? 0
+        if cached == nil || now.timeIntervalSince(cached!.at) > 60, let f = try? audit.footprint() {
+            bytesPerRow = f.rows > 0 ? f.bytes / f.rows : 0
+            lock.withLock { footprint = (bytesPerRow, now) }
+        }
+        let buffer = FleetBuffer(buffered: max(0, last - acked), ceiling: membership.settings.bufferEvents ?? FleetBuffer.defaultCeiling,
+                                 freeBytes: Self.freeBytes(at: home), bytesPerRow: bytesPerRow)
+        let (was, level) = lock.withLock {
+            let was = bufferLevel
+            bufferLevel = buffer.level(after: was)
+            return (was, bufferLevel)
+        }
+        update { $0.bufferedEvents = buffer.buffered; $0.bufferCapacity = buffer.capacity; $0.bufferLevel = level }
+        guard level != was else { return }
+        var detail = ["buffered_events": String(buffer.buffered), "capacity_events": String(buffer.capacity),
+                      "percent": String(format: "%.0f", buffer.fraction * 100), "bytes_per_event": String(buffer.bytesPerRow),
+                      "server": membership.settings.server]
+        switch level {
+        case .high:
+            detail["hours_left_at_busy_rate"] = String(format: "%.0f", buffer.hoursLeftAtBusyRate)
+            detail["hint"] = "events are not reaching the server: restore the link (`warden status` shows its last error) or free disk space"
+        case .full:
+            detail["effect"] = "every event is still kept while the disk lasts; none is dropped to make room. If the disk fills, the audit log keeps the newest events in memory and records how many it lost"
+            detail["hint"] = "restore the link to the server, or free disk space on this board"
+        case .normal: break
+        }
+        record(AuditEvent(kind: .system, type: "fleet.buffer_\(level.rawValue)", detail: detail))
+    }
+
+    static func freeBytes(at path: String) -> Int64 {
+        var s = statvfs()
+        guard statvfs(path, &s) == 0 else { return .max / 2 }
+        return Int64(s.f_bavail) * Int64(s.f_frsize)
     }
 
     // MARK: the heartbeat
@@ -161,6 +219,7 @@ public final class FleetAgent: @unchecked Sendable {
         let skew = reply.serverTime.timeIntervalSince(sent.addingTimeInterval(received.timeIntervalSince(sent) / 2))
         update { $0.clockSkewSeconds = skew; $0.serverRevision = reply.currentRevision; $0.acknowledgedSeq = max($0.acknowledgedSeq, reply.highWater) }
         lock.withLock { markKnown = true }
+        recordMark()
         let alarm = abs(skew) > FleetTiming.clockSkewAlarm
         let was = lock.withLock { defer { skewAlarmed = alarm }; return skewAlarmed }
         if alarm && !was {

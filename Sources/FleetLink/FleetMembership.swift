@@ -9,11 +9,15 @@ import Yams
 ///     controller.pem    its certificate, signed by the site CA
 ///     ca.pem            the site CA: the only root it trusts
 ///     policy/           the policy files in force, as the server last sent them
+///     acknowledged      the server's last high-water mark heard: rows up to it may be pruned
 public struct FleetMembership: Sendable, Equatable {
     public struct Settings: Codable, Sendable, Equatable {
         public var server: String
         public var controller: String
         public var joinedAt: Date
+        /// The most rows the board holds for the server before `fleet.buffer_full`
+        /// (default `FleetBuffer.defaultCeiling`); the disk's free space may make it less.
+        public var bufferEvents: Int64?
     }
 
     public let directory: String
@@ -24,6 +28,20 @@ public struct FleetMembership: Sendable, Equatable {
     public static func directory(home: String) -> String { (home as NSString).appendingPathComponent("fleet") }
 
     public var policyDirectory: String { (directory as NSString).appendingPathComponent("policy") }
+
+    var acknowledgedPath: String { (directory as NSString).appendingPathComponent("acknowledged") }
+
+    /// The server's high-water mark as last heard (0 when never): every local row up to it
+    /// is stored centrally. It only ever lags the server's, so it is safe to prune by.
+    public func acknowledgedSeq() -> Int64 {
+        guard let text = try? String(contentsOfFile: acknowledgedPath, encoding: .utf8) else { return 0 }
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    /// Written beside and renamed: a crash leaves the old mark or the new one, never half.
+    func recordAcknowledged(_ seq: Int64) throws {
+        try ConfigurationFiles.replaceFile(acknowledgedPath, with: "\(seq)\n")
+    }
 
     /// The membership of the controller at `home`, or nil when it has not joined a fleet.
     public static func load(home: String) throws(FleetLinkError) -> FleetMembership? {

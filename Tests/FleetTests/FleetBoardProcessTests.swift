@@ -86,4 +86,36 @@ import WardenCore
         #expect(central.contains("access.granted") && central.contains("fleet.link_lost"))
         await h.destroy()
     }
+
+    /// `audit prune` on a board keeps every row the server has not acknowledged, whatever
+    /// its date; what it did keep back is said and recorded.
+    @Test func pruneKeepsWhatTheServerHasNotAcknowledged() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        let home = h.root + "/pruned"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let join = try w(["fleet", "join", h.url, "--token", try await h.token(for: "pruned").description], home: home)
+        #expect(join.status == 0, "\(join.stderr)")
+        #expect(try w(["fleet", "sync"], home: home).status == 0)
+        let old = Date().addingTimeInterval(-10 * 86400)
+        let store = try AuditStore(home: home)
+        for i in 0..<30 { _ = try store.append([AuditEvent(at: old, kind: .door, type: "door.opened", door: "lobby", detail: ["i": String(i)])]) }
+        let sync = try w(["fleet", "sync"], home: home)
+        #expect(sync.status == 0, "\(sync.stderr)")
+        let mark = try #require(try FleetMembership.load(home: home)).acknowledgedSeq()
+        #expect(mark >= 30)
+        // Offline now: more old-dated rows that the server never sees.
+        await h.stopServer()
+        for i in 0..<10 { _ = try store.append([AuditEvent(at: old, kind: .door, type: "door.closed", door: "lobby", detail: ["i": String(i)])]) }
+        let prune = try w(["audit", "prune", "--before", String(AuditTime.utc(Date().addingTimeInterval(86400)).prefix(10)), "--archive", home + "/archive.jsonl", "--json"], home: home)
+        #expect(prune.status == 0, "\(prune.stderr)")
+        struct Result: Decodable { let pruned: Int; let anchorSeq: Int64; let keptAfterServerMark: Int64? }
+        let r = try JSONDecoder().decode(Result.self, from: Data(prune.stdout.utf8))
+        #expect(r.anchorSeq == mark && r.keptAfterServerMark == mark)
+        var left: [String] = []
+        try AuditStore(home: home, readOnly: true).forEachRow { _, e in left.append(e.type) }
+        #expect(left.filter { $0 == "door.closed" }.count == 10)
+        #expect(left.last == "admin.audit_prune")
+        await h.destroy()
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetProtocol
 import Audit
+import FleetLink
 import Foundation
 import Storage
 import WardenCore
@@ -233,18 +234,26 @@ struct PruneAudit: ParsableCommand {
     @Option(help: "Archive file to write (JSONL with hashes).") var archive: String
     @OptionGroup var op: OperatorOption
 
-    struct Result: Codable { let pruned: Int; let anchorSeq: Int64; let archive: String }
+    struct Result: Codable { let pruned: Int; let anchorSeq: Int64; let archive: String; let keptAfterServerMark: Int64? }
 
     func run() throws {
         let store = try global.openAudit()
         guard !FileManager.default.fileExists(atPath: archive) else { throw CLIError("\(archive) exists; choose a new archive file") }
         let op = self.op.resolved.name
-        let r = try audited { try store.prune(before: try parseDate(before, option: "--before"), archive: archive) { pruned, anchor in
+        // A fleet controller holds its rows for the server: none above the server's
+        // acknowledged mark is pruned, whatever its date.
+        let mark: Int64? = try global.fleetMembership().map { $0.acknowledgedSeq() }
+        var detail = ["before": before, "archive": archive]
+        if let mark { detail["kept_after_server_mark"] = String(mark) }
+        let r = try audited { try store.prune(before: try parseDate(before, option: "--before"), archive: archive, keepingAfter: mark ?? .max) { pruned, anchor in
             AuditEvent.admin("admin.audit_prune", operator: op, subject: "audit",
-                             detail: ["before": before, "pruned": String(pruned), "anchor_seq": String(anchor), "archive": archive])
+                             detail: detail.merging(["pruned": String(pruned), "anchor_seq": String(anchor)]) { a, _ in a })
         } }
-        if global.json { try Output.json(Result(pruned: r.pruned, anchorSeq: r.anchorSeq, archive: archive)); return }
-        print(r.pruned == 0 ? "nothing before \(before)" : "archived and pruned \(r.pruned) events (through row \(r.anchorSeq)) to \(archive)")
+        if global.json { try Output.json(Result(pruned: r.pruned, anchorSeq: r.anchorSeq, archive: archive, keptAfterServerMark: mark)); return }
+        print(r.pruned == 0 ? "nothing before \(before) to prune" : "archived and pruned \(r.pruned) events (through row \(r.anchorSeq)) to \(archive)")
+        if let mark, (try store.lastSeq()) > mark {
+            print("rows after \(mark) are kept whatever their date: the fleet server has not acknowledged them yet")
+        }
     }
 }
 

@@ -81,6 +81,10 @@ enum FleetStatusLine {
         var f = ["server": s.server, "controller": s.controller, "link": s.connected ? "up" : "DOWN (deciding from the local replica)",
                  "applied_revision": String(s.appliedRevision), "acknowledged_seq": String(s.acknowledgedSeq), "buffered_events": String(s.bufferedEvents)]
         if let r = s.serverRevision { f["server_revision"] = String(r) }
+        if let c = s.bufferCapacity {
+            f["buffer_capacity_events"] = String(c)
+            f["buffer"] = s.bufferLevel == .normal ? "normal" : "\((s.bufferLevel ?? .normal).rawValue.uppercased()): \(s.bufferedEvents) of \(c) events waiting for the server"
+        }
         if let k = s.clockSkewSeconds { f["clock_skew_seconds"] = String(format: "%.2f", k) }
         if let c = s.lastContact { f["last_contact"] = AuditTime.utc(c) }
         if let e = s.lastError { f["last_error"] = e }
