@@ -129,10 +129,18 @@ public struct FleetHTTPServer: Sendable {
         }
     }
 
+    /// The longest a request may take, long poll included: past it the request is
+    /// answered 503 and the caller retries.
+    static let requestDeadline: Duration = .seconds(60)
+
     /// The handler's result as JSON, or its error as an `ErrorReply` with its status.
-    func reply<T: Encodable>(_ body: () async throws -> T) async throws -> Response {
+    /// Bounded by `requestDeadline`: a database request that never comes back (seen after
+    /// a PostgreSQL crash: a pool lease asked for while the server was down stayed waiting
+    /// after it was back) must not hold a board's request, its connection and the server's
+    /// shutdown for ever.
+    func reply<T: Encodable & Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> Response {
         do {
-            let data = try FleetJSON.encoder().encode(try await body())
+            let data = try FleetJSON.encoder().encode(try await Deadline.run(Self.requestDeadline, body))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         } catch let gap as UploadGap {
             return errorResponse(409, ErrorReply(error: gap.message, highWater: gap.highWater))
@@ -148,5 +156,55 @@ public struct FleetHTTPServer: Sendable {
     func errorResponse(_ status: Int, _ body: ErrorReply) -> Response {
         let data = (try? FleetJSON.encoder().encode(body)) ?? Data()
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Runs work with a time limit, and returns at the limit even when the work does not
+/// notice its cancellation: the work is left to finish (or not) on its own.
+enum Deadline {
+    static func run<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let once = ResumeOnce<T>()
+        let work = Task { do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) } }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            if !Task.isCancelled, once.resume(.failure(CentralError.database("the central database did not answer within \(limit); try again"))) { work.cancel() }
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { once.set($0) }
+        } onCancel: { work.cancel() }
+    }
+}
+
+/// A continuation resumed by whichever comes first, the result or the time limit; it may be
+/// resumed before it is even set.
+final class ResumeOnce<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, Error>?
+    private var result: Result<T, Error>?
+    private var done = false
+
+    func set(_ c: CheckedContinuation<T, Error>) {
+        let ready: Result<T, Error>? = lock.withLock {
+            if let r = result { result = nil; return r }
+            continuation = c
+            return nil
+        }
+        if let ready { c.resume(with: ready) }
+    }
+
+    /// True when this resumed it (the first to come).
+    @discardableResult
+    func resume(_ r: Result<T, Error>) -> Bool {
+        let c: CheckedContinuation<T, Error>?? = lock.withLock {
+            guard !done else { return .none }
+            done = true
+            if let c = continuation { continuation = nil; return .some(c) }
+            result = r
+            return .some(nil)
+        }
+        guard case .some(let waiting) = c else { return false }
+        waiting?.resume(with: r)
+        return true
     }
 }

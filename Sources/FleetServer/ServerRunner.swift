@@ -17,14 +17,20 @@ public enum ServerRunner {
         let notifier = ChangeNotifier()
         let server = FleetHTTPServer(store: store, ca: try home.siteCA(), serverCertificate: try home.serverCertificate(),
                                      serverNames: settings.names, notifier: notifier, logger: logger, enrollment: enrollment)
+        // The database client is not a child of this task, so that cancelling the server
+        // stops it last: the HTTPS side's graceful shutdown lets requests in flight finish
+        // (a long poll wakes and queries), which they cannot once the client is gone.
+        let database = Task { await client.run() }
+        defer { database.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
             try await store.migrate()
             group.addTask { await notifier.listen(client, logger: logger) }
             let app = try server.makeApplication(host: host ?? settings.listen, port: port ?? settings.port) { p in await onRunning(p, store) }
             if handleSignals { try await app.runService() } else { try await app.run() }
             group.cancelAll()
         }
+        database.cancel()
+        await database.value
     }
 
     /// For commands on the server host that talk to the database directly (tokens,

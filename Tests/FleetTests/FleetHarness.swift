@@ -13,7 +13,7 @@ final class FleetHarness: @unchecked Sendable {
     let postgres: TestPostgres
     let serverHome: ServerHome
     let root: String
-    let logger: Logger = { var l = Logger(label: "fleet-test"); l.logLevel = .critical; return l }()
+    let logger: Logger = { var l = Logger(label: "fleet-test"); l.logLevel = ProcessInfo.processInfo.environment["WARDEN_TEST_LOG"] == nil ? .critical : .debug; return l }()
     private(set) var port = 0
     private var serverTask: Task<Void, Error>?
     private(set) var store: CentralStore?
@@ -86,16 +86,50 @@ final class Board: @unchecked Sendable {
     let home: String
     let db: WardenDatabase
     let audit: AuditStore
-    let agent: FleetAgent
+    private(set) var agent: FleetAgent
     let recorded = EventSink()
 
     init(home: String, membership: FleetMembership) throws {
         self.home = home
         audit = try AuditStore(home: home)
         db = try WardenDatabase(home: home)
-        let sink = recorded, audit = audit
-        agent = FleetAgent(membership: membership, transport: try membership.transport(), db: db, audit: audit, home: home, wardenVersion: "test",
-                           record: { e in sink.add(e); _ = try? audit.append([e]) })
+        agent = try Self.agent(home: home, membership: membership, db: db, audit: audit, sink: recorded)
+    }
+
+    private static func agent(home: String, membership: FleetMembership, db: WardenDatabase, audit: AuditStore, sink: EventSink) throws -> FleetAgent {
+        FleetAgent(membership: membership, transport: try membership.transport(), db: db, audit: audit, home: home, wardenVersion: "test",
+                   record: { e in sink.add(e); _ = try? audit.append([e]) })
+    }
+
+    /// The board's process starting again: an agent that knows only what is on disk.
+    func restartAgent() async throws {
+        await agent.shutdown()
+        agent = try Self.agent(home: home, membership: agent.membership, db: db, audit: audit, sink: recorded)
+    }
+
+    /// Uploads until the server holds every local row.
+    func drain() async throws {
+        while try await agent.uploadOnce().accepted > 0 {}
+    }
+}
+
+extension FleetHarness {
+    /// What the server stores of one controller's log, as (seq, hash), in order.
+    func centralRows(_ controller: String) async throws -> [AuditRow] {
+        try await central { store in
+            var rows: [AuditRow] = []
+            try await store.forEachEvent(controller: controller) { _, row in rows.append(row) }
+            return rows
+        }
+    }
+
+    /// The central log of `controller` is exactly the board's: every row, once, in order,
+    /// and its chain verifies at the server.
+    func logs(of board: Board, as controller: String) async throws -> (central: [AuditRow], local: [AuditRow], problems: [String]) {
+        let local = try board.audit.rows(after: 0, limit: .max)
+        let stored = try await centralRows(controller)
+        let problems = try await self.central { try await $0.verifyChains() }.first { $0.controller == controller }?.problems ?? ["no chain for \(controller)"]
+        return (stored, local, problems)
     }
 }
 

@@ -7,9 +7,30 @@ enum Spawn {
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
     static func run(_ argv: [String], environment: [String: String]? = nil) throws -> Result {
+        try start(argv, environment: environment).wait()
+    }
+
+    /// A program started and not yet waited for: a board process the test may kill.
+    final class Running: @unchecked Sendable {
+        let pid: pid_t
+        let outPath: String, errPath: String
+        init(pid: pid_t, outPath: String, errPath: String) { self.pid = pid; self.outPath = outPath; self.errPath = errPath }
+
+        func kill(_ signal: Int32) { _ = Glibc.kill(pid, signal) }
+
+        func wait() -> Result {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            defer { unlink(outPath); unlink(errPath) }
+            let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return Result(status: code, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+                          stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+        }
+    }
+
+    static func start(_ argv: [String], environment: [String: String]? = nil) throws -> Running {
         let base = NSTemporaryDirectory() + "warden-spawn-\(UUID().uuidString.prefix(8))"
         let outPath = base + ".out", errPath = base + ".err"
-        defer { unlink(outPath); unlink(errPath) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -24,10 +45,6 @@ enum Spawn {
         var envp = env
         let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, &envp)
         guard rc == 0 else { throw TestPostgresError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Result(status: code, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+        return Running(pid: pid, outPath: outPath, errPath: errPath)
     }
 }

@@ -45,6 +45,14 @@ final class TestPostgres: @unchecked Sendable {
                                   "-o", "-k \(socketDirectory) -c listen_addresses='' -p \(port) -c fsync=off -c max_connections=200", "start"])
     }
 
+    /// Runs SQL as the database's owner, through psql on the socket.
+    func sql(_ statement: String) throws {
+        try run("/usr/bin/psql", ["-h", socketDirectory, "-p", String(port), "-U", "warden", "-d", "warden", "-v", "ON_ERROR_STOP=1", "-qc", statement])
+    }
+
+    /// The user PostgreSQL runs as, when the tests are root (files it must own).
+    var owner: String? { asUser }
+
     func destroy() {
         try? stop()
         try? FileManager.default.removeItem(atPath: directory)
