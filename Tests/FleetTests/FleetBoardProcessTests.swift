@@ -118,4 +118,76 @@ import WardenCore
         #expect(left.last == "admin.audit_prune")
         await h.destroy()
     }
+
+    /// Two `warden run` boards on simulated GPIO upload long logs; one is SIGKILLed while
+    /// its upload is half done. Started again, it resumes from the server's mark: both
+    /// central logs are exactly the boards' own, with nothing lost or stored twice.
+    @Test func aBoardKilledMidUploadResumesWithoutLossOrDuplicate() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        try await h.central { store in
+            _ = try await store.putConfiguration(.policy, files: ["site.yaml": """
+                site: {name: Two, timezone: UTC}
+                zones: [{id: yard}]
+                doors:
+                  - {id: lobby, into: yard, factors: badge, fail_mode: safe, strike_time: 2s}
+                """], by: Operator("test-admin"))
+        }
+        var homes: [String] = []
+        for name in ["killed", "steady"] {
+            let home = h.root + "/" + name
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            #expect(try w(["fleet", "join", h.url, "--token", try await h.token(for: name).description], home: home).status == 0)
+            #expect(try w(["fleet", "sync"], home: home).status == 0)
+            // A long backlog: what a board holds after a day offline.
+            let store = try AuditStore(home: home)
+            for b in 0..<12 { _ = try store.append((0..<1000).map { FleetFaultTests.door("door.opened", b * 1000 + $0) }) }
+            try """
+            policy: \(home)/fleet/policy
+            pinmap: \(Self.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
+            gpio: simulated
+            doors:
+              lobby: {}
+            """.write(toFile: home + "/site.yaml", atomically: true, encoding: .utf8)
+            homes.append(home)
+        }
+        let bin = try #require(Self.warden)
+        func start(_ home: String) throws -> Spawn.Running {
+            var env = ProcessInfo.processInfo.environment
+            env["WARDEN_HOME"] = home
+            env.removeValue(forKey: "WARDEN_SERVER")
+            return try Spawn.start([bin, "run", "--site", home + "/site.yaml", "--duration", "300"], environment: env)
+        }
+        let killed = try start(homes[0]), steady = try start(homes[1])
+        let backlog = try AuditStore(home: homes[0], readOnly: true).lastSeq()
+        // Half way: some batches stored, not all.
+        var mark: Int64 = 0
+        for _ in 0..<6000 {
+            mark = try await h.store?.controllers().first { $0.name == "killed" }?.highWater ?? 0
+            if mark > 0 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        killed.kill(SIGKILL)
+        #expect(killed.wait().status == 128 + SIGKILL)
+        #expect(mark > 0 && mark < backlog, "the kill should land mid-upload (stored through \(mark) of \(backlog))")
+        // Started again, and left to finish; then both stop as an operator would stop them.
+        let again = try start(homes[0])
+        for (name, home) in zip(["killed", "steady"], homes) {
+            for _ in 0..<12000 {
+                let last = try AuditStore(home: home, readOnly: true).lastSeq()
+                if try await h.store?.controllers().first(where: { $0.name == name })?.highWater ?? 0 >= last { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        for p in [again, steady] { p.kill(SIGTERM); _ = p.wait() }
+        for (name, home) in zip(["killed", "steady"], homes) {
+            // What they logged while stopping goes up with one more sync.
+            #expect(try w(["fleet", "sync"], home: home).status == 0)
+            let logs = try await h.logs(of: try AuditStore(home: home, readOnly: true), as: name)
+            #expect(logs.central == logs.local, "\(name): \(logs.central.count) stored of \(logs.local.count)")
+            #expect(logs.problems == [])
+            #expect(logs.local.count > 12_000)
+        }
+        await h.destroy()
+    }
 }

@@ -36,7 +36,7 @@ import WardenCore
         for r in running { r.cancel(); await r.value }
         for b in boards { try await b.drain() }
         for (b, name) in zip(boards, ["east", "west"]) {
-            let logs = try await h.logs(of: b, as: name)
+            let logs = try await h.logs(of: b.audit, as: name)
             #expect(logs.central == logs.local, "\(name): \(logs.central.count) stored of \(logs.local.count)")
             #expect(logs.problems == [])
             #expect(logs.local.count >= 400)
@@ -69,7 +69,7 @@ import WardenCore
         #expect(try board.audit.count() >= 3000)
         unlink(space + "/filler")
         try await board.drain()
-        let logs = try await h.logs(of: board, as: "north")
+        let logs = try await h.logs(of: board.audit, as: "north")
         #expect(logs.central == logs.local && logs.problems == [])
         // Out of the tmpfs before it is unmounted.
         try h.postgres.sql("ALTER TABLE event SET TABLESPACE pg_default")
@@ -94,7 +94,7 @@ import WardenCore
         #expect(log.flush(timeout: 30))
         log.close()
         try await board.drain()
-        let logs = try await h.logs(of: board, as: "south")
+        let logs = try await h.logs(of: board.audit, as: "south")
         #expect(logs.central == logs.local && logs.problems == [])
         var doors = 0
         try board.audit.forEachRow { _, e in if e.type.hasPrefix("door.") { doors += 1 } }

@@ -125,8 +125,8 @@ extension FleetHarness {
 
     /// The central log of `controller` is exactly the board's: every row, once, in order,
     /// and its chain verifies at the server.
-    func logs(of board: Board, as controller: String) async throws -> (central: [AuditRow], local: [AuditRow], problems: [String]) {
-        let local = try board.audit.rows(after: 0, limit: .max)
+    func logs(of audit: AuditStore, as controller: String) async throws -> (central: [AuditRow], local: [AuditRow], problems: [String]) {
+        let local = try audit.rows(after: 0, limit: .max)
         let stored = try await centralRows(controller)
         let problems = try await self.central { try await $0.verifyChains() }.first { $0.controller == controller }?.problems ?? ["no chain for \(controller)"]
         return (stored, local, problems)
