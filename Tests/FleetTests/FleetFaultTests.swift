@@ -102,3 +102,85 @@ import WardenCore
         await h.destroy()
     }
 }
+
+/// A random sequence of the faults, reproducible from its seed (printed; set
+/// `WARDEN_PROPERTY_SEED` to replay one): boards logging and uploading while the server
+/// stops and starts, PostgreSQL crashes, boards restart (their agents forget everything not
+/// on disk), uploads are abandoned half way, and a board's disk fills and frees. Whatever
+/// the order, the central log is the union of the boards' logs: each one's rows, in order,
+/// with no gap and no duplicate, and every chain verifies.
+@Suite(.serialized) struct FleetFaultPropertyTests {
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func aRandomSequenceOfFaultsLosesNothingAndDuplicatesNothing() async throws {
+        let seed = ProcessInfo.processInfo.environment["WARDEN_PROPERTY_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
+        print("fleet fault sequence: WARDEN_PROPERTY_SEED=\(seed)")
+        var rng = SplitMix(state: seed)
+        let h = try FleetHarness()
+        try await h.startServer()
+        let names = ["a", "b", "c"]
+        var boards: [Board] = []
+        for n in names { boards.append(try await h.joinedController(n)) }
+        var serverUp = true
+        var fullDisk = Set<Int>()
+        var trail: [String] = []
+        var written = 0
+        for _ in 0..<60 {
+            let i = Int.random(in: 0..<boards.count, using: &rng)
+            let b = boards[i]
+            switch Int.random(in: 0..<100, using: &rng) {
+            case 0..<30:
+                let k = Int.random(in: 1...300, using: &rng)
+                let ok = (try? b.audit.append((0..<k).map { FleetFaultTests.door("door.opened", written + $0) })) != nil
+                if ok { written += k }
+                trail.append("append \(k) to \(names[i])\(ok ? "" : " (refused: disk full)")")
+            case 30..<55:
+                let limit = Int.random(in: 1...600, using: &rng)
+                let r = try? await b.agent.uploadOnce(limit: limit)
+                trail.append("upload \(names[i]) limit \(limit): \(r.map { "through \($0.highWater)" } ?? "failed")")
+            case 55..<65:
+                // An upload abandoned part way: it may or may not have been stored.
+                let agent = b.agent
+                let t = Task { try await agent.uploadOnce(limit: 500) }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...30, using: &rng)))
+                t.cancel()
+                _ = await t.result
+                try await b.restartAgent()
+                trail.append("upload abandoned, \(names[i]) restarted")
+            case 65..<75:
+                try await b.restartAgent()
+                trail.append("restart \(names[i])")
+            case 75..<85:
+                if serverUp { await h.stopServer() } else { try await h.startServer() }
+                serverUp.toggle()
+                trail.append(serverUp ? "server started" : "server stopped")
+            case 85..<92:
+                try h.postgres.stop(immediate: true)
+                try h.postgres.start()
+                trail.append("PostgreSQL crashed and restarted")
+            default:
+                if fullDisk.contains(i) { try b.audit.setMaxPageCount(1 << 30); fullDisk.remove(i) } else { try b.audit.setMaxPageCount(1); fullDisk.insert(i) }
+                trail.append("\(names[i])'s disk \(fullDisk.contains(i) ? "full" : "freed")")
+            }
+        }
+        // Everything back; every board uploads what it holds.
+        if !serverUp { try await h.startServer() }
+        for i in fullDisk { try boards[i].audit.setMaxPageCount(1 << 30) }
+        for b in boards { try await b.drain() }
+        for (b, n) in zip(boards, names) {
+            let logs = try await h.logs(of: b.audit, as: n)
+            #expect(logs.central == logs.local, "seed \(seed), \(n): \(logs.central.count) stored of \(logs.local.count); steps: \(trail.joined(separator: "; "))")
+            #expect(logs.problems == [], "seed \(seed): \(trail.joined(separator: "; "))")
+        }
+        await h.destroy()
+    }
+}

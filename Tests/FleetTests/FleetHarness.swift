@@ -36,8 +36,12 @@ final class FleetHarness: @unchecked Sendable {
         serverTask = Task {
             try await ServerRunner.run(home: home, port: want, handleSignals: false, logger: logger) { p, store in await box.set(p, store) }
         }
+        let task = serverTask!
+        let failed = FailureBox()
+        Task { if case .failure(let e) = await task.result { await failed.set(e) } }
         for _ in 0..<600 {
             if let (p, s) = await box.value { port = p; store = s; return }
+            if let e = await failed.error { serverTask = nil; throw TestPostgresError("the fleet server stopped at start: \(String(reflecting: e))") }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestPostgresError("the fleet server did not start within 30 s")
@@ -144,4 +148,9 @@ final class EventSink: @unchecked Sendable {
 actor PortBox {
     var value: (Int, CentralStore)?
     func set(_ p: Int, _ s: CentralStore) { value = (p, s) }
+}
+
+actor FailureBox {
+    var error: Error?
+    func set(_ e: Error) { error = e }
 }

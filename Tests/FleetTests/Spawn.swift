@@ -37,6 +37,11 @@ enum Spawn {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing else of this process reaches the child: a PostgreSQL restarted by pg_ctl
+        // kept the test server's listening socket, and the server could not be restarted on
+        // its port ("address already in use").
+        let limit = min(Int32(sysconf(Int32(_SC_OPEN_MAX))), 65_536)
+        for fd in 3..<max(3, limit) where fcntl(fd, F_GETFD) != -1 { posix_spawn_file_actions_addclose(&actions, fd) }
         var cargs = argv.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
