@@ -17,13 +17,22 @@ public enum AuditChain {
     /// Why a row does not hold together, or nil: its hash is not that of its payload and
     /// predecessor, its payload does not decode, or it names another sequence number.
     public static func problem(with row: AuditRow) -> String? {
-        guard AuditStore.chainHash(prev: row.prevHash, payload: row.payload) == row.hash else {
-            return "row \(row.seq): its hash is not the hash of its payload and predecessor (changed after it was written)"
-        }
-        guard let e = try? CanonicalEncoding.decode(row.payload) else { return "row \(row.seq): its payload is not an audit event" }
-        guard e.seq == row.seq else { return "row \(row.seq): its payload says it is row \(e.seq)" }
+        if case .failure(let p) = checked(row) { return p.description }
         return nil
     }
+
+    /// The row's event when the row holds together, else why not: the server ingests with
+    /// this, so each row's payload is decoded once.
+    public static func checked(_ row: AuditRow) -> Result<AuditEvent, RowProblem> {
+        guard AuditStore.chainHash(prev: row.prevHash, payload: row.payload) == row.hash else {
+            return .failure(RowProblem(description: "row \(row.seq): its hash is not the hash of its payload and predecessor (changed after it was written)"))
+        }
+        guard let e = try? CanonicalEncoding.decode(row.payload) else { return .failure(RowProblem(description: "row \(row.seq): its payload is not an audit event")) }
+        guard e.seq == row.seq else { return .failure(RowProblem(description: "row \(row.seq): its payload says it is row \(e.seq)")) }
+        return .success(e)
+    }
+
+    public struct RowProblem: Error, CustomStringConvertible, Sendable { public let description: String }
 
     public static func event(of row: AuditRow) throws -> AuditEvent { try CanonicalEncoding.decode(row.payload) }
 }

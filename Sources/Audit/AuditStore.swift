@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenCore
 import GRDB
 import SQLiteSupport
 
@@ -129,7 +130,7 @@ public final class AuditStore: Sendable {
         h.update(data: Data(prev.utf8))
         h.update(data: Data([0x0A]))
         h.update(data: Data(payload.utf8))
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(h.finalize())
     }
 
     /// Appends events in one transaction, chaining each to the one before, and returns them

@@ -44,7 +44,7 @@ public struct Enroller {
         // before it costs memory or blocks.
         let bytes: [UInt8]
         do { bytes = try RGBImage.readFile(path) } catch { throw EnrollmentError("\(path): \(error.description)") }
-        let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let sha = Hex.encode(SHA256.hash(data: bytes))
         if let same = try db.templates.forPerson(personID).first(where: { $0.sourceSHA256 == sha }), let id = same.id {
             return .duplicatePhoto(templateID: id)
         }

@@ -46,6 +46,7 @@ public final class FleetAgent: @unchecked Sendable {
     private var markKnown = false
     private var bufferLevel = FleetBuffer.Level.normal
     private var footprint: (bytesPerRow: Int64, at: Date)?
+    private var prefetched: (since: Int64, page: Task<ChangeSet, Error>)?
 
     public init(membership: FleetMembership, transport: any FleetTransport, db: WardenDatabase, audit: AuditStore, home: String, wardenVersion: String,
                 record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [FleetDoorReport] = { [] }) {
@@ -97,14 +98,30 @@ public final class FleetAgent: @unchecked Sendable {
     @discardableResult
     public func syncOnce(wait: Double = 0) async throws -> Int {
         let since = try db.replica.appliedRevision()
-        let set: ChangeSet = try await linked { try await self.transport.getJSON(ChangeSet.self, FleetPath.changes, query: ["since": String(since), "wait": String(Int(wait))],
-                                                                                 timeout: .seconds(Int64(wait) + 10)) }
+        // The page fetched while the last one was applied, when it starts where we are.
+        let ahead = lock.withLock { defer { prefetched = nil }; return prefetched }
+        let set: ChangeSet
+        if let ahead, ahead.since == since { set = try await ahead.page.value } else {
+            ahead?.page.cancel()
+            set = try await fetchPage(since: since, wait: wait)
+        }
         guard set.through > since || set.snapshot && !set.items.isEmpty else { return 0 }
+        // More to come (a snapshot, a board far behind): the next page is fetched while
+        // this one is applied, so the server's work and the board's overlap.
+        if let current = set.current, current > set.through {
+            let next = set.through
+            lock.withLock { prefetched = (next, Task { try await self.fetchPage(since: next, wait: 0) }) }
+        }
         try apply(set)
         update { $0.appliedRevision = set.through; $0.serverRevision = max($0.serverRevision ?? 0, set.through) }
         _ = try? await linked { try await self.transport.postJSON(AppliedReport.self, FleetPath.applied, AppliedReport(revision: set.through)) }
         lock.withLock { reloadRequested = true }
         return max(1, set.items.count)
+    }
+
+    private func fetchPage(since: Int64, wait: Double) async throws -> ChangeSet {
+        try await linked { try await self.transport.getJSON(ChangeSet.self, FleetPath.changes, query: ["since": String(since), "wait": String(Int(wait))],
+                                                            timeout: .seconds(Int64(wait) + 10)) }
     }
 
     /// Writes the configuration first (harmless if the transaction then fails: the same

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenCore
 
 /// A one-time join token: `wj1.ID.SECRET.CAFINGERPRINT`. The id names the token row on the
 /// server; the secret is stored there only as a hash; the fingerprint lets the board check
@@ -15,7 +16,7 @@ public struct JoinToken: Sendable, Equatable, CustomStringConvertible {
 
     /// A fresh token from the system's CSPRNG (swift-crypto's SymmetricKey draws from it).
     public static func generate(caFingerprint: String) -> JoinToken {
-        func hex(_ bytes: Int) -> String { SymmetricKey(size: .init(bitCount: bytes * 8)).withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() } }
+        func hex(_ bytes: Int) -> String { SymmetricKey(size: .init(bitCount: bytes * 8)).withUnsafeBytes { Hex.encode($0) } }
         return JoinToken(id: hex(6), secret: hex(20), caFingerprint: caFingerprint)
     }
 
@@ -33,5 +34,5 @@ public struct JoinToken: Sendable, Equatable, CustomStringConvertible {
     /// What the server stores: never the secret itself.
     public var secretHash: String { Self.hash(secret) }
 
-    public static func hash(_ secret: String) -> String { SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined() }
+    public static func hash(_ secret: String) -> String { Hex.encode(SHA256.hash(data: Data(secret.utf8))) }
 }

@@ -180,8 +180,11 @@ public struct ChangeSet: Codable, Sendable, Equatable {
     public var through: Int64
     public var snapshot: Bool
     public var items: [ChangeItem]
-    public init(since: Int64, through: Int64, snapshot: Bool, items: [ChangeItem]) {
-        self.since = since; self.through = through; self.snapshot = snapshot; self.items = items
+    /// The server's revision when it answered: above `through`, more pages follow, and a
+    /// board fetches the next while it applies this one.
+    public var current: Int64?
+    public init(since: Int64, through: Int64, snapshot: Bool, items: [ChangeItem], current: Int64? = nil) {
+        self.since = since; self.through = through; self.snapshot = snapshot; self.items = items; self.current = current
     }
 }
 

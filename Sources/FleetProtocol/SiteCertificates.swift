@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WardenCore
 import SwiftASN1
 import X509
 
@@ -71,7 +72,7 @@ public struct SiteCA: @unchecked Sendable {  // the key is immutable
     public static func fingerprint(of certificate: Certificate) throws -> String {
         var s = DER.Serializer()
         try s.serialize(certificate)
-        return SHA256.hash(data: s.serializedBytes).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(SHA256.hash(data: s.serializedBytes))
     }
 
     public static func fingerprint(pem: String) throws -> String { try fingerprint(of: try Certificate(pemEncoded: pem)) }

@@ -157,7 +157,7 @@ extension FleetHTTPServer {
         let person = try await store.findPerson(r.person)
         let bytes = [UInt8](r.photo)
         guard bytes.count <= ImageLimits.default.maxBytes else { throw CentralError.invalid("\(r.sourceName): larger than \(ImageLimits.default.maxBytes) bytes") }
-        let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let sha = Hex.encode(SHA256.hash(data: bytes))
         let verdict: EnrollmentAssessment.Verdict
         do { verdict = try enrollment.assess(bytes, useLargest: r.useLargest) } catch { throw CentralError.invalid("\(r.sourceName): \(error)") }
         switch verdict {

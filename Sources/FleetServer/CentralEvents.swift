@@ -14,7 +14,7 @@ extension CentralStore {
                 throw CentralError.forbidden("controller '\(controller.name)' is unknown")
             }
             var seq = hw, prev = lastHash
-            var fresh: [AuditRow] = []
+            var fresh: [(AuditRow, AuditEvent)] = []
             // Rows already stored (a retry after a lost ack, or a board that restarted before
             // it learnt the mark): their stored hashes, in one query.
             var stored: [Int64: String] = [:]
@@ -35,13 +35,17 @@ extension CentralStore {
                 guard row.seq == seq + 1 else {
                     throw UploadGap(highWater: seq, message: "row \(row.seq) of '\(controller.name)' does not follow the stored high-water mark \(seq): resume after \(seq)")
                 }
-                if let problem = AuditChain.problem(with: row) { throw CentralError.invalid("'\(controller.name)' \(problem)") }
+                let event: AuditEvent
+                switch AuditChain.checked(row) {
+                case .success(let e): event = e
+                case .failure(let problem): throw CentralError.invalid("'\(controller.name)' \(problem)")
+                }
                 // The first row stored may chain to an anchor (a log pruned before joining);
                 // every later one to the row before it.
                 if let prev, row.prevHash != prev {
                     throw CentralError.invalid("row \(row.seq) of '\(controller.name)' does not chain to row \(seq) stored earlier: rows were changed or removed")
                 }
-                fresh.append(row)
+                fresh.append((row, event))
                 seq = row.seq; prev = row.hash
             }
             try await self.insertRows(fresh, controller: controller.id, conn, now: now)
@@ -54,15 +58,14 @@ extension CentralStore {
 
     /// Inserts rows with one statement per thousand (unnest of arrays), so ingest keeps up
     /// with a fleet.
-    func insertRows(_ rows: [AuditRow], controller: Int64, _ conn: PostgresConnection, now: Date = Date()) async throws {
+    func insertRows(_ rows: [(AuditRow, AuditEvent)], controller: Int64, _ conn: PostgresConnection, now: Date = Date()) async throws {
         var start = 0
         while start < rows.count {
             let chunk = rows[start..<min(rows.count, start + 1000)]
             start += chunk.count
             var seqs: [Int64] = [], ats: [Date] = [], types: [String] = [], doors: [String] = [], persons: [Int64] = [], results: [String] = []
             var payloads: [String] = [], prevs: [String] = [], hashes: [String] = []
-            for r in chunk {
-                let e = try AuditChain.event(of: r)
+            for (r, e) in chunk {
                 seqs.append(r.seq); ats.append(e.at); types.append(e.type); doors.append(e.door ?? ""); persons.append(e.personID ?? 0); results.append(e.result ?? "")
                 payloads.append(r.payload); prevs.append(r.prevHash); hashes.append(r.hash)
             }

@@ -140,11 +140,11 @@ public final class CentralStore: Sendable {
             throw CentralError.database("the central database has no server row (controller 0); was it migrated?")
         }
         var seq = hw, prev = last ?? AuditChain.genesisHash
-        var rows: [AuditRow] = []
+        var rows: [(AuditRow, AuditEvent)] = []
         for e in events {
             seq += 1
             let r = try AuditChain.row(for: e, seq: seq, prevHash: prev)
-            rows.append(r); prev = r.hash
+            rows.append((r, e)); prev = r.hash
         }
         try await insertRows(rows, controller: Self.serverControllerID, conn)
         try await conn.query("UPDATE controller SET high_water = \(seq), last_hash = \(prev) WHERE id = 0", logger: logger)

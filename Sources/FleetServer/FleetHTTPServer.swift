@@ -1,6 +1,7 @@
 import Crypto
 import FleetProtocol
 import Foundation
+import WardenCore
 import Hummingbird
 import HummingbirdTLS
 import Logging
@@ -118,7 +119,7 @@ public struct FleetHTTPServer: Sendable {
         guard let cert = try await ctx.channel.nioSSL_peerCertificate().get() else {
             throw CentralError.unauthenticated("this path needs the controller's certificate (join first: `warden fleet join URL --token T`)")
         }
-        let fp = SHA256.hash(data: try cert.toDERBytes()).map { String(format: "%02x", $0) }.joined()
+        let fp = Hex.encode(SHA256.hash(data: try cert.toDERBytes()))
         return try await store.controller(certificateFingerprint: fp)
     }
 

@@ -40,7 +40,7 @@ extension CentralStore {
         guard !name.isEmpty, name.count <= 64, name.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 45 || $0 == 95 }) else {
             throw CentralError.invalid("operator name '\(name)' must be 1-64 characters of a-z, 0-9, '-' and '_'")
         }
-        let secret = SymmetricKey(size: .bits256).withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        let secret = SymmetricKey(size: .bits256).withUnsafeBytes { Hex.encode($0) }
         let token = "wop1.\(name).\(secret)"
         let hash = Bcrypt.hash(secret, cost: Self.bcryptCost)
         try await transaction { conn in

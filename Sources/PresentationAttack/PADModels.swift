@@ -1,6 +1,7 @@
 import Crypto
 import FaceKit
 import Foundation
+import WardenCore
 
 /// The model files presentation-attack detection needs. No package registry ships them,
 /// so `make setup` cannot fetch them: a site installs them by hand from the upstream
@@ -106,7 +107,7 @@ public struct PADModelLocator: Sendable {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw PADModelError(file: file, problem: .unreadable(error.localizedDescription), searched: [dir])
         }
-        let sum = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let sum = Hex.encode(SHA256.hash(data: data))
         guard sum == file.sha256 else { throw PADModelError(file: file, problem: .wrongSum(found: sum), searched: [dir]) }
     }
 }

@@ -208,7 +208,7 @@ public final class WardenDatabase: Sendable {
                     count += 1
                 }
                 try journal.record("keys.rotate", subject: "templates",
-                                   fields: ["templates": String(count), "key_id": new.keyID.map { String(format: "%02x", $0) }.joined()], by: op, in: db)
+                                   fields: ["templates": String(count), "key_id": Hex.encode(new.keyID)], by: op, in: db)
                 return count
             }
         } catch {

@@ -52,7 +52,7 @@ public struct WardenServerCommand: ParsableCommand {
         hardware/warden-server.service), then join each board: `warden server token create \
         --controller NAME` here, `warden fleet join URL --token T` on the board. See docs/fleet.md.
         """,
-        subcommands: [ServerInitCommand.self, ServerRunCommand.self, ServerTokenCommand.self, ServerOperatorCommand.self, ServerRevokeCommand.self,
+        subcommands: [ServerInitCommand.self, ServerRunCommand.self, ServerBenchCommand.self, ServerTokenCommand.self, ServerOperatorCommand.self, ServerRevokeCommand.self,
                       ServerStatusCommand.self, ServerVerifyCommand.self]
     )
 }

@@ -10,6 +10,18 @@ struct BenchCommand: ParsableCommand {
         same inputs. `make bench` sets up the peer and runs them all; docs/benchmarks.md \
         records results.
         """,
-        subcommands: [BenchFaces.self, BenchPipeline.self, BenchSearch.self, BenchAudit.self]
+        subcommands: [BenchFaces.self, BenchPipeline.self, BenchSearch.self, BenchAudit.self, BenchFleetPassthrough.self]
     )
+}
+
+/// `warden bench fleet`: the fleet server's benchmark lives in `warden-server`, which carries
+/// the server (a board's `warden` does not).
+struct BenchFleetPassthrough: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleet",
+        abstract: "The fleet server at scale: a new board's first sync, change propagation, event ingest, server memory.",
+        discussion: "Runs `warden-server bench fleet` with the same arguments (--people, --controllers, --rounds, --json); see docs/benchmarks.md."
+    )
+    @Argument(parsing: .captureForPassthrough, help: "Options for `warden-server bench fleet`.") var arguments: [String] = []
+    func run() throws { try ServerBinary.exec(["bench", "fleet"] + arguments) }
 }

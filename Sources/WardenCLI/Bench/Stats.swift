@@ -1,15 +1,15 @@
 import Foundation
 
 /// Summary statistics for benchmark samples, in the sample's own unit.
-struct SampleStats: Codable, Equatable {
-    let count: Int
-    let median: Double
-    let p95: Double
-    let p99: Double
-    let min: Double
-    let max: Double
+package struct SampleStats: Codable, Equatable {
+    package let count: Int
+    package let median: Double
+    package let p95: Double
+    package let p99: Double
+    package let min: Double
+    package let max: Double
 
-    init(_ samples: [Double]) {
+    package init(_ samples: [Double]) {
         let s = samples.sorted()
         count = s.count
         median = Self.quantile(s, 0.5)

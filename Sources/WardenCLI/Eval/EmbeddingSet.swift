@@ -56,7 +56,7 @@ struct EmbeddingSet {
     /// what a metric head was trained on.
     func digest(of names: [String]) -> String {
         let lines = names.flatMap { n in (imageHashes[n] ?? []).map { "\(n):\($0)" } }.sorted().joined(separator: "\n")
-        return SHA256.hash(data: Data(lines.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(SHA256.hash(data: Data(lines.utf8)))
     }
 
     /// Every genuine pair, and every impostor pair or a seeded sample of them.
@@ -93,7 +93,7 @@ struct EmbeddingSet {
                 out.images += 1
                 let path = url.path
                 guard let bytes = fm.contents(atPath: path) else { out.failures.append(path); continue }
-                let hash = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+                let hash = Hex.encode(SHA256.hash(data: bytes))
                 let key = hash + (cropped ? ":crop" : "")
                 if let v = cached[key] {
                     if !v.isEmpty { out.byIdentity[name, default: []].append(v); out.imageHashes[name, default: []].append(hash) } else { out.failures.append(path) }

@@ -1,6 +1,7 @@
 import Crypto
 import FaceKit
 import Foundation
+import WardenCore
 import Matching
 
 /// A metric head on disk: JSON with its weights and metadata, written owner-only (it is
@@ -35,5 +36,5 @@ enum MetricHeadFile {
         return (head, digest)
     }
 
-    static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+    static func sha256(_ data: Data) -> String { Hex.encode(SHA256.hash(data: data)) }
 }

@@ -1,0 +1,131 @@
+import Foundation
+
+/// A private PostgreSQL server for a test or a benchmark: `initdb` into a temporary
+/// directory, started with `pg_ctl` on a Unix socket only (no TCP port to collide with),
+/// stopped and deleted afterwards. Run as the `postgres` user when run as root (initdb
+/// refuses root). Durability is off (`fsync=off`): it holds nothing worth keeping.
+public final class PrivatePostgres: @unchecked Sendable {
+    public let directory: String
+    public let socketDirectory: String
+    public let port = 5432
+    private let bin: String
+    private let asUser: String?
+
+    public static func binaries() -> String? {
+        let base = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap(Int.init).sorted()
+        if let v = versions.last, FileManager.default.isExecutableFile(atPath: "\(base)/\(v)/bin/initdb") { return "\(base)/\(v)/bin" }
+        return nil
+    }
+
+    public init() throws {
+        guard let bin = Self.binaries() else {
+            throw PrivatePostgresError("PostgreSQL's server binaries are not installed (/usr/lib/postgresql/*/bin/initdb): run `make setup` (or install Debian's postgresql)")
+        }
+        self.bin = bin
+        asUser = getuid() == 0 ? "postgres" : nil
+        directory = NSTemporaryDirectory() + "warden-pg-\(UUID().uuidString.prefix(8))"
+        socketDirectory = directory + "/socket"
+        try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
+        if let asUser { try run("/bin/chown", ["-R", asUser, directory], asUser: nil) }
+        try run("\(bin)/initdb", ["-D", "\(directory)/data", "-A", "trust", "-U", "warden", "--no-sync", "-E", "UTF8"])
+        try run("\(bin)/pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60",
+                                  "-o", "-k \(socketDirectory) -c listen_addresses='' -p \(port) -c fsync=off -c max_connections=200", "start"])
+        try run("\(bin)/createdb", ["-h", socketDirectory, "-p", String(port), "-U", "warden", "warden"])
+    }
+
+    public var url: String { "postgres:///warden?host=\(socketDirectory)&user=warden&port=\(port)" }
+
+    /// Stops the server (a crash when `immediate`), leaving the data in place.
+    public func stop(immediate: Bool = false) throws {
+        try run("\(bin)/pg_ctl", ["-D", "\(directory)/data", "-w", "-m", immediate ? "immediate" : "fast", "stop"])
+    }
+
+    public func start() throws {
+        try run("\(bin)/pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60",
+                                  "-o", "-k \(socketDirectory) -c listen_addresses='' -p \(port) -c fsync=off -c max_connections=200", "start"])
+    }
+
+    /// Runs SQL as the database's owner, through psql on the socket.
+    public func sql(_ statement: String) throws {
+        try run("/usr/bin/psql", ["-h", socketDirectory, "-p", String(port), "-U", "warden", "-d", "warden", "-v", "ON_ERROR_STOP=1", "-qc", statement])
+    }
+
+    /// The user PostgreSQL runs as, when the tests are root (files it must own).
+    public var owner: String? { asUser }
+
+    public func destroy() {
+        try? stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func run(_ tool: String, _ args: [String]) throws { try run(tool, args, asUser: asUser) }
+
+    private func run(_ tool: String, _ args: [String], asUser: String?) throws {
+        let argv = (asUser.map { ["/usr/sbin/runuser", "-u", $0, "--", tool] } ?? [tool]) + args
+        let r = try ChildProcess.run(argv)
+        guard r.status == 0 else {
+            throw PrivatePostgresError("\(tool) \(args.joined(separator: " ")) failed (\(r.status)): \((r.stdout + r.stderr).suffix(600))")
+        }
+    }
+}
+
+public struct PrivatePostgresError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+
+/// Runs a program with posix_spawn and waitpid, output to files: Foundation's Process never
+/// returned from its wait inside an async test here (the child stayed a zombie), and a
+/// server the program starts (pg_ctl) must not hold a pipe open.
+public enum ChildProcess {
+    public struct Result: Sendable { public let status: Int32; public let stdout: String; public let stderr: String }
+
+    public static func run(_ argv: [String], environment: [String: String]? = nil) throws -> Result {
+        try start(argv, environment: environment).wait()
+    }
+
+    /// A program started and not yet waited for: a board process the test may kill.
+    public final class Running: @unchecked Sendable {
+        public let pid: pid_t
+        let outPath: String, errPath: String
+        init(pid: pid_t, outPath: String, errPath: String) { self.pid = pid; self.outPath = outPath; self.errPath = errPath }
+
+        public func kill(_ signal: Int32) { _ = Glibc.kill(pid, signal) }
+
+        public func wait() -> Result {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            defer { unlink(outPath); unlink(errPath) }
+            let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return Result(status: code, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+                          stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+        }
+    }
+
+    public static func start(_ argv: [String], environment: [String: String]? = nil) throws -> Running {
+        let base = NSTemporaryDirectory() + "warden-spawn-\(UUID().uuidString.prefix(8))"
+        let outPath = base + ".out", errPath = base + ".err"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing else of this process reaches the child: a PostgreSQL restarted by pg_ctl
+        // kept the test server's listening socket, and the server could not be restarted on
+        // its port ("address already in use").
+        let limit = min(Int32(sysconf(Int32(_SC_OPEN_MAX))), 65_536)
+        for fd in 3..<max(3, limit) where fcntl(fd, F_GETFD) != -1 { posix_spawn_file_actions_addclose(&actions, fd) }
+        var cargs = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for e in env { free(e) } }
+        var pid: pid_t = 0
+        var envp = env
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, &envp)
+        guard rc == 0 else { throw PrivatePostgresError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        return Running(pid: pid, outPath: outPath, errPath: errPath)
+    }
+}
