@@ -36,6 +36,7 @@ public struct FleetHTTPServer: Sendable {
     public let enrollment: ServerEnrollment?
 
     public static let maximumLongPoll: Double = 30
+    let shared = SharedChanges()
     static let maximumBody = 64 << 20
 
     public init(store: CentralStore, ca: SiteCA, serverCertificate: KeyAndCertificate, serverNames: [String], notifier: ChangeNotifier, logger: Logger,
@@ -81,7 +82,7 @@ public struct FleetHTTPServer: Sendable {
                 let wait = min(Self.maximumLongPoll, Double(req.uri.queryParameters.get("wait") ?? "0") ?? 0)
                 let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
                 while true {
-                    let set = try await store.changes(since: since)
+                    let set = try await shared.changes(since: since) { [store] in try await store.changes(since: $0) }
                     // An empty fleet (nothing since 0) waits like any other: answering at once
                     // would have its boards ask again at once, for ever.
                     if !set.items.isEmpty || ContinuousClock.now >= deadline { return set }
