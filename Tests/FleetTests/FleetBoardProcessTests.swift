@@ -190,4 +190,21 @@ import WardenCore
         }
         await h.destroy()
     }
+
+    /// An admin command with no server form yet, run with WARDEN_SERVER set, is refused:
+    /// it neither answers from nor changes this host's own home as if it were the fleet's.
+    @Test func aCommandWithoutAServerFormIsRefusedWhenAServerIsNamed() throws {
+        let bin = try #require(Self.warden, "the warden executable was not built beside the tests")
+        let home = NSTemporaryDirectory() + "warden-noserverform-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = home
+        env["WARDEN_SERVER"] = "https://127.0.0.1:9"
+        env["WARDEN_OPERATOR_TOKEN"] = "wop1.nobody.x"
+        for args in [["badge", "list"], ["person", "show", "1"], ["keys", "rotate"]] {
+            let r = try Spawn.run([bin] + args, environment: env)
+            #expect(r.status != 0 && r.stderr.contains("does not work against the fleet server yet"), "\(args): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: home + "/identity.sqlite"))
+    }
 }

@@ -119,7 +119,7 @@ struct CalibrateCommand: ParsableCommand {
         let dataset = URL(fileURLWithPath: self.dataset).absoluteURL.standardized.path
         let at = ISO8601DateFormatter().string(from: Date())
         var thresholds = calibration.applied(to: base, source: "warden calibrate \(dataset) at \(at)", ambiguityMargin: margin.margin)
-        let people = gallerySize ?? max(1, (try? global.openDatabase(readOnly: true).people.list(status: .active).count) ?? 0)
+        let people = gallerySize ?? max(1, (try? global.openDatabase(readOnly: true, ownHome: true).people.list(status: .active).count) ?? 0)
         let modelThreshold = thresholds.identifyThreshold(people: people)
         let fpir = openSet(data, people: people, modelThreshold: modelThreshold, target: thresholds.targetFPIR)
         // Where the data shows the model's 1:N threshold letting more strangers through

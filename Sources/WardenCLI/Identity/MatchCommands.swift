@@ -42,7 +42,7 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let db = try global.openDatabase(readOnly: true)
+        let db = try global.openDatabase(readOnly: true, ownHome: true)
         let thresholds = try global.thresholds()
         let verifier = Verifier(thresholds: thresholds)
         var subject: Person? = nil
@@ -123,7 +123,7 @@ struct IdentifyCommand: ParsableCommand {
     func validate() throws { guard top >= 1 else { throw ValidationError("--top must be at least 1") } }
 
     func run() throws {
-        let db = try global.openDatabase(readOnly: true)
+        let db = try global.openDatabase(readOnly: true, ownHome: true)
         let thresholds = try global.thresholds()
         let (embedding, _, _) = try probeEmbedding(photo, engine: try global.loadEngine())
         let gallery = try global.loadGallery(db, modelID: embedding.modelID)

@@ -190,7 +190,7 @@ struct RunCommand: ParsableCommand {
             if let d = try store.discontinuity() { problems.append(AuditError.discontinuity(d).description) }
         } catch { problems.append("\(error)") }
         do {
-            let d = try global.openDatabase(forReplica: membership != nil)
+            let d = try global.openDatabase(forReplica: membership != nil, ownHome: true)
             if let bad = d.integrityProblem() {
                 problems.append("the identity database \(d.path) is damaged (SQLite quick_check: \(bad)); restore it from a backup")
             } else { db = d }

@@ -26,8 +26,19 @@ extension GlobalOptions {
     ///
     /// A board that has joined a fleet holds a replica: only the fleet agent (`forReplica`)
     /// writes to it, and admin changes are refused with where to make them.
-    func openDatabase(readOnly: Bool = false, forReplica: Bool = false) throws -> WardenDatabase {
+    ///
+    /// With `--server` or WARDEN_SERVER set, an admin command that has no server form yet is
+    /// refused rather than run on this host's own home, where its answer or its change would
+    /// look like the fleet's. `ownHome`: commands that only ever concern this home (`run`,
+    /// `match`, `calibrate`).
+    func openDatabase(readOnly: Bool = false, forReplica: Bool = false, ownHome: Bool = false,
+                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WardenDatabase {
         let path = wardenHome.file(WardenDatabase.fileName)
+        if !forReplica, !ownHome, let url = server ?? environment["WARDEN_SERVER"], !url.isEmpty {
+            throw CLIError("this command does not work against the fleet server yet (--server or WARDEN_SERVER is set to \(url)), and was not run on this "
+                           + "host's own data instead. Against the server: person add/list/suspend/activate/remove, enroll, badge issue/revoke, grant, "
+                           + "policy publish, audit verify/export (docs/fleet.md). For this home, unset WARDEN_SERVER.")
+        }
         if !readOnly, !forReplica, let m = try fleetMembership() {
             throw CLIError("this board is controller '\(m.settings.controller)' of the fleet at \(m.settings.server): its people, badges, templates and grants "
                            + "are a replica of the server's. Make the change at the server; it reaches this board within seconds.")
