@@ -10,6 +10,8 @@ public enum AdminPath {
     public static let badgeRevoke = "/admin/v1/badges/revoke"     // POST AdminBadge
     public static let enroll = "/admin/v1/enroll"                 // POST AdminEnroll
     public static let grants = "/admin/v1/grants"                 // POST AdminGrant
+    public static let grantRevoke = "/admin/v1/grants/revoke"     // POST AdminGrantRef
+    public static let groupMembers = "/admin/v1/groups/members"   // POST AdminGroupMember
     public static let policy = "/admin/v1/policy"                 // POST AdminConfiguration
     public static let auditVerify = "/admin/v1/audit/verify"      // GET ?silent_seconds=N: [CentralChainReport]
     public static let auditExport = "/admin/v1/audit/export"      // GET ?format=&controller=&door=&person=&from=&to= (epoch s): text
@@ -68,4 +70,12 @@ public struct CentralChainReport: Codable, Sendable, Equatable {
 
     /// Whether every chain holds.
     public static func allHold(_ reports: [CentralChainReport]) -> Bool { reports.allSatisfy { $0.problems.isEmpty } }
+}
+
+public struct AdminGrantRef: Codable, Sendable { public var id: Int64; public init(id: Int64) { self.id = id } }
+
+/// A person put into (`add`) or taken out of a group.
+public struct AdminGroupMember: Codable, Sendable {
+    public var person: String, group: String, add: Bool
+    public init(person: String, group: String, add: Bool) { self.person = person; self.group = group; self.add = add }
 }

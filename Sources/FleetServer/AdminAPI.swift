@@ -98,6 +98,24 @@ extension FleetHTTPServer {
                 return try await store.addGrant(personID: personID, group: r.group, zone: r.zone, schedule: r.schedule, until: r.until, by: op.asOperator)
             }
         }
+        router.post(RouterPath(stringLiteral: AdminPath.grantRevoke)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .grant, ctx)
+                let r: AdminGrantRef = try await decode(req)
+                try await store.revokeGrant(r.id, by: op.asOperator)
+                return r
+            }
+        }
+        // Group membership decides what a group's grants reach: a grant, not enrolment.
+        router.post(RouterPath(stringLiteral: AdminPath.groupMembers)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .grant, ctx)
+                let r: AdminGroupMember = try await decode(req)
+                let p = try await store.findPerson(r.person)
+                if r.add { try await store.addMember(p.id, to: r.group, by: op.asOperator) } else { try await store.removeMember(p.id, from: r.group, by: op.asOperator) }
+                return p
+            }
+        }
         router.get(RouterPath(stringLiteral: AdminPath.auditVerify)) { req, ctx in
             try await reply {
                 _ = try await authorised(req, .read, ctx)

@@ -175,6 +175,20 @@ extension CentralStore {
         }
     }
 
+    /// Takes a person out of a group; the group's row takes the revision, so every board
+    /// replaces its member list.
+    public func removeMember(_ personID: Int64, from group: String, by op: Operator, now: Date = Date()) async throws {
+        try await change(by: op) { conn, rev in
+            guard let gid = try await self.one(conn.query("UPDATE person_group SET revision = \(rev) WHERE name = \(group) RETURNING id", logger: self.logger), Int64.self) else {
+                throw CentralError.notFound("no group '\(group)'")
+            }
+            guard try await self.one(conn.query("DELETE FROM group_membership WHERE group_id = \(gid) AND person_id = \(personID) RETURNING person_id", logger: self.logger), Int64.self) != nil else {
+                throw CentralError.notFound("#\(personID) is not in \(group)")
+            }
+            return ((), AuditEvent.admin("admin.group_remove_member", operator: op.name, subject: "person:\(personID)", detail: ["group": group], at: now))
+        }
+    }
+
     public func addGrant(personID: Int64?, group: String?, zone: String, schedule: String?, until: Date?, by op: Operator, now: Date = Date()) async throws -> GrantRecordWire {
         guard (personID == nil) != (group == nil) else { throw CentralError.invalid("a grant is for a person or a group, not both") }
         if let p = DisplayText.problem(zone, as: "a zone", maxLength: 100) { throw CentralError.invalid(p) }

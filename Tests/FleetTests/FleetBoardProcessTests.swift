@@ -207,4 +207,44 @@ import WardenCore
         }
         #expect(!FileManager.default.fileExists(atPath: home + "/identity.sqlite"))
     }
+
+    /// `warden group add/remove` and `warden revoke` against the server (the admin's
+    /// CLI with WARDEN_SERVER), each reaching a board's replica; an enroller may not.
+    @Test func groupMembershipAndGrantRevocationAtTheServerReachTheBoard() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        let board = try await h.joinedController("hall")
+        let (admin, enroller) = try await h.central { store in
+            (try await store.addOperator("ana", role: .admin, by: Operator("test-admin")), try await store.addOperator("eve", role: .enroller, by: Operator("test-admin")))
+        }
+        let caPath = h.root + "/ca.pem"
+        try h.serverHome.siteCA().pem.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
+        let bin = try #require(Self.warden)
+        func remote(_ args: [String], token: String) throws -> Spawn.Result {
+            var env = ProcessInfo.processInfo.environment
+            env["WARDEN_HOME"] = h.root + "/admin-host"
+            env["WARDEN_SERVER"] = h.url
+            env["WARDEN_SERVER_CA"] = caPath
+            env["WARDEN_OPERATOR_TOKEN"] = token
+            return try Spawn.run([bin] + args, environment: env)
+        }
+        #expect(try remote(["person", "add", "Grace Hopper", "--external-id", "G1"], token: admin).status == 0)
+        let add = try remote(["group", "add", "G1", "night-shift"], token: admin)
+        #expect(add.status == 0 && add.stdout.contains("is now in night-shift"), "\(add.stderr)")
+        let grant = try remote(["grant", "add", "G1", "yard", "--json"], token: admin)
+        #expect(grant.status == 0, "\(grant.stderr)")
+        let denied = try remote(["group", "remove", "G1", "night-shift"], token: enroller)
+        #expect(denied.status != 0 && denied.stderr.contains("enroller"), "\(denied.stderr)")
+        while try await board.agent.syncOnce() > 0 {}
+        #expect(try board.db.access.members(of: "night-shift").count == 1)
+        #expect(try board.db.access.grants().count == 1)
+        let grantID = try #require(try board.db.access.grants().first?.id)
+        #expect(try remote(["group", "remove", "G1", "night-shift"], token: admin).status == 0)
+        let revoke = try remote(["revoke", String(grantID)], token: admin)
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        while try await board.agent.syncOnce() > 0 {}
+        #expect(try board.db.access.members(of: "night-shift").isEmpty)
+        #expect(try board.db.access.grants().isEmpty)
+        await h.destroy()
+    }
 }

@@ -110,6 +110,11 @@ struct AddToGroup: ParsableCommand {
     @Argument(help: "Person.") var person: String
     @Argument(help: "Group.") var group: String
     func run() throws {
+        if let remote = try global.remoteAdmin() {
+            let p = try remote.post(PersonRecordWire.self, AdminPath.groupMembers, AdminGroupMember(person: person, group: group, add: true))
+            if global.json { try Output.json(["person": p.id]) } else { print("#\(p.id) \(p.displayName) is now in \(group) (at \(remote.server); every board within seconds)") }
+            return
+        }
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         let known = Set(try policyOption.load(global).groups.keys).union(try db.access.groups().map(\.name))
@@ -126,6 +131,11 @@ struct RemoveFromGroup: ParsableCommand {
     @Argument(help: "Person.") var person: String
     @Argument(help: "Group.") var group: String
     func run() throws {
+        if let remote = try global.remoteAdmin() {
+            let p = try remote.post(PersonRecordWire.self, AdminPath.groupMembers, AdminGroupMember(person: person, group: group, add: false))
+            if global.json { try Output.json(["person": p.id]) } else { print("#\(p.id) \(p.displayName) is no longer in \(group) (at \(remote.server))") }
+            return
+        }
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         try storage { try db.access.removeMember(p.id!, from: group, by: op.resolved) }
@@ -210,6 +220,11 @@ struct RevokeCommand: ParsableCommand {
     func run() throws {
         guard let id = Int64(grant.hasPrefix("cli-") ? String(grant.dropFirst(4)) : grant) else {
             throw CLIError("'\(grant)' is not a CLI grant number; grants in the policy files are removed by editing the files")
+        }
+        if let remote = try global.remoteAdmin() {
+            _ = try remote.post(AdminGrantRef.self, AdminPath.grantRevoke, AdminGrantRef(id: id))
+            if global.json { try Output.json(["revoked": id]) } else { print("revoked grant #\(id) at \(remote.server); every board within seconds") }
+            return
         }
         let db = try global.openDatabase()
         let g = try storage { try db.access.revokeGrant(id, by: op.resolved) }
