@@ -18,6 +18,26 @@ import WardenCore
         return FileManager.default.isExecutableFile(atPath: p) ? p : nil
     }()
 
+    /// The fleet's policy in these tests: one badge-only door into one zone.
+    static let badgeDoorPolicy = """
+        site: {name: Gate, timezone: UTC}
+        zones: [{id: yard}]
+        doors:
+          - {id: lobby, into: yard, factors: badge, fail_mode: safe, strike_time: 2s}
+        """
+
+    /// A board's site file for `warden run`: the fleet's policy, simulated GPIO, and any
+    /// simulated steps.
+    static func boardSite(home: String, simulate: String = "") -> String {
+        """
+        policy: \(home)/fleet/policy
+        pinmap: \(root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
+        gpio: simulated
+        doors:
+          lobby: {}
+        """ + (simulate.isEmpty ? "" : "\nsimulate:\n" + simulate) + "\n"
+    }
+
     func w(_ args: [String], home: String) throws -> Spawn.Result {
         let bin = try #require(Self.warden, "the warden executable was not built beside the tests")
         var env = ProcessInfo.processInfo.environment
@@ -37,12 +57,7 @@ import WardenCore
         // At the server: a badge-only door, a person with a badge and a grant.
         let admin = Operator("test-admin")
         try await h.central { store in
-            _ = try await store.putConfiguration(.policy, files: ["site.yaml": """
-                site: {name: Gate, timezone: UTC}
-                zones: [{id: yard}]
-                doors:
-                  - {id: lobby, into: yard, factors: badge, fail_mode: safe, strike_time: 2s}
-                """], by: admin)
+            _ = try await store.putConfiguration(.policy, files: ["site.yaml": Self.badgeDoorPolicy], by: admin)
             let p = try await store.addPerson(name: "Grace Hopper", externalID: "G1", validFrom: nil, validUntil: nil, by: admin)
             _ = try await store.issueBadge(try BadgeCredential(parsing: "12:1001"), to: p.id, by: admin)
             _ = try await store.addGrant(personID: p.id, group: nil, zone: "yard", schedule: nil, until: nil, by: admin)
@@ -55,15 +70,7 @@ import WardenCore
 
         // The server goes away; the board starts anyway and admits the badge from its replica.
         await h.stopServer()
-        try """
-        policy: \(home)/fleet/policy
-        pinmap: \(Self.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
-        gpio: simulated
-        doors:
-          lobby: {}
-        simulate:
-          - {at: 1.0, door: lobby, badge: "12:1001"}
-        """.write(toFile: home + "/site.yaml", atomically: true, encoding: .utf8)
+        try Self.boardSite(home: home, simulate: "  - {at: 1.0, door: lobby, badge: \"12:1001\"}").write(toFile: home + "/site.yaml", atomically: true, encoding: .utf8)
         let run = try w(["run", "--site", home + "/site.yaml", "--stop-after-decisions", "1", "--duration", "120"], home: home)
         #expect(run.status == 0, "\(run.stderr)")
         var types: [String] = []
@@ -126,12 +133,7 @@ import WardenCore
         let h = try FleetHarness()
         try await h.startServer()
         try await h.central { store in
-            _ = try await store.putConfiguration(.policy, files: ["site.yaml": """
-                site: {name: Two, timezone: UTC}
-                zones: [{id: yard}]
-                doors:
-                  - {id: lobby, into: yard, factors: badge, fail_mode: safe, strike_time: 2s}
-                """], by: Operator("test-admin"))
+            _ = try await store.putConfiguration(.policy, files: ["site.yaml": Self.badgeDoorPolicy], by: Operator("test-admin"))
         }
         var homes: [String] = []
         for name in ["killed", "steady"] {
@@ -142,13 +144,7 @@ import WardenCore
             // A long backlog: what a board holds after a day offline.
             let store = try AuditStore(home: home)
             for b in 0..<12 { _ = try store.append((0..<1000).map { FleetFaultTests.door("door.opened", b * 1000 + $0) }) }
-            try """
-            policy: \(home)/fleet/policy
-            pinmap: \(Self.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
-            gpio: simulated
-            doors:
-              lobby: {}
-            """.write(toFile: home + "/site.yaml", atomically: true, encoding: .utf8)
+            try Self.boardSite(home: home).write(toFile: home + "/site.yaml", atomically: true, encoding: .utf8)
             homes.append(home)
         }
         let bin = try #require(Self.warden)
