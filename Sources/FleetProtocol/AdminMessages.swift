@@ -6,6 +6,7 @@ public enum AdminPath {
     public static let people = "/admin/v1/people"                 // GET list, POST AdminPersonAdd
     public static let personStatus = "/admin/v1/people/status"    // POST AdminPersonStatus
     public static let personRemove = "/admin/v1/people/remove"    // POST AdminPersonRef
+    public static let badges = "/admin/v1/badges"                 // GET ?person=REF: [BadgeRecordWire]
     public static let badgeIssue = "/admin/v1/badges/issue"       // POST AdminBadge
     public static let badgeRevoke = "/admin/v1/badges/revoke"     // POST AdminBadge
     public static let enroll = "/admin/v1/enroll"                 // POST AdminEnroll

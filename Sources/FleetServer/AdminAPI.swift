@@ -98,6 +98,14 @@ extension FleetHTTPServer {
                 return try await store.addGrant(personID: personID, group: r.group, zone: r.zone, schedule: r.schedule, until: r.until, by: op.asOperator)
             }
         }
+        router.get(RouterPath(stringLiteral: AdminPath.badges)) { req, ctx in
+            try await reply {
+                _ = try await authorised(req, .read, ctx)
+                var personID: Int64? = nil
+                if let ref = req.uri.queryParameters.get("person") { personID = try await store.findPerson(ref).id }
+                return try await store.listBadges(personID: personID)
+            }
+        }
         router.post(RouterPath(stringLiteral: AdminPath.grantRevoke)) { req, ctx in
             try await reply {
                 let op = try await authorised(req, .grant, ctx)

@@ -113,6 +113,19 @@ extension CentralStore {
         }
     }
 
+    /// Every badge, or one person's, oldest first (revoked ones too: they are kept).
+    public func listBadges(personID: Int64?) async throws -> [BadgeRecordWire] {
+        var out: [BadgeRecordWire] = []
+        let rows = try await client.query("""
+            SELECT id, person_id, format, facility_code, card_number, status, issued_at, revoked_at FROM badge
+            WHERE (\(personID)::bigint IS NULL OR person_id = \(personID)) ORDER BY id
+            """, logger: logger)
+        for try await (id, person, format, fc, card, status, issued, revoked) in rows.decode((Int64, Int64, String, Int, Int64, String, Date, Date?).self) {
+            out.append(BadgeRecordWire(id: id, personID: person, format: format, facilityCode: fc, cardNumber: card, status: status, issuedAt: issued, revokedAt: revoked))
+        }
+        return out
+    }
+
     public func revokeBadge(_ credential: BadgeCredential, by op: Operator, now: Date = Date()) async throws -> BadgeRecordWire {
         try await change(by: op) { conn, rev in
             guard let (id, person) = try await self.one(conn.query("""

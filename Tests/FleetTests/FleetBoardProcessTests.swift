@@ -197,14 +197,14 @@ import WardenCore
         env["WARDEN_HOME"] = home
         env["WARDEN_SERVER"] = "https://127.0.0.1:9"
         env["WARDEN_OPERATOR_TOKEN"] = "wop1.nobody.x"
-        for args in [["badge", "list"], ["person", "show", "1"], ["keys", "rotate"]] {
+        for args in [["group", "list"], ["person", "show", "1"], ["keys", "rotate"]] {
             let r = try Spawn.run([bin] + args, environment: env)
             #expect(r.status != 0 && r.stderr.contains("does not work against the fleet server yet"), "\(args): \(r.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: home + "/identity.sqlite"))
     }
 
-    /// `warden group add/remove` and `warden revoke` against the server (the admin's
+    /// `warden badge list`, `warden group add/remove` and `warden revoke` against the server (the admin's
     /// CLI with WARDEN_SERVER), each reaching a board's replica; an enroller may not.
     @Test func groupMembershipAndGrantRevocationAtTheServerReachTheBoard() async throws {
         let h = try FleetHarness()
@@ -225,6 +225,9 @@ import WardenCore
             return try Spawn.run([bin] + args, environment: env)
         }
         #expect(try remote(["person", "add", "Grace Hopper", "--external-id", "G1"], token: admin).status == 0)
+        #expect(try remote(["badge", "issue", "G1", "12:4242"], token: admin).status == 0)
+        let badges = try remote(["badge", "list", "--person", "G1", "--json"], token: enroller)
+        #expect(badges.status == 0 && badges.stdout.contains("12:4242") && badges.stdout.contains("active"), "\(badges.stderr)")
         let add = try remote(["group", "add", "G1", "night-shift"], token: admin)
         #expect(add.status == 0 && add.stdout.contains("is now in night-shift"), "\(add.stderr)")
         let grant = try remote(["grant", "add", "G1", "yard", "--json"], token: admin)

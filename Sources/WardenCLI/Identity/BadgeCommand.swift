@@ -88,9 +88,15 @@ struct ListBadges: ParsableCommand {
     @Option(help: "Only this person's badges.") var person: String?
 
     func run() throws {
-        let db = try global.openDatabase(readOnly: true)
-        let pid = try person.map { ref in try storage { try db.people.find(ref).id! } }
-        let badges = try storage { try db.badges.list(personID: pid) }
+        let badges: [Badge]
+        if let remote = try global.remoteAdmin() {
+            let query = person.map { "?person=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
+            badges = try remote.get([BadgeRecordWire].self, AdminPath.badges + query).map { Badge(wire: $0) }
+        } else {
+            let db = try global.openDatabase(readOnly: true)
+            let pid = try person.map { ref in try storage { try db.people.find(ref).id! } }
+            badges = try storage { try db.badges.list(personID: pid) }
+        }
         if global.json { try Output.json(badges.map(BadgeRecord.init)); return }
         if badges.isEmpty { print("no badges"); return }
         for b in badges { print("\(pad(b.credentialText, 14)) \(pad(b.format, 9)) \(pad(b.status.rawValue, 8)) person #\(b.personId)") }
