@@ -54,7 +54,11 @@ public final class PrivatePostgres: @unchecked Sendable {
     /// The user PostgreSQL runs as, when the tests are root (files it must own).
     public var owner: String? { asUser }
 
+    /// A test that throws before its own clean-up still stops its server.
+    deinit { destroy() }
+
     public func destroy() {
+        guard FileManager.default.fileExists(atPath: directory) else { return }
         try? stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
