@@ -47,13 +47,16 @@ public final class FleetAgent: @unchecked Sendable {
     private var bufferLevel = FleetBuffer.Level.normal
     private var footprint: (bytesPerRow: Int64, at: Date)?
     private var prefetched: (since: Int64, page: Task<ChangeSet, Error>)?
+    /// The mark last written to `fleet/acknowledged` (read from it once, at start).
+    private var recordedMark: Int64
 
     public init(membership: FleetMembership, transport: any FleetTransport, db: WardenDatabase, audit: AuditStore, home: String, wardenVersion: String,
                 record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [FleetDoorReport] = { [] }) {
         self.membership = membership; self.transport = transport; self.db = db; self.audit = audit; self.home = home
         self.wardenVersion = wardenVersion; self.record = record; self.doors = doors
+        recordedMark = membership.acknowledgedSeq()
         status = FleetLinkStatus(server: membership.settings.server, controller: membership.settings.controller, connected: false, lastContact: nil,
-                                 appliedRevision: (try? db.replica.appliedRevision()) ?? 0, serverRevision: nil, acknowledgedSeq: membership.acknowledgedSeq(),
+                                 appliedRevision: (try? db.replica.appliedRevision()) ?? 0, serverRevision: nil, acknowledgedSeq: recordedMark,
                                  bufferedEvents: 0, clockSkewSeconds: nil, lastError: nil)
     }
 
@@ -176,7 +179,8 @@ public final class FleetAgent: @unchecked Sendable {
     /// Keeps the mark on disk for `audit prune` (a failure only delays what may be pruned).
     private func recordMark() {
         let seq = linkStatus.acknowledgedSeq
-        if seq != membership.acknowledgedSeq() { try? membership.recordAcknowledged(seq) }
+        guard lock.withLock({ seq != recordedMark }) else { return }
+        if (try? membership.recordAcknowledged(seq)) != nil { lock.withLock { recordedMark = seq } }
     }
 
     /// Measures the buffer against the disk and the ceiling, and logs each change of level:

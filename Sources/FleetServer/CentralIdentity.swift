@@ -8,11 +8,18 @@ import WardenCore
 /// People, badges, templates, groups, grants and configuration at the server: the same
 /// checks and the same words as the board's own repositories, each change one revision.
 extension CentralStore {
-    public func addPerson(name rawName: String, externalID: String?, validFrom: Date?, validUntil: Date?, by op: Operator, now: Date = Date()) async throws -> PersonRecordWire {
+    /// A person's name as stored (trimmed), and their external id, checked as a board checks
+    /// them; for one person added and for a batch imported.
+    static func checkedName(_ rawName: String, externalID: String?) throws -> String {
         let name = rawName.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw CentralError.invalid("a person needs a non-empty name") }
+        guard !name.isEmpty else { throw CentralError.invalid("a person needs a non-empty name" + (externalID.map { " (external id '\($0)')" } ?? "")) }
         if let p = DisplayText.problem(name, as: "a name") { throw CentralError.invalid(p) }
         if let ext = externalID, let p = DisplayText.problem(ext, as: "an external id", maxLength: 100) { throw CentralError.invalid(p) }
+        return name
+    }
+
+    public func addPerson(name rawName: String, externalID: String?, validFrom: Date?, validUntil: Date?, by op: Operator, now: Date = Date()) async throws -> PersonRecordWire {
+        let name = try Self.checkedName(rawName, externalID: externalID)
         if let f = validFrom, let u = validUntil, u <= f { throw CentralError.invalid("valid-until must be after valid-from") }
         return try await change(by: op) { conn, rev in
             if let ext = externalID, try await self.one(conn.query("SELECT id FROM person WHERE external_id = \(ext)", logger: self.logger), Int64.self) != nil {

@@ -22,16 +22,10 @@ extension CentralStore {
     /// `addPerson`; a batch with any problem is refused whole.
     public func importPeople(_ people: [ImportedPerson], source: String, by op: Operator, now: Date = Date()) async throws -> Int {
         guard !people.isEmpty else { return 0 }
-        for p in people {
-            let name = p.name.trimmingCharacters(in: .whitespaces)
-            guard !name.isEmpty else { throw CentralError.invalid("a person needs a non-empty name (external id '\(p.externalID)')") }
-            if let problem = DisplayText.problem(name, as: "a name") { throw CentralError.invalid(problem) }
-            if let problem = DisplayText.problem(p.externalID, as: "an external id", maxLength: 100) { throw CentralError.invalid(problem) }
-        }
-        guard Set(people.map(\.externalID)).count == people.count else { throw CentralError.invalid("the batch names an external id twice") }
+        let names = try people.map { try Self.checkedName($0.name, externalID: $0.externalID) }, externals = people.map(\.externalID)
+        guard Set(externals).count == people.count else { throw CentralError.invalid("the batch names an external id twice") }
         let cipher = self.cipher
         return try await change(by: op) { conn, rev in
-            let names = people.map { $0.name.trimmingCharacters(in: .whitespaces) }, externals = people.map(\.externalID)
             var ids: [String: Int64] = [:]
             let rows = try await conn.query("""
                 INSERT INTO person (display_name, external_id, status, created_at, updated_at, revision)
