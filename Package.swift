@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "WardenCore"),
         // The int8 scan kernel of 1:N search, with run-time CPU dispatch (see its header).
         .target(name: "CSearchKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "Matching", dependencies: ["FaceKit", "CSearchKernels", "WardenCore"]),
+        .target(name: "Matching", dependencies: ["FaceKit", "CSearchKernels", "WardenCore", .product(name: "Yams", package: "Yams")]),
         // What the two SQLite stores (identity, audit) share: opening read-only on a full disk.
         .target(name: "SQLiteSupport", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Storage", dependencies: [
@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["PresentationAttack", "FaceKit"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
-        .testTarget(name: "FleetTests", dependencies: ["FleetProtocol", "FleetServer", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit",
+        .testTarget(name: "FleetTests", dependencies: ["FleetProtocol", "FleetServer", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore",

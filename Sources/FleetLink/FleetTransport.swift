@@ -59,7 +59,11 @@ public final class HTTPSFleetTransport: FleetTransport, @unchecked Sendable {
     static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     public func get(_ path: String, query: [String: String], timeout: Duration) async throws(FleetLinkError) -> Data {
-        let q = query.isEmpty ? "" : "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        // Values are people's names too ("Grace Hopper", "O'Brien & Co"): every byte outside
+        // the unreserved set is escaped, so none can end the value or add a parameter.
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        func escaped(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }
+        let q = query.isEmpty ? "" : "?" + query.sorted { $0.key < $1.key }.map { "\(escaped($0.key))=\(escaped($0.value))" }.joined(separator: "&")
         return try await send(url: base + path + q, body: nil, timeout: timeout)
     }
 

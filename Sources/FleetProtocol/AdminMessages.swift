@@ -6,13 +6,17 @@ public enum AdminPath {
     public static let people = "/admin/v1/people"                 // GET list, POST AdminPersonAdd
     public static let personStatus = "/admin/v1/people/status"    // POST AdminPersonStatus
     public static let personRemove = "/admin/v1/people/remove"    // POST AdminPersonRef
+    public static let personDetail = "/admin/v1/people/detail"    // GET ?person=REF: AdminPersonDetail
     public static let badges = "/admin/v1/badges"                 // GET ?person=REF: [BadgeRecordWire]
     public static let badgeIssue = "/admin/v1/badges/issue"       // POST AdminBadge
     public static let badgeRevoke = "/admin/v1/badges/revoke"     // POST AdminBadge
     public static let enroll = "/admin/v1/enroll"                 // POST AdminEnroll
     public static let grants = "/admin/v1/grants"                 // POST AdminGrant
     public static let grantRevoke = "/admin/v1/grants/revoke"     // POST AdminGrantRef
+    public static let groups = "/admin/v1/groups"                 // POST AdminGroupName (create)
     public static let groupMembers = "/admin/v1/groups/members"   // POST AdminGroupMember
+    public static let site = "/admin/v1/site"                     // GET AdminSiteView
+    public static let thresholds = "/admin/v1/thresholds"         // POST AdminConfiguration (matching.yaml)
     public static let policy = "/admin/v1/policy"                 // POST AdminConfiguration
     public static let auditVerify = "/admin/v1/audit/verify"      // GET ?silent_seconds=N: [CentralChainReport]
     public static let auditExport = "/admin/v1/audit/export"      // GET ?format=&controller=&door=&person=&from=&to= (epoch s): text
@@ -79,4 +83,38 @@ public struct AdminGrantRef: Codable, Sendable { public var id: Int64; public in
 public struct AdminGroupMember: Codable, Sendable {
     public var person: String, group: String, add: Bool
     public init(person: String, group: String, add: Bool) { self.person = person; self.group = group; self.add = add }
+}
+
+public struct AdminGroupName: Codable, Sendable { public var name: String; public init(name: String) { self.name = name } }
+
+/// What a template is, without the template: where it came from and how good it was.
+public struct AdminTemplateInfo: Codable, Sendable, Equatable {
+    public var id: Int64; public var modelID: String; public var sourceName: String
+    public var interEyeDistance: Double; public var sharpness: Double; public var yaw: Double; public var roll: Double
+    public var createdBy: String; public var createdAt: Date
+    public init(id: Int64, modelID: String, sourceName: String, interEyeDistance: Double, sharpness: Double, yaw: Double, roll: Double, createdBy: String, createdAt: Date) {
+        self.id = id; self.modelID = modelID; self.sourceName = sourceName; self.interEyeDistance = interEyeDistance
+        self.sharpness = sharpness; self.yaw = yaw; self.roll = roll; self.createdBy = createdBy; self.createdAt = createdAt
+    }
+}
+
+/// `person show` at the server.
+public struct AdminPersonDetail: Codable, Sendable {
+    public var person: PersonRecordWire; public var badges: [BadgeRecordWire]; public var templates: [AdminTemplateInfo]
+    public init(person: PersonRecordWire, badges: [BadgeRecordWire], templates: [AdminTemplateInfo]) { self.person = person; self.badges = badges; self.templates = templates }
+}
+
+/// The site as the server holds it, without the people: the policy and thresholds in force,
+/// the groups with their members and the grants made from the CLI. What `zone list`,
+/// `door list`, `group list`, `grant list` and `policy check/explain` read against a server,
+/// so each answers from the same code as on a board.
+public struct AdminSiteView: Codable, Sendable {
+    public var revision: Int64
+    public var policy: ConfigurationVersion?
+    public var thresholds: ConfigurationVersion?
+    public var groups: [GroupRecordWire]
+    public var grants: [GrantRecordWire]
+    public init(revision: Int64, policy: ConfigurationVersion?, thresholds: ConfigurationVersion?, groups: [GroupRecordWire], grants: [GrantRecordWire]) {
+        self.revision = revision; self.policy = policy; self.thresholds = thresholds; self.groups = groups; self.grants = grants
+    }
 }

@@ -15,6 +15,7 @@ import WardenCore
 public final class ServerEnrollment: @unchecked Sendable {
     let engine: FaceEngine
     let lock = NSLock()
+    /// The server's own, used until thresholds are published to the fleet.
     let thresholds: MatchThresholds
     public init(engine: FaceEngine, thresholds: MatchThresholds = .default) { self.engine = engine; self.thresholds = thresholds }
 
@@ -124,6 +125,32 @@ extension FleetHTTPServer {
                 return p
             }
         }
+        router.get(RouterPath(stringLiteral: AdminPath.personDetail)) { req, ctx in
+            try await reply {
+                _ = try await authorised(req, .read, ctx)
+                guard let ref = req.uri.queryParameters.get("person") else { throw CentralError.invalid("which person? (?person=REF)") }
+                return try await store.personDetail(ref)
+            }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.groups)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .grant, ctx)
+                let r: AdminGroupName = try await decode(req)
+                try await store.createGroup(r.name, by: op.asOperator)
+                return r
+            }
+        }
+        router.get(RouterPath(stringLiteral: AdminPath.site)) { req, ctx in
+            try await reply { _ = try await authorised(req, .read, ctx); return try await store.siteView() }
+        }
+        router.post(RouterPath(stringLiteral: AdminPath.thresholds)) { req, ctx in
+            try await reply {
+                let op = try await authorised(req, .configure, ctx)
+                let r: AdminConfiguration = try await decode(req)
+                do { try ThresholdsFile.checkPublishable(r.files) } catch { throw CentralError.invalid("not published: \(error)") }
+                return AdminVersion(version: try await store.putConfiguration(.thresholds, files: r.files, by: op.asOperator))
+            }
+        }
         router.get(RouterPath(stringLiteral: AdminPath.auditVerify)) { req, ctx in
             try await reply {
                 _ = try await authorised(req, .read, ctx)
@@ -164,17 +191,14 @@ extension FleetHTTPServer {
 
     /// A policy is published only if it loads, with the same located errors as on a board.
     static func checkPolicy(_ files: [String: String]) throws {
-        let dir = NSTemporaryDirectory() + "warden-policy-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for (name, text) in files {
+        guard !files.isEmpty else { throw CentralError.invalid("a policy needs at least one NAME.yaml file") }
+        for name in files.keys {
             guard !name.contains("/"), !name.hasPrefix("."), name.hasSuffix(".yaml") || name.hasSuffix(".yml") else {
                 throw CentralError.invalid("policy file name '\(name)' must be a plain NAME.yaml")
             }
-            FileManager.default.createFile(atPath: (dir as NSString).appendingPathComponent(name), contents: Data(text.utf8))
         }
-        do { _ = try PolicyLoader().load(directory: dir) } catch {
-            throw CentralError.invalid("the policy does not load: " + error.issues.map(\.description).joined(separator: "; ").replacingOccurrences(of: dir + "/", with: ""))
+        do { _ = try PolicyLoader().load(sources: files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) } catch {
+            throw CentralError.invalid("the policy does not load: " + error.issues.map(\.description).joined(separator: "; "))
         }
     }
 
@@ -190,11 +214,13 @@ extension FleetHTTPServer {
         case .rejected(let why): return AdminEnrollReply(status: "rejected", reasons: why)
         case .accepted(let embedding, let q):
             let gallery = try await store.allTemplates(modelID: embedding.modelID)
+            // The boards match with the published thresholds: the duplicate check uses the same.
+            let verify = (try await store.publishedThresholds() ?? enrollment.thresholds).verify
             if !r.force, let nearest = gallery.filter({ $0.personID != person.id }).compactMap({ t in (try? DistanceMetric.euclidean.distance(embedding, t.embedding)).map { (t.personID, $0) } }).min(by: { $0.1 < $1.1 }),
-               nearest.1 <= enrollment.thresholds.verify {
+               nearest.1 <= verify {
                 let other = try? await store.findPerson("#\(nearest.0)")
                 throw CentralError.conflict(String(format: "this face already matches #%lld %@ (distance %.3f, threshold %.2f) in the fleet; enrollment refused. If they really are different people, repeat with --force.",
-                                                   nearest.0, other?.displayName ?? "?", nearest.1, enrollment.thresholds.verify))
+                                                   nearest.0, other?.displayName ?? "?", nearest.1, verify))
             }
             let id = try await store.addTemplate(TemplateRecordWire(id: 0, personID: person.id, embedding: Data(embedding.serialized()), modelID: embedding.modelID,
                                                                     interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,

@@ -49,7 +49,7 @@ extension CentralStore {
         return out
     }
 
-    private func groups(since: Int64, limit: Int) async throws -> [ChangeItem] {
+    func groups(since: Int64, limit: Int) async throws -> [ChangeItem] {
         var out: [ChangeItem] = []
         let rows = try await client.query("""
             SELECT g.id, g.name, g.created_at, g.revision, coalesce(array_agg(m.person_id) FILTER (WHERE m.person_id IS NOT NULL), '{}')
@@ -96,7 +96,7 @@ extension CentralStore {
         return out
     }
 
-    private func grants(since: Int64, limit: Int) async throws -> [ChangeItem] {
+    func grants(since: Int64, limit: Int) async throws -> [ChangeItem] {
         var out: [ChangeItem] = []
         let rows = try await client.query("""
             SELECT id, person_id, group_name, zone, schedule, until, created_by, created_at, revision
@@ -111,7 +111,7 @@ extension CentralStore {
     }
 
     /// The version in force of each configuration (policy, thresholds), when it changed after `since`.
-    private func configurations(since: Int64, limit: Int) async throws -> [ChangeItem] {
+    func configurations(since: Int64, limit: Int) async throws -> [ChangeItem] {
         var out: [ChangeItem] = []
         let rows = try await client.query("""
             SELECT DISTINCT ON (kind) kind, version, files, created_by, created_at, revision

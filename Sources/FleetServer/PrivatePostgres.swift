@@ -90,6 +90,17 @@ public enum ChildProcess {
         try start(argv, environment: environment).wait()
     }
 
+    /// The same, waited for on a thread of its own: an async caller whose process also runs
+    /// the server the program talks to must not hold one of the few cooperative threads
+    /// (two on a two-core machine) while it waits, or the server starves and the program
+    /// times out.
+    public static func output(_ argv: [String], environment: [String: String]? = nil) async throws -> Result {
+        let running = try start(argv, environment: environment)
+        return await withCheckedContinuation { done in
+            Thread.detachNewThread { done.resume(returning: running.wait()) }
+        }
+    }
+
     /// A program started and not yet waited for: a board process the test may kill.
     public final class Running: @unchecked Sendable {
         public let pid: pid_t

@@ -5,6 +5,7 @@ import FleetServer
 import Foundation
 import Logging
 import Storage
+import Testing
 import WardenCore
 
 /// A server on a private PostgreSQL, on a free loopback port, in this process; and
@@ -29,12 +30,12 @@ final class FleetHarness: @unchecked Sendable {
     var url: String { "https://127.0.0.1:\(port)" }
 
     /// Starts the server (again, on the same port once it has had one).
-    func startServer() async throws {
+    func startServer(enrollment: ServerEnrollment? = nil) async throws {
         let box = PortBox()
         let home = serverHome, logger = logger
         let want = port
         serverTask = Task {
-            try await ServerRunner.run(home: home, port: want, handleSignals: false, logger: logger) { p, store in await box.set(p, store) }
+            try await ServerRunner.run(home: home, port: want, handleSignals: false, enrollment: enrollment, logger: logger) { p, store in await box.set(p, store) }
         }
         let task = serverTask!
         let failed = FailureBox()
@@ -118,6 +119,22 @@ final class Board: @unchecked Sendable {
 }
 
 extension FleetHarness {
+    /// The `warden` binary as an operator runs it against this server: WARDEN_SERVER, the
+    /// site CA and the operator's token, from a home of its own on the admin's host.
+    func adminCLI(_ args: [String], token: String) async throws -> Spawn.Result {
+        let bin = try #require(FleetBoardProcessTests.warden, "the warden executable was not built beside the tests")
+        let caPath = root + "/ca.pem"
+        if !FileManager.default.fileExists(atPath: caPath) {
+            try serverHome.siteCA().pem.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = root + "/admin-host"
+        env["WARDEN_SERVER"] = url
+        env["WARDEN_SERVER_CA"] = caPath
+        env["WARDEN_OPERATOR_TOKEN"] = token
+        return try await Spawn.output([bin] + args, environment: env)
+    }
+
     /// What the server stores of one controller's log, as (seq, hash), in order.
     func centralRows(_ controller: String) async throws -> [AuditRow] {
         try await central { store in

@@ -15,9 +15,9 @@ struct RemoteAdmin {
         return try Self.mapped { try await t.postJSON(T.self, path, body, timeout: .seconds(120)) }
     }
 
-    func get<T: Decodable & Sendable>(_ type: T.Type, _ path: String) throws -> T {
+    func get<T: Decodable & Sendable>(_ type: T.Type, _ path: String, query: [String: String] = [:]) throws -> T {
         let t = transport
-        return try Self.mapped { try await t.getJSON(T.self, path) }
+        return try Self.mapped { try await t.getJSON(T.self, path, query: query, timeout: .seconds(120)) }
     }
 
     static func mapped<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {

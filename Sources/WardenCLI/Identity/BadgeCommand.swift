@@ -90,8 +90,7 @@ struct ListBadges: ParsableCommand {
     func run() throws {
         let badges: [Badge]
         if let remote = try global.remoteAdmin() {
-            let query = person.map { "?person=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
-            badges = try remote.get([BadgeRecordWire].self, AdminPath.badges + query).map { Badge(wire: $0) }
+            badges = try remote.get([BadgeRecordWire].self, AdminPath.badges, query: person.map { ["person": $0] } ?? [:]).map { Badge(wire: $0) }
         } else {
             let db = try global.openDatabase(readOnly: true)
             let pid = try person.map { ref in try storage { try db.people.find(ref).id! } }

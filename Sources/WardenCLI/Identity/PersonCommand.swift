@@ -94,18 +94,30 @@ struct ShowPerson: ParsableCommand {
         let id: Int64; let source: String; let model: String; let interEyeDistance: Double
         let sharpness: Double; let yaw: Double; let roll: Double; let createdBy: String; let createdAt: Date
     }
-    struct BadgeInfo: Codable { let credential: String; let format: String; let status: String; let issuedAt: Date; let revokedAt: Date? }
+    struct BadgeInfo: Codable {
+        let credential: String; let format: String; let status: String; let issuedAt: Date; let revokedAt: Date?
+        init(_ b: Badge) { credential = b.credentialText; format = b.format; status = b.status.rawValue; issuedAt = b.issuedAt; revokedAt = b.revokedAt }
+    }
     struct Detail: Codable { let person: PersonRecord; let badges: [BadgeInfo]; let templates: [TemplateInfo] }
 
     func run() throws {
-        let db = try global.openDatabase(readOnly: true)
-        let p = try storage { try db.people.find(person) }
-        let templates = try db.templates.forPerson(p.id!).map {
-            TemplateInfo(id: $0.id!, source: $0.sourceName, model: $0.modelID, interEyeDistance: $0.interEyeDistance,
-                         sharpness: $0.sharpness, yaw: $0.yaw, roll: $0.roll, createdBy: $0.createdBy, createdAt: $0.createdAt)
-        }
-        let badges = try db.badges.list(personID: p.id!).map {
-            BadgeInfo(credential: $0.credentialText, format: $0.format, status: $0.status.rawValue, issuedAt: $0.issuedAt, revokedAt: $0.revokedAt)
+        let p: Person, templates: [TemplateInfo], badges: [BadgeInfo]
+        if let remote = try global.remoteAdmin() {
+            let d = try remote.get(AdminPersonDetail.self, AdminPath.personDetail, query: ["person": person])
+            p = Person(wire: d.person)
+            templates = d.templates.map {
+                TemplateInfo(id: $0.id, source: $0.sourceName, model: $0.modelID, interEyeDistance: $0.interEyeDistance,
+                             sharpness: $0.sharpness, yaw: $0.yaw, roll: $0.roll, createdBy: $0.createdBy, createdAt: $0.createdAt)
+            }
+            badges = d.badges.map { BadgeInfo(Badge(wire: $0)) }
+        } else {
+            let db = try global.openDatabase(readOnly: true)
+            p = try storage { try db.people.find(person) }
+            templates = try db.templates.forPerson(p.id!).map {
+                TemplateInfo(id: $0.id!, source: $0.sourceName, model: $0.modelID, interEyeDistance: $0.interEyeDistance,
+                             sharpness: $0.sharpness, yaw: $0.yaw, roll: $0.roll, createdBy: $0.createdBy, createdAt: $0.createdAt)
+            }
+            badges = try db.badges.list(personID: p.id!).map(BadgeInfo.init)
         }
         if global.json { try Output.json(Detail(person: PersonRecord(p, templates: templates.count), badges: badges, templates: templates)); return }
         print("#\(p.id!) \(shown(p.displayName))" + (p.externalID.map { " [\(shown($0))]" } ?? ""))

@@ -47,15 +47,15 @@ struct CheckPolicy: ParsableCommand {
     }
 
     func run() throws {
+        // With --server and no directory: the policy in force at the server.
+        if directory == nil, try global.remoteAdmin() != nil {
+            let site = try SiteSource.load(global, try PolicyOption.parse([]))
+            try report(site.files, from: site.origin)
+            return
+        }
         let dir = directory ?? PolicyOption.defaultDirectory(global)
         do {
-            let p = try PolicyLoader().load(directory: dir)
-            let s = Summary(ok: true, directory: dir, zones: p.zones.count, doors: p.doors.count, schedules: p.schedules.count,
-                            groups: p.groups.count, grants: p.grants.count, problems: [], warnings: Self.spoofableDoors(p))
-            if global.json { try Output.json(s) } else {
-                print("OK: \(dir): \(s.zones) zones, \(s.doors) doors, \(s.schedules) schedules, \(s.groups) groups, \(s.grants) grants (\(p.name), \(p.timeZone.identifier))")
-                for w in s.warnings { print("warning: \(w)") }
-            }
+            try report(try PolicyLoader().load(directory: dir), from: dir)
         } catch let error as PolicyErrors {
             if global.json {
                 try Output.json(Summary(ok: false, directory: dir, zones: 0, doors: 0, schedules: 0, groups: 0, grants: 0, problems: error.issues.map(\.description)))
@@ -64,6 +64,15 @@ struct CheckPolicy: ParsableCommand {
             }
             throw ExitCode(1)
         }
+    }
+
+    /// A policy that loaded: its size, and what is valid but worth a look.
+    func report(_ p: SitePolicy, from origin: String) throws {
+        let s = Summary(ok: true, directory: origin, zones: p.zones.count, doors: p.doors.count, schedules: p.schedules.count,
+                        groups: p.groups.count, grants: p.grants.count, problems: [], warnings: Self.spoofableDoors(p))
+        if global.json { try Output.json(s); return }
+        print("OK: \(origin): \(s.zones) zones, \(s.doors) doors, \(s.schedules) schedules, \(s.groups) groups, \(s.grants) grants (\(p.name), \(p.timeZone.identifier))")
+        for w in s.warnings { print("warning: \(w)") }
     }
 }
 
@@ -92,10 +101,10 @@ struct ExplainPolicy: ParsableCommand {
     }
 
     func run() throws {
-        let db = try global.openDatabase(readOnly: true)
-        let policy = try policyOption.load(global).merging(db)
-        let p = try storage { try db.people.find(person) }
-        let groups = try db.access.groups(of: p.id!)
+        let site = try SiteSource.load(global, policyOption)
+        let policy = site.policy()
+        let p = try site.findPerson(person)
+        let groups = site.groups(of: p.id!)
         let when = try at.map { try parseLocal($0, policy.timeZone) } ?? Date()
         var ok = Set<Factor>()
         for f in factors.split(separator: ",") where !f.isEmpty {

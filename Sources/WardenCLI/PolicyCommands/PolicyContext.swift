@@ -29,8 +29,12 @@ extension SitePolicy {
     /// The files' grants plus those made with `warden grant`. A CLI grant naming a zone or
     /// schedule the files no longer define is left out (fail secure) and reported.
     func merging(_ db: WardenDatabase, warn: (String) -> Void = { Output.error($0) }) throws -> SitePolicy {
+        merging(try db.access.grants(), warn: warn)
+    }
+
+    func merging(_ grants: [AccessGrant], warn: (String) -> Void = { Output.error($0) }) -> SitePolicy {
         var p = self
-        for g in try db.access.grants() {
+        for g in grants {
             guard zones[g.zone] != nil else { warn("grant #\(g.id!) names zone '\(g.zone)', which the policy no longer defines; ignored"); continue }
             if let s = g.schedule, schedules[s] == nil { warn("grant #\(g.id!) names schedule '\(s)', which the policy no longer defines; ignored"); continue }
             let subject: Grant.Subject = g.personId.map { .person($0) } ?? .group(g.groupName!)

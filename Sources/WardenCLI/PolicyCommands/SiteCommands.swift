@@ -16,7 +16,7 @@ struct ListZones: ParsableCommand {
     struct Row: Codable { let id: String; let name: String; let parent: String?; let sensitivity: Int; let rules: [String] }
 
     func run() throws {
-        let p = try policyOption.load(global)
+        let p = try SiteSource.load(global, policyOption).files
         func rules(_ z: Zone) -> [String] {
             var r: [String] = []
             if let t = z.rules.twoPerson { r.append("two-person \(Int(t.window))s" + (t.schedule.map { " during \($0)" } ?? "")) }
@@ -49,7 +49,7 @@ struct ListDoors: ParsableCommand {
     }
 
     func run() throws {
-        let p = try policyOption.load(global)
+        let p = try SiteSource.load(global, policyOption).files
         let rows = p.doors.values.sorted { $0.id < $1.id }.map {
             Row(id: $0.id, name: $0.name, into: $0.into, from: $0.from, factors: $0.factors.rawValue,
                 factorSchedule: $0.factorSchedule.map { "\($0.schedule): \($0.factors.rawValue)" }, strikeSeconds: $0.strikeTime,
@@ -81,6 +81,11 @@ struct CreateGroup: ParsableCommand {
     @OptionGroup var op: OperatorOption
     @Argument(help: "Group name.") var name: String
     func run() throws {
+        if let remote = try global.remoteAdmin() {
+            _ = try remote.post(AdminGroupName.self, AdminPath.groups, AdminGroupName(name: name))
+            if global.json { try Output.json(["group": name]) } else { print("created group \(name) at \(remote.server)") }
+            return
+        }
         let db = try global.openDatabase()
         _ = try storage { try db.access.createGroup(name, by: op.resolved) }
         if global.json { try Output.json(["group": name]) } else { print("created group \(name)") }
@@ -93,10 +98,9 @@ struct ListGroups: ParsableCommand {
     @OptionGroup var policyOption: PolicyOption
     struct Row: Codable { let name: String; let inPolicyFiles: Bool; let members: [Int64] }
     func run() throws {
-        let db = try global.openDatabase(readOnly: true)
-        let p = try policyOption.load(global)
-        let names = Set(p.groups.keys).union(try db.access.groups().map(\.name)).sorted()
-        let rows = try names.map { Row(name: $0, inPolicyFiles: p.groups[$0] != nil, members: try db.access.members(of: $0)) }
+        let site = try SiteSource.load(global, policyOption)
+        let names = Set(site.files.groups.keys).union(site.groupMembers.keys).sorted()
+        let rows = names.map { Row(name: $0, inPolicyFiles: site.files.groups[$0] != nil, members: site.groupMembers[$0] ?? []) }
         if global.json { try Output.json(rows); return }
         for r in rows { print("\(pad(r.name, 16)) \(r.members.count) member(s)\(r.members.isEmpty ? "" : ": " + r.members.map { "#\($0)" }.joined(separator: " "))\(r.inPolicyFiles ? "" : "  (database only)")") }
     }
@@ -204,8 +208,7 @@ struct ListGrants: ParsableCommand {
     @OptionGroup var policyOption: PolicyOption
     struct Row: Codable { let id: String; let subject: String; let zone: String; let schedule: String?; let until: Date? }
     func run() throws {
-        let db = try global.openDatabase(readOnly: true)
-        let p = try policyOption.load(global).merging(db)
+        let p = try SiteSource.load(global, policyOption).policy()
         let rows = p.grants.map { Row(id: $0.id, subject: $0.subject.description, zone: $0.zone, schedule: $0.schedule, until: $0.until) }
         if global.json { try Output.json(rows); return }
         for r in rows { print("\(pad(r.id, 22)) \(pad(r.subject, 18)) -> \(pad(r.zone, 14)) \(r.schedule ?? "always")\(r.until.map { " until \(formatLocal($0, p.timeZone))" } ?? "")") }

@@ -36,8 +36,8 @@ extension GlobalOptions {
         let path = wardenHome.file(WardenDatabase.fileName)
         if !forReplica, !ownHome, let url = server ?? environment["WARDEN_SERVER"], !url.isEmpty {
             throw CLIError("this command does not work against the fleet server yet (--server or WARDEN_SERVER is set to \(url)), and was not run on this "
-                           + "host's own data instead. Against the server: person add/list/suspend/activate/remove, enroll, badge issue/revoke/list, grant, "
-                           + "group add/remove, revoke (a grant), policy publish, audit verify/export (docs/fleet.md). For this home, unset WARDEN_SERVER.")
+                           + "host's own data instead. Against the server: person, enroll, badge issue/revoke/list, group, grant, revoke, zone list, door list, "
+                           + "policy check/explain/publish, thresholds, audit verify/export (docs/fleet.md). For this home, unset WARDEN_SERVER.")
         }
         if !readOnly, !forReplica, let m = try fleetMembership() {
             throw CLIError("this board is controller '\(m.settings.controller)' of the fleet at \(m.settings.server): its people, badges, templates and grants "
