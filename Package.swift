@@ -88,7 +88,7 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .target(name: "Capture", dependencies: ["FaceKit", "WardenCore", "CV4L2"]),
         // Wires faces, policy, doors and the audit log together per door.
-        .target(name: "Controller", dependencies: ["FaceKit", "PresentationAttack", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
+        .target(name: "Controller", dependencies: ["FaceKit", "PresentationAttack", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore", "Integrations"]),
         // The site model and the pure access decision.
         .target(name: "Policy", dependencies: ["WardenCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "Audit", dependencies: [
@@ -120,6 +120,13 @@ let package = Package(
         // A controller's side of the fleet: joining, the replica sync, the event upload,
         // the link's state. The link is a port; its HTTPS is Debian's libcurl, so a board's
         // binary carries no SwiftNIO (see FleetTransport.swift).
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // Integrations: the site's events over MQTT (Home Assistant discovery) and webhooks,
+        // from the committed audit log; never in the doors' way.
+        .target(name: "Integrations", dependencies: [
+            "Audit", "WardenCore", "CMosquitto", "CCurl",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "FleetLink", dependencies: [
             "FleetProtocol", "WardenCore", "Storage", "Audit", "CCurl",
@@ -129,7 +136,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "FleetProtocol", "FleetLink",
+            "FleetProtocol", "FleetLink", "Integrations",
             "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "CFreeType",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -165,6 +172,7 @@ let package = Package(
         .testTarget(name: "FleetTests", dependencies: ["FleetProtocol", "FleetServer", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(name: "IntegrationsTests", dependencies: ["Integrations", "Audit", "FleetServer"]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libturbojpeg0-dev libpng-dev libwebp-dev libfreetype-dev fonts-dejavu-core pkg-config
   libopencv-dnn-dev libopencv-imgproc-dev
   postgresql libcurl4-openssl-dev
+  mosquitto mosquitto-clients libmosquitto-dev
   python3 python3-pip python3-venv ffmpeg
 )
 missing=()

@@ -1,4 +1,5 @@
 import Foundation
+import Integrations
 import PresentationAttack
 import WardenCore
 import Yams
@@ -49,6 +50,8 @@ public struct SiteConfig: Sendable {
     public var gpio: GPIOKind
     public var doors: [String: DoorConfig]
     public var simulate: [Simulated]
+    /// Events to an MQTT broker, when the site file has an `mqtt:` section.
+    public var mqtt: MQTTSettings?
 
     struct File: Decodable {
         struct Cam: Decodable { var images: String?; var device: String?; var url: String?; var file: String?; var fps: Double?; var loop: Bool?; var width: Int?; var height: Int? }
@@ -59,7 +62,15 @@ public struct SiteConfig: Sendable {
         struct Lock: Decodable { var attempts: Int?; var window: Double?; var duration: Double? }
         struct D: Decodable { var camera: Cam?; var face: FaceF?; var lockout: Lock? }
         struct S: Decodable { var at: Double; var after_decisions: Int?; var door: String; var badge: String?; var contact: String?; var exit: String? }
-        var policy: String; var pinmap: String; var gpio: String?; var doors: [String: D]?; var simulate: [S]?
+        struct MQTT: Decodable {
+            struct TLS: Decodable { var ca_file: String; var cert_file: String?; var key_file: String? }
+            struct Discovery: Decodable { var enabled: Bool?; var prefix: String? }
+            struct Commands: Decodable { var enabled: Bool? }
+            var host: String; var port: Int?; var `protocol`: String?; var client_id: String?; var username: String?; var password_file: String?
+            var tls: TLS?; var topic_prefix: String?; var site: String?; var person: String?; var discovery: Discovery?; var queue: Int?
+            var keepalive: Int?; var commands: Commands?
+        }
+        var policy: String; var pinmap: String; var gpio: String?; var doors: [String: D]?; var simulate: [S]?; var mqtt: MQTT?
     }
 
     /// Reads and checks the file; every problem found is reported together.
@@ -124,10 +135,50 @@ public struct SiteConfig: Sendable {
         let sims = (f.simulate ?? []).map { Simulated(at: $0.at, afterDecisions: $0.after_decisions ?? 0, door: $0.door, badge: $0.badge, contact: $0.contact, exit: $0.exit) }
         for s in sims where s.contact != nil && !["open", "closed"].contains(s.contact!) { problems.append("simulate: contact must be open or closed") }
         if !sims.isEmpty && gpio == .gpiod { problems.append("simulate needs gpio: simulated") }
+        let mqtt = f.mqtt.flatMap { Self.mqtt($0, resolve: resolve, problems: &problems) }
         if !problems.isEmpty {
             throw SiteConfigError(problems: problems.map { "\(path): \($0)" }, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap))
         }
-        return SiteConfig(file: path, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap), gpio: gpio!, doors: doors, simulate: sims)
+        return SiteConfig(file: path, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap), gpio: gpio!, doors: doors, simulate: sims, mqtt: mqtt)
+    }
+
+    /// The `mqtt:` section. The site's name in topics is given (`site:`) or, when absent,
+    /// filled in from the policy by the caller.
+    private static func mqtt(_ m: File.MQTT, resolve: (String) -> String, problems: inout [String]) -> MQTTSettings? {
+        var out = MQTTSettings(host: m.host, site: m.site ?? "")
+        if let p = m.port { out.port = p }
+        switch m.protocol ?? "3.1.1" {
+        case "3.1.1", "311": out.protocolVersion = .v311
+        case "5", "5.0": out.protocolVersion = .v5
+        case let other: problems.append("mqtt.protocol must be 3.1.1 or 5 (got \(other))")
+        }
+        if let c = m.client_id { out.clientID = c }
+        out.username = m.username
+        if let f = m.password_file {
+            let path = resolve(f)
+            do { out.password = try BoundedFile.readText(path, limit: 4096).trimmingCharacters(in: .whitespacesAndNewlines) } catch {
+                problems.append("mqtt.password_file \(path): \(error)")
+            }
+            if m.username == nil { problems.append("mqtt.password_file needs mqtt.username") }
+        }
+        if let t = m.tls { out.tls = .init(caFile: resolve(t.ca_file), certFile: t.cert_file.map(resolve), keyFile: t.key_file.map(resolve)) }
+        if (out.tls?.certFile == nil) != (out.tls?.keyFile == nil) { problems.append("mqtt.tls: cert_file and key_file go together") }
+        for f in [out.tls?.caFile, out.tls?.certFile, out.tls?.keyFile].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: f) {
+            problems.append("mqtt.tls: cannot read \(f)")
+        }
+        if let p = m.topic_prefix { out.topicPrefix = p }
+        if let p = m.person {
+            guard let v = MQTTSettings.PersonField(rawValue: p) else { problems.append("mqtt.person must be id or name (got \(p))"); return nil }
+            out.person = v
+        }
+        if let d = m.discovery { out.discovery = d.enabled ?? true; if let p = d.prefix { out.discoveryPrefix = p } }
+        if let q = m.queue { out.queueLimit = q }
+        if let k = m.keepalive { out.keepAlive = k }
+        if m.commands?.enabled == true {
+            problems.append("mqtt.commands.enabled: remote release and lockdown over MQTT are not available in this version; "
+                            + "commands are refused and logged (docs/integrations.md)")
+        }
+        return out
     }
 }
 

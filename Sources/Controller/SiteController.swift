@@ -194,6 +194,8 @@ public struct SiteStatus: Codable, Sendable {
     public var recent: [String]
     /// The fleet link, on a controller that has joined one (set by `warden run`).
     public var fleet: [String: String]? = nil
+    /// The MQTT link, when the site publishes to a broker.
+    public var mqtt: [String: String]? = nil
 }
 
 extension SiteController {

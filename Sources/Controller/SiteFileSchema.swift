@@ -34,8 +34,18 @@ indirect enum SiteFileSchema: Sendable {
         "window": .number(1...86_400, integer: false, unit: "seconds"),
         "duration": .number(1...86_400, integer: false, unit: "seconds"),
     ])
+    static let mqtt = SiteFileSchema.fields([
+        "host": .string, "port": .number(1...65_535, integer: true, unit: ""), "protocol": .string, "client_id": .string,
+        "username": .string, "password_file": .string,
+        "tls": .fields(["ca_file": .string, "cert_file": .string, "key_file": .string]),
+        "topic_prefix": .string, "site": .string, "person": .string,
+        "discovery": .fields(["enabled": .bool, "prefix": .string]),
+        "queue": .number(10...1_000_000, integer: true, unit: "messages"),
+        "keepalive": .number(5...3600, integer: true, unit: "seconds"),
+        "commands": .fields(["enabled": .bool]),
+    ])
     static let site = SiteFileSchema.fields([
-        "policy": .string, "pinmap": .string, "gpio": .string,
+        "policy": .string, "pinmap": .string, "gpio": .string, "mqtt": mqtt,
         "doors": .map(.fields(["camera": camera, "face": face, "lockout": lockout])),
         "simulate": .list(.fields([
             "at": .number(0...1_000_000, integer: false, unit: "seconds"),

@@ -137,9 +137,21 @@ public enum ChildProcess {
         defer { for a in cargs { free(a) } }
         let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for e in env { free(e) } }
+        // The child starts with no signal blocked and every handler at its default: the
+        // test runner's threads block some (SIGALRM among them), and a mask is inherited,
+        // so `mosquitto_sub -W` never timed out.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         var envp = env
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, &envp)
+        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, &cargs, &envp)
         guard rc == 0 else { throw PrivatePostgresError("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
         return Running(pid: pid, outPath: outPath, errPath: errPath)
     }

@@ -7,6 +7,7 @@ import FaceKit
 import FleetLink
 import FleetProtocol
 import Foundation
+import Integrations
 import Logging
 import Matching
 import Policy
@@ -73,6 +74,23 @@ final class DoorReportBox: @unchecked Sendable {
     private var doors: [FleetDoorReport] = []
     func set(_ d: [FleetDoorReport]) { lock.withLock { doors = d } }
     func get() -> [FleetDoorReport] { lock.withLock { doors } }
+}
+
+/// The MQTT publisher, once it has started (read by the audit writer's commit hook).
+final class PublisherBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var publisher: EventPublisher?
+    func set(_ p: EventPublisher) { lock.withLock { publisher = p } }
+    func get() -> EventPublisher? { lock.withLock { publisher } }
+}
+
+/// The MQTT link in `warden status`.
+enum MQTTStatusLine {
+    static func fields(_ p: EventPublisher) -> [String: String] {
+        let c = p.counters
+        return ["broker": "\(p.settings.host):\(p.settings.port)", "link": c.connected ? "up" : "DOWN (events queued, doors unaffected)",
+                "topics": p.topics.base, "queued": String(c.queued), "published": String(c.published), "dropped": String(c.dropped)]
+    }
 }
 
 /// The fleet link in `warden status`.
@@ -211,7 +229,20 @@ struct RunCommand: ParsableCommand {
         // 2. State: database, audit log, face engine, gallery. One BLAS thread per
         // inference call: each camera has its own worker (see BLASThreads).
         BLASThreads.limit(to: 1)
-        let audit = AuditLog(store: auditStore)
+        // Committed events go on to the integrations (MQTT), which never hold up a door.
+        let integrations = PublisherBox()
+        let audit = AuditLog(store: auditStore, onCommit: { integrations.get()?.accept($0) })
+        if var m = config.mqtt {
+            if m.site.isEmpty { m.site = policy.name }
+            let doors = config.doors.keys.sorted().map { HomeAssistantDiscovery.Door(id: $0, name: policy.doors[$0]?.name ?? $0) }
+            let p = EventPublisher(settings: m, connection: MosquittoConnection(settings: m), doors: doors, version: WardenVersion.current,
+                                   record: { [audit] e in audit.record(e) })
+            do {
+                try p.start()
+                integrations.set(p)
+                if m.username != nil && m.tls == nil { Output.error("mqtt: the broker password goes in clear without mqtt.tls") }
+            } catch { Output.error("\(error); the doors run without MQTT") }
+        }
         let engine: FaceEngine
         do { engine = try FaceEngine(models: models) } catch { throw CLIError(error.description) }
         let gallery: Gallery
@@ -349,6 +380,7 @@ struct RunCommand: ParsableCommand {
             if clock.now.timeIntervalSince(lastStatus) >= 0.5 {
                 var status = controller.status(startedAt: started)
                 if let agent { status.fleet = FleetStatusLine.fields(agent.linkStatus) }
+                if let p = integrations.get() { status.mqtt = MQTTStatusLine.fields(p) }
                 doorStates.set(status.doors.map { FleetDoorReport(id: $0.id, state: FleetStatusLine.doorState($0)) })
                 if let d = try? encoder.encode(status) { box.set(d) }
                 lastStatus = clock.now
@@ -361,6 +393,7 @@ struct RunCommand: ParsableCommand {
         fleetTask?.cancel()
         controller.shutdown(reason: stopReason)
         audit.close()
+        integrations.get()?.stop()
         statusServer?.stop()
         // Erased templates must not outlive this process in the write-ahead log.
         try? db.checkpointAndTruncateLog()
@@ -446,6 +479,10 @@ struct StatusCommand: ParsableCommand {
             print("fleet: controller \(f["controller"] ?? "?") of \(f["server"] ?? "?"): link \(f["link"] ?? "?"); replica revision \(f["applied_revision"] ?? "?")"
                   + (f["server_revision"].map { " of \($0)" } ?? "") + "; \(f["buffered_events"] ?? "?") event(s) not yet uploaded"
                   + (f["clock_skew_seconds"].map { "; clock skew \($0) s" } ?? "") + (f["last_error"].map { "; last error: \($0)" } ?? ""))
+        }
+        if let m = s.mqtt {
+            print("mqtt: \(m["broker"] ?? "?") link \(m["link"] ?? "?"); topics \(m["topics"] ?? "?"); \(m["published"] ?? "?") published, "
+                  + "\(m["queued"] ?? "?") queued, \(m["dropped"] ?? "?") dropped")
         }
         if !s.recent.isEmpty { print("recent:"); for r in s.recent { print("  \(r)") } }
     }

@@ -1,0 +1,169 @@
+import Audit
+import Foundation
+
+/// Publishes the site's committed audit events to MQTT, beside the doors and never in
+/// their way: `accept` only appends to a bounded queue under a lock, and one thread of its
+/// own hands messages to the broker link. A broker that is down, slow or refusing fills the
+/// queue; past `queueLimit` the oldest messages are dropped and counted, and the count is
+/// recorded in the audit log when the link is back (`integration.mqtt_restored`).
+public final class EventPublisher: @unchecked Sendable {
+    /// Messages handed to the link and not yet acknowledged, at most: a slow broker holds
+    /// them in libmosquitto's memory, which this keeps bounded too.
+    public static let maximumInFlight = 100
+    /// Refused commands recorded per door, at most one per this many seconds (the rest counted).
+    public static let refusalInterval: TimeInterval = 10
+
+    public let settings: MQTTSettings
+    let connection: any MQTTConnection
+    let record: @Sendable (AuditEvent) -> Void
+    let discovery: [MQTTMessage]
+
+    private let condition = NSCondition()
+    private var projection: EventProjection
+    private var queue: [MQTTMessage] = []
+    private var inFlight = 0
+    private var connected = false
+    private var stopping = false
+    private var droppedSinceRestore = 0
+    private var droppedTotal = 0
+    private var published = 0
+    private var lostAt: Date?
+    private var lastRefusal: [String: (at: Date, suppressed: Int)] = [:]
+    private var thread: Thread?
+
+    /// `doors`: the site's doors (id and name), for the retained state and discovery.
+    /// `record`: where the publisher's own events go (the audit log).
+    public init(settings: MQTTSettings, connection: any MQTTConnection, doors: [HomeAssistantDiscovery.Door], version: String,
+                record: @escaping @Sendable (AuditEvent) -> Void) {
+        self.settings = settings
+        self.connection = connection
+        self.record = record
+        let topics = TopicScheme(prefix: settings.topicPrefix, site: settings.site)
+        projection = EventProjection(topics: topics, site: settings.site, person: settings.person, doors: doors.map(\.id))
+        discovery = settings.discovery ? HomeAssistantDiscovery(prefix: settings.discoveryPrefix, topics: topics, site: settings.site, version: version).messages(for: doors) : []
+    }
+
+    public var topics: TopicScheme { projection.topics }
+
+    public struct Counters: Sendable, Equatable { public var connected: Bool; public var queued: Int; public var published: Int; public var dropped: Int }
+    public var counters: Counters { condition.withLock { Counters(connected: connected, queued: queue.count, published: published, dropped: droppedTotal) } }
+
+    public func start() throws(IntegrationError) {
+        let t = Thread { [unowned self] in self.run() }
+        t.name = "warden.mqtt-publisher"
+        thread = t
+        t.start()
+        try connection.start(will: MQTTMessage(topic: topics.status, text: "offline", retain: true)) { [weak self] e in self?.handle(e) }
+    }
+
+    /// Committed audit events (AuditLog's `onCommit`): never blocks on the broker.
+    public func accept(_ events: [AuditEvent]) {
+        condition.withLock {
+            for e in events { queue += projection.messages(for: e) }
+            trim()
+            condition.broadcast()
+        }
+    }
+
+    /// Sends what is queued for up to `drain` seconds (a connected link: the stop event
+    /// goes out), says "offline" while it can, then closes the link.
+    public func stop(drain: TimeInterval = 2) {
+        let until = Date().addingTimeInterval(drain)
+        condition.withLock {
+            while connected && !queue.isEmpty && Date() < until { _ = condition.wait(until: min(until, Date().addingTimeInterval(0.1))) }
+            stopping = true
+            condition.broadcast()
+        }
+        connection.stop(last: MQTTMessage(topic: topics.status, text: "offline", retain: true))
+    }
+
+    private func trim() {
+        let over = queue.count - settings.queueLimit
+        guard over > 0 else { return }
+        queue.removeFirst(over)
+        droppedSinceRestore += over
+        droppedTotal += over
+    }
+
+    private func handle(_ e: MQTTConnectionEvent) {
+        switch e {
+        case .connected:
+            let (downFor, dropped): (Double?, Int) = condition.withLock {
+                connected = true
+                inFlight = 0
+                // First what a subscriber needs to read the rest: online, discovery, the state as it stands.
+                queue.insert(contentsOf: [MQTTMessage(topic: topics.status, text: "online", retain: true)] + discovery + projection.retained(), at: 0)
+                trim()
+                let d = droppedSinceRestore
+                droppedSinceRestore = 0
+                let down = lostAt.map { Date().timeIntervalSince($0) }
+                lostAt = nil
+                condition.broadcast()
+                return (down, d)
+            }
+            _ = connection.subscribe(topics.commands)
+            record(AuditEvent(kind: .system, type: "integration.mqtt_connected",
+                              detail: ["broker": "\(settings.host):\(settings.port)", "dropped": String(dropped)]
+                                .merging(downFor.map { ["offline_seconds": String(format: "%.0f", $0)] } ?? [:]) { a, _ in a }))
+        case .disconnected(let why):
+            let first = condition.withLock {
+                let wasUp = connected || lostAt == nil
+                connected = false
+                if lostAt == nil { lostAt = Date() }
+                return wasUp
+            }
+            if first { record(AuditEvent(kind: .system, type: "integration.mqtt_lost", detail: ["broker": "\(settings.host):\(settings.port)", "reason": why])) }
+        case .acknowledged:
+            condition.withLock { inFlight = max(0, inFlight - 1); condition.broadcast() }
+        case .message(let topic, let payload):
+            refuseCommand(topic: topic, payload: payload)
+        }
+    }
+
+    /// Remote commands are off: every one is refused and recorded, never acted on (at most
+    /// one record per door every `refusalInterval`, with how many were not recorded).
+    private func refuseCommand(topic: String, payload: [UInt8]) {
+        let prefix = topics.base + "/door/"
+        let door = topic.hasPrefix(prefix) ? String(topic.dropFirst(prefix.count).split(separator: "/").first ?? "?") : "?"
+        let now = Date()
+        let suppressed: Int? = condition.withLock {
+            if let last = lastRefusal[door], now.timeIntervalSince(last.at) < Self.refusalInterval {
+                lastRefusal[door] = (last.at, last.suppressed + 1)
+                return nil
+            }
+            let s = lastRefusal[door]?.suppressed ?? 0
+            lastRefusal[door] = (now, 0)
+            return s
+        }
+        guard let suppressed else { return }
+        let shown = String(String(decoding: payload.prefix(64), as: UTF8.self).unicodeScalars.map { $0.value >= 0x20 && $0.value < 0x7f ? Character($0) : "?" })
+        record(AuditEvent(kind: .system, type: "integration.command_refused", door: door,
+                          detail: ["topic": String(topic.prefix(200)), "payload": shown, "not_recorded_before": String(suppressed),
+                                   "reason": "remote commands are not enabled on this controller; nothing was done"]))
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while !stopping && (!connected || queue.isEmpty || inFlight >= Self.maximumInFlight) { condition.wait() }
+            if stopping { condition.unlock(); return }
+            let next = queue.removeFirst()
+            inFlight += next.qos > 0 ? 1 : 0
+            condition.unlock()
+            switch connection.publish(next) {
+            case .sent: condition.withLock { published += 1; condition.broadcast() }
+            case .notConnected:
+                // It goes back first, for the next connect. The link's own `disconnected`
+                // event says when it is down; until then, try again shortly.
+                condition.withLock {
+                    queue.insert(next, at: 0)
+                    inFlight = max(0, inFlight - (next.qos > 0 ? 1 : 0))
+                    trim()
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            case .rejected:
+                condition.withLock { droppedSinceRestore += 1; droppedTotal += 1; inFlight = max(0, inFlight - (next.qos > 0 ? 1 : 0)) }
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// The `mqtt:` section of a site file: where the broker is, how to prove who Warden is,
+/// and what to publish. Passwords and keys are files, never text in the site file.
+public struct MQTTSettings: Sendable, Equatable {
+    public enum ProtocolVersion: String, Sendable { case v311 = "3.1.1", v5 = "5" }
+    /// How a person appears in published decisions: ids by default, since names are personal
+    /// data that the broker and every subscriber would hold.
+    public enum PersonField: String, Sendable { case id, name }
+
+    public struct TLS: Sendable, Equatable {
+        public var caFile: String
+        /// A client certificate and its key, when the broker authenticates clients by certificate.
+        public var certFile: String?
+        public var keyFile: String?
+        public init(caFile: String, certFile: String? = nil, keyFile: String? = nil) { self.caFile = caFile; self.certFile = certFile; self.keyFile = keyFile }
+    }
+
+    public var host: String
+    public var port: Int
+    public var protocolVersion: ProtocolVersion
+    public var clientID: String
+    public var username: String?
+    /// The password, read from `password_file` when the site file is loaded.
+    public var password: String?
+    public var tls: TLS?
+    /// Topics are `<prefix>/<site>/...`.
+    public var topicPrefix: String
+    public var site: String
+    public var person: PersonField
+    public var discovery: Bool
+    public var discoveryPrefix: String
+    /// Messages held while the broker is away; the oldest are dropped (and counted) past it.
+    public var queueLimit: Int
+    public var keepAlive: Int
+
+    public init(host: String, port: Int = 1883, protocolVersion: ProtocolVersion = .v311, clientID: String = "warden", username: String? = nil,
+                password: String? = nil, tls: TLS? = nil, topicPrefix: String = "warden", site: String, person: PersonField = .id,
+                discovery: Bool = true, discoveryPrefix: String = "homeassistant", queueLimit: Int = 1000, keepAlive: Int = 30) {
+        self.host = host; self.port = port; self.protocolVersion = protocolVersion; self.clientID = clientID; self.username = username
+        self.password = password; self.tls = tls; self.topicPrefix = topicPrefix; self.site = site; self.person = person
+        self.discovery = discovery; self.discoveryPrefix = discoveryPrefix; self.queueLimit = queueLimit; self.keepAlive = keepAlive
+    }
+
+    /// A topic level from free text (a site or door name): MQTT's wildcards and separators
+    /// (`+ # /`) and anything outside a plain set become `_`, so a name can never widen a
+    /// subscription or add a level.
+    public static func topicLevel(_ s: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+        let mapped = String(s.lowercased().map { allowed.contains($0) ? $0 : "_" })
+        return mapped.isEmpty ? "_" : mapped
+    }
+}
