@@ -172,8 +172,8 @@ let package = Package(
         .testTarget(name: "FleetTests", dependencies: ["FleetProtocol", "FleetServer", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
-        .testTarget(name: "IntegrationsTests", dependencies: ["Integrations", "Audit", "FleetServer"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore",
+        .testTarget(name: "IntegrationsTests", dependencies: ["Integrations", "Audit", "WardenCore"]),
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     cxxLanguageStandard: .cxx17

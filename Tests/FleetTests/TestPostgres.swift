@@ -1,4 +1,5 @@
 import FleetServer
+import WardenCore
 
 // The tests' PostgreSQL and child processes are the product's own, which `warden bench
 // fleet` uses too.

@@ -1,7 +1,10 @@
 import Audit
 import FaceKit
 import Foundation
+import Glibc
+import Integrations
 import Testing
+import WardenCore
 
 /// `warden run` as a process: simulated GPIO, image-folder cameras, scripted inputs. The
 /// policy here uses schedules that are always open, so the result does not depend on the
@@ -14,7 +17,7 @@ struct RunCommandTests {
         /// `badgeWindow` is generous where a face is expected after a badge: how long
         /// recognition takes depends on the machine, never on the outcome.
         init(lobbyPhotos: [String], script: String = "", serverRoomPhotos: [String] = [], twoPerson: Bool = false, badgeWindow: Int = 60,
-             lobbyLiveness: Bool = false) throws {
+             lobbyLiveness: Bool = false, siteExtra: String = "") throws {
             let fm = FileManager.default
             try fm.createDirectory(at: dir.appendingPathComponent("policy"), withIntermediateDirectories: true)
             try fm.createDirectory(at: dir.appendingPathComponent("lobby-cam"), withIntermediateDirectories: true)
@@ -47,6 +50,7 @@ struct RunCommandTests {
             \(serverRoomPhotos.isEmpty ? "    face: {badge_window: 1}" : "    camera: {images: srv-cam, fps: 4, loop: true}\n    face: {badge_window: \(badgeWindow)}")
             simulate:
             \(script)
+            \(siteExtra)
             """.write(to: dir.appendingPathComponent("site.yaml"), atomically: true, encoding: .utf8)
         }
         deinit { try? FileManager.default.removeItem(at: dir) }
@@ -290,5 +294,42 @@ struct RunBadgeFaceTests {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("warden-pair-\(UUID()).ppm")
         try Data(RGBImage(width: a.width + b.width, height: h, pixels: pixels).ppmData()).write(to: out)
         return out.path
+    }
+}
+
+@Suite("warden run: MQTT", .serialized, .enabled(if: CLI.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct RunMQTTTests {
+    /// `warden run` with an `mqtt:` section publishes its decisions to a real broker; with
+    /// the broker gone, the doors decide just the same and the loss is in the log.
+    @Test(.enabled(if: PrivateBroker.available, "needs Debian's mosquitto (make setup installs it)"))
+    func decisionsReachTheBrokerAndADeadBrokerCostsNoDoor() async throws {
+        let broker = try PrivateBroker()
+        defer { broker.destroy() }
+        let base = RunCommandTests()
+        let s = try RunCommandTests.Site(lobbyPhotos: [base.fixture("obama2.jpg"), base.fixture("obama3.jpg")], script: "  - {at: 0.5, door: server-room, badge: \"12:9999\"}",
+                         siteExtra: "mqtt: {host: 127.0.0.1, port: \(broker.port), client_id: warden-run-test}")
+        try base.enrollObama(s)
+        let sub = try ChildProcess.start(["/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", String(broker.port), "-t", "warden/test_site/#", "-v", "-W", "300"])
+        try await Task.sleep(for: .milliseconds(500))
+        let r = try s.run(untilDecisions: 2)
+        #expect(r.status == 0, "\(r.stderr)")
+        try await Task.sleep(for: .milliseconds(500))
+        sub.kill(SIGINT)
+        let lines = sub.wait().stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("warden/test_site/status online"), "\(lines.prefix(5))")
+        #expect(lines.contains { $0.hasPrefix("warden/test_site/door/lobby/decision ") && $0.contains("\"result\":\"granted\"") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("warden/test_site/door/server-room/decision ") && $0.contains("\"result\":\"denied\"") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("warden/test_site/event ") && $0.contains("system.start") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("warden/test_site/door/lobby/lock ") }, "\(lines)")
+        #expect(!lines.contains { $0.contains("Barack") }, "names stay in the audit log by default")
+
+        broker.kill()
+        let before = try s.events().filter { $0.kind == .decision }.count
+        let dead = try s.run(untilDecisions: 2)
+        #expect(dead.status == 0, "\(dead.stderr)")
+        let ev = try s.events()
+        #expect(ev.filter { $0.kind == .decision }.count == before + 2, "the doors decided with the broker gone")
+        #expect(ev.contains { $0.type == "integration.mqtt_lost" && ($0.detail?["reason"] ?? "").contains("cannot connect") })
+        #expect(try s.w("audit", "verify").status == 0)
     }
 }

@@ -1,0 +1,92 @@
+import Foundation
+import Glibc
+import WardenCore
+
+
+/// Debian's mosquitto on a free loopback port, with a configuration of its own (no
+/// persistence), started and stopped (or killed) by its owner: the tests' broker, as
+/// `PrivatePostgres` is their database.
+public final class PrivateBroker: @unchecked Sendable {
+    public static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/mosquitto") }
+
+    public let dir: String
+    public let port: Int
+    private var running: ChildProcess.Running?
+
+    /// `users`: name -> password; with any, anonymous clients are refused.
+    public init(users: [String: String] = [:]) throws {
+        dir = NSTemporaryDirectory() + "warden-mqtt-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        port = try Self.freePort()
+        // As root, mosquitto would drop to the `mosquitto` user, which cannot read this directory.
+        var conf = "listener \(port) 127.0.0.1\npersistence false\nlog_dest file \(dir)/broker.log\n" + (getuid() == 0 ? "user root\n" : "")
+        if users.isEmpty { conf += "allow_anonymous true\n" } else {
+            let file = dir + "/passwords"
+            for (i, (user, pass)) in users.sorted(by: { $0.key < $1.key }).enumerated() {
+                let r = try ChildProcess.run(["/usr/bin/mosquitto_passwd", "-b"] + (i == 0 ? ["-c"] : []) + [file, user, pass])
+                guard r.status == 0 else { throw PrivateBrokerError("mosquitto_passwd: \(r.stderr)") }
+            }
+            conf += "allow_anonymous false\npassword_file \(file)\n"
+        }
+        try conf.write(toFile: dir + "/mosquitto.conf", atomically: true, encoding: .utf8)
+        try start()
+    }
+
+    public func start() throws {
+        running = try ChildProcess.start(["/usr/sbin/mosquitto", "-c", dir + "/mosquitto.conf"])
+        // Ready when it accepts a connection.
+        for _ in 0..<100 {
+            if Self.accepts(port) { return }
+            usleep(50_000)
+        }
+        throw PrivateBrokerError("mosquitto did not listen on \(port) within 5 s: \((try? String(contentsOfFile: dir + "/broker.log", encoding: .utf8)) ?? "")")
+    }
+
+    /// SIGKILL: the broker gone without a word, as in a crash.
+    public func kill() {
+        running?.kill(SIGKILL)
+        _ = running?.wait()
+        running = nil
+    }
+
+    public func destroy() {
+        kill()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Reads what a plain subscriber (mosquitto_sub) gets on `topic` within `seconds`, or
+    /// until `count` messages: "topic payload" lines.
+    public func subscribe(_ topic: String, count: Int, seconds: Int = 10, user: (String, String)? = nil) async throws -> [String] {
+        let r = try await ChildProcess.output(["/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-t", topic, "-v", "-C", String(count), "-W", String(seconds)]
+                                       + (user.map { ["-u", $0.0, "-P", $0.1] } ?? []))
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    public func publish(_ topic: String, _ text: String) throws {
+        let r = try ChildProcess.run(["/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", String(port), "-t", topic, "-m", text])
+        guard r.status == 0 else { throw PrivateBrokerError("mosquitto_pub: \(r.stderr)") }
+    }
+
+    public static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET); a.sin_port = in_port_t(UInt16(port).bigEndian); a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET); a.sin_port = 0; a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        guard withUnsafePointer(to: &a, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }) == 0,
+              withUnsafeMutablePointer(to: &a, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0 else {
+            throw PrivateBrokerError("no free port")
+        }
+        return Int(UInt16(bigEndian: a.sin_port))
+    }
+}
+
+public struct PrivateBrokerError: Error, CustomStringConvertible, Sendable { public let description: String; public init(_ d: String) { description = d } }
