@@ -120,16 +120,18 @@ let package = Package(
         // A controller's side of the fleet: joining, the replica sync, the event upload,
         // the link's state. The link is a port; its HTTPS is Debian's libcurl, so a board's
         // binary carries no SwiftNIO (see FleetTransport.swift).
+        // One blocking HTTPS exchange over libcurl: the fleet link's and the webhooks'.
+        .target(name: "HTTPClient", dependencies: ["CCurl"]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // Integrations: the site's events over MQTT (Home Assistant discovery) and webhooks,
         // from the committed audit log; never in the doors' way.
         .target(name: "Integrations", dependencies: [
-            "Audit", "WardenCore", "CMosquitto", "CCurl",
+            "Audit", "WardenCore", "CMosquitto", "HTTPClient",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "FleetLink", dependencies: [
-            "FleetProtocol", "WardenCore", "Storage", "Audit", "CCurl",
+            "FleetProtocol", "WardenCore", "Storage", "Audit", "HTTPClient",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),

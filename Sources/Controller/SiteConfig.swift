@@ -52,6 +52,8 @@ public struct SiteConfig: Sendable {
     public var simulate: [Simulated]
     /// Events to an MQTT broker, when the site file has an `mqtt:` section.
     public var mqtt: MQTTSettings?
+    /// Events POSTed to these URLs (`webhooks:`).
+    public var webhooks: [WebhookSettings] = []
 
     struct File: Decodable {
         struct Cam: Decodable { var images: String?; var device: String?; var url: String?; var file: String?; var fps: Double?; var loop: Bool?; var width: Int?; var height: Int? }
@@ -70,7 +72,11 @@ public struct SiteConfig: Sendable {
             var tls: TLS?; var topic_prefix: String?; var site: String?; var person: String?; var discovery: Discovery?; var queue: Int?
             var keepalive: Int?; var commands: Commands?
         }
-        var policy: String; var pinmap: String; var gpio: String?; var doors: [String: D]?; var simulate: [S]?; var mqtt: MQTT?
+        struct Webhook: Decodable {
+            var url: String; var secret_file: String; var ca_file: String?; var events: [String]?; var person: String?
+            var queue: Int?; var attempts: Int?
+        }
+        var policy: String; var pinmap: String; var gpio: String?; var doors: [String: D]?; var simulate: [S]?; var mqtt: MQTT?; var webhooks: [Webhook]?
     }
 
     /// Reads and checks the file; every problem found is reported together.
@@ -136,10 +142,40 @@ public struct SiteConfig: Sendable {
         for s in sims where s.contact != nil && !["open", "closed"].contains(s.contact!) { problems.append("simulate: contact must be open or closed") }
         if !sims.isEmpty && gpio == .gpiod { problems.append("simulate needs gpio: simulated") }
         let mqtt = f.mqtt.flatMap { Self.mqtt($0, resolve: resolve, problems: &problems) }
+        let webhooks = (f.webhooks ?? []).enumerated().compactMap { Self.webhook($0.element, index: $0.offset, resolve: resolve, problems: &problems) }
         if !problems.isEmpty {
             throw SiteConfigError(problems: problems.map { "\(path): \($0)" }, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap))
         }
-        return SiteConfig(file: path, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap), gpio: gpio!, doors: doors, simulate: sims, mqtt: mqtt)
+        return SiteConfig(file: path, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap), gpio: gpio!, doors: doors, simulate: sims, mqtt: mqtt, webhooks: webhooks)
+    }
+
+    /// One `webhooks:` entry. Events carry who went where: plain http:// only to this host.
+    private static func webhook(_ w: File.Webhook, index: Int, resolve: (String) -> String, problems: inout [String]) -> WebhookSettings? {
+        let at = "webhooks[\(index)]"
+        guard let url = URLComponents(string: w.url), let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty else {
+            problems.append("\(at).url must be an http:// or https:// URL (got \(w.url))"); return nil
+        }
+        if scheme == "http", !["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) {
+            problems.append("\(at).url: events name people and doors, so they go over https:// (plain http:// only to this host)")
+        }
+        var secret: [UInt8] = []
+        let path = resolve(w.secret_file)
+        do { secret = Array(try BoundedFile.readText(path, limit: 4096).trimmingCharacters(in: .whitespacesAndNewlines).utf8) } catch {
+            problems.append("\(at).secret_file \(path): \(error)")
+        }
+        if secret.count < 16 { problems.append("\(at).secret_file \(path): the secret must be at least 16 bytes (try `openssl rand -hex 32 > \(path)`)") }
+        var s = WebhookSettings(url: w.url, secret: secret, site: "")
+        if let ca = w.ca_file {
+            do { s.caPEM = try BoundedFile.readText(resolve(ca), limit: 1 << 20) } catch { problems.append("\(at).ca_file \(resolve(ca)): \(error)") }
+        }
+        if let e = w.events { s.events = e }
+        if let p = w.person {
+            guard let v = PublishedPerson(rawValue: p) else { problems.append("\(at).person must be id or name (got \(p))"); return nil }
+            s.person = v
+        }
+        if let q = w.queue { s.queueLimit = q }
+        if let a = w.attempts { s.attempts = a }
+        return s
     }
 
     /// The `mqtt:` section. The site's name in topics is given (`site:`) or, when absent,

@@ -44,8 +44,12 @@ indirect enum SiteFileSchema: Sendable {
         "keepalive": .number(5...3600, integer: true, unit: "seconds"),
         "commands": .fields(["enabled": .bool]),
     ])
+    static let webhook = SiteFileSchema.fields([
+        "url": .string, "secret_file": .string, "ca_file": .string, "events": .list(.string), "person": .string,
+        "queue": .number(10...1_000_000, integer: true, unit: "events"), "attempts": .number(1...100, integer: true, unit: "tries"),
+    ])
     static let site = SiteFileSchema.fields([
-        "policy": .string, "pinmap": .string, "gpio": .string, "mqtt": mqtt,
+        "policy": .string, "pinmap": .string, "gpio": .string, "mqtt": mqtt, "webhooks": .list(webhook),
         "doors": .map(.fields(["camera": camera, "face": face, "lockout": lockout])),
         "simulate": .list(.fields([
             "at": .number(0...1_000_000, integer: false, unit: "seconds"),

@@ -1,4 +1,4 @@
-import CCurl
+import HTTPClient
 import FleetProtocol
 import Foundation
 
@@ -53,10 +53,8 @@ public final class HTTPSFleetTransport: FleetTransport, @unchecked Sendable {
             throw .invalid("server '\(server)' is not an https:// URL (for example https://warden.example.org:8443)")
         }
         self.base = base; self.identity = identity; self.trustedCA = trustedCA; self.headers = headers
-        _ = Self.globalInit
     }
 
-    static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     public func get(_ path: String, query: [String: String], timeout: Duration) async throws(FleetLinkError) -> Data {
         // Values are people's names too ("Grace Hopper", "O'Brien & Co"): every byte outside
@@ -73,14 +71,21 @@ public final class HTTPSFleetTransport: FleetTransport, @unchecked Sendable {
 
     private func send(url: String, body: Data?, timeout: Duration) async throws(FleetLinkError) -> Data {
         let request = CurlRequest(url: url, body: body, timeoutMilliseconds: Int(timeout.components.seconds) * 1000 + 1000,
-                                  identity: identity, trustedCA: trustedCA,
+                                  clientCertificate: identity.map { ($0.certificatePEM, $0.privateKeyPEM) },
+                                  // The site CA only, or (fetching the CA itself) nothing checked.
+                                  trust: trustedCA.map { .only(pem: $0) } ?? .unchecked, httpsOnly: true,
                                   headers: headers + [(FleetProtocol.versionHeader, String(FleetProtocol.version))] + (body == nil ? [] : [("content-type", "application/json")]))
-        let outcome: Result<(Int, Data), FleetLinkError> = await withCheckedContinuation { c in
+        let outcome: Result<CurlResponse, CurlError> = await withCheckedContinuation { c in
             let t = Thread { c.resume(returning: request.perform()) }
             t.name = "warden.fleet-http"
             t.start()
         }
-        let (status, data) = try outcome.get()
+        let status: Int, data: Data
+        switch outcome {
+        case .success(let r): (status, data) = (r.status, r.body)
+        case .failure(.setup(let why)): throw .invalid(why)
+        case .failure(.transfer(let why)): throw .unreachable(why)
+        }
         guard (200..<300).contains(status) else {
             let reply = (try? FleetJSON.decoder().decode(ErrorReply.self, from: data)) ?? ErrorReply(error: String(decoding: data.prefix(300), as: UTF8.self))
             // A server whose database is down answers 503: as good as unreachable.
@@ -91,81 +96,6 @@ public final class HTTPSFleetTransport: FleetTransport, @unchecked Sendable {
     }
 
     public func shutdown() async {}
-}
-
-/// One blocking libcurl exchange.
-struct CurlRequest: Sendable {
-    let url: String
-    let body: Data?
-    let timeoutMilliseconds: Int
-    let identity: KeyAndCertificate?
-    let trustedCA: String?
-    let headers: [(String, String)]
-
-    final class Sink { var data = Data(); let limit = 256 << 20 }
-
-    func perform() -> Result<(Int, Data), FleetLinkError> {
-        guard let c = curl_easy_init() else { return .failure(.unreachable("libcurl could not start a request")) }
-        defer { curl_easy_cleanup(c) }
-        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        var list: UnsafeMutablePointer<curl_slist>? = nil
-        defer { curl_slist_free_all(list) }
-        for (n, v) in headers { list = curl_slist_append(list, "\(n): \(v)") }
-        let sink = Sink()
-        let unmanaged = Unmanaged.passRetained(sink)
-        defer { unmanaged.release() }
-        var setupFailed: CURLcode = CURLE_OK
-        func check(_ r: CURLcode) { if r != CURLE_OK && setupFailed == CURLE_OK { setupFailed = r } }
-        check(warden_curl_set_string(c, CURLOPT_URL, url))
-        check(warden_curl_set_long(c, CURLOPT_NOSIGNAL, 1))
-        check(warden_curl_set_long(c, CURLOPT_TIMEOUT_MS, timeoutMilliseconds))
-        check(warden_curl_set_long(c, CURLOPT_CONNECTTIMEOUT_MS, 5000))
-        check(warden_curl_set_long(c, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2)))
-        check(warden_curl_set_long(c, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTPS)))
-        check(warden_curl_set_pointer(c, CURLOPT_HTTPHEADER, list))
-        check(warden_curl_set_pointer(c, CURLOPT_ERRORBUFFER, &errorBuffer))
-        if let trustedCA {
-            check(Array(trustedCA.utf8).withUnsafeBytes { warden_curl_set_blob(c, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) })
-            // Only the site CA: never the system's roots.
-            check(warden_curl_set_string(c, CURLOPT_CAPATH, nil))
-            check(warden_curl_set_long(c, CURLOPT_SSL_VERIFYPEER, 1))
-            check(warden_curl_set_long(c, CURLOPT_SSL_VERIFYHOST, 2))
-        } else {
-            check(warden_curl_set_long(c, CURLOPT_SSL_VERIFYPEER, 0))
-            check(warden_curl_set_long(c, CURLOPT_SSL_VERIFYHOST, 0))
-        }
-        if let identity {
-            check(Array(identity.certificatePEM.utf8).withUnsafeBytes { warden_curl_set_blob(c, CURLOPT_SSLCERT_BLOB, $0.baseAddress, $0.count) })
-            check(warden_curl_set_string(c, CURLOPT_SSLCERTTYPE, "PEM"))
-            check(Array(identity.privateKeyPEM.utf8).withUnsafeBytes { warden_curl_set_blob(c, CURLOPT_SSLKEY_BLOB, $0.baseAddress, $0.count) })
-            check(warden_curl_set_string(c, CURLOPT_SSLKEYTYPE, "PEM"))
-        }
-        let bodyBytes = body.map { [UInt8]($0) } ?? []
-        if body != nil {
-            check(warden_curl_set_long(c, CURLOPT_POST, 1))
-            check(warden_curl_set_long(c, CURLOPT_POSTFIELDSIZE, bodyBytes.count))
-        }
-        check(warden_curl_set_write(c, { ptr, size, n, user in
-            guard let ptr, let user else { return 0 }
-            let sink = Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue()
-            let count = size * n
-            guard sink.data.count + count <= sink.limit else { return 0 }
-            sink.data.append(UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: count)
-            return count
-        }, unmanaged.toOpaque()))
-        guard setupFailed == CURLE_OK else { return .failure(.invalid("libcurl refused an option: \(String(cString: curl_easy_strerror(setupFailed)))")) }
-        let code: CURLcode = bodyBytes.withUnsafeBytes { raw in
-            if body != nil { _ = warden_curl_set_pointer(c, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
-            return curl_easy_perform(c)
-        }
-        guard code == CURLE_OK else {
-            let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            let what = String(cString: curl_easy_strerror(code))
-            let tls = [CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE].contains(code)
-            return .failure(.unreachable((tls ? "TLS handshake failed: " : "") + what + (detail.isEmpty ? "" : " (\(detail))")))
-        }
-        return .success((warden_curl_response_code(c), sink.data))
-    }
 }
 
 /// The link's pace. Chosen so a revoked badge reaches a connected board within a second or

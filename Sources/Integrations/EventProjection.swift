@@ -49,8 +49,6 @@ public enum DoorAlarm: String, Sendable, CaseIterable { case heldOpen = "held_op
 /// What integrations show of the site, folded from the audit events as they are committed:
 /// deterministic (the same events give the same messages), no I/O.
 public struct EventProjection: Sendable {
-    public static let schemaVersion = 1
-
     /// What is known of one door from its events.
     public struct DoorView: Sendable, Equatable {
         public var released = false
@@ -144,10 +142,18 @@ public struct EventProjection: Sendable {
         return out
     }
 
+    func payload(_ e: AuditEvent) -> [UInt8] { EventJSON.encode(e, site: site, person: person) }
+}
+
+/// An audit event as integrations publish it, over MQTT and to webhooks alike: JSON with
+/// sorted keys and a schema version.
+public enum EventJSON {
+    public static let schemaVersion = 1
+
     /// The event as JSON with a schema version. A person is an id unless the site chose
     /// names; badge numbers and face evidence stay in the audit trail.
-    func payload(_ e: AuditEvent) -> [UInt8] {
-        var o: [String: Any] = ["schema": Self.schemaVersion, "seq": e.seq, "at": AuditTime.utc(e.at), "type": e.type, "site": site]
+    public static func encode(_ e: AuditEvent, site: String, person: PublishedPerson) -> [UInt8] {
+        var o: [String: Any] = ["schema": schemaVersion, "seq": e.seq, "at": AuditTime.utc(e.at), "type": e.type, "site": site]
         if let v = e.siteLocalTime { o["site_time"] = v }
         if let v = e.door { o["door"] = v }
         if let v = e.zone { o["zone"] = v }

@@ -1,12 +1,19 @@
 import Audit
 import Foundation
 
+/// Where committed audit events go on to: each sink takes them without waiting (its own
+/// queue and thread), and drains briefly when the controller stops.
+public protocol EventSink: AnyObject, Sendable {
+    func accept(_ events: [AuditEvent])
+    func stop(drain: TimeInterval)
+}
+
 /// Publishes the site's committed audit events to MQTT, beside the doors and never in
 /// their way: `accept` only appends to a bounded queue under a lock, and one thread of its
 /// own hands messages to the broker link. A broker that is down, slow or refusing fills the
 /// queue; past `queueLimit` the oldest messages are dropped and counted, and the count is
 /// recorded in the audit log when the link is back (`integration.mqtt_restored`).
-public final class EventPublisher: @unchecked Sendable {
+public final class EventPublisher: EventSink, @unchecked Sendable {
     /// Messages handed to the link and not yet acknowledged, at most: a slow broker holds
     /// them in libmosquitto's memory, which this keeps bounded too.
     public static let maximumInFlight = 100

@@ -1,12 +1,14 @@
 import Foundation
 
+/// How a person appears in published events: ids by default, since names are personal data
+/// that the broker, a webhook receiver and every subscriber would hold.
+public enum PublishedPerson: String, Sendable { case id, name }
+
 /// The `mqtt:` section of a site file: where the broker is, how to prove who Warden is,
 /// and what to publish. Passwords and keys are files, never text in the site file.
 public struct MQTTSettings: Sendable, Equatable {
     public enum ProtocolVersion: String, Sendable { case v311 = "3.1.1", v5 = "5" }
-    /// How a person appears in published decisions: ids by default, since names are personal
-    /// data that the broker and every subscriber would hold.
-    public enum PersonField: String, Sendable { case id, name }
+    public typealias PersonField = PublishedPerson
 
     public struct TLS: Sendable, Equatable {
         public var caFile: String

@@ -384,6 +384,26 @@ struct ControllerAvailabilityTests {
         }
     }
 
+    /// The integrations' sections are checked like the rest: a webhook that would send
+    /// events in clear off this host, or unsigned, or remote commands switched on (not
+    /// available), stop the start with the reason; no door is touched.
+    @Test func integrationSettingsThatWouldLeakOrActAreRefused() throws {
+        let short = FileManager.default.temporaryDirectory.appendingPathComponent("warden-secret-\(UUID())").path
+        try "tooshort".write(toFile: short, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: short) }
+        for (extra, expected) in [("webhooks: [{url: \"http://10.1.2.3/hook\", secret_file: \(short)}]", "over https://"),
+                                  ("webhooks: [{url: \"https://hooks.example/x\", secret_file: \(short)}]", "at least 16 bytes"),
+                                  ("webhooks: [{url: \"https://hooks.example/x\"}]", "secret_file"),
+                                  ("mqtt: {host: 127.0.0.1, commands: {enabled: true}}", "not available in this version"),
+                                  ("mqtt: {host: 127.0.0.1, protocol: \"4\"}", "mqtt.protocol must be 3.1.1 or 5"),
+                                  ("mqtt: {host: 127.0.0.1, port: 70000}", "mqtt.port"),
+                                  ("mqtt: {host: 127.0.0.1, tls: {ca_file: /nonexistent/ca.pem}}", "cannot read /nonexistent/ca.pem")] {
+            let site = try BadgeSite(siteExtra: extra)
+            let r = try CLI.run(["run", "--site", site.siteFile, "--duration", "1"], home: site.home)
+            #expect(r.status == 2 && r.stderr.contains(expected) && r.stderr.contains("no door was touched"), "\(extra): \(r.stderr)")
+        }
+    }
+
     /// D14: a reload is loaded off the loop; the loop only takes a finished one.
     @Test func aReloadIsLoadedOffTheLoop() throws {
         let reload = BackgroundReload()

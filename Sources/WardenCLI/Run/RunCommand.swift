@@ -76,12 +76,14 @@ final class DoorReportBox: @unchecked Sendable {
     func get() -> [FleetDoorReport] { lock.withLock { doors } }
 }
 
-/// The MQTT publisher, once it has started (read by the audit writer's commit hook).
-final class PublisherBox: @unchecked Sendable {
+/// The integrations that have started (read by the audit writer's commit hook).
+final class IntegrationSinks: @unchecked Sendable {
     private let lock = NSLock()
-    private var publisher: EventPublisher?
-    func set(_ p: EventPublisher) { lock.withLock { publisher = p } }
-    func get() -> EventPublisher? { lock.withLock { publisher } }
+    private var sinks: [any EventSink] = []
+    func add(_ s: any EventSink) { lock.withLock { sinks.append(s) } }
+    func accept(_ events: [AuditEvent]) { for s in lock.withLock({ sinks }) { s.accept(events) } }
+    func stop() { for s in lock.withLock({ sinks }) { s.stop(drain: 2) } }
+    var publisher: EventPublisher? { lock.withLock { sinks.lazy.compactMap { $0 as? EventPublisher }.first } }
 }
 
 /// The MQTT link in `warden status`.
@@ -229,9 +231,9 @@ struct RunCommand: ParsableCommand {
         // 2. State: database, audit log, face engine, gallery. One BLAS thread per
         // inference call: each camera has its own worker (see BLASThreads).
         BLASThreads.limit(to: 1)
-        // Committed events go on to the integrations (MQTT), which never hold up a door.
-        let integrations = PublisherBox()
-        let audit = AuditLog(store: auditStore, onCommit: { integrations.get()?.accept($0) })
+        // Committed events go on to the integrations (MQTT, webhooks), which never hold up a door.
+        let integrations = IntegrationSinks()
+        let audit = AuditLog(store: auditStore, onCommit: { integrations.accept($0) })
         if var m = config.mqtt {
             if m.site.isEmpty { m.site = policy.name }
             let doors = config.doors.keys.sorted().map { HomeAssistantDiscovery.Door(id: $0, name: policy.doors[$0]?.name ?? $0) }
@@ -239,9 +241,15 @@ struct RunCommand: ParsableCommand {
                                    record: { [audit] e in audit.record(e) })
             do {
                 try p.start()
-                integrations.set(p)
+                integrations.add(p)
                 if m.username != nil && m.tls == nil { Output.error("mqtt: the broker password goes in clear without mqtt.tls") }
             } catch { Output.error("\(error); the doors run without MQTT") }
+        }
+        for var w in config.webhooks {
+            w.site = policy.name
+            let sender = WebhookSender(settings: w, record: { [audit] e in audit.record(e) })
+            sender.start()
+            integrations.add(sender)
         }
         let engine: FaceEngine
         do { engine = try FaceEngine(models: models) } catch { throw CLIError(error.description) }
@@ -380,7 +388,7 @@ struct RunCommand: ParsableCommand {
             if clock.now.timeIntervalSince(lastStatus) >= 0.5 {
                 var status = controller.status(startedAt: started)
                 if let agent { status.fleet = FleetStatusLine.fields(agent.linkStatus) }
-                if let p = integrations.get() { status.mqtt = MQTTStatusLine.fields(p) }
+                if let p = integrations.publisher { status.mqtt = MQTTStatusLine.fields(p) }
                 doorStates.set(status.doors.map { FleetDoorReport(id: $0.id, state: FleetStatusLine.doorState($0)) })
                 if let d = try? encoder.encode(status) { box.set(d) }
                 lastStatus = clock.now
@@ -393,7 +401,7 @@ struct RunCommand: ParsableCommand {
         fleetTask?.cancel()
         controller.shutdown(reason: stopReason)
         audit.close()
-        integrations.get()?.stop()
+        integrations.stop()
         statusServer?.stop()
         // Erased templates must not outlive this process in the write-ahead log.
         try? db.checkpointAndTruncateLog()
