@@ -13,14 +13,28 @@ public final class PrivateBroker: @unchecked Sendable {
     public let port: Int
     private var running: ChildProcess.Running?
 
-    /// `users`: name -> password; with any, anonymous clients are refused.
-    public init(users: [String: String] = [:]) throws {
+    /// A TLS listener's files: the CA clients are checked against (when a client certificate
+    /// is required), and the broker's own certificate and key.
+    public struct TLS: Sendable {
+        public var caFile: String, certFile: String, keyFile: String, requireClientCertificate: Bool
+        public init(caFile: String, certFile: String, keyFile: String, requireClientCertificate: Bool) {
+            self.caFile = caFile; self.certFile = certFile; self.keyFile = keyFile; self.requireClientCertificate = requireClientCertificate
+        }
+    }
+
+    /// `users`: name -> password; with any, anonymous clients are refused. `tls`: the
+    /// listener speaks TLS only.
+    public init(users: [String: String] = [:], tls: TLS? = nil) throws {
         dir = NSTemporaryDirectory() + "warden-mqtt-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         port = try Self.freePort()
         // As root, mosquitto would drop to the `mosquitto` user, which cannot read this directory.
         var conf = "listener \(port) 127.0.0.1\npersistence false\nlog_dest file \(dir)/broker.log\n" + (getuid() == 0 ? "user root\n" : "")
-        if users.isEmpty { conf += "allow_anonymous true\n" } else {
+        if let tls {
+            conf += "cafile \(tls.caFile)\ncertfile \(tls.certFile)\nkeyfile \(tls.keyFile)\ntls_version tlsv1.2\n"
+            if tls.requireClientCertificate { conf += "require_certificate true\nuse_identity_as_username true\n" }
+        }
+        if users.isEmpty { conf += "allow_anonymous \(tls?.requireClientCertificate == true ? "false" : "true")\n" } else {
             let file = dir + "/passwords"
             for (i, (user, pass)) in users.sorted(by: { $0.key < $1.key }).enumerated() {
                 let r = try ChildProcess.run(["/usr/bin/mosquitto_passwd", "-b"] + (i == 0 ? ["-c"] : []) + [file, user, pass])

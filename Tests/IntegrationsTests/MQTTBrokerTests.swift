@@ -1,4 +1,5 @@
 import Audit
+import WardenCore
 import Foundation
 import Integrations
 import Testing
@@ -191,5 +192,71 @@ struct MQTTBrokerTests {
         let r = try #require(recorded.all.first { $0.type == "integration.command_refused" })
         #expect(r.door == "lobby" && r.detail?["payload"] == "UNLOCK" && r.detail?["topic"] == "warden/example_hq/door/lobby/command")
         p.stop()
+    }
+}
+
+/// A throw-away CA with a broker certificate for 127.0.0.1 and a client certificate, made
+/// with the openssl command line.
+struct TestCertificates {
+    let dir: String
+    var ca: String { dir + "/ca.pem" }
+    var server: (cert: String, key: String) { (dir + "/server.pem", dir + "/server.key") }
+    var client: (cert: String, key: String) { (dir + "/client.pem", dir + "/client.key") }
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "warden-certs-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func openssl(_ args: [String]) throws {
+            let r = try ChildProcess.run(["/usr/bin/openssl"] + args)
+            guard r.status == 0 else { throw PrivateBrokerError("openssl \(args.first ?? ""): \(r.stderr)") }
+        }
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=Test MQTT CA",
+                     "-keyout", dir + "/ca.key", "-out", ca])
+        for (name, cn, ext) in [("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "warden-door-1", "extendedKeyUsage=clientAuth")] {
+            try "\(ext)\n".write(toFile: dir + "/\(name).ext", atomically: true, encoding: .utf8)
+            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=\(cn)", "-keyout", dir + "/\(name).key", "-out", dir + "/\(name).csr"])
+            try openssl(["x509", "-req", "-in", dir + "/\(name).csr", "-CA", ca, "-CAkey", dir + "/ca.key", "-CAcreateserial", "-days", "2",
+                         "-extfile", dir + "/\(name).ext", "-out", dir + "/\(name).pem"])
+        }
+    }
+
+    func destroy() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+extension MQTTBrokerTests {
+    /// TLS with the site's CA file and a client certificate as the broker's only proof of
+    /// who connects, over MQTT 5; a client without the certificate, or trusting another CA,
+    /// is refused and says why.
+    @Test func tlsWithAClientCertificateOverMQTT5() async throws {
+        let certs = try TestCertificates()
+        defer { certs.destroy() }
+        let broker = try TestBroker(tls: .init(caFile: certs.ca, certFile: certs.server.cert, keyFile: certs.server.key, requireClientCertificate: true))
+        defer { broker.destroy() }
+        let recorded = Recorded()
+        let p = try publisher(broker, recorded) {
+            $0.protocolVersion = .v5
+            $0.tls = .init(caFile: certs.ca, certFile: certs.client.cert, keyFile: certs.client.key)
+        }
+        try await waitFor("connect over TLS") { p.counters.connected }
+        p.accept([Self.granted(seq: 1)])
+        try await waitFor("published") { p.counters.published > 20 }
+        p.stop()
+        let log = try String(contentsOfFile: broker.dir + "/broker.log", encoding: .utf8)
+        #expect(log.contains("as warden-door-1") || log.contains("u'warden-door-1'"), "the broker knew the client by its certificate: \(log.suffix(600))")
+
+        let noCertificate = Recorded()
+        let anonymous = try publisher(broker, noCertificate) { $0.tls = .init(caFile: certs.ca) }
+        try await waitFor("the refusal") { noCertificate.count("integration.mqtt_lost") == 1 }
+        #expect(!anonymous.counters.connected)
+        anonymous.stop()
+
+        let other = try TestCertificates()
+        defer { other.destroy() }
+        let wrongCA = Recorded()
+        let impostor = try publisher(broker, wrongCA) { $0.tls = .init(caFile: other.ca, certFile: certs.client.cert, keyFile: certs.client.key) }
+        try await waitFor("the refusal") { wrongCA.count("integration.mqtt_lost") == 1 }
+        #expect(!impostor.counters.connected, "a broker whose certificate another CA signed is not trusted")
+        #expect(wrongCA.all.first?.detail?["reason"]?.isEmpty == false)
+        impostor.stop()
     }
 }
