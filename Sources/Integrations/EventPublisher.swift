@@ -28,6 +28,10 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     private let condition = NSCondition()
     private var projection: EventProjection
     private var queue: [MQTTMessage] = []
+    /// What a (re)connect sends before the queue: online, discovery and the state as it
+    /// stands. Replaced on every connect, bounded by the number of doors, never trimmed: a
+    /// full queue must not push out the picture a subscriber reads the rest by.
+    private var preamble: [MQTTMessage] = []
     private var inFlight = 0
     private var connected = false
     private var stopping = false
@@ -53,7 +57,7 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     public var topics: TopicScheme { projection.topics }
 
     public struct Counters: Sendable, Equatable { public var connected: Bool; public var queued: Int; public var published: Int; public var dropped: Int }
-    public var counters: Counters { condition.withLock { Counters(connected: connected, queued: queue.count, published: published, dropped: droppedTotal) } }
+    public var counters: Counters { condition.withLock { Counters(connected: connected, queued: preamble.count + queue.count, published: published, dropped: droppedTotal) } }
 
     public func start() throws(IntegrationError) {
         let t = Thread { [unowned self] in self.run() }
@@ -77,7 +81,7 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     public func stop(drain: TimeInterval = 2) {
         let until = Date().addingTimeInterval(drain)
         condition.withLock {
-            while connected && !queue.isEmpty && Date() < until { _ = condition.wait(until: min(until, Date().addingTimeInterval(0.1))) }
+            while connected && !(queue.isEmpty && preamble.isEmpty) && Date() < until { _ = condition.wait(until: min(until, Date().addingTimeInterval(0.1))) }
             stopping = true
             condition.broadcast()
         }
@@ -99,8 +103,7 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
                 connected = true
                 inFlight = 0
                 // First what a subscriber needs to read the rest: online, discovery, the state as it stands.
-                queue.insert(contentsOf: [MQTTMessage(topic: topics.status, text: "online", retain: true)] + discovery + projection.retained(), at: 0)
-                trim()
+                preamble = [MQTTMessage(topic: topics.status, text: "online", retain: true)] + discovery + projection.retained()
                 let d = droppedSinceRestore
                 droppedSinceRestore = 0
                 let down = lostAt.map { Date().timeIntervalSince($0) }
@@ -152,9 +155,10 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while !stopping && (!connected || queue.isEmpty || inFlight >= Self.maximumInFlight) { condition.wait() }
+            while !stopping && (!connected || (queue.isEmpty && preamble.isEmpty) || inFlight >= Self.maximumInFlight) { condition.wait() }
             if stopping { condition.unlock(); return }
-            let next = queue.removeFirst()
+            let fromPreamble = !preamble.isEmpty
+            let next = fromPreamble ? preamble.removeFirst() : queue.removeFirst()
             inFlight += next.qos > 0 ? 1 : 0
             condition.unlock()
             switch connection.publish(next) {
@@ -163,9 +167,8 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
                 // It goes back first, for the next connect. The link's own `disconnected`
                 // event says when it is down; until then, try again shortly.
                 condition.withLock {
-                    queue.insert(next, at: 0)
+                    if fromPreamble { preamble.insert(next, at: 0) } else { queue.insert(next, at: 0); trim() }
                     inFlight = max(0, inFlight - (next.qos > 0 ? 1 : 0))
-                    trim()
                 }
                 Thread.sleep(forTimeInterval: 0.1)
             case .rejected:

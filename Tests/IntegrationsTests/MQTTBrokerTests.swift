@@ -144,11 +144,10 @@ struct MQTTBrokerTests {
         try broker.start()
         try await waitFor("reconnect") { recorded.count("integration.mqtt_connected") == 2 }
         let restored = try #require(recorded.all.last { $0.type == "integration.mqtt_connected" })
-        // What was queued when the link came back: the 50 newest decisions, behind the
-        // online status, the discovery configs and the retained state (which take their
-        // places in the same bounded queue).
+        // The 250 pushed out of the full queue; the 50 newest go out behind the online
+        // status, the discovery and the state, which a full queue never pushes out.
         let dropped = Int(restored.detail?["dropped"] ?? "") ?? -1
-        #expect(dropped >= 250, "\(restored.detail ?? [:])")
+        #expect(dropped == 250, "\(restored.detail ?? [:])")
         #expect(restored.detail?["offline_seconds"] != nil)
         async let seen = broker.subscribe("warden/example_hq/door/lobby/decision", count: 1, seconds: 10)
         try await Task.sleep(for: .milliseconds(500))
