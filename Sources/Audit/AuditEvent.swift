@@ -114,8 +114,23 @@ public enum AuditTime {
         ms -= Int64(secs) * 1000
         var tm = tm()
         gmtime_r(&secs, &tm)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
-                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), Int(ms))
+        let year = Int(tm.tm_year) + 1900
+        guard (0...9999).contains(year) else {
+            return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
+                          Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), Int(ms))
+        }
+        // Digit by digit rather than String(format:), which costs microseconds per call and
+        // runs for every event logged and published.
+        var out = [UInt8](repeating: 0, count: 24)
+        func put(_ v: Int, _ at: Int, _ width: Int) {
+            var v = v
+            for i in stride(from: at + width - 1, through: at, by: -1) { out[i] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10 }
+        }
+        put(year, 0, 4); out[4] = UInt8(ascii: "-"); put(Int(tm.tm_mon) + 1, 5, 2); out[7] = UInt8(ascii: "-")
+        put(Int(tm.tm_mday), 8, 2); out[10] = UInt8(ascii: "T"); put(Int(tm.tm_hour), 11, 2); out[13] = UInt8(ascii: ":")
+        put(Int(tm.tm_min), 14, 2); out[16] = UInt8(ascii: ":"); put(Int(tm.tm_sec), 17, 2); out[19] = UInt8(ascii: ".")
+        put(Int(ms), 20, 3); out[23] = UInt8(ascii: "Z")
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses exactly the form `utc` writes.

@@ -1,4 +1,5 @@
 import Audit
+import DequeModule
 import Foundation
 
 /// Where committed audit events go on to: each sink takes them without waiting (its own
@@ -27,14 +28,19 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
 
     private let condition = NSCondition()
     private var projection: EventProjection
-    private var queue: [MQTTMessage] = []
+    private var queue = Deque<MQTTMessage>()
     /// What a (re)connect sends before the queue: online, discovery and the state as it
     /// stands. Replaced on every connect, bounded by the number of doors, never trimmed: a
     /// full queue must not push out the picture a subscriber reads the rest by.
-    private var preamble: [MQTTMessage] = []
+    private var preamble = Deque<MQTTMessage>()
     private var inFlight = 0
     private var connected = false
     private var stopping = false
+    /// Whether the sender thread waits on the condition, and whether `stop` waits for the
+    /// queue to drain: wake-ups only then, since a futex wake per event would cost the
+    /// audit writer more than the event itself.
+    private var senderWaiting = false
+    private var draining = false
     private var droppedSinceRestore = 0
     private var droppedTotal = 0
     private var published = 0
@@ -70,9 +76,10 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     /// Committed audit events (AuditLog's `onCommit`): never blocks on the broker.
     public func accept(_ events: [AuditEvent]) {
         condition.withLock {
-            for e in events { queue += projection.messages(for: e) }
+            for e in events { queue.append(contentsOf: projection.messages(for: e)) }
             trim()
-            condition.broadcast()
+            // Only when the sender can act: connected, with room in flight.
+            if senderWaiting && connected && inFlight < Self.maximumInFlight { condition.broadcast() }
         }
     }
 
@@ -81,6 +88,7 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     public func stop(drain: TimeInterval = 2) {
         let until = Date().addingTimeInterval(drain)
         condition.withLock {
+            draining = true
             while connected && !(queue.isEmpty && preamble.isEmpty) && Date() < until { _ = condition.wait(until: min(until, Date().addingTimeInterval(0.1))) }
             stopping = true
             condition.broadcast()
@@ -103,7 +111,7 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
                 connected = true
                 inFlight = 0
                 // First what a subscriber needs to read the rest: online, discovery, the state as it stands.
-                preamble = [MQTTMessage(topic: topics.status, text: "online", retain: true)] + discovery + projection.retained()
+                preamble = Deque([MQTTMessage(topic: topics.status, text: "online", retain: true)] + discovery + projection.retained())
                 let d = droppedSinceRestore
                 droppedSinceRestore = 0
                 let down = lostAt.map { Date().timeIntervalSince($0) }
@@ -124,7 +132,7 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
             }
             if first { record(AuditEvent(kind: .system, type: "integration.mqtt_lost", detail: ["broker": "\(settings.host):\(settings.port)", "reason": why])) }
         case .acknowledged:
-            condition.withLock { inFlight = max(0, inFlight - 1); condition.broadcast() }
+            condition.withLock { inFlight = max(0, inFlight - 1); if senderWaiting { condition.broadcast() } }
         case .message(let topic, let payload):
             refuseCommand(topic: topic, payload: payload)
         }
@@ -155,19 +163,23 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while !stopping && (!connected || (queue.isEmpty && preamble.isEmpty) || inFlight >= Self.maximumInFlight) { condition.wait() }
+            while !stopping && (!connected || (queue.isEmpty && preamble.isEmpty) || inFlight >= Self.maximumInFlight) {
+                senderWaiting = true
+                condition.wait()
+                senderWaiting = false
+            }
             if stopping { condition.unlock(); return }
             let fromPreamble = !preamble.isEmpty
             let next = fromPreamble ? preamble.removeFirst() : queue.removeFirst()
             inFlight += next.qos > 0 ? 1 : 0
             condition.unlock()
             switch connection.publish(next) {
-            case .sent: condition.withLock { published += 1; condition.broadcast() }
+            case .sent: condition.withLock { published += 1; if draining { condition.broadcast() } }
             case .notConnected:
                 // It goes back first, for the next connect. The link's own `disconnected`
                 // event says when it is down; until then, try again shortly.
                 condition.withLock {
-                    if fromPreamble { preamble.insert(next, at: 0) } else { queue.insert(next, at: 0); trim() }
+                    if fromPreamble { preamble.prepend(next) } else { queue.prepend(next); trim() }
                     inFlight = max(0, inFlight - (next.qos > 0 ? 1 : 0))
                 }
                 Thread.sleep(forTimeInterval: 0.1)

@@ -48,8 +48,16 @@ public struct MQTTSettings: Sendable, Equatable {
     /// (`+ # /`) and anything outside a plain set become `_`, so a name can never widen a
     /// subscription or add a level.
     public static func topicLevel(_ s: String) -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_")
-        let mapped = String(s.lowercased().map { allowed.contains($0) ? $0 : "_" })
-        return mapped.isEmpty ? "_" : mapped
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        // Byte by byte: a multi-byte character becomes one `_` per byte, still never a separator.
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"): out.append(b)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): out.append(b + 32)
+            default: if b < 0x80 || b >= 0xC0 { out.append(UInt8(ascii: "_")) }
+            }
+        }
+        return out.isEmpty ? "_" : String(decoding: out, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import Audit
+import DequeModule
 import Crypto
 import Foundation
 import HTTPClient
@@ -68,7 +69,7 @@ public final class WebhookSender: EventSink, @unchecked Sendable {
     public let settings: WebhookSettings
     let record: @Sendable (AuditEvent) -> Void
     private let condition = NSCondition()
-    private var queue: [AuditEvent] = []
+    private var queue = Deque<AuditEvent>()
     private var stopping = false
     private var failingSince: Date?
     private var droppedSinceFailure = 0
@@ -102,7 +103,7 @@ public final class WebhookSender: EventSink, @unchecked Sendable {
         let wanted = events.filter { e in e.kind != .admin && settings.events.contains { e.type.hasPrefix($0) } }
         guard !wanted.isEmpty else { return }
         condition.withLock {
-            queue += wanted
+            queue.append(contentsOf: wanted)
             let over = queue.count - settings.queueLimit
             if over > 0 { queue.removeFirst(over); dropped += over; droppedSinceFailure += over }
             condition.broadcast()

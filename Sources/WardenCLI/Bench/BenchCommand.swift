@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         same inputs. `make bench` sets up the peer and runs them all; docs/benchmarks.md \
         records results.
         """,
-        subcommands: [BenchFaces.self, BenchPipeline.self, BenchSearch.self, BenchAudit.self, BenchFleetPassthrough.self]
+        subcommands: [BenchFaces.self, BenchPipeline.self, BenchSearch.self, BenchAudit.self, BenchIntegrations.self, BenchFleetPassthrough.self]
     )
 }
 
