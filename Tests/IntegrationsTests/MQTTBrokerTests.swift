@@ -27,8 +27,8 @@ struct MQTTBrokerTests {
     }
 
     func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-        for _ in 0..<400 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(condition(), "\(what) did not happen within 20 s")
+        for _ in 0..<1200 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(condition(), "\(what) did not happen within 60 s")
     }
 
     static func granted(seq: Int64, door: String = "lobby", person: Int64 = 7) -> AuditEvent {
