@@ -76,6 +76,34 @@ public final class PrivateBroker: @unchecked Sendable {
         return r.stdout.split(separator: "\n").map(String.init)
     }
 
+    /// A mosquitto_sub left running on `topic` ("topic payload" lines), for messages that
+    /// are not retained: the caller waits until it has seen a retained one (so it is
+    /// subscribed) before publishing.
+    public final class Subscriber: @unchecked Sendable {
+        let running: ChildProcess.Running
+        init(_ r: ChildProcess.Running) { running = r }
+        public var lines: [String] { running.outputSoFar().split(separator: "\n").map(String.init) }
+        /// Waits (up to `seconds`) for a line that satisfies `match`.
+        public func waitFor(seconds: Double = 60, _ match: (String) -> Bool) async throws -> Bool {
+            let until = Date().addingTimeInterval(seconds)
+            while Date() < until {
+                if lines.contains(where: match) { return true }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+        public func stop() -> [String] {
+            running.kill(SIGINT)
+            return running.wait().stdout.split(separator: "\n").map(String.init)
+        }
+    }
+
+    /// Also subscribed to `$SYS/broker/version`, which the broker retains: its line says the
+    /// subscription is in place even before anything of Warden's is.
+    public func subscriber(_ topic: String) throws -> Subscriber {
+        Subscriber(try ChildProcess.start(["/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-t", topic, "-t", "$SYS/broker/version", "-v"]))
+    }
+
     public func publish(_ topic: String, _ text: String) throws {
         let r = try ChildProcess.run(["/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", String(port), "-t", topic, "-m", text])
         guard r.status == 0 else { throw PrivateBrokerError("mosquitto_pub: \(r.stderr)") }

@@ -30,6 +30,9 @@ public enum ChildProcess {
 
         public func kill(_ signal: Int32) { _ = Glibc.kill(pid, signal) }
 
+        /// What it has written to standard output so far.
+        public func outputSoFar() -> String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+
         public func wait() -> Result {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

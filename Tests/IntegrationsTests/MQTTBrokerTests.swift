@@ -44,15 +44,16 @@ struct MQTTBrokerTests {
         let recorded = Recorded()
         let p = try publisher(broker, recorded)
         try await waitFor("connect") { p.counters.connected }
-        // 6 retained on subscribing, then 2 decisions, 2 door events and 4 changes of state.
-        async let seen = broker.subscribe("warden/example_hq/door/lobby/#", count: 14, seconds: 15)
-        try await Task.sleep(for: .milliseconds(500))
+        // Subscribed once the retained status has come; then the events.
+        let sub = try broker.subscriber("warden/example_hq/#")
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/status online" })
         var denied = AuditEvent(kind: .decision, type: "access.denied", door: "lobby", personID: 8, personName: "Eve", result: "denied", reasons: ["no_grant"])
         denied.seq = 2
         var released = AuditEvent(kind: .door, type: "door.released", door: "lobby"); released.seq = 3
         var opened = AuditEvent(kind: .door, type: "door.opened", door: "lobby"); opened.seq = 4
         p.accept([Self.granted(seq: 1), denied, released, opened])
-        let lines = try await seen
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/door/lobby/contact open" })
+        let lines = sub.stop()
         // The retained state first (sent on connect), then what the events changed.
         let decision = try #require(lines.first { $0.hasPrefix("warden/example_hq/door/lobby/decision ") && $0.contains("granted") }, "\(lines)")
         let json = try JSONSerialization.jsonObject(with: Data(decision.dropFirst("warden/example_hq/door/lobby/decision ".count).utf8)) as? [String: Any]
@@ -77,10 +78,11 @@ struct MQTTBrokerTests {
         defer { broker.destroy() }
         let p = try publisher(broker, Recorded()) { $0.person = .name }
         try await waitFor("connect") { p.counters.connected }
-        async let seen = broker.subscribe("warden/example_hq/door/lobby/decision", count: 1, seconds: 10)
-        try await Task.sleep(for: .milliseconds(500))
+        let sub = try broker.subscriber("warden/example_hq/#")
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/status online" })
         p.accept([Self.granted(seq: 5)])
-        let lines = try await seen
+        #expect(try await sub.waitFor { $0.contains("/decision ") })
+        let lines = sub.stop().filter { $0.contains("/decision ") }
         #expect(lines.first?.contains("\"name\":\"Ada Lovelace\"") == true, "\(lines)")
         p.stop()
     }
@@ -149,11 +151,11 @@ struct MQTTBrokerTests {
         let dropped = Int(restored.detail?["dropped"] ?? "") ?? -1
         #expect(dropped == 250, "\(restored.detail ?? [:])")
         #expect(restored.detail?["offline_seconds"] != nil)
-        async let seen = broker.subscribe("warden/example_hq/door/lobby/decision", count: 1, seconds: 10)
-        try await Task.sleep(for: .milliseconds(500))
+        let sub = try broker.subscriber("warden/example_hq/#")
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/status online" })
         p.accept([Self.granted(seq: 999)])
-        let lines = try await seen
-        #expect(lines.first?.contains("\"seq\":999") == true, "\(lines)")
+        #expect(try await sub.waitFor { $0.contains("\"seq\":999") }, "messages flow again")
+        _ = sub.stop()
         #expect(p.counters.dropped == dropped, "the count recorded is the count kept")
         p.stop()
     }
@@ -183,8 +185,13 @@ struct MQTTBrokerTests {
         let recorded = Recorded()
         let p = try publisher(broker, recorded)
         try await waitFor("connect") { p.counters.connected }
-        try await Task.sleep(for: .milliseconds(300))
-        for _ in 0..<5 { try broker.publish("warden/example_hq/door/lobby/command", "UNLOCK") }
+        // The command subscription goes out before the connect is recorded; a command sent
+        // before the broker has it is lost, so send until one is refused.
+        try await waitFor("the connect recorded") { recorded.count("integration.mqtt_connected") == 1 }
+        for _ in 0..<100 where recorded.count("integration.command_refused") == 0 {
+            for _ in 0..<5 { try broker.publish("warden/example_hq/door/lobby/command", "UNLOCK") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
         try await waitFor("a refusal") { recorded.count("integration.command_refused") == 1 }
         try await Task.sleep(for: .milliseconds(500))
         #expect(recorded.count("integration.command_refused") == 1, "a flood is recorded once per interval")
