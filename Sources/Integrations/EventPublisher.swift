@@ -56,11 +56,12 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
         self.connection = connection
         self.record = record
         let topics = TopicScheme(prefix: settings.topicPrefix, site: settings.site)
+        self.topics = topics
         projection = EventProjection(topics: topics, site: settings.site, person: settings.person, doors: doors.map(\.id))
         discovery = settings.discovery ? HomeAssistantDiscovery(prefix: settings.discoveryPrefix, topics: topics, site: settings.site, version: version).messages(for: doors) : []
     }
 
-    public var topics: TopicScheme { projection.topics }
+    public let topics: TopicScheme
 
     public struct Counters: Sendable, Equatable { public var connected: Bool; public var queued: Int; public var published: Int; public var dropped: Int }
     public var counters: Counters { condition.withLock { Counters(connected: connected, queued: preamble.count + queue.count, published: published, dropped: droppedTotal) } }

@@ -27,7 +27,7 @@ public final class PrivateBroker: @unchecked Sendable {
     public init(users: [String: String] = [:], tls: TLS? = nil) throws {
         dir = NSTemporaryDirectory() + "warden-mqtt-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        port = try Self.freePort()
+        port = try LoopbackPort.free()
         // As root, mosquitto would drop to the `mosquitto` user, which cannot read this directory.
         var conf = "listener \(port) 127.0.0.1\npersistence false\nlog_dest file \(dir)/broker.log\n" + (getuid() == 0 ? "user root\n" : "")
         if let tls {
@@ -115,19 +115,6 @@ public final class PrivateBroker: @unchecked Sendable {
         var a = sockaddr_in()
         a.sin_family = sa_family_t(AF_INET); a.sin_port = in_port_t(UInt16(port).bigEndian); a.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-    }
-
-    public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET); a.sin_port = 0; a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        guard withUnsafePointer(to: &a, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }) == 0,
-              withUnsafeMutablePointer(to: &a, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0 else {
-            throw PrivateBrokerError("no free port")
-        }
-        return Int(UInt16(bigEndian: a.sin_port))
     }
 }
 

@@ -72,7 +72,8 @@ struct BenchFleet: ParsableCommand {
         let dir = NSTemporaryDirectory() + "warden-bench-fleet-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let serverHome = ServerHome(path: dir + "/server")
-        let port = try Self.freePort()
+        let port: Int
+        do { port = try LoopbackPort.free() } catch { throw CLIError(error.description) }
         try serverHome.initialise(site: "bench", settings: .init(database: postgres.url, listen: "127.0.0.1", port: port, names: ["127.0.0.1"]))
         var logger = Logger(label: "bench") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .error
@@ -229,21 +230,6 @@ struct BenchFleet: ParsableCommand {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw CLIError("the server did not answer at \(url) within 30 s")
-    }
-
-    /// A port nothing listens on now (the kernel's choice for a socket bound to port 0).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard bound else { throw CLIError("cannot find a free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     /// Peak and current resident memory of a process, in MB (/proc/PID/status).

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Integrations
+import WardenCore
 
 /// An HTTP receiver on loopback, for the webhook tests: it keeps every request and
 /// answers each with the next status of its script (200 once the script is used up).
@@ -16,7 +17,7 @@ final class WebhookReceiver: @unchecked Sendable {
     init(statuses: [Int] = []) throws {
         script = statuses
         // Bound to port 0 and listening at once: no gap in which another test takes the port.
-        let (bound, p) = try Self.closedPort()
+        let (bound, p) = try LoopbackPort.bound()
         fd = bound
         port = p
         guard listen(fd, 16) == 0 else { throw PrivateBrokerError("cannot listen on \(port)") }
@@ -63,19 +64,6 @@ final class WebhookReceiver: @unchecked Sendable {
             _ = reply.withCString { write(c, $0, strlen($0)) }
             Glibc.close(c)
         }
-    }
-
-    /// A loopback port bound and never listened on: every connection to it is refused.
-    static func closedPort() throws -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var a = sockaddr_in()
-        a.sin_family = sa_family_t(AF_INET); a.sin_port = 0; a.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        guard withUnsafePointer(to: &a, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }) == 0,
-              withUnsafeMutablePointer(to: &a, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0 else {
-            throw PrivateBrokerError("cannot bind a loopback port")
-        }
-        return (fd, Int(UInt16(bigEndian: a.sin_port)))
     }
 
     static func find(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Integrations
 import Testing
+import WardenCore
 
 /// Webhooks to a receiver on loopback over real HTTP (libcurl): signed, in order, retried
 /// with back-off, bounded.
@@ -77,7 +78,7 @@ import Testing
         let deadRecorded = MQTTBrokerTests.Recorded()
         // A port held bound but not listening: refused at once, and no other test's server
         // can take it meanwhile (a free port, released, was taken by one and answered nothing).
-        let closed = try WebhookReceiver.closedPort()
+        let closed = try LoopbackPort.bound()
         defer { close(closed.fd) }
         let dead = sender("http://127.0.0.1:\(closed.port)/x", deadRecorded) { $0.queueLimit = 5; $0.attempts = 2 }
         for i in 0..<20 { dead.accept([MQTTBrokerTests.granted(seq: Int64(100 + i))]) }
