@@ -36,7 +36,7 @@ demo-fleet: setup
 
 test: setup
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+	SWIFT="$(SWIFT)" TEST_ARGS="$(BUILD_FLAGS)" bash scripts/test.sh
 
 bench: setup
 	bash bench/run.sh
