@@ -109,7 +109,10 @@ public enum AuditTime {
     /// by hand with gmtime_r: a new ISO8601DateFormatter per event cost more than the whole
     /// rest of an append.
     public static func utc(_ d: Date) -> String {
-        var ms = Int64((d.timeIntervalSince1970 * 1000).rounded(.down))
+        // To the nearest microsecond first, then down to the millisecond: a time parsed from
+        // "…22.864Z" is 22.86399999… in binary, and must still print (and compare) as .864.
+        let us = Int64((d.timeIntervalSince1970 * 1_000_000).rounded())
+        var ms = us >= 0 ? us / 1000 : (us - 999) / 1000
         var secs = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
         ms -= Int64(secs) * 1000
         var tm = tm()

@@ -48,12 +48,20 @@ struct AuditTests {
         #expect(AuditTime.utc(Date(timeIntervalSince1970: 1_795_924_400.123)) == "2026-11-29T03:53:20.123Z")
         #expect(abs(AuditTime.parseUTC("2026-11-29T03:53:20.123Z")!.timeIntervalSince1970 - 1_795_924_400.123) < 1e-6)
         #expect(AuditTime.parseUTC("2026-11-29 03:53:20.123Z") == nil)
+        // A millisecond read back from text prints as itself, though binary cannot hold it
+        // exactly (.864 is .86399999…): `audit export --to` compares with what was typed.
+        for ms in 0..<1000 {
+            let text = String(format: "2026-12-03T03:16:22.%03dZ", ms)
+            let d = Date(timeIntervalSince1970: 1_796_267_782 + Double(ms) / 1000)
+            #expect(AuditTime.utc(d) == text && AuditTime.utc(AuditTime.parseUTC(text)!) == text, "\(text)")
+        }
         // The hand-written form is exactly the printf one it replaced (the hashes depend on it),
         // every millisecond, and round-trips.
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
             let d = Date(timeIntervalSince1970: Double(Int64.random(in: -62_000_000_000...250_000_000_000, using: &rng)) / 1000 * 1000 + Double(Int.random(in: 0...999)) / 1000)
-            var ms = Int64((d.timeIntervalSince1970 * 1000).rounded(.down)); var secs = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
+            let us = Int64((d.timeIntervalSince1970 * 1_000_000).rounded())
+            var ms = us >= 0 ? us / 1000 : (us - 999) / 1000; var secs = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
             ms -= Int64(secs) * 1000
             var t = tm(); gmtime_r(&secs, &t)
             let printf = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(t.tm_year) + 1900, Int(t.tm_mon) + 1, Int(t.tm_mday), Int(t.tm_hour), Int(t.tm_min), Int(t.tm_sec), Int(ms))
