@@ -28,7 +28,6 @@ public final class AuditLog: @unchecked Sendable {
     /// acknowledgement is never still in flight when flush returns.
     private var acknowledging = false
     private var stopping = false
-    private var thread: Thread?
     private let onCommit: (@Sendable ([AuditEvent]) -> Void)?
 
     /// `onCommit` is called on the writer thread after each committed transaction, with the
@@ -40,9 +39,9 @@ public final class AuditLog: @unchecked Sendable {
         self.batchSize = batchSize
         self.retryInterval = retryInterval
         self.onCommit = onCommit
-        let t = Thread { [unowned self] in self.run() }
+        // Holds self until the writer ends (close), so a log dropped unclosed cannot be read freed.
+        let t = Thread { self.run() }
         t.name = "warden.audit-writer"
-        thread = t
         t.start()
     }
 

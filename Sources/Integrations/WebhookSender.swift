@@ -70,12 +70,14 @@ public final class WebhookSender: EventSink, @unchecked Sendable {
     let record: @Sendable (AuditEvent) -> Void
     private let condition = NSCondition()
     private var queue = Deque<AuditEvent>()
+    /// The event being tried, out of the queue: a full queue trims waiting events only, so
+    /// each event is counted once, delivered or dropped.
+    private var sending = false
     private var stopping = false
     private var failingSince: Date?
     private var droppedSinceFailure = 0
     private var delivered = 0
     private var dropped = 0
-    private var thread: Thread?
 
     /// The URL as logged: without a query or user info, which often carry a token.
     var shownURL: String {
@@ -90,12 +92,11 @@ public final class WebhookSender: EventSink, @unchecked Sendable {
     }
 
     public struct Counters: Sendable, Equatable { public var queued: Int; public var delivered: Int; public var dropped: Int; public var failing: Bool }
-    public var counters: Counters { condition.withLock { Counters(queued: queue.count, delivered: delivered, dropped: dropped, failing: failingSince != nil) } }
+    public var counters: Counters { condition.withLock { Counters(queued: queue.count + (sending ? 1 : 0), delivered: delivered, dropped: dropped, failing: failingSince != nil) } }
 
     public func start() {
-        let t = Thread { [unowned self] in self.run() }
+        let t = Thread { self.run() }  // holds self until the loop ends (stop), never past it
         t.name = "warden.webhook"
-        thread = t
         t.start()
     }
 
@@ -104,7 +105,8 @@ public final class WebhookSender: EventSink, @unchecked Sendable {
         guard !wanted.isEmpty else { return }
         condition.withLock {
             queue.append(contentsOf: wanted)
-            let over = queue.count - settings.queueLimit
+            // The one being tried counts toward the limit, and is never the one dropped.
+            let over = min(queue.count, queue.count + (sending ? 1 : 0) - settings.queueLimit)
             if over > 0 { queue.removeFirst(over); dropped += over; droppedSinceFailure += over }
             condition.broadcast()
         }
@@ -114,7 +116,7 @@ public final class WebhookSender: EventSink, @unchecked Sendable {
     public func stop(drain: TimeInterval = 2) {
         let until = Date().addingTimeInterval(drain)
         condition.withLock {
-            while !queue.isEmpty && failingSince == nil && Date() < until { _ = condition.wait(until: min(until, Date().addingTimeInterval(0.1))) }
+            while !(queue.isEmpty && !sending) && failingSince == nil && Date() < until { _ = condition.wait(until: min(until, Date().addingTimeInterval(0.1))) }
             stopping = true
             condition.broadcast()
         }
@@ -144,7 +146,8 @@ public final class WebhookSender: EventSink, @unchecked Sendable {
             condition.lock()
             while !stopping && queue.isEmpty { condition.wait() }
             if stopping { condition.unlock(); return }
-            let e = queue[0]
+            let e = queue.removeFirst()
+            sending = true
             condition.unlock()
             var delay = settings.retryDelay
             var done = false
@@ -170,11 +173,11 @@ public final class WebhookSender: EventSink, @unchecked Sendable {
                 let until = Date().addingTimeInterval(delay)
                 var stop = false
                 condition.withLock { while !stopping && Date() < until { _ = condition.wait(until: until) }; stop = stopping }
-                if stop { return }
+                if stop { condition.withLock { sending = false }; return }
                 delay = min(60, delay * 2)
             }
             condition.withLock {
-                if !queue.isEmpty && queue[0] == e { queue.removeFirst() }
+                sending = false
                 condition.broadcast()
             }
         }

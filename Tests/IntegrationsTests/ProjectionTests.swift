@@ -47,18 +47,6 @@ struct ProjectionTests {
         #expect(Self.topics.door("server room/#") == "warden/example_hq/door/server_room__")
     }
 
-    final class Recorded: @unchecked Sendable {
-        private let lock = NSLock()
-        private var events: [AuditEvent] = []
-        func add(_ e: AuditEvent) { lock.withLock { events.append(e) } }
-        var all: [AuditEvent] { lock.withLock { events } }
-    }
-
-    func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-        for _ in 0..<400 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(condition(), "\(what)")
-    }
-
     static func decision(_ seq: Int64) -> AuditEvent {
         var e = AuditEvent(kind: .decision, type: "access.granted", door: "lobby", personID: 7, result: "granted"); e.seq = seq; return e
     }

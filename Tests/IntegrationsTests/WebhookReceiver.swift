@@ -21,7 +21,7 @@ final class WebhookReceiver: @unchecked Sendable {
         fd = bound
         port = p
         guard listen(fd, 16) == 0 else { throw PrivateBrokerError("cannot listen on \(port)") }
-        let t = Thread { [unowned self] in self.serve() }
+        let t = Thread { self.serve() }  // holds self until the loop ends (stop), never past it
         t.start()
     }
 

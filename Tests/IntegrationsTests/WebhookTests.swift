@@ -10,7 +10,7 @@ import WardenCore
 @Suite(.serialized) struct WebhookTests {
     static let secret = Array("a shared secret of the site".utf8)
 
-    func sender(_ url: String, _ recorded: MQTTBrokerTests.Recorded, configure: (inout WebhookSettings) -> Void = { _ in }) -> WebhookSender {
+    func sender(_ url: String, _ recorded: Recorded, configure: (inout WebhookSettings) -> Void = { _ in }) -> WebhookSender {
         var s = WebhookSettings(url: url, secret: Self.secret, site: "Example HQ", retryDelay: 0.05)
         configure(&s)
         let w = WebhookSender(settings: s, record: { recorded.add($0) })
@@ -18,15 +18,10 @@ import WardenCore
         return w
     }
 
-    func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-        for _ in 0..<1200 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(condition(), "\(what) did not happen within 60 s")
-    }
-
     @Test func deliveriesAreSignedAndInOrderAndAdminChangesStayHome() async throws {
         let receiver = try WebhookReceiver()
         defer { receiver.close() }
-        let w = sender(receiver.url, MQTTBrokerTests.Recorded())
+        let w = sender(receiver.url, Recorded())
         var admin = AuditEvent.admin("admin.enroll", operator: "ana", subject: "person:7"); admin.seq = 1
         w.accept([admin] + (2...4).map { MQTTBrokerTests.granted(seq: Int64($0)) })
         try await waitFor("three deliveries") { receiver.requests.count == 3 }
@@ -48,7 +43,7 @@ import WardenCore
     @Test func aFailingReceiverIsRetriedWithBackOffAndTheRecoveryRecorded() async throws {
         let receiver = try WebhookReceiver(statuses: [503, 500, 200])
         defer { receiver.close() }
-        let recorded = MQTTBrokerTests.Recorded()
+        let recorded = Recorded()
         let w = sender(receiver.url, recorded)
         w.accept([MQTTBrokerTests.granted(seq: 10)])
         try await waitFor("the recovery") { recorded.count("integration.webhook_restored") == 1 }
@@ -66,7 +61,7 @@ import WardenCore
     @Test func aRefusalIsFinalAndAnUnreachableReceiverCostsCountedEventsOnly() async throws {
         let receiver = try WebhookReceiver(statuses: [400])
         defer { receiver.close() }
-        let recorded = MQTTBrokerTests.Recorded()
+        let recorded = Recorded()
         let w = sender(receiver.url, recorded)
         w.accept([MQTTBrokerTests.granted(seq: 20), MQTTBrokerTests.granted(seq: 21)])
         try await waitFor("the second delivered") { w.counters.delivered == 1 }
@@ -75,7 +70,7 @@ import WardenCore
         w.stop()
 
         // Nobody listening: each event tried `attempts` times, the queue never past its limit.
-        let deadRecorded = MQTTBrokerTests.Recorded()
+        let deadRecorded = Recorded()
         // A port held bound but not listening: refused at once, and no other test's server
         // can take it meanwhile (a free port, released, was taken by one and answered nothing).
         let closed = try LoopbackPort.bound()
