@@ -127,7 +127,7 @@ let package = Package(
         // Integrations: the site's events over MQTT (Home Assistant discovery) and webhooks,
         // from the committed audit log; never in the doors' way.
         .target(name: "Integrations", dependencies: [
-            "Audit", "WardenCore", "CMosquitto", "HTTPClient",
+            "Audit", "Policy", "WardenCore", "CMosquitto", "HTTPClient",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
@@ -176,7 +176,7 @@ let package = Package(
         .testTarget(name: "FleetTests", dependencies: ["FleetProtocol", "FleetServer", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
-        .testTarget(name: "IntegrationsTests", dependencies: ["Integrations", "Audit", "WardenCore"]),
+        .testTarget(name: "IntegrationsTests", dependencies: ["Integrations", "Audit", "Policy", "WardenCore"]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],

@@ -3,6 +3,7 @@ import Capture
 import DoorIO
 import FaceKit
 import Foundation
+import Integrations
 import Matching
 import Policy
 import PresentationAttack
@@ -517,6 +518,46 @@ final class DoorController {
                       + (note.map { " (\($0))" } ?? "") + (decision.map { " (rule \($0.rule))" } ?? ""))
         for r in reports { handle(r) }
         return allow
+    }
+
+    // MARK: Remote commands
+
+    /// A remote command that passed the broker-side checks, decided by the policy engine:
+    /// a release pulses the strike as a grant does (an access decision, audited as one,
+    /// with the `remote` factor and who asked); a lockdown or its clearing changes the
+    /// door's mode (an admin event). Refusals are audited the same way, never acted on.
+    func remote(_ command: RemoteCommand) {
+        guard let door else { return }
+        let request = RemoteRequest(door: id, time: now, action: command.action, requester: command.requestedBy)
+        let d = site.engine.decide(request, state: site.state)
+        site.state.apply(d.changes)
+        let origin = ["channel": "mqtt", "topic": command.topic, "requested_by": command.requestedBy]
+        let who = "mqtt:\(command.requestedBy)"
+        let why = d.explanation.last ?? ""
+        switch command.action {
+        case .release:
+            var reports: [DoorReport] = []
+            if d.allow, case .release(let seconds) = d.action { reports = driver.grant(strikeTime: seconds) }
+            site.record(AuditEvent(at: now, kind: .decision, type: d.allow ? "access.granted" : "access.denied", door: id, zone: door.into,
+                                   result: d.allow ? "granted" : "denied",
+                                   factors: [FactorResult(factor: Factor.remote.rawValue, ok: d.allow, detail: command.requestedBy)],
+                                   rule: d.rule, reasons: d.reasons.map(\.rawValue), doorAction: d.action.summary, operator: who,
+                                   detail: origin.merging(["note": why]) { a, _ in a }, siteTimeZone: site.policy.timeZone))
+            site.timeline(id, "\(d.allow ? "GRANTED" : "DENIED") remote release requested by \(command.requestedBy) over MQTT: "
+                              + d.reasons.map(\.rawValue).joined(separator: ", ") + " (rule \(d.rule))")
+            for r in reports { handle(r) }
+        case .lockdown, .clearLockdown:
+            let type = !d.allow ? "admin.remote_command_refused" : command.action == .lockdown ? "admin.door_lockdown" : "admin.door_lockdown_cleared"
+            site.record(AuditEvent(at: now, kind: .admin, type: type, door: id, zone: door.into, result: d.allow ? "done" : "refused",
+                                   rule: d.rule, reasons: d.reasons.map(\.rawValue), operator: who,
+                                   detail: origin.merging(["command": command.action.rawValue, "note": why]) { a, _ in a }, siteTimeZone: site.policy.timeZone))
+            site.timeline(id, (d.allow ? (command.action == .lockdown ? "LOCKDOWN" : "lockdown cleared") : "REFUSED remote \(command.action.rawValue)")
+                              + " (requested by \(command.requestedBy) over MQTT): \(why)")
+            if d.allow && !d.changes.isEmpty {
+                syncMode()
+                site.doorModesChanged()
+            }
+        }
     }
 
     private func noteFailure() {

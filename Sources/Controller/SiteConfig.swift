@@ -67,7 +67,7 @@ public struct SiteConfig: Sendable {
         struct MQTT: Decodable {
             struct TLS: Decodable { var ca_file: String; var cert_file: String?; var key_file: String? }
             struct Discovery: Decodable { var enabled: Bool?; var prefix: String? }
-            struct Commands: Decodable { var enabled: Bool? }
+            struct Commands: Decodable { var enabled: Bool?; var doors: [String]? }
             var host: String; var port: Int?; var `protocol`: String?; var client_id: String?; var username: String?; var password_file: String?
             var tls: TLS?; var topic_prefix: String?; var site: String?; var person: String?; var discovery: Discovery?; var queue: Int?
             var keepalive: Int?; var commands: Commands?
@@ -142,6 +142,7 @@ public struct SiteConfig: Sendable {
         for s in sims where s.contact != nil && !["open", "closed"].contains(s.contact!) { problems.append("simulate: contact must be open or closed") }
         if !sims.isEmpty && gpio == .gpiod { problems.append("simulate needs gpio: simulated") }
         let mqtt = f.mqtt.flatMap { Self.mqtt($0, resolve: resolve, problems: &problems) }
+        for d in (mqtt?.commands.doors ?? []).sorted() where doors[d] == nil { problems.append("mqtt.commands.doors: '\(d)' is not a door of this site file") }
         let webhooks = (f.webhooks ?? []).enumerated().compactMap { Self.webhook($0.element, index: $0.offset, resolve: resolve, problems: &problems) }
         if !problems.isEmpty {
             throw SiteConfigError(problems: problems.map { "\(path): \($0)" }, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap))
@@ -210,9 +211,18 @@ public struct SiteConfig: Sendable {
         if let d = m.discovery { out.discovery = d.enabled ?? true; if let p = d.prefix { out.discoveryPrefix = p } }
         if let q = m.queue { out.queueLimit = q }
         if let k = m.keepalive { out.keepAlive = k }
-        if m.commands?.enabled == true {
-            problems.append("mqtt.commands.enabled: remote release and lockdown over MQTT are not available in this version; "
-                            + "commands are refused and logged (docs/integrations.md)")
+        if let c = m.commands, c.enabled == true {
+            // Only over TLS, only from a broker that authenticates Warden (and so, with its
+            // ACL, who may publish to the command topics), only for doors listed by name.
+            if out.tls == nil { problems.append("mqtt.commands.enabled needs mqtt.tls: remote commands are taken only over TLS") }
+            if out.password == nil && out.tls?.certFile == nil {
+                problems.append("mqtt.commands.enabled needs broker authentication: mqtt.username with mqtt.password_file, or mqtt.tls.cert_file and key_file")
+            }
+            let doors = c.doors ?? []
+            if doors.isEmpty { problems.append("mqtt.commands.enabled needs mqtt.commands.doors: the doors whose command topics are acted on") }
+            out.commands = .init(enabled: true, doors: Set(doors))
+        } else if m.commands?.doors?.isEmpty == false {
+            problems.append("mqtt.commands.doors is set but mqtt.commands.enabled is not true: commands stay refused")
         }
         return out
     }

@@ -3,6 +3,7 @@ import Capture
 import DoorIO
 import FaceKit
 import Foundation
+import Integrations
 import Matching
 import Policy
 import PresentationAttack
@@ -171,6 +172,76 @@ public final class SiteController {
     }
 
     public func doorState(_ id: String) -> DoorStateMachine? { doors.first { $0.id == id }?.driver.machine }
+
+    // MARK: Remote commands and the operators' door modes
+
+    /// Where the operators' door modes are kept across restarts (set by `warden run`).
+    public var doorModeFile: DoorModeFile?
+
+    /// A remote command that passed the broker-side checks: the door's controller has the
+    /// policy engine decide it. A door that is not running here is refused, and recorded.
+    public func remote(_ command: RemoteCommand) {
+        guard let d = doors.first(where: { $0.id == command.door }) else {
+            record(AuditEvent(at: clock.now, kind: .admin, type: "admin.remote_command_refused", door: command.door, result: "refused",
+                              operator: "mqtt:\(command.requestedBy)",
+                              detail: ["channel": "mqtt", "topic": command.topic, "command": command.action.rawValue, "requested_by": command.requestedBy,
+                                       "note": "door \(command.door) is out of service on this controller"], siteTimeZone: policy.timeZone))
+            timeline(command.door, "REFUSED remote \(command.action.rawValue): the door is out of service here")
+            return
+        }
+        d.remote(command)
+    }
+
+    /// The modes changed by an operator: kept on disk. A failed write keeps the mode in
+    /// force here and says so: the next restart would not know of it.
+    func doorModesChanged() {
+        guard let file = doorModeFile else { return }
+        do { try file.write(state.doorModes) } catch {
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.state_write_failed",
+                              detail: ["file": file.path, "reason": "\(error)",
+                                       "effect": "the door modes stay in force now; a restart before the next successful write would not restore them"],
+                              siteTimeZone: policy.timeZone))
+            timeline("site", "ALARM cannot keep the door modes in \(file.path): \(error)")
+        }
+    }
+
+    /// At start: the lockdowns in force when the controller stopped. An unreadable file
+    /// cannot say which doors were locked down, so every door that accepts a remote
+    /// lockdown starts locked down, until an operator clears it.
+    public func restoreDoorModes(from file: DoorModeFile) {
+        doorModeFile = file
+        let modes: [String: DoorMode]
+        do { modes = try file.read() } catch {
+            let doors = policy.doors.values.filter(\.remote.lockdown).map(\.id).sorted()
+            for id in doors { state.doorModes[id] = .locked }
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.state_unreadable",
+                              detail: ["file": file.path, "reason": error.description,
+                                       "effect": doors.isEmpty ? "no door accepts a remote lockdown; none was locked down"
+                                           : "locked down until cleared: \(doors.joined(separator: ", "))"], siteTimeZone: policy.timeZone))
+            timeline("site", "ALARM the door-mode file cannot be read (\(error)); " + (doors.isEmpty ? "no door accepts a remote lockdown" : "locked down until cleared: \(doors.joined(separator: ", "))"))
+            return
+        }
+        for (id, mode) in modes.sorted(by: { $0.key < $1.key }) where policy.doors[id] != nil {
+            state.doorModes[id] = mode
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.door_mode_restored", door: id, detail: ["mode": mode.rawValue, "file": file.path],
+                              siteTimeZone: policy.timeZone))
+            timeline(id, "door mode \(mode.rawValue) restored from before the restart")
+        }
+    }
+}
+
+/// Remote commands on their way from the broker's thread to the door loop: bounded, so a
+/// flood waits nowhere but is refused at the broker side.
+public final class RemoteCommandInbox: @unchecked Sendable {
+    public static let capacity = 16
+    private let lock = NSLock()
+    private var waiting: [RemoteCommand] = []
+    public init() {}
+    /// False: full; the command is refused (and recorded) by the caller.
+    public func offer(_ c: RemoteCommand) -> Bool {
+        lock.withLock { guard waiting.count < Self.capacity else { return false }; waiting.append(c); return true }
+    }
+    public func take() -> [RemoteCommand] { lock.withLock { defer { waiting.removeAll() }; return waiting } }
 }
 
 /// What `warden status` shows.

@@ -42,7 +42,7 @@ indirect enum SiteFileSchema: Sendable {
         "discovery": .fields(["enabled": .bool, "prefix": .string]),
         "queue": .number(10...1_000_000, integer: true, unit: "messages"),
         "keepalive": .number(5...3600, integer: true, unit: "seconds"),
-        "commands": .fields(["enabled": .bool]),
+        "commands": .fields(["enabled": .bool, "doors": .list(.string)]),
     ])
     static let webhook = SiteFileSchema.fields([
         "url": .string, "secret_file": .string, "ca_file": .string, "events": .list(.string), "person": .string,

@@ -36,7 +36,7 @@ public final class EmbeddedMQTT: MQTTConnection, @unchecked Sendable {
     public func connect() { lock.withLock { up = true }; emit(.connected) }
     public func drop(_ why: String = "connection lost") { lock.withLock { up = false }; emit(.disconnected(why)) }
     public func acknowledge(_ n: Int = 1) { for _ in 0..<n { emit(.acknowledged) } }
-    public func deliver(topic: String, _ text: String) { emit(.message(topic: topic, payload: Array(text.utf8))) }
+    public func deliver(topic: String, _ text: String, retained: Bool = false) { emit(.message(topic: topic, payload: Array(text.utf8), retained: retained)) }
 
     public var published: [MQTTMessage] { lock.withLock { sent } }
     public var subscribed: [String] { lock.withLock { subscriptions } }

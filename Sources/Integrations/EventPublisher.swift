@@ -46,7 +46,11 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     private var published = 0
     private var lostAt: Date?
     private var lastRefusal: [String: (at: Date, suppressed: Int)] = [:]
-    private var thread: Thread?
+    /// Command topic level → door id (a level two door ids share maps to nobody).
+    private let commandDoors: [String: String]
+    /// Where accepted commands go (the controller's inbox); false: it has no room. Set
+    /// before `start`.
+    public var onCommand: (@Sendable (RemoteCommand) -> Bool)?
 
     /// `doors`: the site's doors (id and name), for the retained state and discovery.
     /// `record`: where the publisher's own events go (the audit log).
@@ -58,6 +62,9 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
         let topics = TopicScheme(prefix: settings.topicPrefix, site: settings.site)
         self.topics = topics
         projection = EventProjection(topics: topics, site: settings.site, person: settings.person, doors: doors.map(\.id))
+        var levels: [String: String?] = [:]
+        for d in doors { let l = MQTTSettings.topicLevel(d.id); levels[l] = levels[l] == nil ? .some(d.id) : .some(nil) }
+        commandDoors = levels.compactMapValues { $0 }
         discovery = settings.discovery ? HomeAssistantDiscovery(prefix: settings.discoveryPrefix, topics: topics, site: settings.site, version: version).messages(for: doors) : []
     }
 
@@ -67,9 +74,8 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
     public var counters: Counters { condition.withLock { Counters(connected: connected, queued: preamble.count + queue.count, published: published, dropped: droppedTotal) } }
 
     public func start() throws(IntegrationError) {
-        let t = Thread { [unowned self] in self.run() }
+        let t = Thread { self.run() }  // holds self until the loop ends (stop), never past it
         t.name = "warden.mqtt-publisher"
-        thread = t
         t.start()
         try connection.start(will: MQTTMessage(topic: topics.status, text: "offline", retain: true)) { [weak self] e in self?.handle(e) }
     }
@@ -134,16 +140,45 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
             if first { record(AuditEvent(kind: .system, type: "integration.mqtt_lost", detail: ["broker": "\(settings.host):\(settings.port)", "reason": why])) }
         case .acknowledged:
             condition.withLock { inFlight = max(0, inFlight - 1); if senderWaiting { condition.broadcast() } }
-        case .message(let topic, let payload):
-            refuseCommand(topic: topic, payload: payload)
+        case .message(let topic, let payload, let retained):
+            takeCommand(topic: topic, payload: payload, retained: retained)
         }
     }
 
-    /// Remote commands are off: every one is refused and recorded, never acted on (at most
-    /// one record per door every `refusalInterval`, with how many were not recorded).
-    private func refuseCommand(topic: String, payload: [UInt8]) {
+    /// The broker-side checks of a command, in order: commands enabled, not a retained
+    /// copy, a door of this site, a door listed in `mqtt.commands.doors`, a payload Warden
+    /// understands, room in the controller's inbox. What passes goes to the controller,
+    /// where the policy engine decides; what does not is refused and recorded.
+    private func takeCommand(topic: String, payload: [UInt8], retained: Bool) {
         let prefix = topics.base + "/door/"
-        let door = topic.hasPrefix(prefix) ? String(topic.dropFirst(prefix.count).split(separator: "/").first ?? "?") : "?"
+        let levels = topic.hasPrefix(prefix) ? topic.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false) : []
+        let level = levels.count == 2 && levels[1] == "command" ? String(levels[0]) : nil
+        let door = level.flatMap { commandDoors[$0] }
+        // Unknown doors share one record key, so made-up topics cannot grow the refusal table.
+        let label = door ?? "?"
+        guard settings.commands.enabled else {
+            return refuseCommand(door: label, topic: topic, payload: payload, "remote commands are not enabled on this controller; nothing was done")
+        }
+        // The broker stores a retained message and hands it to every new subscriber: acted
+        // on, it would release the door again at each reconnect.
+        guard !retained else { return refuseCommand(door: label, topic: topic, payload: payload, "a retained command is refused: it would act again on every reconnect") }
+        guard let door else { return refuseCommand(door: label, topic: topic, payload: payload, "no door of this site has this command topic") }
+        guard settings.commands.doors.contains(door) else {
+            return refuseCommand(door: door, topic: topic, payload: payload, "this door's command topic is not listed in mqtt.commands.doors; nothing was done")
+        }
+        switch RemoteCommandPayload.parse(payload) {
+        case .failure(let why): refuseCommand(door: door, topic: topic, payload: payload, "\(why); nothing was done")
+        case .success(let c):
+            let command = RemoteCommand(door: door, action: c.action, requestedBy: c.requestedBy ?? "unnamed client", topic: topic)
+            guard let onCommand, onCommand(command) else {
+                return refuseCommand(door: door, topic: topic, payload: payload, "too many commands are waiting at this controller; nothing was done")
+            }
+        }
+    }
+
+    /// A refused command is recorded, never acted on (at most one record per door every
+    /// `refusalInterval`, with how many were not recorded).
+    private func refuseCommand(door: String, topic: String, payload: [UInt8], _ reason: String) {
         let now = Date()
         let suppressed: Int? = condition.withLock {
             if let last = lastRefusal[door], now.timeIntervalSince(last.at) < Self.refusalInterval {
@@ -155,10 +190,10 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
             return s
         }
         guard let suppressed else { return }
-        let shown = String(String(decoding: payload.prefix(64), as: UTF8.self).unicodeScalars.map { $0.value >= 0x20 && $0.value < 0x7f ? Character($0) : "?" })
+        let shown = RemoteCommandPayload.printable(String(decoding: payload.prefix(64), as: UTF8.self))
         record(AuditEvent(kind: .system, type: "integration.command_refused", door: door,
-                          detail: ["topic": String(topic.prefix(200)), "payload": shown, "not_recorded_before": String(suppressed),
-                                   "reason": "remote commands are not enabled on this controller; nothing was done"]))
+                          detail: ["topic": RemoteCommandPayload.printable(String(topic.prefix(200))), "payload": shown,
+                                   "not_recorded_before": String(suppressed), "reason": reason]))
     }
 
     private func run() {

@@ -6,7 +6,8 @@ public enum MQTTConnectionEvent: Sendable, Equatable {
     case connected
     /// The link is down (or was refused); it is tried again by itself.
     case disconnected(String)
-    case message(topic: String, payload: [UInt8])
+    /// A message on a subscribed topic; `retained`: the broker's stored copy, not one just sent.
+    case message(topic: String, payload: [UInt8], retained: Bool)
     /// The broker acknowledged a message handed over by `publish`.
     case acknowledged
 }
@@ -46,7 +47,6 @@ public final class MosquittoConnection: MQTTConnection, @unchecked Sendable {
     private var mosq: OpaquePointer?
     private var running = false
     private var connected = false
-    private var thread: Thread?
     private var events: (@Sendable (MQTTConnectionEvent) -> Void)?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -85,15 +85,14 @@ public final class MosquittoConnection: MQTTConnection, @unchecked Sendable {
             guard let obj, let msg, let topic = msg.pointee.topic else { return }
             let me = Unmanaged<MosquittoConnection>.fromOpaque(obj).takeUnretainedValue()
             let bytes = msg.pointee.payload.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: Int(msg.pointee.payloadlen))) } ?? []
-            me.events?(.message(topic: String(cString: topic), payload: bytes))
+            me.events?(.message(topic: String(cString: topic), payload: bytes, retained: msg.pointee.retain))
         }
         mosquitto_publish_callback_set(m) { _, obj, _ in
             Unmanaged<MosquittoConnection>.fromOpaque(obj!).takeUnretainedValue().events?(.acknowledged)
         }
         running = true
-        let t = Thread { [unowned self] in self.loop() }
+        let t = Thread { self.loop() }  // holds self until the loop ends (stop), never past it
         t.name = "warden.mqtt"
-        thread = t
         t.start()
     }
 

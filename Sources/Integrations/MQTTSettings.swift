@@ -35,6 +35,18 @@ public struct MQTTSettings: Sendable, Equatable {
     /// Messages held while the broker is away; the oldest are dropped (and counted) past it.
     public var queueLimit: Int
     public var keepAlive: Int
+    /// Remote commands from the broker: off unless the site file turns them on.
+    public var commands: Commands = .off
+
+    /// `mqtt.commands`: remote release and lockdown, only for the listed doors' command
+    /// topics, each then checked by the policy engine (the door's `remote:`) and audited.
+    public struct Commands: Sendable, Equatable {
+        public var enabled: Bool
+        /// Door ids whose command topics are acted on; a command on any other is refused.
+        public var doors: Set<String>
+        public init(enabled: Bool, doors: Set<String>) { self.enabled = enabled; self.doors = doors }
+        public static let off = Commands(enabled: false, doors: [])
+    }
 
     public init(host: String, port: Int = 1883, protocolVersion: ProtocolVersion = .v311, clientID: String = "warden", username: String? = nil,
                 password: String? = nil, tls: TLS? = nil, topicPrefix: String = "warden", site: String, person: PersonField = .id,

@@ -104,8 +104,10 @@ public final class PrivateBroker: @unchecked Sendable {
         Subscriber(try ChildProcess.start(["/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", String(port), "-t", topic, "-t", "$SYS/broker/version", "-v"]))
     }
 
-    public func publish(_ topic: String, _ text: String) throws {
-        let r = try ChildProcess.run(["/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", String(port), "-t", topic, "-m", text])
+    /// With mosquitto_pub: `user` to log in, `caFile` for a TLS listener, `retain` as the broker's stored copy.
+    public func publish(_ topic: String, _ text: String, user: (String, String)? = nil, caFile: String? = nil, retain: Bool = false) throws {
+        let r = try ChildProcess.run(["/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", String(port), "-t", topic, "-m", text]
+                                     + (user.map { ["-u", $0.0, "-P", $0.1] } ?? []) + (caFile.map { ["--cafile", $0] } ?? []) + (retain ? ["-r"] : []))
         guard r.status == 0 else { throw PrivateBrokerError("mosquitto_pub: \(r.stderr)") }
     }
 
@@ -116,6 +118,34 @@ public final class PrivateBroker: @unchecked Sendable {
         a.sin_family = sa_family_t(AF_INET); a.sin_port = in_port_t(UInt16(port).bigEndian); a.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
+}
+
+/// A throw-away CA with a broker certificate for 127.0.0.1 and a client certificate, made
+/// with the openssl command line: the tests' TLS brokers.
+public struct ThrowawayCertificates: Sendable {
+    public let dir: String
+    public var ca: String { dir + "/ca.pem" }
+    public var server: (cert: String, key: String) { (dir + "/server.pem", dir + "/server.key") }
+    public var client: (cert: String, key: String) { (dir + "/client.pem", dir + "/client.key") }
+
+    public init() throws {
+        dir = NSTemporaryDirectory() + "warden-certs-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func openssl(_ args: [String]) throws {
+            let r = try ChildProcess.run(["/usr/bin/openssl"] + args)
+            guard r.status == 0 else { throw PrivateBrokerError("openssl \(args.first ?? ""): \(r.stderr)") }
+        }
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=Test MQTT CA",
+                     "-keyout", dir + "/ca.key", "-out", ca])
+        for (name, cn, ext) in [("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "warden-door-1", "extendedKeyUsage=clientAuth")] {
+            try "\(ext)\n".write(toFile: dir + "/\(name).ext", atomically: true, encoding: .utf8)
+            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=\(cn)", "-keyout", dir + "/\(name).key", "-out", dir + "/\(name).csr"])
+            try openssl(["x509", "-req", "-in", dir + "/\(name).csr", "-CA", ca, "-CAkey", dir + "/ca.key", "-CAcreateserial", "-days", "2",
+                         "-extfile", dir + "/\(name).ext", "-out", dir + "/\(name).pem"])
+        }
+    }
+
+    public func destroy() { try? FileManager.default.removeItem(atPath: dir) }
 }
 
 public struct PrivateBrokerError: Error, CustomStringConvertible, Sendable { public let description: String; public init(_ d: String) { description = d } }

@@ -34,6 +34,13 @@ public struct Reason: RawRepresentable, Hashable, Sendable, Codable, CustomStrin
     public static let livenessUnsure = Reason(rawValue: "liveness_unsure")
     /// Liveness is required and no PAD model is installed: the face factor is out of service.
     public static let livenessUnavailable = Reason(rawValue: "liveness_unavailable")
+    /// A remote command the door's policy does not accept (`remote:` in the door).
+    public static let remoteNotAllowed = Reason(rawValue: "remote_not_allowed")
+    /// A remote release outside the door's `remote.schedule`.
+    public static let remoteOutsideSchedule = Reason(rawValue: "remote_outside_schedule")
+    public static let remoteRelease = Reason(rawValue: "remote_release")
+    public static let remoteLockdown = Reason(rawValue: "remote_lockdown")
+    public static let remoteLockdownCleared = Reason(rawValue: "remote_lockdown_cleared")
     public static func factorMissing(_ f: Factor) -> Reason { Reason(rawValue: "factor_missing:\(f.rawValue)") }
 }
 
@@ -125,6 +132,7 @@ public struct SiteState: Sendable, Equatable {
             case .addPending(let door, let auth): pending[door, default: []].append(auth)
             case .clearPending(let door, let kind): pending[door]?.removeAll { $0.kind == kind }
             case .firstPersonArrived(let door, let date): firstPersonArrived[door] = date
+            case .doorMode(let door, let mode): if mode == .normal { doorModes[door] = nil } else { doorModes[door] = mode }
             }
         }
     }
@@ -135,6 +143,28 @@ public enum StateChange: Sendable, Equatable {
     case addPending(door: String, SiteState.PendingAuth)
     case clearPending(door: String, kind: String)
     case firstPersonArrived(door: String, localDate: String)
+    /// An operator's mode for the door (a remote lockdown; `.normal` clears it).
+    case doorMode(door: String, DoorMode)
+}
+
+/// A command from off the door: who asked, over what, for which door.
+public struct RemoteRequest: Sendable, Equatable {
+    public enum Action: String, Sendable, Equatable, CaseIterable {
+        /// Pulse the strike, as a grant would.
+        case release
+        /// Hold the door in lockdown (only the highest threat level's groups pass).
+        case lockdown
+        /// End a remote lockdown: the door back to its normal mode.
+        case clearLockdown = "clear_lockdown"
+    }
+    public var door: String
+    public var time: Date
+    public var action: Action
+    /// Who the sender says it is (the broker's ACL is what authenticates who may send).
+    public var requester: String
+    public init(door: String, time: Date, action: Action, requester: String) {
+        self.door = door; self.time = time; self.action = action; self.requester = requester
+    }
 }
 
 public enum DoorAction: Sendable, Equatable {

@@ -41,6 +41,22 @@ public struct PolicyEngine: Sendable {
             return Decision(allow: true, reasons: [.scheduledUnlock], rule: "door-mode:unlocked", action: .alreadyReleased, explanation: why, changes: [])
         }
 
+        // A remote release (an MQTT command) stands for no person: the door's `remote`
+        // decides, after the modes above (a lockdown or a threat level refuses it).
+        if req.succeeded.contains(.remote) {
+            guard req.person == nil, req.badge == .none, req.succeeded == [.remote] else {
+                return deny([.remoteNotAllowed], rule: "door:\(door.id):remote", "a remote release is a request of its own, never combined with a person's factors")
+            }
+            guard door.remote.release else {
+                return deny([.remoteNotAllowed], rule: "door:\(door.id):remote", "door \(door.id) does not accept a remote release (its policy has no remote: release: true)")
+            }
+            if let s = door.remote.schedule, !scheduleActive(s, req.time) {
+                return deny([.remoteOutsideSchedule], rule: "door:\(door.id):remote", "door \(door.id) accepts a remote release only during \(s)")
+            }
+            why.append("ALLOW: remote release" + (door.remote.schedule.map { " (during \($0))" } ?? ""))
+            return Decision(allow: true, reasons: [.remoteRelease], rule: "remote:\(door.id)", action: .release(seconds: door.strikeTime), explanation: why, changes: [])
+        }
+
         // 2. Identity and credential.
         if req.badge == .revoked { return deny([.badgeRevoked], rule: "credential", "the badge is revoked") }
         // A face that failed presentation-attack detection is never granted, whatever it
@@ -149,6 +165,34 @@ public struct PolicyEngine: Sendable {
         }
         why.append("ALLOW")
         return Decision(allow: true, reasons: reasons, rule: "grant:\(grant.id)", action: .release(seconds: door.strikeTime), explanation: why, changes: changes)
+    }
+
+    /// A remote command. A release is an access request with the `remote` factor alone, so
+    /// every mode check of `decide` applies to it; a lockdown or its clearing changes the
+    /// door's mode, where the door's `remote.lockdown` allows it.
+    public func decide(_ remote: RemoteRequest, state: SiteState) -> Decision {
+        if remote.action == .release {
+            return decide(AccessRequest(door: remote.door, time: remote.time, person: nil, succeeded: [.remote]), state: state)
+        }
+        var why = ["remote \(remote.action.rawValue) requested by \(remote.requester)"]
+        func deny(_ reason: Reason, _ note: String) -> Decision {
+            why.append("DENY: " + note)
+            return Decision(allow: false, reasons: [reason], rule: "door:\(remote.door):remote", action: .stayLocked, explanation: why, changes: [])
+        }
+        guard let door = policy.doors[remote.door] else { return deny(.unknownDoor, "no door '\(remote.door)' in the policy") }
+        guard door.remote.lockdown else {
+            return deny(.remoteNotAllowed, "door \(door.id) does not accept a remote lockdown (its policy has no remote: lockdown: true)")
+        }
+        let lock = remote.action == .lockdown
+        let current = state.doorModes[door.id] ?? .normal
+        why.append("door mode was \(current.rawValue)")
+        if !lock && current != .locked {
+            why.append("ALLOW: not locked down; nothing to clear")
+            return Decision(allow: true, reasons: [.remoteLockdownCleared], rule: "remote:\(door.id)", action: .stayLocked, explanation: why, changes: [])
+        }
+        why.append(lock ? "ALLOW: door locked down" : "ALLOW: lockdown cleared")
+        return Decision(allow: true, reasons: [lock ? .remoteLockdown : .remoteLockdownCleared], rule: "remote:\(door.id)", action: .stayLocked,
+                        explanation: why, changes: [.doorMode(door: door.id, lock ? .locked : .normal)])
     }
 
     /// The door's mode now: fire alarm for fail-safe doors, an operator override, a

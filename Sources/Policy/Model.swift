@@ -108,7 +108,25 @@ public enum FactorRequirement: String, Sendable, Equatable, CaseIterable {
     }
 }
 
-public enum Factor: String, Sendable, Hashable, CaseIterable, Codable { case face, badge, pin }
+/// `remote`: an operator's or an integration's request from off the door (an MQTT command),
+/// accepted only where the door's `remote` says so; never part of a person's factors.
+public enum Factor: String, Sendable, Hashable, CaseIterable, Codable { case face, badge, pin, remote }
+
+/// What a door accepts from off the door (remote commands over MQTT), each checked by the
+/// policy engine as a `remote` factor. Nothing, by default.
+public struct RemoteAccess: Sendable, Equatable {
+    /// A remote release pulses the strike for the door's strike time.
+    public var release: Bool
+    /// A remote lockdown, and its clearing.
+    public var lockdown: Bool
+    /// Remote release only while this schedule is active (any time, if nil). Lockdown is
+    /// never limited by a schedule: locking a door is always allowed where it is allowed.
+    public var schedule: String?
+    public init(release: Bool = false, lockdown: Bool = false, schedule: String? = nil) {
+        self.release = release; self.lockdown = lockdown; self.schedule = schedule
+    }
+    public static let none = RemoteAccess()
+}
 
 public enum FailMode: String, Sendable, Equatable { case secure, safe }
 
@@ -148,16 +166,19 @@ public struct Door: Sendable, Equatable {
     public var liveness: LivenessRequirement?
     /// Liveness overrides by schedule, first match wins.
     public var livenessSchedule: [(schedule: String, liveness: LivenessRequirement)]
+    /// What this door accepts from remote commands (nothing, by default).
+    public var remote: RemoteAccess
 
     public init(id: String, name: String? = nil, into: String, from: String? = nil, hardware: [String: String] = [:],
                 strikeTime: TimeInterval = 5, heldOpenTime: TimeInterval = 30, factors: FactorRequirement,
                 factorSchedule: [(schedule: String, factors: FactorRequirement)] = [], unlockSchedule: String? = nil,
                 firstPersonIn: Bool = false, failMode: FailMode = .secure, cameraFallback: CameraFallback = .deny,
-                liveness: LivenessRequirement? = nil, livenessSchedule: [(schedule: String, liveness: LivenessRequirement)] = []) {
+                liveness: LivenessRequirement? = nil, livenessSchedule: [(schedule: String, liveness: LivenessRequirement)] = [],
+                remote: RemoteAccess = .none) {
         self.id = id; self.name = name ?? id; self.into = into; self.from = from; self.hardware = hardware
         self.strikeTime = strikeTime; self.heldOpenTime = heldOpenTime; self.factors = factors; self.factorSchedule = factorSchedule
         self.unlockSchedule = unlockSchedule; self.firstPersonIn = firstPersonIn; self.failMode = failMode; self.cameraFallback = cameraFallback
-        self.liveness = liveness; self.livenessSchedule = livenessSchedule
+        self.liveness = liveness; self.livenessSchedule = livenessSchedule; self.remote = remote
     }
 
     public static func == (a: Door, b: Door) -> Bool {
@@ -165,7 +186,7 @@ public struct Door: Sendable, Equatable {
             && a.strikeTime == b.strikeTime && a.heldOpenTime == b.heldOpenTime && a.factors == b.factors
             && a.factorSchedule.map { "\($0.schedule)=\($0.factors.rawValue)" } == b.factorSchedule.map { "\($0.schedule)=\($0.factors.rawValue)" }
             && a.unlockSchedule == b.unlockSchedule && a.firstPersonIn == b.firstPersonIn && a.failMode == b.failMode
-            && a.cameraFallback == b.cameraFallback && a.liveness == b.liveness
+            && a.cameraFallback == b.cameraFallback && a.liveness == b.liveness && a.remote == b.remote
             && a.livenessSchedule.map { "\($0.schedule)=\($0.liveness.rawValue)" } == b.livenessSchedule.map { "\($0.schedule)=\($0.liveness.rawValue)" }
     }
 }

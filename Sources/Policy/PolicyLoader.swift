@@ -283,7 +283,7 @@ struct Reader {
 
     mutating func door(_ node: Node) {
         let keys: Set<String> = ["id", "name", "into", "from", "hardware", "strike_time", "held_open_time", "factors", "factor_schedule",
-                                 "unlock_schedule", "first_person_in", "fail_mode", "camera_fallback", "liveness", "liveness_schedule"]
+                                 "unlock_schedule", "first_person_in", "fail_mode", "camera_fallback", "liveness", "liveness_schedule", "remote"]
         guard let f = fields(node, "door", allowed: keys), let id = id(f, "door", in: node) else { return }
         guard b.define("door", id, at(f["id"])) else { return }
         let into = text(f, "into", "door", in: node) ?? ""
@@ -313,12 +313,25 @@ struct Reader {
         if firstIn && unlock == nil { issue(f["first_person_in"], "first_person_in needs an unlock_schedule to start") }
         let strike = duration(f, "strike_time", default: 5)
         if strike <= 0 || strike > 300 { issue(f["strike_time"], "strike_time must be between 0 and 300 seconds") }
+        var remote = RemoteAccess.none
+        if let rn = f["remote"], let rf = fields(rn, "remote", allowed: ["release", "lockdown", "schedule"]) {
+            for key in ["release", "lockdown"] {
+                guard let v = rf[key] else { continue }
+                guard let b = v.bool else { issue(v, "remote.\(key) must be true or false"); continue }
+                if key == "release" { remote.release = b } else { remote.lockdown = b }
+            }
+            if let sn = rf["schedule"] {
+                if let sid = sn.string { remote.schedule = sid; ref("schedule", sid, sn, "schedule") } else { issue(sn, "remote.schedule must be a schedule id") }
+                if !remote.release { issue(sn, "remote.schedule limits remote release: it needs remote.release: true") }
+            }
+        }
         if factors == nil { factors = .badgeAndFace }  // placeholder; the issue above fails the load
         b.policy.doors[id] = Door(id: id, name: text(f, "name", "door", in: node, required: false), into: into, from: from, hardware: hardware,
                                   strikeTime: strike, heldOpenTime: duration(f, "held_open_time", default: 30), factors: factors!,
                                   factorSchedule: overrides.map { (schedule: $0.0, factors: $0.1) }, unlockSchedule: unlock,
                                   firstPersonIn: firstIn, failMode: failMode, cameraFallback: fallback,
-                                  liveness: livenessRequirement(f["liveness"]), livenessSchedule: livenessOverrides.map { (schedule: $0.0, liveness: $0.1) })
+                                  liveness: livenessRequirement(f["liveness"]), livenessSchedule: livenessOverrides.map { (schedule: $0.0, liveness: $0.1) },
+                                  remote: remote)
     }
 
     mutating func schedule(_ node: Node) {

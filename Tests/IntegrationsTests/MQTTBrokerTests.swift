@@ -8,14 +8,6 @@ import Testing
 /// mosquitto_sub: what a Home Assistant or Node-RED set-up would see.
 @Suite(.serialized, .enabled(if: TestBroker.available, "needs Debian's mosquitto (make setup installs it)"))
 struct MQTTBrokerTests {
-    final class Recorded: @unchecked Sendable {
-        private let lock = NSLock()
-        private var events: [AuditEvent] = []
-        func add(_ e: AuditEvent) { lock.withLock { events.append(e) } }
-        var all: [AuditEvent] { lock.withLock { events } }
-        func count(_ type: String) -> Int { all.filter { $0.type == type }.count }
-    }
-
     static let doors = [HomeAssistantDiscovery.Door(id: "lobby", name: "Main entrance"), HomeAssistantDiscovery.Door(id: "server-room", name: "Server room")]
 
     func publisher(_ broker: TestBroker, _ recorded: Recorded, configure: (inout MQTTSettings) -> Void = { _ in }) throws -> EventPublisher {
@@ -24,11 +16,6 @@ struct MQTTBrokerTests {
         let p = EventPublisher(settings: s, connection: MosquittoConnection(settings: s), doors: Self.doors, version: "test", record: { recorded.add($0) })
         try p.start()
         return p
-    }
-
-    func waitFor(_ what: String, _ condition: () -> Bool) async throws {
-        for _ in 0..<1200 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(condition(), "\(what) did not happen within 60 s")
     }
 
     static func granted(seq: Int64, door: String = "lobby", person: Int64 = 7) -> AuditEvent {
@@ -201,40 +188,12 @@ struct MQTTBrokerTests {
     }
 }
 
-/// A throw-away CA with a broker certificate for 127.0.0.1 and a client certificate, made
-/// with the openssl command line.
-struct TestCertificates {
-    let dir: String
-    var ca: String { dir + "/ca.pem" }
-    var server: (cert: String, key: String) { (dir + "/server.pem", dir + "/server.key") }
-    var client: (cert: String, key: String) { (dir + "/client.pem", dir + "/client.key") }
-
-    init() throws {
-        dir = NSTemporaryDirectory() + "warden-certs-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        func openssl(_ args: [String]) throws {
-            let r = try ChildProcess.run(["/usr/bin/openssl"] + args)
-            guard r.status == 0 else { throw PrivateBrokerError("openssl \(args.first ?? ""): \(r.stderr)") }
-        }
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=Test MQTT CA",
-                     "-keyout", dir + "/ca.key", "-out", ca])
-        for (name, cn, ext) in [("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "warden-door-1", "extendedKeyUsage=clientAuth")] {
-            try "\(ext)\n".write(toFile: dir + "/\(name).ext", atomically: true, encoding: .utf8)
-            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=\(cn)", "-keyout", dir + "/\(name).key", "-out", dir + "/\(name).csr"])
-            try openssl(["x509", "-req", "-in", dir + "/\(name).csr", "-CA", ca, "-CAkey", dir + "/ca.key", "-CAcreateserial", "-days", "2",
-                         "-extfile", dir + "/\(name).ext", "-out", dir + "/\(name).pem"])
-        }
-    }
-
-    func destroy() { try? FileManager.default.removeItem(atPath: dir) }
-}
-
 extension MQTTBrokerTests {
     /// TLS with the site's CA file and a client certificate as the broker's only proof of
     /// who connects, over MQTT 5; a client without the certificate, or trusting another CA,
     /// is refused and says why.
     @Test func tlsWithAClientCertificateOverMQTT5() async throws {
-        let certs = try TestCertificates()
+        let certs = try ThrowawayCertificates()
         defer { certs.destroy() }
         let broker = try TestBroker(tls: .init(caFile: certs.ca, certFile: certs.server.cert, keyFile: certs.server.key, requireClientCertificate: true))
         defer { broker.destroy() }
@@ -256,7 +215,7 @@ extension MQTTBrokerTests {
         #expect(!anonymous.counters.connected)
         anonymous.stop()
 
-        let other = try TestCertificates()
+        let other = try ThrowawayCertificates()
         defer { other.destroy() }
         let wrongCA = Recorded()
         let impostor = try publisher(broker, wrongCA) { $0.tls = .init(caFile: other.ca, certFile: certs.client.cert, keyFile: certs.client.key) }

@@ -255,9 +255,11 @@ struct InputHygieneTests {
         #expect(try w(home, "person", "add", "B").status == 0)
         // --to the first event's own timestamp (exclusive): none; just after it: the first only.
         let at = first[1]
-        #expect(AuditExporter.parseCSV(try w(home, "audit", "export", "--to", at).stdout).count == 1)
+        let none = try w(home, "audit", "export", "--to", at)
+        #expect(AuditExporter.parseCSV(none.stdout).count == 1, "--to \(at): \(none.stdout) \(none.stderr)")
         let after = AuditTime.utc(StrictDate.parse(at)!.addingTimeInterval(0.0015))  // the next millisecond
-        #expect(AuditExporter.parseCSV(try w(home, "audit", "export", "--to", after).stdout).count == 2)
+        let one = try w(home, "audit", "export", "--to", after)
+        #expect(AuditExporter.parseCSV(one.stdout).count == 2, "--to \(after) (first at \(at)): \(one.stdout) \(one.stderr)")
         #expect(StrictDate.parse("2026-12-01T10:00:00+01:00") == StrictDate.parse("2026-12-01T09:00:00Z"))
         #expect(StrictDate.parse("2026-12-01") != nil && StrictDate.parse("2026-12-01T09:27") == nil)
     }
@@ -385,8 +387,8 @@ struct ControllerAvailabilityTests {
     }
 
     /// The integrations' sections are checked like the rest: a webhook that would send
-    /// events in clear off this host, or unsigned, or remote commands switched on (not
-    /// available), stop the start with the reason; no door is touched.
+    /// events in clear off this host, or unsigned, or remote commands without TLS, broker
+    /// authentication or listed doors, stop the start with the reason; no door is touched.
     @Test func integrationSettingsThatWouldLeakOrActAreRefused() throws {
         let short = FileManager.default.temporaryDirectory.appendingPathComponent("warden-secret-\(UUID())").path
         try "tooshort".write(toFile: short, atomically: true, encoding: .utf8)
@@ -394,7 +396,11 @@ struct ControllerAvailabilityTests {
         for (extra, expected) in [("webhooks: [{url: \"http://10.1.2.3/hook\", secret_file: \(short)}]", "over https://"),
                                   ("webhooks: [{url: \"https://hooks.example/x\", secret_file: \(short)}]", "at least 16 bytes"),
                                   ("webhooks: [{url: \"https://hooks.example/x\"}]", "secret_file"),
-                                  ("mqtt: {host: 127.0.0.1, commands: {enabled: true}}", "not available in this version"),
+                                  ("mqtt: {host: 127.0.0.1, commands: {enabled: true, doors: [server-room]}}", "only over TLS"),
+                                  ("mqtt: {host: 127.0.0.1, commands: {enabled: true, doors: [server-room]}}", "needs broker authentication"),
+                                  ("mqtt: {host: 127.0.0.1, commands: {enabled: true}}", "needs mqtt.commands.doors"),
+                                  ("mqtt: {host: 127.0.0.1, commands: {enabled: true, doors: [garage]}}", "'garage' is not a door of this site file"),
+                                  ("mqtt: {host: 127.0.0.1, commands: {doors: [server-room]}}", "mqtt.commands.enabled is not true"),
                                   ("mqtt: {host: 127.0.0.1, protocol: \"4\"}", "mqtt.protocol must be 3.1.1 or 5"),
                                   ("mqtt: {host: 127.0.0.1, port: 70000}", "mqtt.port"),
                                   ("mqtt: {host: 127.0.0.1, tls: {ca_file: /nonexistent/ca.pem}}", "cannot read /nonexistent/ca.pem")] {

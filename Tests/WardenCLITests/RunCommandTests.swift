@@ -17,7 +17,7 @@ struct RunCommandTests {
         /// `badgeWindow` is generous where a face is expected after a badge: how long
         /// recognition takes depends on the machine, never on the outcome.
         init(lobbyPhotos: [String], script: String = "", serverRoomPhotos: [String] = [], twoPerson: Bool = false, badgeWindow: Int = 60,
-             lobbyLiveness: Bool = false, siteExtra: String = "") throws {
+             lobbyLiveness: Bool = false, siteExtra: String = "", serverRoomPolicy: String = "") throws {
             let fm = FileManager.default
             try fm.createDirectory(at: dir.appendingPathComponent("policy"), withIntermediateDirectories: true)
             try fm.createDirectory(at: dir.appendingPathComponent("lobby-cam"), withIntermediateDirectories: true)
@@ -33,7 +33,7 @@ struct RunCommandTests {
             groups: [{id: staff}]
             doors:
               - {id: lobby, into: office, factors: face, fail_mode: safe, strike_time: 2s\(lobbyLiveness ? ", liveness: required" : "")}
-              - {id: server-room, into: vault, from: office, factors: badge+face, fail_mode: secure, strike_time: 2s}
+              - {id: server-room, into: vault, from: office, factors: badge+face, fail_mode: secure, strike_time: 2s\(serverRoomPolicy)}
             grants:
               - {to: "group:staff", zone: office, schedule: always}
               - {to: "group:staff", zone: vault}
@@ -330,6 +330,95 @@ struct RunMQTTTests {
         let ev = try s.events()
         #expect(ev.filter { $0.kind == .decision }.count == before + 2, "the doors decided with the broker gone")
         #expect(ev.contains { $0.type == "integration.mqtt_lost" && ($0.detail?["reason"] ?? "").contains("cannot connect") })
+        #expect(try s.w("audit", "verify").status == 0)
+    }
+
+    /// Remote commands enabled for the server room over TLS with a password: a command on
+    /// the lobby's (unlisted) topic is refused, a release is granted by the policy as the
+    /// `remote` factor and pulses the strike, a lockdown holds the door (a release then
+    /// refused), a retained command is refused, and the lockdown outlives a restart. Every
+    /// step is in the audit log, with who asked.
+    @Test(.enabled(if: PrivateBroker.available, "needs Debian's mosquitto (make setup installs it)"))
+    func remoteCommandsGoThroughThePolicyAndAreAudited() async throws {
+        let certs = try ThrowawayCertificates()
+        defer { certs.destroy() }
+        let broker = try PrivateBroker(users: ["warden": "door-secret-1", "ha": "ha-secret-2"],
+                                       tls: .init(caFile: certs.ca, certFile: certs.server.cert, keyFile: certs.server.key, requireClientCertificate: false))
+        defer { broker.destroy() }
+        let s = try RunCommandTests.Site(lobbyPhotos: [], siteExtra: """
+            mqtt:
+              host: 127.0.0.1
+              port: \(broker.port)
+              client_id: warden-commands-test
+              username: warden
+              password_file: mqtt-password
+              tls: {ca_file: \(certs.ca)}
+              discovery: {enabled: false}
+              commands: {enabled: true, doors: [server-room]}
+            """, serverRoomPolicy: ", remote: {release: true, lockdown: true}")
+        try "door-secret-1\n".write(to: s.dir.appendingPathComponent("mqtt-password"), atomically: true, encoding: .utf8)
+        let ha = ("ha", "ha-secret-2")
+        let topic = { (door: String) in "warden/test_site/door/\(door)/command" }
+        func send(_ door: String, _ text: String, retain: Bool = false) throws { try broker.publish(topic(door), text, user: ha, caFile: certs.ca, retain: retain) }
+        func waitForEvent(_ what: String, _ match: (AuditEvent) -> Bool) async throws -> AuditEvent? {
+            for _ in 0..<600 {
+                if let e = try s.events().first(where: match) { return e }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            Issue.record("\(what): not in the audit log within 60 s")
+            return nil
+        }
+
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = s.home.path
+        let bin = try #require(CLI.binary, "the warden executable was not built beside the tests").path
+        let run = try ChildProcess.start([bin, "run", "--site", s.siteFile, "--duration", "300"], environment: env)
+        _ = try await waitForEvent("the broker link") { $0.type == "integration.mqtt_connected" }
+        // Sent until refused: the first refusal also says Warden's subscription is in place.
+        var unlisted: AuditEvent? = nil
+        for _ in 0..<100 where unlisted == nil {
+            try send("lobby", "UNLOCK")
+            try await Task.sleep(for: .milliseconds(300))
+            unlisted = try s.events().first { $0.type == "integration.command_refused" && $0.door == "lobby" }
+        }
+        #expect(unlisted?.detail?["reason"]?.contains("not listed in mqtt.commands.doors") == true, "\(String(describing: unlisted))")
+
+        try send("server-room", "{\"command\": \"release\", \"requested_by\": \"ana@ha\"}")
+        let granted = try await waitForEvent("the remote release") { $0.type == "access.granted" && $0.door == "server-room" }
+        #expect(granted?.factors == [FactorResult(factor: "remote", ok: true, detail: "ana@ha")])
+        #expect(granted?.rule == "remote:server-room" && granted?.reasons == ["remote_release"] && granted?.operator == "mqtt:ana@ha")
+        #expect(granted?.detail?["topic"] == topic("server-room"))
+        _ = try await waitForEvent("the strike pulsed") { $0.type == "door.released" && $0.door == "server-room" }
+
+        try send("server-room", "LOCKDOWN")
+        let down = try await waitForEvent("the lockdown") { $0.type == "admin.door_lockdown" }
+        #expect(down?.door == "server-room" && down?.operator == "mqtt:unnamed client")
+        try send("server-room", "UNLOCK")
+        let refused = try await waitForEvent("a release refused in lockdown") { $0.type == "access.denied" && $0.door == "server-room" }
+        #expect(refused?.reasons == ["lockdown"], "\(String(describing: refused))")
+        // Sent retained: the broker hands it on now as a live message (refused here by the
+        // lockdown), and keeps a copy for every later subscriber, flagged retained.
+        try send("server-room", "UNLOCK", retain: true)
+
+        run.kill(SIGTERM)
+        let first = run.wait()
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try String(contentsOfFile: s.home.path + "/door-modes.json", encoding: .utf8).contains("\"server-room\":\"locked\""))
+        let before = try s.events().count
+        // Started again: the lockdown is in force before any command, and the broker's
+        // stored copy of the command, handed over on the new subscription, is refused.
+        let again = try ChildProcess.start([bin, "run", "--site", s.siteFile, "--duration", "300"], environment: env)
+        let retained = try await waitForEvent("the retained command") { $0.type == "integration.command_refused" && $0.door == "server-room" }
+        #expect(retained?.detail?["reason"]?.contains("retained") == true, "\(String(describing: retained))")
+        _ = try await waitForEvent("the second start") { $0.type == "system.start" && $0.seq > Int64(before) }
+        again.kill(SIGTERM)
+        let second = again.wait()
+        #expect(second.status == 0, "\(second.stderr)")
+        let later = try s.events().dropFirst(before)
+        #expect(!later.contains { $0.type == "access.granted" }, "the stored copy released nothing")
+        #expect(later.contains { $0.type == "system.door_mode_restored" && $0.door == "server-room" && $0.detail?["mode"] == "locked" })
+        #expect(later.contains { $0.type == "door.mode_changed" && $0.door == "server-room" && ($0.detail?["detail"] ?? "").contains("locked") },
+                "\(later.map(\.type))")
         #expect(try s.w("audit", "verify").status == 0)
     }
 }

@@ -160,6 +160,9 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(2)
         }
         defer { instanceLock.release() }
+        // Caught from the start: a SIGTERM while the models load is a clean stop once the
+        // loop begins (logged, flushed), not the default death with events in memory.
+        let signals = SignalFlags()
 
         // 1. Validate everything; collect every problem.
         var problems: [String] = []
@@ -234,11 +237,14 @@ struct RunCommand: ParsableCommand {
         // Committed events go on to the integrations (MQTT, webhooks), which never hold up a door.
         let integrations = IntegrationSinks()
         let audit = AuditLog(store: auditStore, onCommit: { integrations.accept($0) })
+        // Remote commands (mqtt.commands) wait here for the door loop, which has the policy decide them.
+        let commands = RemoteCommandInbox()
         if var m = config.mqtt {
             if m.site.isEmpty { m.site = policy.name }
             let doors = config.doors.keys.sorted().map { HomeAssistantDiscovery.Door(id: $0, name: policy.doors[$0]?.name ?? $0) }
             let p = EventPublisher(settings: m, connection: MosquittoConnection(settings: m), doors: doors, version: WardenVersion.current,
                                    record: { [audit] e in audit.record(e) })
+            if m.commands.enabled { p.onCommand = { commands.offer($0) } }
             do {
                 try p.start()
                 integrations.add(p)
@@ -276,6 +282,8 @@ struct RunCommand: ParsableCommand {
                                      detail: ["site": config.file, "gpio": config.gpio.rawValue, "templates": String(gallery.count),
                                               "metric_head": head.map { "\($0.kind.rawValue) \($0.weightsDigest)" } ?? "none",
                                               "unaudited_rows": String(reconciliation?.unaccounted.count ?? 0)], siteTimeZone: policy.timeZone))
+        // A lockdown in force when the controller stopped is in force again.
+        controller.restoreDoorModes(from: DoorModeFile(path: global.wardenHome.file("door-modes.json")))
         if let r = reconciliation, !r.unaccounted.isEmpty {
             controller.record(AuditEvent(at: started, kind: .system, type: "system.unaudited_changes",
                                          detail: ["count": String(r.unaccounted.count), "first": r.unaccounted[0]], siteTimeZone: policy.timeZone))
@@ -354,7 +362,6 @@ struct RunCommand: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         let statusServer = try? StatusServer(path: global.wardenHome.file("warden.sock")) { box.get() }
-        let signals = SignalFlags()
         ServiceNotifier.notify("READY=1\nSTATUS=\(up) of \(config.doors.count) doors up")
         log.info("\(up) of \(config.doors.count) doors up, \(gallery.count) templates; gpio \(config.gpio.rawValue); Ctrl-C or SIGTERM to stop")
 
@@ -383,6 +390,7 @@ struct RunCommand: ParsableCommand {
                 script.removeFirst()
                 simulate(next, sim: sim, pinMap: pinMap)
             }
+            for c in commands.take() { controller.remote(c) }
             controller.step()
             if let w = watchdog, clock.now.timeIntervalSince(lastWatchdog) >= w { ServiceNotifier.notify("WATCHDOG=1"); lastWatchdog = clock.now }
             if clock.now.timeIntervalSince(lastStatus) >= 0.5 {
