@@ -46,6 +46,8 @@ struct ListDoors: ParsableCommand {
     struct Row: Codable {
         let id: String; let name: String; let into: String; let from: String?; let factors: String; let factorSchedule: [String]
         let strikeSeconds: Double; let heldOpenSeconds: Double; let failMode: String; let unlockSchedule: String?; let hardware: [String: String]
+        /// What the door takes from remote commands: release, lockdown (empty: nothing).
+        let remote: [String]; let remoteSchedule: String?
     }
 
     func run() throws {
@@ -53,7 +55,8 @@ struct ListDoors: ParsableCommand {
         let rows = p.doors.values.sorted { $0.id < $1.id }.map {
             Row(id: $0.id, name: $0.name, into: $0.into, from: $0.from, factors: $0.factors.rawValue,
                 factorSchedule: $0.factorSchedule.map { "\($0.schedule): \($0.factors.rawValue)" }, strikeSeconds: $0.strikeTime,
-                heldOpenSeconds: $0.heldOpenTime, failMode: $0.failMode.rawValue, unlockSchedule: $0.unlockSchedule, hardware: $0.hardware)
+                heldOpenSeconds: $0.heldOpenTime, failMode: $0.failMode.rawValue, unlockSchedule: $0.unlockSchedule, hardware: $0.hardware,
+                remote: [$0.remote.release ? "release" : nil, $0.remote.lockdown ? "lockdown" : nil].compactMap { $0 }, remoteSchedule: $0.remote.schedule)
         }
         if global.json { try Output.json(rows); return }
         for r in rows {
@@ -61,6 +64,7 @@ struct ListDoors: ParsableCommand {
             if !r.factorSchedule.isEmpty { line += " (" + r.factorSchedule.joined(separator: "; ") + ")" }
             line += "; strike \(Int(r.strikeSeconds))s, held-open \(Int(r.heldOpenSeconds))s, fail-\(r.failMode)"
             if let u = r.unlockSchedule { line += "; free access during \(u)" }
+            if !r.remote.isEmpty { line += "; remote " + r.remote.joined(separator: ", ") + (r.remoteSchedule.map { " (release during \($0))" } ?? "") }
             print(line)
         }
     }
