@@ -20,11 +20,14 @@ public protocol FrameSource: AnyObject {
     /// A live camera delivers frames continuously; a gap of seconds means it is lost or
     /// stalled. Played-back sources (image folders, scripted scenes) have gaps by design.
     var deliversContinuously: Bool { get }
+    /// No frame will come any more (a played-back sequence or file at its end).
+    var ended: Bool { get }
 }
 
 extension FrameSource {
     public func stop() {}
     public var deliversContinuously: Bool { false }
+    public var ended: Bool { false }
 }
 
 public enum CaptureError: Error, CustomStringConvertible, Sendable {
@@ -68,6 +71,7 @@ public final class ImageSequenceSource: FrameSource {
     }
 
     public var remaining: Int { loop ? .max : frames.count - index }
+    public var ended: Bool { remaining <= 0 }
 
     public func nextFrame() throws -> Frame? {
         let now = clock.now

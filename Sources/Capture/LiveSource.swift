@@ -18,6 +18,7 @@ final class LatestFrame: @unchecked Sendable {
     private(set) var dropped = 0
     func put(_ f: Frame) { lock.lock(); if frame != nil { dropped += 1 }; frame = f; lock.unlock() }
     func take() -> Frame? { lock.lock(); defer { frame = nil; lock.unlock() }; return frame }
+    var hasFrame: Bool { lock.lock(); defer { lock.unlock() }; return frame != nil }
     var droppedCount: Int { lock.lock(); defer { lock.unlock() }; return dropped }
 }
 
@@ -62,6 +63,10 @@ public final class FFmpegSource: FrameSource, @unchecked Sendable {
     public var droppedFrames: Int { latest.droppedCount }
 
     public func nextFrame() throws -> Frame? { latest.take() }
+
+    private var atEnd = false
+    /// A file played once has ended, and its last frame has been taken.
+    public var ended: Bool { lock.lock(); defer { lock.unlock() }; return atEnd && !latest.hasFrame }
 
     /// Asks ffmpeg to stop, and kills it if it has not within a second (a child can inherit
     /// an ignored SIGTERM from its parent).
@@ -132,7 +137,10 @@ public final class FFmpegSource: FrameSource, @unchecked Sendable {
             p.waitUntilExit()
             lock.lock(); let stop = stopping; lock.unlock()
             if stop { return }
-            if !loop && !name.contains("://") && gotFrame { onEvent(.lost("end of \(name)")); return }
+            if !loop && !name.contains("://") && gotFrame {
+                lock.lock(); atEnd = true; lock.unlock()
+                onEvent(.lost("end of \(name)")); return
+            }
             onEvent(.lost("ffmpeg exited (status \(p.terminationStatus)); restarting"))
             Thread.sleep(forTimeInterval: backoff.next())
         }

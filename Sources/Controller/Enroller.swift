@@ -72,6 +72,39 @@ public struct Enroller {
     }
 }
 
+extension Enroller {
+    /// Stores the faces a camera capture chose, as one enrollment: every one is checked
+    /// against the other people first, and a single match refuses them all (unless
+    /// `force`). Each template records its pose and quality; no frame is kept.
+    public func enroll(captured: CameraCapture.Captured, source: String, for person: Person, force: Bool, by op: Operator,
+                       gallery: inout Gallery) throws -> [FaceTemplate] {
+        guard let personID = person.id else { throw StorageError.invalid("person has no id") }
+        if !force {
+            for c in captured.chosen {
+                if let other = gallery.search(c.embedding.values, k: 2).first(where: { $0.personID != personID }),
+                   other.distance <= thresholds.verify, let otherPerson = try db.people.get(other.personID) {
+                    throw DuplicateIdentity(otherPerson: otherPerson, distance: other.distance, threshold: thresholds.verify)
+                }
+            }
+        }
+        var out: [FaceTemplate] = []
+        for c in captured.chosen {
+            let data = Data(c.embedding.serialized())
+            let q = c.quality
+            // The embedding's own hash stands where a photo's would: a capture has no file.
+            let t = try db.templates.add(FaceTemplate(
+                personId: personID, embedding: data, modelID: c.embedding.modelID,
+                interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
+                detectionScore: q.detectionScore, sourceSHA256: Hex.encode(SHA256.hash(data: data)),
+                sourceName: String(format: "camera %@, frame %d, %@ (yaw %+.2f, nose drop %.2f)", source, c.frame, c.bin.rawValue, c.pose.yaw, c.pose.noseDrop),
+                createdBy: op.name), by: op)
+            try gallery.add(templateID: t.id!, personID: personID, embedding: c.embedding)
+            out.append(t)
+        }
+        return out
+    }
+}
+
 /// A photo that could not be read at all (as opposed to one rejected by the gates).
 public struct EnrollmentError: Error, CustomStringConvertible {
     public let description: String

@@ -9,23 +9,44 @@ import Storage
 struct EnrollCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enroll",
-        abstract: "Enroll a person's face from one or more photos. One photo is enough.",
+        abstract: "Enroll a person's face from one or more photos, or at a camera. One photo is enough.",
         discussion: """
         Each photo must show exactly one face (or pass --largest), with the eyes at least 40 \
         pixels apart, sharp, and facing the camera. A rejected photo says why. A face that \
         already matches another enrolled person is refused unless --force. Only the template \
         (128 numbers) and a hash of the file are stored, never the photo.
 
-        Exit status: 0 when every photo was enrolled (or was already enrolled), 1 otherwise.
+        At a camera (--camera): the person stands in front of it for a few seconds and turns \
+        a little as the screen says; Warden keeps up to --templates faces that cover frontal, \
+        left, right, up and down and differ from one another. Two people in view, or no \
+        usable face, refuses the capture and says why. With the presentation-attack models \
+        installed, a print or a screen is refused (and logged). No frame is kept.
+          warden enroll E1001 --camera /dev/video0
+          warden enroll E1001 --camera rtsp://cam-lobby/stream --seconds 8
+          warden enroll E1001 --camera clip.mp4 --json
+
+        Exit status: 0 when every photo was enrolled (or was already enrolled), or the \
+        capture stored its templates; 1 otherwise.
         """
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Warden id, external id or exact name.") var person: String
-    @Argument(help: "Photos of that person.") var photos: [String]
+    @Argument(help: "Photos of that person.") var photos: [String] = []
     @Flag(help: "Use the largest face when a photo shows several.") var largest = false
     @Flag(help: "Enroll even if the face matches someone else.") var force = false
+    @Option(help: ArgumentHelp("Enroll at a camera instead of from photos: a V4L2 device (/dev/videoN), a stream URL, a video file or a folder of images.",
+                               valueName: "source")) var camera: String?
+    @Option(help: "How long the capture watches, at most.") var seconds = 6.0
+    @Option(help: "Templates to keep from the capture (1 to 10).") var templates = 5
+
+    func validate() throws {
+        if camera == nil && photos.isEmpty { throw ValidationError("give photos of the person, or --camera SOURCE") }
+        if camera != nil && !photos.isEmpty { throw ValidationError("give photos or --camera, not both") }
+        if !(1...10).contains(templates) { throw ValidationError("--templates must be 1 to 10") }
+        if !(1...60).contains(seconds) { throw ValidationError("--seconds must be 1 to 60") }
+    }
 
     struct Result: Codable {
         let photo: String
@@ -36,6 +57,10 @@ struct EnrollCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let camera {
+            if try global.remoteAdmin() != nil { throw CLIError("--camera enrolls on this machine; run it without WARDEN_SERVER, or enroll photos at the server") }
+            try runAtCamera(camera); return
+        }
         if let remote = try global.remoteAdmin() { try runAtServer(remote); return }
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Capture
+import Controller
+import FaceKit
+import Foundation
+import Matching
+import PresentationAttack
+import Storage
+import WardenCore
+
+extension EnrollCommand {
+    struct CameraResult: Codable {
+        struct Template: Codable { let templateID: Int64; let pose: String; let yaw: Double; let noseDrop: Double; let quality: FaceQuality }
+        let status: String  // enrolled, refused, error
+        let person: Int64?
+        let source: String
+        let templates: [Template]
+        let frames: Int
+        let usableFrames: Int
+        let seconds: Double
+        /// live, or not_checked (no PAD model) with the reason.
+        let liveness: String
+        let livenessScore: Double?
+        let reasons: [String]?
+    }
+
+    /// The capture at a camera, with a live line on the terminal that says what to do.
+    func runAtCamera(_ source: String) throws {
+        let db = try global.openDatabase()
+        let p = try storage { try db.people.find(person) }
+        let engine = try global.loadEngine()
+        let frameSource = try Self.openCamera(source)
+        defer { frameSource.stop() }
+        var pad: LivenessDetector? = nil
+        var padProblem: String? = nil
+        do { pad = try LivenessDetector(locator: global.padModelLocator) } catch { padProblem = error.description.components(separatedBy: "\n").first }
+        var settings = CameraCapture.Settings()
+        settings.seconds = seconds
+        settings.templates = templates
+        let capture = CameraCapture(engine: engine, settings: settings, liveness: pad)
+        let view = CaptureView(json: global.json)
+        view.start("enrolling #\(p.id!) \(p.displayName) at \(source): look at the camera" + (pad == nil ? " (liveness not checked: \(padProblem ?? "no PAD model"))" : ""))
+        let outcome = capture.run(frameSource) { view.update($0, wanted: templates) }
+        view.finish()
+
+        func report(_ r: CameraResult) throws {
+            if global.json { try Output.json(r) }
+            if r.status != "enrolled" { throw ExitCode(1) }
+        }
+        switch outcome {
+        case .refused(let why):
+            // An attack is an event to keep: someone tried to enroll a print or a screen.
+            if why.hasPrefix("presentation attack") {
+                try? global.recordAdmin("admin.enroll_refused", by: op.resolved, subject: "person:\(p.id!)", detail: ["source": source, "reason": why])
+            }
+            if !global.json { Output.error("not enrolled: \(why)") }
+            try report(CameraResult(status: "refused", person: p.id, source: source, templates: [], frames: 0, usableFrames: 0, seconds: 0,
+                                    liveness: pad == nil ? "not_checked" : "refused", livenessScore: nil, reasons: [why]))
+        case .captured(let c):
+            let enroller = Enroller(engine: engine, db: db, thresholds: try global.thresholds())
+            var gallery = try global.loadGallery(db)
+            let stored: [FaceTemplate]
+            do { stored = try enroller.enroll(captured: c, source: source, for: p, force: force, by: op.resolved, gallery: &gallery) } catch {
+                if !global.json { Output.error("not enrolled: \(error)") }
+                try report(CameraResult(status: "refused", person: p.id, source: source, templates: [], frames: c.frames, usableFrames: c.usable,
+                                        seconds: c.seconds, liveness: c.liveness?.verdict.rawValue ?? "not_checked", livenessScore: c.liveness?.mean, reasons: ["\(error)"]))
+                return
+            }
+            let rows = zip(stored, c.chosen).map { CameraResult.Template(templateID: $0.id!, pose: $1.bin.rawValue, yaw: $1.pose.yaw, noseDrop: $1.pose.noseDrop, quality: $1.quality) }
+            let result = CameraResult(status: "enrolled", person: p.id, source: source, templates: rows, frames: c.frames, usableFrames: c.usable,
+                                      seconds: c.seconds, liveness: c.liveness?.verdict.rawValue ?? "not_checked", livenessScore: c.liveness?.mean,
+                                      reasons: padProblem.map { ["liveness not checked: \($0)"] })
+            if !global.json {
+                print(String(format: "enrolled #%lld %@ from %@: %d template%@ in %.1f s (%d frames, %d usable)", p.id!, p.displayName, source, rows.count,
+                             rows.count == 1 ? "" : "s", c.seconds, c.frames, c.usable))
+                for r in rows {
+                    print(String(format: "  template #%lld  %@  yaw %+.2f  eyes %.0f px  sharpness %.0f", r.templateID, r.pose.padding(toLength: 7, withPad: " ", startingAt: 0),
+                                 r.yaw, r.quality.interEyeDistance, r.quality.sharpness))
+                }
+                if let l = c.liveness { print(String(format: "  liveness: %@ (bona fide %.3f over %d frames)", l.verdict.rawValue, l.mean, l.frames)) }
+                else { print("  liveness: not checked (\(padProblem ?? "no PAD model")); `warden pad models` says what to install") }
+            }
+            try report(result)
+        }
+    }
+
+    /// A camera by what the argument looks like.
+    static func openCamera(_ source: String) throws -> any FrameSource {
+        var isDirectory: ObjCBool = false
+        if source.hasPrefix("/dev/") { return V4L2Source(device: source, width: 640, height: 480, fps: 15, clock: SystemClock(), onEvent: { _ in }) }
+        if source.contains("://") { return FFmpegSource(input: source, width: 640, height: 480, fps: 10, loop: false, clock: SystemClock(), onEvent: { _ in }) }
+        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+            throw CLIError("\(source): no such camera, stream, video file or image folder (a door's camera while its controller runs it cannot be shared yet: stop the controller or give the device)")
+        }
+        if isDirectory.boolValue {
+            do { return try ImageSequenceSource(folder: source, fps: 10, clock: SystemClock()) } catch { throw CLIError("\(error)") }
+        }
+        return FFmpegSource(input: source, width: 640, height: 480, fps: 10, loop: false, clock: SystemClock(), onEvent: { _ in })
+    }
+}
+
+/// The live line: on a terminal, one line rewritten in place (what to do, poses seen,
+/// progress); otherwise a line whenever the instruction changes. Always on stderr, so
+/// --json's stdout stays the outcome alone.
+final class CaptureView {
+    let tty = isatty(2) == 1
+    let json: Bool
+    private var lastHint = ""
+    init(json: Bool) { self.json = json }
+
+    func start(_ text: String) { write(text + "\n") }
+
+    func update(_ p: CameraCapture.Progress, wanted: Int) {
+        let poses = TemplateSelection.PoseBin.allCases.map { p.covered.contains($0) ? $0.rawValue : "·" }.joined(separator: " ")
+        let filled = min(wanted, p.usable)
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: max(0, wanted - filled))
+        if tty {
+            write(String(format: "\r\u{1b}[2K[%@] %4.1f s  poses: %@  %@", bar, p.elapsed, poses, p.hint))
+        } else if p.hint != lastHint {
+            write(String(format: "%4.1f s: %@ (poses: %@)\n", p.elapsed, p.hint, poses))
+        }
+        lastHint = p.hint
+    }
+
+    func finish() { if tty { write("\n") } }
+
+    private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+}
