@@ -66,6 +66,18 @@ public struct MatchThresholds: Sendable, Equatable, Codable {
         min(identifyCeiling, impostors.threshold(forFalseMatchRate: perComparisonFMR(people: people)))
     }
 
+    /// The 1:1 threshold against a person who holds `templates` templates. The claimant is
+    /// compared with each and the best counts, so a stranger has `templates` chances: the
+    /// per-template false-match rate is lowered until the per-person rate is what
+    /// `verify` gives with one template (docs/matching.md, "Several templates"). Never
+    /// above `verify`.
+    public func verifyThreshold(templates: Int) -> Double {
+        guard templates > 1 else { return verify }
+        let perPerson = impostors.falseMatchRate(atThreshold: verify)
+        let perTemplate = -expm1(log1p(-perPerson) / Double(templates))
+        return min(verify, impostors.threshold(forFalseMatchRate: perTemplate))
+    }
+
     public func perComparisonFMR(people: Int) -> Double {
         let n = Double(max(1, people))
         // -expm1(log1p(-t)/n) is 1-(1-t)^(1/n) without cancellation for tiny t.

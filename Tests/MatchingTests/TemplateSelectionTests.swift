@@ -54,3 +54,41 @@ struct TemplateSelectionTests {
         #expect(TemplateSelection.choose([], count: 3).isEmpty && TemplateSelection.choose(same, count: 0).isEmpty)
     }
 }
+
+/// Several templates per person give a stranger several chances: the thresholds tighten so
+/// the per-person false-match rate stays what one template gives.
+struct SeveralTemplatesThresholdTests {
+    @Test func theOneToOneThresholdHoldsThePerPersonRate() {
+        let t = MatchThresholds.default
+        #expect(t.verifyThreshold(templates: 1) == t.verify && t.verifyThreshold(templates: 0) == t.verify)
+        let five = t.verifyThreshold(templates: 5)
+        #expect(five < t.verify && t.verifyThreshold(templates: 3) > five)
+        // Five chances at the lowered threshold: the same per-person rate as one at verify.
+        let one = t.impostors.falseMatchRate(atThreshold: t.verify)
+        let perPerson = -expm1(5 * log1p(-t.impostors.falseMatchRate(atThreshold: five)))
+        #expect(abs(perPerson - one) / one < 1e-6, "\(perPerson) vs \(one)")
+    }
+
+    @Test func verificationAndIdentificationUseTheTemplateCount() throws {
+        let t = MatchThresholds.default
+        var one = Gallery(), five = Gallery()
+        var v = [Float](repeating: 0, count: 128); v[0] = 1
+        try one.add(templateID: 1, personID: 1, unitVector: v)
+        for i in 0..<5 {
+            var w = [Float](repeating: 0, count: 128); w[0] = 1; w[1 + i] = 0.01
+            let n = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            try five.add(templateID: Int64(i + 1), personID: 1, unitVector: w.map { $0 / n })
+        }
+        // A probe at distance 0.40 from the templates: inside verify (0.41) with one
+        // template, outside the threshold lowered for five.
+        var probe = [Float](repeating: 0, count: 128)
+        probe[0] = Float(1 - 0.40 * 0.40 / 2); probe[127] = Float((1 - Double(probe[0]) * Double(probe[0])).squareRoot())
+        let verifier = Verifier(thresholds: t)
+        #expect(one.verify(probe, person: 1, using: verifier).match)
+        let v5 = five.verify(probe, person: 1, using: verifier)
+        #expect(!v5.match && v5.threshold == t.verifyThreshold(templates: 5) && v5.templatesCompared == 5)
+        let id1 = Identifier(thresholds: t).identify(probe, in: one) { _ in true }
+        let id5 = Identifier(thresholds: t).identify(probe, in: five) { _ in true }
+        #expect(id5.threshold == t.identifyThreshold(people: 5) && id5.threshold < id1.threshold)
+    }
+}

@@ -70,7 +70,17 @@ struct EvalCommand: ParsableCommand {
                                discussion: "Needs --metric-head (or a configured head). Only the head's held-out test identities are used: never one it trained or stopped early on."))
     var compare: String?
 
+    @Option(help: ArgumentHelp("Compare N templates per person (e.g. 1,3,5), chosen as a camera capture chooses them, at fixed probes.",
+                               valueName: "counts")) var templates: String?
+    @Option(help: "With --templates: also templates averaged over this many jittered chips (dlib's num_jitters).") var jitter = 0
+
+    var templateCounts: [Int] { (templates ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
     func validate() throws {
+        if templates != nil && (templateCounts.isEmpty || templateCounts.contains { !(1...10).contains($0) }) {
+            throw ValidationError("--templates takes counts from 1 to 10, e.g. 1,3,5")
+        }
+        if jitter != 0 && (templates == nil || !(2...100).contains(jitter)) { throw ValidationError("--jitter takes 2 to 100, with --templates") }
         if let compare, Set(compare.split(separator: ",").map(String.init)) != ["base", "learned"] {
             throw ValidationError("--compare takes base,learned")
         }
@@ -79,6 +89,12 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let engine: FaceEngine
         do { engine = try FaceEngine(locator: global.modelLocator) } catch { throw CLIError(error.description) }
+        if templates != nil {
+            let study = TemplateStudy(counts: templateCounts, jitter: jitter, seed: seed, thresholds: try global.thresholds())
+            let report = try study.run(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, engine: engine, progress: !global.json)
+            if global.json { try Output.json(report) } else { print(TemplateStudy.render(report)) }
+            return
+        }
         var data = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: cropped,
                                          engine: engine, cache: global.wardenHome.path + "/cache", progress: !global.json)
         // The space in force (the configured head, if any) unless --metric-head names
