@@ -18,6 +18,8 @@ extension EnrollCommand {
         let frames: Int
         let usableFrames: Int
         let seconds: Double
+        /// From the capture's start to the templates stored (jitter and checks included).
+        let totalSeconds: Double
         /// live, or not_checked (no PAD model) with the reason.
         let liveness: String
         let livenessScore: Double?
@@ -40,6 +42,7 @@ extension EnrollCommand {
         let capture = CameraCapture(engine: engine, settings: settings, liveness: pad)
         let view = CaptureView(json: global.json)
         view.start("enrolling #\(p.id!) \(p.displayName) at \(source): look at the camera" + (pad == nil ? " (liveness not checked: \(padProblem ?? "no PAD model"))" : ""))
+        let started = Date()
         let outcome = capture.run(frameSource) { view.update($0, wanted: templates) }
         view.finish()
 
@@ -55,7 +58,7 @@ extension EnrollCommand {
             }
             if !global.json { Output.error("not enrolled: \(why)") }
             try report(CameraResult(status: "refused", person: p.id, source: source, templates: [], frames: 0, usableFrames: 0, seconds: 0,
-                                    liveness: pad == nil ? "not_checked" : "refused", livenessScore: nil, reasons: [why]))
+                                    totalSeconds: Date().timeIntervalSince(started), liveness: pad == nil ? "not_checked" : "refused", livenessScore: nil, reasons: [why]))
         case .captured(let c):
             let enroller = Enroller(engine: engine, db: db, thresholds: try global.thresholds())
             var gallery = try global.loadGallery(db)
@@ -63,16 +66,17 @@ extension EnrollCommand {
             do { stored = try enroller.enroll(captured: c, source: source, for: p, force: force, by: op.resolved, gallery: &gallery) } catch {
                 if !global.json { Output.error("not enrolled: \(error)") }
                 try report(CameraResult(status: "refused", person: p.id, source: source, templates: [], frames: c.frames, usableFrames: c.usable,
-                                        seconds: c.seconds, liveness: c.liveness?.verdict.rawValue ?? "not_checked", livenessScore: c.liveness?.mean, reasons: ["\(error)"]))
+                                        seconds: c.seconds, totalSeconds: Date().timeIntervalSince(started),
+                                        liveness: c.liveness?.verdict.rawValue ?? "not_checked", livenessScore: c.liveness?.mean, reasons: ["\(error)"]))
                 return
             }
             let rows = zip(stored, c.chosen).map { CameraResult.Template(templateID: $0.id!, pose: $1.bin.rawValue, yaw: $1.pose.yaw, noseDrop: $1.pose.noseDrop, quality: $1.quality) }
             let result = CameraResult(status: "enrolled", person: p.id, source: source, templates: rows, frames: c.frames, usableFrames: c.usable,
-                                      seconds: c.seconds, liveness: c.liveness?.verdict.rawValue ?? "not_checked", livenessScore: c.liveness?.mean,
+                                      seconds: c.seconds, totalSeconds: Date().timeIntervalSince(started), liveness: c.liveness?.verdict.rawValue ?? "not_checked", livenessScore: c.liveness?.mean,
                                       reasons: padProblem.map { ["liveness not checked: \($0)"] })
             if !global.json {
-                print(String(format: "enrolled #%lld %@ from %@: %d template%@ in %.1f s (%d frames, %d usable)", p.id!, p.displayName, source, rows.count,
-                             rows.count == 1 ? "" : "s", c.seconds, c.frames, c.usable))
+                print(String(format: "enrolled #%lld %@ from %@: %d template%@ in %.1f s (capture %.1f s, %d frames, %d usable)", p.id!, p.displayName, source,
+                             rows.count, rows.count == 1 ? "" : "s", result.totalSeconds, c.seconds, c.frames, c.usable))
                 for r in rows {
                     print(String(format: "  template #%lld  %@  yaw %+.2f  eyes %.0f px  sharpness %.0f", r.templateID, r.pose.padding(toLength: 7, withPad: " ", startingAt: 0),
                                  r.yaw, r.quality.interEyeDistance, r.quality.sharpness))
