@@ -378,8 +378,11 @@ final class DoorController {
             if awaitingLiveness(ev, track: tf.track, frames: ev.verified.count) { return }
             ev.decided = true; pendingBadge = nil
             pipeline.settle(track: tf.track, until: .distantFuture)
-            decide(person: pending.person, badge: .valid, credential: pending.credential, succeeded: [.badge, .face], failed: [],
-                   faceEvidence: evidence(), note: livenessNote(ev), liveness: livenessFact(ev))
+            let allowed = decide(person: pending.person, badge: .valid, credential: pending.credential, succeeded: [.badge, .face], failed: [],
+                                 faceEvidence: evidence(), note: livenessNote(ev), liveness: livenessFact(ev))
+            if allowed, let e = tf.embedding {
+                site.considerTemplateUpdate(person: pending.person, probe: e, face: tf.face, door: id, live: livenessFact(ev) == .live, badgeMatched: true)
+            }
         } else if ev.verified.count >= face.maximumFrames {
             ev.decided = true; pendingBadge = nil
             pipeline.settle(track: tf.track, until: .distantFuture)
@@ -419,6 +422,10 @@ final class DoorController {
             let allowed = decide(person: person, badge: .none, credential: nil, succeeded: [.face], failed: [], faceEvidence: faceEvidence,
                                  note: livenessNote(ev), countsTowardLockout: !ev.countedFailure, storageError: readError, liveness: livenessFact(ev))
             if !allowed { ev.deniedAt = at; ev.countedFailure = true }
+            // Only this frame's own embedding, and only if it named the same person.
+            if allowed, let person, let e = tf.embedding, case .identified(let named)? = result?.outcome, named == best.pid {
+                site.considerTemplateUpdate(person: person, probe: e, face: tf.face, door: id, live: livenessFact(ev) == .live, badgeMatched: nil)
+            }
             pipeline.settle(track: tf.track, until: allowed ? .distantFuture : at.addingTimeInterval(Self.redecideAfter))
         } else if ev.identified.count >= face.maximumFrames {
             ev.decided = true

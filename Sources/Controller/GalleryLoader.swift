@@ -27,6 +27,7 @@ extension Gallery {
         for t in templates {
             do {
                 try gallery.add(templateID: t.id!, personID: t.personId, embedding: try db.templates.embedding(of: t))
+                if t.createdBy == TemplateUpdateRule.creator { gallery.markAdded(templateID: t.id!) }
             } catch {
                 if unreadable.isEmpty { firstReason = "\(error)" }
                 unreadable.append(t.id ?? -1)

@@ -1,4 +1,5 @@
 import Foundation
+import Matching
 import Integrations
 import PresentationAttack
 import WardenCore
@@ -54,6 +55,8 @@ public struct SiteConfig: Sendable {
     public var mqtt: MQTTSettings?
     /// Events POSTed to these URLs (`webhooks:`).
     public var webhooks: [WebhookSettings] = []
+    /// `template_update:`: off unless enabled (docs/matching.md).
+    public var templateUpdate = TemplateUpdateRule()
 
     struct File: Decodable {
         struct Cam: Decodable { var images: String?; var device: String?; var url: String?; var file: String?; var fps: Double?; var loop: Bool?; var width: Int?; var height: Int? }
@@ -76,7 +79,9 @@ public struct SiteConfig: Sendable {
             var url: String; var secret_file: String; var ca_file: String?; var events: [String]?; var person: String?
             var queue: Int?; var attempts: Int?
         }
+        struct TemplateUpdate: Decodable { var enabled: Bool?; var max_added: Int?; var margin: Double? }
         var policy: String; var pinmap: String; var gpio: String?; var doors: [String: D]?; var simulate: [S]?; var mqtt: MQTT?; var webhooks: [Webhook]?
+        var template_update: TemplateUpdate?
     }
 
     /// Reads and checks the file; every problem found is reported together.
@@ -147,7 +152,11 @@ public struct SiteConfig: Sendable {
         if !problems.isEmpty {
             throw SiteConfigError(problems: problems.map { "\(path): \($0)" }, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap))
         }
-        return SiteConfig(file: path, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap), gpio: gpio!, doors: doors, simulate: sims, mqtt: mqtt, webhooks: webhooks)
+        var config = SiteConfig(file: path, policyDirectory: resolve(f.policy), pinMapPath: resolve(f.pinmap), gpio: gpio!, doors: doors, simulate: sims, mqtt: mqtt, webhooks: webhooks)
+        if let t = f.template_update {
+            config.templateUpdate = TemplateUpdateRule(enabled: t.enabled ?? false, maximumAdded: t.max_added ?? 3, margin: t.margin ?? 0.10)
+        }
+        return config
     }
 
     /// One `webhooks:` entry. Events carry who went where: plain http:// only to this host.

@@ -1,5 +1,6 @@
 import Audit
 import Capture
+import Crypto
 import DoorIO
 import FaceKit
 import Foundation
@@ -172,6 +173,51 @@ public final class SiteController {
     }
 
     public func doorState(_ id: String) -> DoorStateMachine? { doors.first { $0.id == id }?.driver.machine }
+
+    // MARK: Template update
+
+    /// Off unless the site file turns it on (`template_update:`).
+    public var templateUpdate = TemplateUpdateRule()
+
+    /// After a grant: the face may become one more template of the person, by the rule
+    /// (confident against the enrolled templates, live, badge matched where there is one,
+    /// once a day, bounded). Every step is audited; a failure costs the update only.
+    func considerTemplateUpdate(person: Person, probe: Embedding, face: Face, door: String, live: Bool, badgeMatched: Bool?) {
+        guard templateUpdate.enabled, let pid = person.id else { return }
+        do {
+            let all = try db.templates.forPerson(pid)
+            var enrolled: [[Float]] = [], added: [TemplateUpdateRule.Added] = []
+            for t in all {
+                let v = try db.templates.embedding(of: t).values
+                if t.createdBy == TemplateUpdateRule.creator { added.append(.init(templateID: t.id!, vector: v, at: t.createdAt)) } else { enrolled.append(v) }
+            }
+            guard case .add(let replacing, let distance) = templateUpdate.decide(probe: probe.values, enrolled: enrolled, added: added, now: clock.now,
+                                                                                 threshold: thresholds.verify, live: live, badgeMatched: badgeMatched) else { return }
+            let op = Operator(TemplateUpdateRule.creator)
+            let pose = FacePose(face.landmarks)
+            let l = face.landmarks
+            let roll = atan2(l.rightEyeCenter.y - l.leftEyeCenter.y, l.rightEyeCenter.x - l.leftEyeCenter.x) * 180 / .pi
+            let data = Data(probe.serialized())
+            let t = try db.templates.add(FaceTemplate(
+                personId: pid, embedding: data, modelID: probe.modelID, interEyeDistance: l.interEyeDistance, sharpness: 0, yaw: pose.yaw, roll: roll,
+                detectionScore: face.score, sourceSHA256: Hex.encode(SHA256.hash(data: data)),
+                sourceName: String(format: "update at door %@ (%.3f from the enrolled templates)", door, distance), createdBy: op.name, createdAt: clock.now), by: op)
+            try gallery.add(templateID: t.id!, personID: pid, embedding: probe)
+            gallery.markAdded(templateID: t.id!)
+            if let old = replacing {
+                try db.templates.delete(old, by: op)
+                _ = gallery.remove(templateID: old)
+            }
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.template_update", door: door, personID: pid, personName: person.displayName,
+                              detail: ["template": String(t.id!), "distance": String(format: "%.3f", distance), "replaced": replacing.map(String.init) ?? "",
+                                       "undo": "warden person undo-updates \(pid)"], siteTimeZone: policy.timeZone))
+            timeline(door, String(format: "template update: #%lld %@ gained template #%lld (%.3f from the enrolled ones)%@", pid, person.displayName, t.id!, distance,
+                                  replacing.map { ", replacing #\($0)" } ?? ""))
+        } catch {
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.template_update_failed", door: door, personID: pid,
+                              detail: ["reason": "\(error)", "effect": "no template was added; the decision stands"], siteTimeZone: policy.timeZone))
+        }
+    }
 
     // MARK: Remote commands and the operators' door modes
 

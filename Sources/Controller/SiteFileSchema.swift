@@ -50,6 +50,8 @@ indirect enum SiteFileSchema: Sendable {
     ])
     static let site = SiteFileSchema.fields([
         "policy": .string, "pinmap": .string, "gpio": .string, "mqtt": mqtt, "webhooks": .list(webhook),
+        "template_update": .fields(["enabled": .bool, "max_added": .number(1...20, integer: true, unit: "templates"),
+                                    "margin": .number(0.02...0.3, integer: false, unit: "distance")]),
         "doors": .map(.fields(["camera": camera, "face": face, "lockout": lockout])),
         "simulate": .list(.fields([
             "at": .number(0...1_000_000, integer: false, unit: "seconds"),

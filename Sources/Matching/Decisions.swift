@@ -43,7 +43,7 @@ public struct Identifier: Sendable {
     public func identify(_ query: [Float], in gallery: Gallery, top k: Int = 10,
                          isEligible: (Int64) -> Bool) -> Identification {
         let people = gallery.personCount
-        let candidates = gallery.search(query, k: max(2, k))
+        let candidates = gallery.search(query, k: max(2, k), alreadyMatches: thresholds.verify)
         // Every template is a chance for a stranger to match, not only every person: a
         // gallery with several templates per person holds FPIR with the stricter threshold
         // its template count gives (measured: docs/accuracy.md, "Several templates").

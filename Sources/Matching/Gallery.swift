@@ -73,6 +73,12 @@ public struct Gallery: Sendable {
     @inline(__always)
     func inSpace(_ v: [Float]) -> [Float] { head.map { $0.project(v) } ?? v }
 
+    /// Templates added by template update. They may decide a match only for a probe that
+    /// already matches the person's enrolled templates at the 1:1 threshold, so they can
+    /// never make someone match who did not (TemplateUpdateRule).
+    public private(set) var addedTemplates: Set<Int64> = []
+    public mutating func markAdded(templateID: Int64) { if rowOfTemplate[templateID] != nil { addedTemplates.insert(templateID) } }
+
     public var count: Int { entries.count }
     public var personCount: Int { Set(entries.map(\.personID)).count }
 
@@ -111,6 +117,7 @@ public struct Gallery: Sendable {
     @discardableResult
     public mutating func remove(templateID: Int64) -> Bool {
         guard let row = rowOfTemplate.removeValue(forKey: templateID) else { return false }
+        addedTemplates.remove(templateID)
         let last = entries.count - 1
         if row != last {
             let moved = entries[last]
@@ -144,7 +151,32 @@ public struct Gallery: Sendable {
 
     /// 1:1: a raw probe against one person's templates, in the gallery's space.
     public func verify(_ query: [Float], person personID: Int64, using verifier: Verifier) -> Verification {
-        verifier.verify(inSpace(query), against: templates(of: personID))
+        let q = inSpace(query)
+        let all = templates(of: personID)
+        let v = verifier.verify(q, against: all)
+        guard let t = v.templateID, addedTemplates.contains(t) else { return v }
+        // The closest is an added template: it may decide only if the enrolled ones
+        // already match at the 1:1 threshold; else they alone decide.
+        let enrolled = verifier.verify(q, against: all.filter { !addedTemplates.contains($0.templateID) })
+        return (enrolled.distance ?? .infinity) <= verifier.thresholds.verify ? v : enrolled
+    }
+
+    /// `search`, with added templates kept to probes that already match the person's
+    /// enrolled templates within `alreadyMatches`: otherwise the person is ranked by the
+    /// enrolled templates alone (and left out if they have none).
+    public func search(_ raw: [Float], k: Int, alreadyMatches: Double) -> [PersonMatch] {
+        let found = search(raw, k: k)
+        guard !addedTemplates.isEmpty, found.contains(where: { addedTemplates.contains($0.templateID) }) else { return found }
+        let q = inSpace(raw)
+        var out: [PersonMatch] = []
+        for m in found {
+            guard addedTemplates.contains(m.templateID) else { out.append(m); continue }
+            let enrolled = templates(of: m.personID).filter { !addedTemplates.contains($0.templateID) }
+                .map { (id: $0.templateID, d: DistanceMetric.euclidean.distance(q, $0.vector)) }.min { $0.d < $1.d }
+            guard let e = enrolled else { continue }
+            out.append(e.d <= alreadyMatches ? m : PersonMatch(personID: m.personID, templateID: e.id, distance: e.d))
+        }
+        return out.sorted { $0.distance < $1.distance }
     }
 
     /// A person's rows, in the gallery's space (projected when a head is configured).

@@ -3,6 +3,7 @@ import Controller
 import FaceKit
 import Foundation
 import Policy
+import Matching
 import PresentationAttack
 import Testing
 
@@ -92,5 +93,54 @@ struct LivenessFlowTests {
         try r.s.swipe("lobby", badge: "12:1001")
         let d = try r.decisions()
         #expect(d.count == 1 && d.first?.type == "access.granted" && d.first?.reasons?.contains("camera_fallback:badge") == true, "\(d.map { ($0.type, $0.reasons ?? [], $0.detail ?? [:]) })")
+    }
+}
+
+/// Template update at the face-only, liveness-required lobby, with the real PAD models.
+@Suite("Template update", .serialized)
+struct TemplateUpdateFlowTests {
+    func templates(_ r: Rig, person: Int64) throws -> (enrolled: Int, added: Int) {
+        let all = try r.s.db.templates.forPerson(person)
+        let added = all.filter { $0.createdBy == TemplateUpdateRule.creator }.count
+        return (all.count - added, added)
+    }
+
+    @Test(.enabled(if: PADSamples.present, "needs ../shared/models, ../shared/pad and `make setup`; absent here, so skipped"))
+    func aConfidentGrantAddsAtMostOneTemplateADayAndAStrangerNone() throws {
+        let r = try Rig(at: "08:30", liveness: try PADSamples.detector.get())
+        r.s.site.templateUpdate = TemplateUpdateRule(enabled: true)
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: nil)
+        let pid = try #require(try r.s.db.people.find("Barack Obama").id)
+        try r.s.show("lobby", photo: Paths.fixture("obama2.jpg"))
+        #expect(try templates(r, person: pid) == (1, 1), "a confident live grant adds one")
+        try r.s.show("lobby", photo: Paths.fixture("obama3.jpg"))
+        #expect(try templates(r, person: pid) == (1, 1), "not twice in a day")
+        // A stranger is denied and adds nothing.
+        try r.s.show("lobby", photo: Paths.fixture("biden.jpg"))
+        // The next morning.
+        r.s.clock.set(Rig.time("08:30").addingTimeInterval(86_400))
+        try r.s.show("lobby", photo: Paths.fixture("obama3.jpg"))
+        #expect(try templates(r, person: pid) == (1, 2), "the next day adds another")
+        let d = try r.decisions()
+        #expect(d.map(\.type) == ["access.granted", "access.granted", "access.denied", "access.granted"], "\(d.map { ($0.type, $0.reasons ?? []) })")
+        let ev = try r.events()
+        let updates = ev.filter { $0.type == "system.template_update" }
+        #expect(updates.count == 2 && updates.allSatisfy { $0.personID == pid && $0.door == "lobby" && $0.detail?["undo"] != nil })
+        // (Under `warden run` the identity store's change journal also records each as
+        // admin.enroll by warden:template-update; this simulated site's store has no journal.)
+        #expect(!ev.contains { $0.type == "system.template_update" && $0.personID != pid })
+        r.s.finish()
+        #expect(try r.s.auditStore.verify().ok)
+    }
+
+    @Test(.enabled(if: Paths.haveFixtures, "needs the fixtures and models from `make setup`"))
+    func withoutLivenessNothingIsAdded() throws {
+        // Liveness off at every door: a grant is not shown to be live, so no update.
+        let r = try Rig(at: "08:30")
+        r.s.site.templateUpdate = TemplateUpdateRule(enabled: true)
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: nil)
+        try r.s.show("lobby", photo: Paths.fixture("obama2.jpg"))
+        #expect(try r.decisions().map(\.type) == ["access.granted"])
+        #expect(try templates(r, person: try #require(try r.s.db.people.find("Barack Obama").id)) == (1, 0))
     }
 }

@@ -126,3 +126,30 @@ struct CameraEnrollTests {
         #expect(live.status == 0 && lo?.liveness == "live", "\(live.stdout) \(live.stderr)")
     }
 }
+
+/// `warden person undo-updates` removes what template update added, and only that.
+@Suite("warden person undo-updates", .enabled(if: CLI.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct UndoTemplateUpdatesTests {
+    @Test func removesOnlyAddedTemplatesAndRecordsEach() throws {
+        let home = CLI.Home()
+        #expect(try CLI.run(["person", "add", "Barack Obama", "--external-id", "P1"], home: home).status == 0)
+        #expect(try CLI.run(["enroll", "P1", CLI.fixtures.appendingPathComponent("obama.jpg").path], home: home).status == 0)
+        // What a door's template update stores: one more template, created by the updater.
+        do {
+            let db = try WardenDatabase(home: home.path)
+            let enrolled = try #require(try db.templates.forPerson(1).first)
+            var added = enrolled
+            added.id = nil; added.embedding = Data(try db.templates.embedding(of: enrolled).serialized()); added.createdBy = "warden:template-update"; added.sourceName = "update at door lobby"; added.sourceSHA256 = String(repeating: "0", count: 64)
+            _ = try db.templates.add(added, by: Operator("warden:template-update"))
+        }
+        let r = try CLI.run(["person", "undo-updates", "P1"], home: home)
+        #expect(r.status == 0 && r.stdout.contains("removed 1 template"), "\(r.stdout) \(r.stderr)")
+        let db = try WardenDatabase(home: home.path)
+        let left = try db.templates.forPerson(1)
+        #expect(left.count == 1 && left[0].createdBy != "warden:template-update")
+        let again = try CLI.run(["person", "undo-updates", "P1"], home: home)
+        #expect(again.stdout.contains("no template added by template update"))
+        // (`audit verify` would flag the row this test stored behind the journal's back, as it should.)
+        #expect(try CLI.run(["audit", "export"], home: home).stdout.contains("admin.template_delete"), "the removal is in the audit log")
+    }
+}

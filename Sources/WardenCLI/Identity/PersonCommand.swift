@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetProtocol
 import Foundation
+import Matching
 import Storage
 import WardenCore
 
@@ -18,7 +19,7 @@ struct PersonCommand: ParsableCommand {
           warden person suspend E1001
           warden person remove E1001 --yes
         """,
-        subcommands: [AddPerson.self, ListPeople.self, ShowPerson.self, SuspendPerson.self, ActivatePerson.self, RemovePerson.self]
+        subcommands: [AddPerson.self, ListPeople.self, ShowPerson.self, SuspendPerson.self, ActivatePerson.self, RemovePerson.self, UndoTemplateUpdates.self]
     )
 }
 
@@ -158,6 +159,27 @@ private func setStatus(_ global: GlobalOptions, _ op: OperatorOption, _ ref: Str
     let p = try storage { try db.people.setStatus(try db.people.find(ref).id!, to: status, by: op.resolved) }
     if global.json { try Output.json(PersonRecord(p)); return }
     print("#\(p.id!) \(p.displayName) is now \(p.status.rawValue)")
+}
+
+struct UndoTemplateUpdates: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "undo-updates",
+        abstract: "Remove the templates that template update added for a person; the enrolled ones stay.",
+        discussion: "Each removal is recorded with the operator. A running controller uses the change after a reload (SIGHUP)."
+    )
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var op: OperatorOption
+    @Argument(help: "Warden id, external id or exact name.") var person: String
+
+    func run() throws {
+        let db = try global.openDatabase()
+        let p = try storage { try db.people.find(person) }
+        let added = try storage { try db.templates.forPerson(p.id!) }.filter { $0.createdBy == TemplateUpdateRule.creator }
+        for t in added { try storage { try db.templates.delete(t.id!, by: op.resolved) } }
+        if global.json { try Output.json(["person": String(p.id!), "removed": String(added.count)]); return }
+        print(added.isEmpty ? "#\(p.id!) \(p.displayName) has no template added by template update"
+                            : "removed \(added.count) template\(added.count == 1 ? "" : "s") added by template update from #\(p.id!) \(p.displayName): \(added.map { "#\($0.id!)" }.joined(separator: ", "))")
+    }
 }
 
 struct RemovePerson: ParsableCommand {

@@ -277,6 +277,7 @@ struct RunCommand: ParsableCommand {
         let clock = SystemClock()
         let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock,
                                         liveness: pad.detector, livenessProblem: pad.problem)
+        controller.templateUpdate = config.templateUpdate
         let started = clock.now
         controller.record(AuditEvent(at: started, kind: .system, type: "system.start",
                                      detail: ["site": config.file, "gpio": config.gpio.rawValue, "templates": String(gallery.count),
