@@ -302,6 +302,7 @@ final class DoorController {
     }
 
     func process(_ frame: Frame) {
+        site.latestFrames.put(id, frame)
         if let change = health.check(frame.image, at: frame.at) { setCameraFault(change) }
         else if cameraFault == .noSignal { setCameraFault(health.fault) }   // frames again
         guard cameraFault == nil, !livenessOutOfService, let door else { return }

@@ -30,6 +30,8 @@ public final class SiteController {
     public let livenessProblemSummary: String?
     public var gallery: Gallery
     public var thresholds: MatchThresholds
+    /// Each door camera's newest frame, lent to `warden enroll --camera DOOR`.
+    public let latestFrames = LatestFrames()
     public let clock: any WardenClock
     var verifier: Verifier { Verifier(thresholds: thresholds) }
     private var doors: [DoorController] = []

@@ -153,3 +153,34 @@ struct UndoTemplateUpdatesTests {
         #expect(try CLI.run(["audit", "export"], home: home).stdout.contains("admin.template_delete"), "the removal is in the audit log")
     }
 }
+
+/// `warden enroll --camera DOOR` while `warden run` holds that door's camera: the
+/// controller lends its frames over an owner-only socket and keeps deciding.
+@Suite("warden enroll --camera at a running door", .serialized, .enabled(if: CLI.haveFixtures, "needs the fixtures and models from `make setup`"))
+struct DoorCameraEnrollTests {
+    @Test(.needsSharedFaces) func aRunningDoorsCameraEnrolls() async throws {
+        let folder = CLI.sharedFaces.appendingPathComponent("Barack_Obama").path
+        let photos = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().map { folder + "/" + $0 }
+        let s = try RunCommandTests.Site(lobbyPhotos: photos)
+        #expect(try s.w("person", "add", "Barack Obama", "--external-id", "P1").status == 0)
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = s.home.path
+        env["WARDEN_PAD_MODELS"] = "/nonexistent"
+        let bin = try #require(CLI.binary).path
+        let run = try ChildProcess.start([bin, "run", "--site", s.siteFile, "--duration", "300"], environment: env)
+        defer { run.kill(SIGTERM); _ = run.wait() }
+        let socket = s.home.path + "/frames.sock"
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(FileManager.default.fileExists(atPath: socket), "the controller lends its cameras")
+        let unknown = try CLI.run(["enroll", "P1", "--camera", "garage", "--seconds", "3"], home: s.home, environment: ["WARDEN_PAD_MODELS": "/nonexistent"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("no door 'garage'"), "\(unknown.stderr)")
+        let r = try CLI.run(["enroll", "P1", "--camera", "lobby", "--seconds", "20", "--json"], home: s.home, environment: ["WARDEN_PAD_MODELS": "/nonexistent"])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        let o = try? JSONDecoder().decode(CameraEnrollTests.Outcome.self, from: Data(r.stdout.utf8))
+        #expect((o?.templates.count ?? 0) >= 2, "\(r.stdout)")
+        run.kill(SIGTERM)
+        #expect(run.wait().status == 0)
+        // The door went on deciding while its camera was lent.
+        #expect(try s.events().contains { $0.kind == .decision && $0.door == "lobby" })
+    }
+}

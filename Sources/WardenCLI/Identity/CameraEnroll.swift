@@ -31,7 +31,7 @@ extension EnrollCommand {
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
         let engine = try global.loadEngine()
-        let frameSource = try Self.openCamera(source)
+        let frameSource = try Self.openCamera(source, framesSocket: global.wardenHome.file("frames.sock"))
         defer { frameSource.stop() }
         var pad: LivenessDetector? = nil
         var padProblem: String? = nil
@@ -89,12 +89,14 @@ extension EnrollCommand {
     }
 
     /// A camera by what the argument looks like.
-    static func openCamera(_ source: String) throws -> any FrameSource {
+    static func openCamera(_ source: String, framesSocket: String) throws -> any FrameSource {
         var isDirectory: ObjCBool = false
         if source.hasPrefix("/dev/") { return V4L2Source(device: source, width: 640, height: 480, fps: 15, clock: SystemClock(), onEvent: { _ in }) }
         if source.contains("://") { return FFmpegSource(input: source, width: 640, height: 480, fps: 10, loop: false, clock: SystemClock(), onEvent: { _ in }) }
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
-            throw CLIError("\(source): no such camera, stream, video file or image folder (a door's camera while its controller runs it cannot be shared yet: stop the controller or give the device)")
+            // A door id: the camera of the controller running that door, in this home.
+            if !source.contains("/"), SharedDoorCamera.available(path: framesSocket) { return SharedDoorCamera(path: framesSocket, door: source) }
+            throw CLIError("\(source): no such camera, stream, video file or image folder, and no controller running in this home lends a door of that name")
         }
         if isDirectory.boolValue {
             do { return try ImageSequenceSource(folder: source, fps: 10, clock: SystemClock()) } catch { throw CLIError("\(error)") }

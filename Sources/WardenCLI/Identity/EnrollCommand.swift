@@ -24,6 +24,7 @@ struct EnrollCommand: ParsableCommand {
           warden enroll E1001 --camera /dev/video0
           warden enroll E1001 --camera rtsp://cam-lobby/stream --seconds 8
           warden enroll E1001 --camera clip.mp4 --json
+          warden enroll E1001 --camera lobby        # the lobby's camera, lent by the running controller
 
         Exit status: 0 when every photo was enrolled (or was already enrolled), or the \
         capture stored its templates; 1 otherwise.
@@ -36,7 +37,7 @@ struct EnrollCommand: ParsableCommand {
     @Argument(help: "Photos of that person.") var photos: [String] = []
     @Flag(help: "Use the largest face when a photo shows several.") var largest = false
     @Flag(help: "Enroll even if the face matches someone else.") var force = false
-    @Option(help: ArgumentHelp("Enroll at a camera instead of from photos: a V4L2 device (/dev/videoN), a stream URL, a video file or a folder of images.",
+    @Option(help: ArgumentHelp("Enroll at a camera instead of from photos: a V4L2 device (/dev/videoN), a stream URL, a video file, a folder of images, or a door id (its running controller lends the camera).",
                                valueName: "source")) var camera: String?
     @Option(help: "How long the capture watches, at most.") var seconds = 6.0
     @Option(help: "Templates to keep from the capture (1 to 10).") var templates = 5

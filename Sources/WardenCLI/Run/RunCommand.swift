@@ -363,6 +363,8 @@ struct RunCommand: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         let statusServer = try? StatusServer(path: global.wardenHome.file("warden.sock")) { box.get() }
+        // The doors' cameras, lent to `warden enroll --camera DOOR` while this controller holds them.
+        let frameServer = try? FrameShareServer(path: global.wardenHome.file("frames.sock"), frames: controller.latestFrames, doors: Set(config.doors.keys))
         ServiceNotifier.notify("READY=1\nSTATUS=\(up) of \(config.doors.count) doors up")
         log.info("\(up) of \(config.doors.count) doors up, \(gallery.count) templates; gpio \(config.gpio.rawValue); Ctrl-C or SIGTERM to stop")
 
@@ -412,6 +414,7 @@ struct RunCommand: ParsableCommand {
         audit.close()
         integrations.stop()
         statusServer?.stop()
+        frameServer?.stop()
         // Erased templates must not outlive this process in the write-ahead log.
         try? db.checkpointAndTruncateLog()
         instanceLock.release()
