@@ -60,14 +60,19 @@ public final class SimulatedGPIO: GPIOBackend, @unchecked Sendable {
     }
 
     /// Sets an input's physical level (as a switch or a reader would), at the clock's time.
-    public func drive(_ spec: LineSpec, high: Bool) throws(GPIOError) {
+    public func drive(_ spec: LineSpec, high: Bool) throws(GPIOError) { try drive(spec, high: high, at: clock.now) }
+
+    /// The same, stamped with a given time: a scripted reader clocks a frame's bits at
+    /// their own spacing, whatever the scheduler does to the process meanwhile (a test
+    /// machine under load overslept a 2 ms pause by more than the 25 ms frame gap).
+    public func drive(_ spec: LineSpec, high: Bool, at: Date) throws(GPIOError) {
         let k = try key(spec)
         lock.lock()
         let old = levels[k] ?? false
         levels[k] = high
         let listeners = inputs[k]?.compactMap(\.line) ?? []
         lock.unlock()
-        if old != high { for l in listeners { l.push(physicalHigh: high, at: clock.now) } }
+        if old != high { for l in listeners { l.push(physicalHigh: high, at: at) } }
     }
 
     /// An output's current physical level (nil: never driven). Like a real chip, a released

@@ -465,8 +465,12 @@ struct RunCommand: ParsableCommand {
         guard let pins = pinMap.doors[s.door] else { return }
         if let badge = s.badge, let d0 = pins.wiegandD0, let d1 = pins.wiegandD1, let c = try? BadgeCredential(parsing: badge),
            let bits = pinMap.wiegandBits(door: s.door, badge: c) {
-            for bit in bits {
-                try? sim.drive(bit ? d1 : d0, high: false); usleep(100); try? sim.drive(bit ? d1 : d0, high: true); usleep(1_900)
+            // Each bit a 100 µs pulse every 2 ms, stamped so rather than slept: a busy
+            // machine must not split the frame.
+            let start = Date()
+            for (i, bit) in bits.enumerated() {
+                let at = start.addingTimeInterval(Double(i) * 0.002)
+                try? sim.drive(bit ? d1 : d0, high: false, at: at); try? sim.drive(bit ? d1 : d0, high: true, at: at.addingTimeInterval(0.0001))
             }
         }
         if let c = s.contact, let line = pins.contact { try? sim.drive(line, high: c == "open") }
