@@ -87,21 +87,21 @@ extension Enroller {
                 }
             }
         }
-        var out: [FaceTemplate] = []
-        for c in captured.chosen {
+        let rows = captured.chosen.map { c -> FaceTemplate in
             let data = Data(c.embedding.serialized())
             let q = c.quality
             // The embedding's own hash stands where a photo's would: a capture has no file.
-            let t = try db.templates.add(FaceTemplate(
+            return FaceTemplate(
                 personId: personID, embedding: data, modelID: c.embedding.modelID,
                 interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
                 detectionScore: q.detectionScore, sourceSHA256: Hex.encode(SHA256.hash(data: data)),
                 sourceName: String(format: "camera %@, frame %d, %@ (yaw %+.2f, nose drop %.2f)", source, c.frame, c.bin.rawValue, c.pose.yaw, c.pose.noseDrop),
-                createdBy: op.name), by: op)
-            try gallery.add(templateID: t.id!, personID: personID, embedding: c.embedding)
-            out.append(t)
+                createdBy: op.name)
         }
-        return out
+        // One change: the whole set, or nothing (a full disk midway leaves no partial set).
+        let stored = try db.templates.addAll(rows, by: op)
+        for (t, c) in zip(stored, captured.chosen) { try gallery.add(templateID: t.id!, personID: personID, embedding: c.embedding) }
+        return stored
     }
 }
 

@@ -11,15 +11,25 @@ public struct TemplateRepository: Sendable {
     /// Stores a template. `template.embedding` holds the plain serialised embedding; it is
     /// encrypted before it reaches the database.
     public func add(_ template: FaceTemplate, by op: Operator) throws -> FaceTemplate {
-        let plain = try Embedding(serialized: [UInt8](template.embedding))
+        try addAll([template], by: op)[0]
+    }
+
+    /// Stores several templates as one change: all of them or none (a camera capture's
+    /// set), each with its own record.
+    public func addAll(_ templates: [FaceTemplate], by op: Operator) throws -> [FaceTemplate] {
+        let plain = try templates.map { try Embedding(serialized: [UInt8]($0.embedding)) }
         return try changes.write { db, journal in
-            guard try Person.fetchOne(db, key: template.personId) != nil else { throw StorageError.notFound("no person #\(template.personId)") }
-            var t = template
-            t.embedding = try cipher.seal(plain, personID: template.personId)
-            try t.insert(db)
-            try journal.record("template.enroll", subject: "person:\(t.personId)",
-                               fields: ["template": String(t.id!), "source": t.sourceName, "source_sha256": t.sourceSHA256], by: op, in: db)
-            return t
+            var out: [FaceTemplate] = []
+            for (template, embedding) in zip(templates, plain) {
+                guard try Person.fetchOne(db, key: template.personId) != nil else { throw StorageError.notFound("no person #\(template.personId)") }
+                var t = template
+                t.embedding = try cipher.seal(embedding, personID: template.personId)
+                try t.insert(db)
+                try journal.record("template.enroll", subject: "person:\(t.personId)",
+                                   fields: ["template": String(t.id!), "source": t.sourceName, "source_sha256": t.sourceSHA256], by: op, in: db)
+                out.append(t)
+            }
+            return out
         }
     }
 

@@ -162,3 +162,18 @@ struct StorageTests {
         #expect(try db.templates.embedding(of: stored) == Embedding(serialized: [UInt8](plain.embedding)))
     }
 }
+
+/// A camera capture's templates are one change: all stored, or none.
+@Suite("Template sets")
+struct TemplateSetTests {
+    @Test func aSetIsStoredWholeOrNotAtAll() throws {
+        let home = try TempHome()
+        let db = try WardenDatabase(home: home.path)
+        let p = try db.people.add(Person(displayName: "Ada"), by: admin)
+        let stored = try db.templates.addAll([try template(for: p.id!, seed: 1), try template(for: p.id!, seed: 2)], by: admin)
+        #expect(stored.count == 2 && stored.allSatisfy { $0.id != nil })
+        // The second row names nobody: the first must not stay either.
+        #expect(throws: (any Error).self) { _ = try db.templates.addAll([try template(for: p.id!, seed: 3), try template(for: 9_999, seed: 4)], by: admin) }
+        #expect(try db.templates.forPerson(p.id!).count == 2)
+    }
+}
