@@ -91,8 +91,7 @@ public final class CameraCapture {
         var hint = "look at the camera"
         func candidates() -> [TemplateSelection.Candidate] {
             seen.enumerated().map { TemplateSelection.Candidate(vector: $0.element.embedding.values, pose: $0.element.pose,
-                                                                 quality: $0.element.quality.interEyeDistance * min($0.element.quality.sharpness, 400) * max(0.1, $0.element.quality.detectionScore),
-                                                                 tag: $0.offset) }
+                                                                 quality: $0.element.quality.selectionScore, tag: $0.offset) }
         }
         while clock.now.timeIntervalSince(start) < settings.seconds {
             let frame: Frame?
@@ -128,7 +127,7 @@ public final class CameraCapture {
                         if let pad = liveness {
                             do { evidence.add(try pad.score(frame.image, face: face).bonaFide) } catch { livenessErrors += 1 }
                         }
-                        hint = TemplateSelection.coverage(candidates()).missing?.hint ?? "hold still"
+                        hint = ""   // said below, from the poses seen
                     }
                 } catch {
                     problems["the face could not be measured", default: 0] += 1
@@ -138,6 +137,7 @@ public final class CameraCapture {
                 hint = "no face in view: stand in front of the camera, facing it"
             }
             let cover = TemplateSelection.coverage(candidates())
+            if hint.isEmpty { hint = cover.missing?.hint ?? "hold still" }
             progress(Progress(elapsed: clock.now.timeIntervalSince(start), frames: frames, usable: seen.count, covered: cover.covered.sorted(), hint: hint))
             // Every pose seen, and enough faces to choose from: done early.
             if cover.missing == nil && seen.count >= settings.templates * 2 { break }

@@ -24,20 +24,8 @@ public final class FrameShareServer: @unchecked Sendable {
 
     public init(path: String, frames: LatestFrames, doors: Set<String>) throws {
         self.path = path
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw SiteConfigError(problems: ["cannot create the frame socket"]) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); throw SiteConfigError(problems: ["frame socket path too long: \(path)"]) }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
-        // Faces are personal data: owner-only from the moment the socket exists.
-        let old = umask(0o077)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        umask(old)
-        guard bound == 0, listen(fd, 4) == 0 else { close(fd); throw SiteConfigError(problems: ["cannot listen on \(path): \(String(cString: strerror(errno)))"]) }
-        chmod(path, 0o600)
+        // Faces are personal data: owner-only, as the status socket.
+        let fd = try LocalSocket.listen(path: path, what: "frame socket", backlog: 4)
         self.fd = fd
         let t = Thread { [fd] in
             while true {
@@ -59,13 +47,7 @@ public final class FrameShareServer: @unchecked Sendable {
                 } else {
                     reply = Array("ERROR door \(door) has no camera frame yet (no camera, or it is faulted)\n".utf8)
                 }
-                var offset = 0
-                while offset < reply.count {
-                    let n = reply.withUnsafeBytes { send(c, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    offset += n
-                }
+                LocalSocket.sendAll(c, reply)
                 close(c)
             }
         }
@@ -111,16 +93,12 @@ public final class SharedDoorCamera: FrameSource {
     public static func available(path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
     static func request(path: String, door: String) throws -> (String, [UInt8]) {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CaptureError.unreadable(path, "cannot create a socket") }
+        let fd: Int32
+        do { fd = try LocalSocket.connect(path: path, what: "running controller lending its cameras") } catch {
+            throw CaptureError.unreadable(path, "\(error)")
+        }
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in Array(path.utf8).prefix(raw.count - 1).enumerated() { raw[i] = b } }
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard ok == 0 else { throw CaptureError.unreadable(path, "no running controller lends its cameras here (\(String(cString: strerror(errno))))") }
-        let line = Array((door + "\n").utf8)
-        _ = line.withUnsafeBytes { send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+        LocalSocket.sendAll(fd, Array((door + "\n").utf8))
         var out = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {

@@ -43,20 +43,7 @@ public final class StatusServer: @unchecked Sendable {
     public init(path: String, provider: @escaping @Sendable () -> Data) throws {
         self.path = path
         self.provider = provider
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw SiteConfigError(problems: ["cannot create the status socket"]) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); throw SiteConfigError(problems: ["status socket path too long: \(path)"]) }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
-        // Owner-only from the moment it exists.
-        let old = umask(0o077)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        umask(old)
-        guard bound == 0, listen(fd, 8) == 0 else { close(fd); throw SiteConfigError(problems: ["cannot listen on \(path): \(String(cString: strerror(errno)))"]) }
-        chmod(path, 0o600)
+        let fd = try LocalSocket.listen(path: path, what: "status socket")
         self.fd = fd
         let t = Thread { [fd, provider] in
             while true {
@@ -65,16 +52,7 @@ public final class StatusServer: @unchecked Sendable {
                 // A client that never reads must not hold this thread: a short send timeout.
                 var tv = timeval(tv_sec: 1, tv_usec: 0)
                 setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                let data = provider()
-                // MSG_NOSIGNAL: a client that closed without reading is an EPIPE here, never
-                // a SIGPIPE that would kill the controller.
-                var offset = 0
-                while offset < data.count {
-                    let n = data.withUnsafeBytes { send(c, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { break }
-                    offset += n
-                }
+                LocalSocket.sendAll(c, [UInt8](provider()))
                 close(c)
             }
         }
@@ -87,14 +65,8 @@ public final class StatusServer: @unchecked Sendable {
 
     /// Reads the status a running controller serves at `path`.
     public static func query(path: String) throws -> Data {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw SiteConfigError(problems: ["cannot create a socket"]) }
+        let fd = try LocalSocket.connect(path: path, what: "running controller")
         defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in Array(path.utf8).prefix(raw.count - 1).enumerated() { raw[i] = b } }
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard ok == 0 else { throw SiteConfigError(problems: ["no running controller answers at \(path) (\(String(cString: strerror(errno))))"]) }
         var out = Data()
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -103,5 +75,55 @@ public final class StatusServer: @unchecked Sendable {
             out.append(contentsOf: buf[0..<n])
         }
         return out
+    }
+}
+
+/// The owner-only Unix sockets a running controller serves in its data directory (status,
+/// frames): one way to open, connect and answer them.
+enum LocalSocket {
+    /// Bound and listening, owner-only from the moment it exists.
+    static func listen(path: String, what: String, backlog: Int32 = 8) throws -> Int32 {
+        unlink(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SiteConfigError(problems: ["cannot create the \(what)"]) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); throw SiteConfigError(problems: ["\(what) path too long: \(path)"]) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let old = umask(0o077)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        umask(old)
+        guard bound == 0, Glibc.listen(fd, backlog) == 0 else { close(fd); throw SiteConfigError(problems: ["cannot listen on \(path): \(String(cString: strerror(errno)))"]) }
+        chmod(path, 0o600)
+        return fd
+    }
+
+    /// A connected client socket; the caller closes it.
+    static func connect(path: String, what: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SiteConfigError(problems: ["cannot create a socket"]) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in Array(path.utf8).prefix(raw.count - 1).enumerated() { raw[i] = b } }
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard ok == 0 else {
+            let why = String(cString: strerror(errno))
+            close(fd)
+            throw SiteConfigError(problems: ["no \(what) answers at \(path) (\(why))"])
+        }
+        return fd
+    }
+
+    /// Everything, or as much as the peer takes. MSG_NOSIGNAL: a client that closed without
+    /// reading is an EPIPE here, never a SIGPIPE that would kill the controller.
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            offset += n
+        }
     }
 }

@@ -197,11 +197,11 @@ public final class SiteController {
                                                                                  threshold: thresholds.verify, live: live, badgeMatched: badgeMatched) else { return }
             let op = Operator(TemplateUpdateRule.creator)
             let pose = FacePose(face.landmarks)
-            let l = face.landmarks
-            let roll = atan2(l.rightEyeCenter.y - l.leftEyeCenter.y, l.rightEyeCenter.x - l.leftEyeCenter.x) * 180 / .pi
             let data = Data(probe.serialized())
+            // Sharpness is measured on the aligned chip, which the door does not keep: 0, unmeasured.
             let t = try db.templates.add(FaceTemplate(
-                personId: pid, embedding: data, modelID: probe.modelID, interEyeDistance: l.interEyeDistance, sharpness: 0, yaw: pose.yaw, roll: roll,
+                personId: pid, embedding: data, modelID: probe.modelID, interEyeDistance: face.landmarks.interEyeDistance, sharpness: 0,
+                yaw: pose.yaw, roll: pose.roll,
                 detectionScore: face.score, sourceSHA256: Hex.encode(SHA256.hash(data: data)),
                 sourceName: String(format: "update at door %@ (%.3f from the enrolled templates)", door, distance), createdBy: op.name, createdAt: clock.now), by: op)
             try gallery.add(templateID: t.id!, personID: pid, embedding: probe)

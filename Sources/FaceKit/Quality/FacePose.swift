@@ -13,16 +13,21 @@ public struct FacePose: Sendable, Equatable, Codable {
     /// with the same person's own frontal value (`TemplateSelection`).
     public var noseDrop: Double
 
-    public init(yaw: Double, noseDrop: Double) { self.yaw = yaw; self.noseDrop = noseDrop }
+    /// In-plane tilt of the eye line, degrees.
+    public var roll: Double
+
+    public init(yaw: Double, noseDrop: Double, roll: Double = 0) { self.yaw = yaw; self.noseDrop = noseDrop; self.roll = roll }
 
     public init(_ l: FaceLandmarks) {
         let right = l.rightEyeCenter, left = l.leftEyeCenter
         let d = l.interEyeDistance
+        // The eye line runs from the image-left eye (dlib's "left") to the image-right one.
         let roll = atan2(right.y - left.y, right.x - left.x)
         let mid = Point(x: (left.x + right.x) / 2, y: (left.y + right.y) / 2)
+        // The nose's offset along the eye line and across it, in eye distances.
         let nx = l.noseBase.x - mid.x, ny = l.noseBase.y - mid.y
         let along = nx * cos(roll) + ny * sin(roll)
         let across = -nx * sin(roll) + ny * cos(roll)
-        self.init(yaw: d > 0 ? along / d : 0, noseDrop: d > 0 ? across / d : 0)
+        self.init(yaw: d > 0 ? along / d : 0, noseDrop: d > 0 ? across / d : 0, roll: roll * 180 / .pi)
     }
 }

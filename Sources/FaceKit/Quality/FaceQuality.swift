@@ -23,22 +23,15 @@ public struct FaceQuality: Sendable, Equatable, Codable {
 
     /// Measures a detected face; `chip` is its aligned chip from `FaceEngine.alignedChip`.
     public init(face: Face, chip: RGBImage) {
-        let l = face.landmarks
-        let right = l.rightEyeCenter, left = l.leftEyeCenter
-        let eyeDistance = l.interEyeDistance
-        // The eye line runs from the image-left eye (dlib's "left") to the image-right one.
-        let dx = right.x - left.x, dy = right.y - left.y
-        let rollRadians = atan2(dy, dx)
-        let mid = Point(x: (left.x + right.x) / 2, y: (left.y + right.y) / 2)
-        // Nose offset along the eye line, as a fraction of the eye distance.
-        let nx = l.noseBase.x - mid.x, ny = l.noseBase.y - mid.y
-        let along = nx * cos(rollRadians) + ny * sin(rollRadians)
-        self.init(interEyeDistance: eyeDistance,
-                  sharpness: Self.laplacianVariance(chip),
-                  yaw: eyeDistance > 0 ? along / eyeDistance : 0,
-                  roll: rollRadians * 180 / .pi,
-                  detectionScore: face.score)
+        let pose = FacePose(face.landmarks)
+        self.init(interEyeDistance: face.landmarks.interEyeDistance, sharpness: Self.laplacianVariance(chip),
+                  yaw: pose.yaw, roll: pose.roll, detectionScore: face.score)
     }
+
+    /// Which of several faces of one person to prefer as a template: larger, sharper (up
+    /// to where sharpness stops mattering) and more clearly a face. Camera enrollment and
+    /// `warden eval --templates` rank by it alike.
+    public var selectionScore: Double { interEyeDistance * min(sharpness, 400) * max(0.1, detectionScore) }
 
     /// Variance of the 4-neighbour Laplacian over the luma, borders excluded.
     public static func laplacianVariance(_ image: RGBImage) -> Double {

@@ -68,7 +68,7 @@ struct TemplateStudy {
                       let chip = try? engine.alignedChip(image, face: faces[0]), let e = try? engine.embed(chips: [chip]).first else { continue }
                 let q = FaceQuality(face: faces[0], chip: chip)
                 photos[identity.name, default: []].append(Photo(vector: e.values, pose: FacePose(faces[0].landmarks),
-                                                                quality: q.interEyeDistance * min(q.sharpness, 400) * max(0.1, q.detectionScore), url: url, face: faces[0]))
+                                                                quality: q.selectionScore, url: url, face: faces[0]))
                 done += 1
                 if progress && done % 100 == 0 { Output.note("eval: measured \(done) photos") }
             }
