@@ -36,6 +36,9 @@ public final class CameraCapture {
         public var covered: [TemplateSelection.PoseBin]
         /// What the person should do next, in words.
         public var hint: String
+        public init(elapsed: TimeInterval, frames: Int, usable: Int, covered: [TemplateSelection.PoseBin], hint: String) {
+            self.elapsed = elapsed; self.frames = frames; self.usable = usable; self.covered = covered; self.hint = hint
+        }
     }
 
     public struct ChosenFace: Sendable {

@@ -95,7 +95,7 @@ extension Enroller {
                 personId: personID, embedding: data, modelID: c.embedding.modelID,
                 interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
                 detectionScore: q.detectionScore, sourceSHA256: Hex.encode(SHA256.hash(data: data)),
-                sourceName: String(format: "camera %@, frame %d, %@ (yaw %+.2f, nose drop %.2f)", source, c.frame, c.bin.rawValue, c.pose.yaw, c.pose.noseDrop),
+                sourceName: TemplateSelection.captureSourceName(camera: source, frame: c.frame, pose: c.bin.rawValue, yaw: c.pose.yaw, noseDrop: c.pose.noseDrop),
                 createdBy: op.name)
         }
         // One change: the whole set, or nothing (a full disk midway leaves no partial set).

@@ -35,6 +35,8 @@ public final class FleetAgent: @unchecked Sendable {
     let wardenVersion: String
     let record: @Sendable (AuditEvent) -> Void
     let doors: @Sendable () -> [FleetDoorReport]
+    /// Runs enrollment captures the server hands this board; nil: it takes none.
+    let captures: (any FleetCaptureRunning)?
 
     private let lock = NSLock()
     private var status: FleetLinkStatus
@@ -51,9 +53,10 @@ public final class FleetAgent: @unchecked Sendable {
     private var recordedMark: Int64
 
     public init(membership: FleetMembership, transport: any FleetTransport, db: WardenDatabase, audit: AuditStore, home: String, wardenVersion: String,
-                record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [FleetDoorReport] = { [] }) {
+                record: @escaping @Sendable (AuditEvent) -> Void, doors: @escaping @Sendable () -> [FleetDoorReport] = { [] },
+                captures: (any FleetCaptureRunning)? = nil) {
         self.membership = membership; self.transport = transport; self.db = db; self.audit = audit; self.home = home
-        self.wardenVersion = wardenVersion; self.record = record; self.doors = doors
+        self.wardenVersion = wardenVersion; self.record = record; self.doors = doors; self.captures = captures
         recordedMark = membership.acknowledgedSeq()
         status = FleetLinkStatus(server: membership.settings.server, controller: membership.settings.controller, connected: false, lastContact: nil,
                                  appliedRevision: (try? db.replica.appliedRevision()) ?? 0, serverRevision: nil, acknowledgedSeq: recordedMark,
@@ -78,6 +81,7 @@ public final class FleetAgent: @unchecked Sendable {
             group.addTask { await self.loop(every: 0.2) { try await self.syncOnce(wait: FleetTiming.longPoll) } }
             group.addTask { await self.loop(every: 1) { let ack = try await self.uploadOnce(); return ack.accepted } }
             group.addTask { await self.loop(every: FleetTiming.heartbeat) { try await self.heartbeatOnce(); return 0 } }
+            if self.captures != nil { group.addTask { await self.loop(every: 0.5) { try await self.captureOnce(wait: FleetTiming.longPoll) } } }
         }
     }
 
@@ -250,6 +254,55 @@ public final class FleetAgent: @unchecked Sendable {
         }
     }
 
+    // MARK: enrollment captures
+
+    /// Takes the next capture the server holds for this board (long poll), runs it on the
+    /// door's camera, and answers: the progress while it runs, then the chosen templates or
+    /// the refusal. The capture and what the server made of it go into this board's log.
+    @discardableResult
+    public func captureOnce(wait: Double) async throws -> Int {
+        guard let runner = captures else { return 0 }
+        let jobs = try await linked { try await self.transport.getJSON([CaptureJob].self, FleetPath.captures, query: ["wait": String(Int(wait))],
+                                                                        timeout: .seconds(Int64(wait) + 10)) }
+        for job in jobs {
+            let latest = LatestProgress()
+            let transport = self.transport
+            // The newest progress, twice a second: the admin's live line, not a log.
+            let poster = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    if let p = latest.take() { _ = try? await transport.postJSON(CaptureProgressWire.self, FleetPath.captureProgress, p) }
+                }
+            }
+            let result = await runner.capture(job) { latest.put($0) }
+            poster.cancel()
+            var answer: CaptureJobStatus? = nil
+            var undelivered: String? = nil
+            // The result is retried while the link blinks; a refusal (the job expired) is final.
+            for attempt in 0..<5 {
+                do {
+                    answer = try await linked { try await transport.postJSON(CaptureJobStatus.self, FleetPath.captureResult, result, timeout: .seconds(60)) }
+                    break
+                } catch FleetLinkError.refused(_, let reply) {
+                    undelivered = reply.error; break
+                } catch {
+                    undelivered = "\(error)"
+                    if attempt < 4 { try? await Task.sleep(for: .seconds(2)) }
+                }
+            }
+            var detail = ["door": job.door, "job": job.id, "capture": result.captured ? "captured" : "refused", "templates": String(result.templates.count),
+                          "frames": String(result.frames), "liveness": result.liveness, "server": answer?.state.rawValue ?? "not_delivered"]
+            if let r = result.reason ?? answer?.reason { detail["reason"] = r }
+            if let u = undelivered, answer == nil { detail["delivery"] = u }
+            if let ids = answer?.templateIDs, !ids.isEmpty { detail["template_ids"] = ids.map(String.init).joined(separator: ",") }
+            // An attack is kept under the same name as at a local capture: someone showed a print or a screen.
+            let attack = !result.captured && (result.reason ?? "").hasPrefix("presentation attack")
+            record(AuditEvent.admin(attack ? "admin.enroll_refused" : "admin.enroll_capture",
+                                    operator: job.requestedBy, subject: "person:\(job.personID)", detail: detail))
+        }
+        return jobs.count
+    }
+
     // MARK: the link's state
 
     /// Runs a request and tracks the link: the first failure after a success logs
@@ -285,6 +338,20 @@ public final class FleetAgent: @unchecked Sendable {
             throw error
         }
     }
+}
+
+/// Runs one enrollment capture at a door of this board (the run command supplies it: it
+/// holds the cameras and the models).
+public protocol FleetCaptureRunning: Sendable {
+    func capture(_ job: CaptureJob, progress: @escaping @Sendable (CaptureProgressWire) -> Void) async -> CaptureResultWire
+}
+
+/// The newest progress of a capture, until the poster takes it.
+final class LatestProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: CaptureProgressWire?
+    func put(_ p: CaptureProgressWire) { lock.withLock { value = p } }
+    func take() -> CaptureProgressWire? { lock.withLock { defer { value = nil }; return value } }
 }
 
 /// Wire records to Storage's.

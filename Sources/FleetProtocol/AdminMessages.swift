@@ -11,6 +11,8 @@ public enum AdminPath {
     public static let badgeIssue = "/admin/v1/badges/issue"       // POST AdminBadge
     public static let badgeRevoke = "/admin/v1/badges/revoke"     // POST AdminBadge
     public static let enroll = "/admin/v1/enroll"                 // POST AdminEnroll
+    public static let enrollCamera = "/admin/v1/enroll/camera"    // POST AdminCameraEnroll: CaptureJobStatus
+    public static let enrollCameraStatus = "/admin/v1/enroll/camera/status" // GET ?job=ID&after=V&wait=S: CaptureJobStatus
     public static let grants = "/admin/v1/grants"                 // POST AdminGrant
     public static let grantRevoke = "/admin/v1/grants/revoke"     // POST AdminGrantRef
     public static let groups = "/admin/v1/groups"                 // POST AdminGroupName (create)

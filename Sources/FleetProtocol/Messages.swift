@@ -26,6 +26,9 @@ public enum FleetPath {
     public static let applied = "/fleet/v1/applied"                  // POST AppliedReport
     public static let events = "/fleet/v1/events"                    // POST EventBatch: EventAck
     public static let heartbeat = "/fleet/v1/heartbeat"              // POST ControllerReport: HeartbeatReply
+    public static let captures = "/fleet/v1/captures"                // GET ?wait=S: [CaptureJob] (long poll; at most one)
+    public static let captureProgress = "/fleet/v1/captures/progress" // POST CaptureProgressWire
+    public static let captureResult = "/fleet/v1/captures/result"    // POST CaptureResultWire: CaptureJobStatus
 }
 
 // MARK: joining

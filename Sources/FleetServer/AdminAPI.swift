@@ -213,15 +213,7 @@ extension FleetHTTPServer {
         switch verdict {
         case .rejected(let why): return AdminEnrollReply(status: "rejected", reasons: why)
         case .accepted(let embedding, let q):
-            let gallery = try await store.allTemplates(modelID: embedding.modelID)
-            // The boards match with the published thresholds: the duplicate check uses the same.
-            let verify = (try await store.publishedThresholds() ?? enrollment.thresholds).verify
-            if !r.force, let nearest = gallery.filter({ $0.personID != person.id }).compactMap({ t in (try? DistanceMetric.euclidean.distance(embedding, t.embedding)).map { (t.personID, $0) } }).min(by: { $0.1 < $1.1 }),
-               nearest.1 <= verify {
-                let other = try? await store.findPerson("#\(nearest.0)")
-                throw CentralError.conflict(String(format: "this face already matches #%lld %@ (distance %.3f, threshold %.2f) in the fleet; enrollment refused. If they really are different people, repeat with --force.",
-                                                   nearest.0, other?.displayName ?? "?", nearest.1, verify))
-            }
+            if !r.force { try await refuseDuplicates([embedding], of: person.id) }
             let id = try await store.addTemplate(TemplateRecordWire(id: 0, personID: person.id, embedding: Data(embedding.serialized()), modelID: embedding.modelID,
                                                                     interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
                                                                     detectionScore: q.detectionScore, sourceSHA256: sha, sourceName: r.sourceName,

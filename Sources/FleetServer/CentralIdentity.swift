@@ -151,21 +151,38 @@ extension CentralStore {
     /// Stores a template (the embedding arrives plain and is sealed under the server key).
     /// The caller has run the enrollment gates and the duplicate check.
     public func addTemplate(_ t: TemplateRecordWire, by op: Operator, now: Date = Date()) async throws -> Int64 {
-        let plain: Embedding
-        do { plain = try Embedding(serialized: [UInt8](t.embedding)) } catch { throw CentralError.invalid("the template's embedding cannot be read: \(error)") }
-        let sealed = try cipher.seal(plain, personID: t.personID)
+        try await addTemplates([t], source: t.sourceName, by: op, now: now)[0]
+    }
+
+    /// Stores several templates of one person as one change (a camera capture's set): all
+    /// of them, or none. One audit event names them all.
+    public func addTemplates(_ templates: [TemplateRecordWire], source: String, by op: Operator, now: Date = Date()) async throws -> [Int64] {
+        guard let personID = templates.first?.personID, templates.allSatisfy({ $0.personID == personID }) else {
+            throw CentralError.invalid("templates are added for one person at a time")
+        }
+        var boxes: [Data] = []
+        for t in templates {
+            let plain: Embedding
+            do { plain = try Embedding(serialized: [UInt8](t.embedding)) } catch { throw CentralError.invalid("the template's embedding cannot be read: \(error)") }
+            boxes.append(try cipher.seal(plain, personID: personID))
+        }
+        let sealed = boxes
         return try await change(by: op) { conn, rev in
-            guard try await self.one(conn.query("SELECT id FROM person WHERE id = \(t.personID)", logger: self.logger), Int64.self) != nil else {
-                throw CentralError.notFound("no person #\(t.personID)")
+            guard try await self.one(conn.query("SELECT id FROM person WHERE id = \(personID)", logger: self.logger), Int64.self) != nil else {
+                throw CentralError.notFound("no person #\(personID)")
             }
-            let id = try await self.one(conn.query("""
-                INSERT INTO face_template (person_id, sealed, model_id, inter_eye_distance, sharpness, yaw, roll, detection_score,
-                                           source_sha256, source_name, created_by, created_at, revision)
-                VALUES (\(t.personID), \(sealed), \(t.modelID), \(t.interEyeDistance), \(t.sharpness), \(t.yaw), \(t.roll), \(t.detectionScore),
-                        \(t.sourceSHA256), \(t.sourceName), \(op.name), \(now), \(rev)) RETURNING id
-                """, logger: self.logger), Int64.self)!
-            return (id, AuditEvent.admin("admin.template_enroll", operator: op.name, subject: "person:\(t.personID)",
-                                         detail: ["template": String(id), "source": t.sourceName, "source_sha256": t.sourceSHA256], at: now))
+            var ids: [Int64] = []
+            for (t, box) in zip(templates, sealed) {
+                ids.append(try await self.one(conn.query("""
+                    INSERT INTO face_template (person_id, sealed, model_id, inter_eye_distance, sharpness, yaw, roll, detection_score,
+                                               source_sha256, source_name, created_by, created_at, revision)
+                    VALUES (\(personID), \(box), \(t.modelID), \(t.interEyeDistance), \(t.sharpness), \(t.yaw), \(t.roll), \(t.detectionScore),
+                            \(t.sourceSHA256), \(t.sourceName), \(op.name), \(now), \(rev)) RETURNING id
+                    """, logger: self.logger), Int64.self)!)
+            }
+            let detail = ids.count == 1 ? ["template": String(ids[0]), "source": source, "source_sha256": templates[0].sourceSHA256]
+                : ["templates": ids.map(String.init).joined(separator: ","), "source": source]
+            return (ids, AuditEvent.admin("admin.template_enroll", operator: op.name, subject: "person:\(personID)", detail: detail, at: now))
         }
     }
 

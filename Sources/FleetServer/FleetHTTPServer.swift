@@ -37,6 +37,7 @@ public struct FleetHTTPServer: Sendable {
 
     public static let maximumLongPoll: Double = 30
     let shared = SharedChanges()
+    let captures = CaptureRelay()
     static let maximumBody = 64 << 20
 
     public init(store: CentralStore, ca: SiteCA, serverCertificate: KeyAndCertificate, serverNames: [String], notifier: ChangeNotifier, logger: Logger,
@@ -59,6 +60,7 @@ public struct FleetHTTPServer: Sendable {
         let router = Router(context: FleetRequestContext.self)
         routes(router)
         adminRoutes(router)
+        cameraEnrollmentRoutes(router)
         return Application(router: router, server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
                            configuration: .init(address: .hostname(host, port: port), serverName: "warden"),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },

@@ -61,6 +61,12 @@ public enum TemplateSelection {
         return .frontal
     }
 
+    /// What a captured template records as its source: a capture has no file, so the
+    /// camera, the frame and the pose it was taken at.
+    public static func captureSourceName(camera: String, frame: Int, pose: String, yaw: Double, noseDrop: Double) -> String {
+        String(format: "camera %@, frame %d, %@ (yaw %+.2f, nose drop %.2f)", camera, frame, pose, yaw, noseDrop)
+    }
+
     /// At most `count` candidates: the best frontal one first, then the best of each other
     /// pose that differs from those chosen, then the farthest from those chosen, each at
     /// least `minimumDifference` from every one chosen.

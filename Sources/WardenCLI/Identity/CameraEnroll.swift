@@ -2,6 +2,7 @@ import ArgumentParser
 import Capture
 import Controller
 import FaceKit
+import FleetProtocol
 import Foundation
 import Matching
 import PresentationAttack
@@ -131,4 +132,53 @@ final class CaptureView {
     func finish() { if tty { write("\n") } }
 
     private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+}
+
+extension EnrollCommand {
+    /// The capture at a door of the fleet: the server hands it to the board running the
+    /// door, and this follows its progress until the templates are stored or refused.
+    func runAtDoorThroughServer(_ remote: RemoteAdmin, door: String) throws {
+        guard !door.contains("/"), !door.contains("://") else {
+            throw CLIError("with a server, --camera names a door of the fleet (the board running it captures); \(door) is a camera of this machine")
+        }
+        let started = Date()
+        var status = try remote.post(CaptureJobStatus.self, AdminPath.enrollCamera,
+                                     AdminCameraEnroll(person: person, door: door, seconds: seconds, templates: templates, force: force))
+        let view = CaptureView(json: global.json)
+        view.start("enrolling #\(status.personID) at door \(door) of controller \(status.controller) (through \(remote.server)): the person looks at the camera")
+        var shown = 0
+        while !status.state.isFinal {
+            status = try remote.get(CaptureJobStatus.self, AdminPath.enrollCameraStatus, query: ["job": status.job, "after": String(status.version), "wait": "10"])
+            if let p = status.progress, status.version != shown {
+                shown = status.version
+                view.update(CameraCapture.Progress(elapsed: p.elapsed, frames: p.frames, usable: p.usable,
+                                                   covered: p.covered.compactMap(TemplateSelection.PoseBin.init(rawValue:)), hint: p.hint), wanted: templates)
+            }
+        }
+        view.finish()
+        let r = status.result
+        let rows = zip(status.templateIDs, r?.templates ?? []).map { id, t in
+            CameraResult.Template(templateID: id, pose: t.pose, yaw: t.yaw, noseDrop: t.noseDrop,
+                                  quality: FaceQuality(interEyeDistance: t.interEyeDistance, sharpness: t.sharpness, yaw: t.yaw, roll: t.roll, detectionScore: t.detectionScore))
+        }
+        let source = "door \(door) of controller \(status.controller)"
+        let enrolled = status.state == .enrolled
+        let reasons = enrolled ? r?.livenessNote.map { ["liveness not checked at the board: \($0)"] } : [status.reason ?? "the capture failed"]
+        let result = CameraResult(status: enrolled ? "enrolled" : "refused", person: status.personID, source: source, templates: rows, frames: r?.frames ?? 0,
+                                  usableFrames: r?.usable ?? 0, seconds: r?.seconds ?? 0, totalSeconds: Date().timeIntervalSince(started),
+                                  liveness: r?.liveness ?? "not_checked", livenessScore: r?.livenessScore, reasons: reasons)
+        if global.json { try Output.json(result) } else if enrolled {
+            print(String(format: "enrolled #%lld at %@: %d template%@ in %.1f s (capture %.1f s, %d frames, %d usable)", status.personID, source,
+                         rows.count, rows.count == 1 ? "" : "s", result.totalSeconds, result.seconds, result.frames, result.usableFrames))
+            for t in rows {
+                print(String(format: "  template #%lld  %@  yaw %+.2f  eyes %.0f px  sharpness %.0f", t.templateID, t.pose.padding(toLength: 7, withPad: " ", startingAt: 0),
+                             t.yaw, t.quality.interEyeDistance, t.quality.sharpness))
+            }
+            if let s = r?.livenessScore { print(String(format: "  liveness: %@ (bona fide %.3f)", result.liveness, s)) }
+            else { print("  liveness: not checked at the board (\(r?.livenessNote ?? "no PAD model"))") }
+        } else {
+            Output.error("not enrolled: \(status.reason ?? "the capture failed")")
+        }
+        if !enrolled { throw ExitCode(1) }
+    }
 }

@@ -26,6 +26,12 @@ struct EnrollCommand: ParsableCommand {
           warden enroll E1001 --camera clip.mp4 --json
           warden enroll E1001 --camera lobby        # the lobby's camera, lent by the running controller
 
+        With a server (--server or WARDEN_SERVER), --camera names a door of any controller \
+        of the fleet: the board running that door captures with its own camera and models, \
+        sends back only the chosen templates, and the server checks them against the whole \
+        fleet before storing them. This terminal shows the capture's progress.
+          WARDEN_SERVER=https://warden.example:8443 warden enroll E1001 --camera lobby
+
         Exit status: 0 when every photo was enrolled (or was already enrolled), or the \
         capture stored its templates; 1 otherwise.
         """
@@ -59,7 +65,7 @@ struct EnrollCommand: ParsableCommand {
 
     func run() throws {
         if let camera {
-            if try global.remoteAdmin() != nil { throw CLIError("--camera enrolls on this machine; run it without WARDEN_SERVER, or enroll photos at the server") }
+            if let remote = try global.remoteAdmin() { try runAtDoorThroughServer(remote, door: camera); return }
             try runAtCamera(camera); return
         }
         if let remote = try global.remoteAdmin() { try runAtServer(remote); return }

@@ -350,7 +350,9 @@ struct RunCommand: ParsableCommand {
         if let m = membership {
             do {
                 let a = FleetAgent(membership: m, transport: try m.transport(), db: db, audit: auditStore, home: global.wardenHome.path,
-                                   wardenVersion: WardenVersion.current, record: { [audit] e in audit.record(e) }, doors: { doorStates.get() })
+                                   wardenVersion: WardenVersion.current, record: { [audit] e in audit.record(e) }, doors: { doorStates.get() },
+                                   captures: FleetCaptureRunner(doorCapture: DoorCapture(models: models, frames: controller.latestFrames, doors: Set(config.doors.keys),
+                                                                                     padLocator: global.padModelLocator)))
                 agent = a
                 fleetTask = Task.detached { await a.run() }
                 log.info("fleet: controller '\(m.settings.controller)' of \(m.settings.server); replica at revision \(a.linkStatus.appliedRevision)")
