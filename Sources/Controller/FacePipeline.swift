@@ -36,6 +36,62 @@ public struct StageTimes: Sendable, Equatable, Codable {
     public init() {}
 }
 
+/// Where the detector looks in each frame. Detection is most of a frame's cost, and while
+/// someone is being tracked their face is where it was a frame ago, give or take a step:
+/// the region around the tracked faces is scanned, and the whole frame only every
+/// `wholeFrameEvery` frames, when nobody is tracked, or when the region misses a face it
+/// held, so a newcomer anywhere is found within `wholeFrameEvery` frames.
+public struct ScanPlan: Sendable, Equatable {
+    /// 1: the whole frame every time.
+    public var wholeFrameEvery: Int
+    /// The region: the tracked faces' boxes together, grown on every side by this fraction
+    /// of the larger box side (a face that steps closer grows; one that walks, moves).
+    public var margin: Double
+    /// A tracked face is looked for at a scale that still finds it at this share of its
+    /// last size (it may step back between frames).
+    public var shrinkAllowance: Double
+    /// A region this large a share of the frame is not worth cropping at the frame's own
+    /// scale: the whole frame then.
+    public var largestShare: Double
+
+    public init(wholeFrameEvery: Int = 4, margin: Double = 0.6, shrinkAllowance: Double = 0.7, largestShare: Double = 0.6) {
+        self.wholeFrameEvery = max(1, wholeFrameEvery); self.margin = max(0, margin)
+        self.shrinkAllowance = min(1, max(0.1, shrinkAllowance)); self.largestShare = largestShare
+    }
+
+    public static let door = ScanPlan()
+    public static let wholeFrame = ScanPlan(wholeFrameEvery: 1)
+
+    /// Where and at what scale to look for `boxes` in a frame the detector would shrink by
+    /// `frameFactor`: the region around them and the whole factor to shrink it by (the
+    /// smallest of them at `shrinkAllowance` of its size must still fill HOG's window), or
+    /// nil for the whole frame.
+    public func region(around boxes: [FaceBox], width: Int, height: Int, frameFactor: Int = 1) -> (box: FaceBox, shrink: Int)? {
+        guard wholeFrameEvery > 1, let first = boxes.first else { return nil }
+        var u = first
+        for b in boxes.dropFirst() {
+            u = FaceBox(left: min(u.left, b.left), top: min(u.top, b.top), right: max(u.right, b.right), bottom: max(u.bottom, b.bottom))
+        }
+        let grow = Int((Double(boxes.map { max($0.width, $0.height) }.max() ?? 0) * margin).rounded(.up))
+        let r = FaceBox(left: max(0, u.left - grow), top: max(0, u.top - grow), right: min(width - 1, u.right + grow), bottom: min(height - 1, u.bottom + grow))
+        guard r.width > 0, r.height > 0 else { return nil }
+        let smallest = Double(boxes.map { min($0.width, $0.height) }.min() ?? 0)
+        let shrink = max(frameFactor, Int(smallest * shrinkAllowance / Double(FaceEngine.hogWindow)))
+        // At the frame's own scale a region nearly the frame's size saves nothing.
+        if shrink == frameFactor && Double(r.area) >= largestShare * Double(width * height) { return nil }
+        return (r, shrink)
+    }
+}
+
+/// How a pipeline's frames were scanned, for the benchmark and the status.
+public struct ScanCounts: Sendable, Equatable, Codable {
+    public var wholeFrame = 0
+    public var region = 0
+    /// Regions that missed a face they held and were followed by a whole-frame scan.
+    public var regionMissed = 0
+    public init() {}
+}
+
 /// Per camera: detection (on a shrunk copy when the frame is large), tracking across
 /// frames, and the choice of which faces to embed. The network is the expensive part, so
 /// a track is embedded while its evidence is being collected and, after that, only when
@@ -48,7 +104,12 @@ public struct StageTimes: Sendable, Equatable, Codable {
 public final class FacePipeline: @unchecked Sendable {
     public let options: DetectionOptions
     public let framesRequired: Int
+    public let scan: ScanPlan
     private var tracker = FaceTracker()
+    /// The faces of the last frame, and frames since the whole frame was scanned.
+    private var lastBoxes: [FaceBox] = []
+    private var sinceWholeFrame = 0
+    public private(set) var scans = ScanCounts()
     private var lastEmbedded: [Int: (count: Int, quality: Double, at: Date)] = [:]
     private let lock = NSLock()
     private var settledUntil: [Int: Date] = [:]
@@ -59,9 +120,10 @@ public final class FacePipeline: @unchecked Sendable {
     static let recheckInterval: TimeInterval = 0.5
     public private(set) var embeddingsSkipped = 0
 
-    public init(options: DetectionOptions, framesRequired: Int) {
+    public init(options: DetectionOptions, framesRequired: Int, scan: ScanPlan = .door) {
         self.options = options
         self.framesRequired = max(1, framesRequired)
+        self.scan = scan
     }
 
     /// The track's embedded frames disagree so far: embed its next frame whatever its
@@ -97,10 +159,10 @@ public final class FacePipeline: @unchecked Sendable {
         resetRequested = false
         let liveness = scoresLiveness ? liveness : nil
         lock.unlock()
-        if resetting { tracker.reset(); lastEmbedded = [:] }
+        if resetting { tracker.reset(); lastEmbedded = [:]; lastBoxes = [] }
         var stages = StageTimes()
         let detectStart = DispatchTime.now().uptimeNanoseconds
-        let faces = try engine.detect(frame.image, options: options)
+        let faces = try detect(frame.image, engine: engine)
         stages.detect = Self.seconds(since: detectStart)
         let tracks = tracker.update(faces, at: frame.at)
         let live = Set(tracker.tracks.map(\.id))
@@ -140,6 +202,27 @@ public final class FacePipeline: @unchecked Sendable {
             out.append(TrackedFace(face: face, track: track, quality: quality, embedding: embedding, liveness: score, livenessError: scoreError))
         }
         return FaceObservation(at: frame.at, faces: out, liveTracks: live, stages: stages)
+    }
+
+    /// The region around last frame's faces when the plan allows it and it holds them all;
+    /// the whole frame otherwise.
+    private func detect(_ image: RGBImage, engine: FaceEngine) throws(FaceEngineError) -> [Face] {
+        if sinceWholeFrame + 1 < scan.wholeFrameEvery,
+           let region = scan.region(around: lastBoxes, width: image.width, height: image.height, frameFactor: options.detectionFactor(width: image.width)) {
+            let found = try engine.detect(image, options: options, within: region.box, shrink: region.shrink)
+            if found.count >= lastBoxes.count {
+                sinceWholeFrame += 1
+                scans.region += 1
+                lastBoxes = found.map(\.box)
+                return found
+            }
+            scans.regionMissed += 1   // someone left the region, or turned away: look everywhere now
+        }
+        let found = try engine.detect(image, options: options)
+        sinceWholeFrame = 0
+        scans.wholeFrame += 1
+        lastBoxes = found.map(\.box)
+        return found
     }
 
     static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }

@@ -15,11 +15,13 @@ public struct FaceSettings: Sendable, Equatable {
     /// Where liveness is required: how many fresh frames of a track must be scored, and the
     /// threshold on their mean bona fide score.
     public var liveness: LivenessRule
+    /// Where the detector looks: around the tracked faces, the whole frame every few frames.
+    public var scan: ScanPlan
 
     public init(framesRequired: Int = 3, maximumFrames: Int = 6, detection: DetectionOptions = DetectionOptions(upsample: 0, maximumFaces: 4),
-                badgeWindow: TimeInterval = 8, liveness: LivenessRule = .standard) {
+                badgeWindow: TimeInterval = 8, liveness: LivenessRule = .standard, scan: ScanPlan = .door) {
         self.framesRequired = max(1, framesRequired); self.maximumFrames = max(framesRequired, maximumFrames)
-        self.detection = detection; self.badgeWindow = badgeWindow; self.liveness = liveness
+        self.detection = detection; self.badgeWindow = badgeWindow; self.liveness = liveness; self.scan = scan
     }
 }
 

@@ -17,6 +17,7 @@ import Yams
 ///   lobby:
 ///     camera: {images: /srv/clips/lobby, fps: 5, loop: true}
 ///     face: {frames_required: 3, maximum_frames: 6, upsample: 0, badge_window: 8,
+///            whole_frame_every: 4,                          # 1: no scanning around tracked faces only
 ///            liveness_frames: 3, liveness_threshold: 0.05}   # where the policy requires liveness
 ///     lockout: {attempts: 5, window: 60, duration: 300}
 /// simulate:                   # scripted inputs for the simulated backend (tests, demos)
@@ -61,7 +62,7 @@ public struct SiteConfig: Sendable {
     struct File: Decodable {
         struct Cam: Decodable { var images: String?; var device: String?; var url: String?; var file: String?; var fps: Double?; var loop: Bool?; var width: Int?; var height: Int? }
         struct FaceF: Decodable {
-            var frames_required: Int?; var maximum_frames: Int?; var upsample: Int?; var badge_window: Double?
+            var frames_required: Int?; var maximum_frames: Int?; var upsample: Int?; var badge_window: Double?; var whole_frame_every: Int?
             var liveness_frames: Int?; var liveness_threshold: Double?
         }
         struct Lock: Decodable { var attempts: Int?; var window: Double?; var duration: Double? }
@@ -139,6 +140,7 @@ public struct SiteConfig: Sendable {
                                     liveness: LivenessRule(framesRequired: ff?.liveness_frames ?? LivenessRule.standard.framesRequired,
                                                            threshold: ff?.liveness_threshold ?? LivenessRule.standard.threshold))
             face.detection.upsample = ff?.upsample ?? 0
+            if let n = ff?.whole_frame_every { face.scan.wholeFrameEvery = n }
             let l = d.lockout
             doors[id] = DoorConfig(camera: cam, face: face,
                                    lockout: LockoutSettings(attempts: l?.attempts ?? 5, window: l?.window ?? 60, duration: l?.duration ?? 300))

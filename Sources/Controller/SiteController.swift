@@ -89,7 +89,7 @@ public final class SiteController {
             timeline(setup.id, "OUT OF SERVICE: \(error.description)")
             return false
         }
-        let pipeline = FacePipeline(options: setup.face.detection, framesRequired: setup.face.framesRequired)
+        let pipeline = FacePipeline(options: setup.face.detection, framesRequired: setup.face.framesRequired, scan: setup.face.scan)
         var worker: InferenceWorker? = nil
         if setup.dedicatedInference, setup.camera != nil {
             do {

@@ -26,6 +26,7 @@ indirect enum SiteFileSchema: Sendable {
         "maximum_frames": .number(1...1000, integer: true, unit: "frames"),
         "upsample": .number(0...2, integer: true, unit: ""),
         "badge_window": .number(0.5...600, integer: false, unit: "seconds"),
+        "whole_frame_every": .number(1...30, integer: true, unit: "frames"),
         "liveness_frames": .number(1...100, integer: true, unit: "frames"),
         "liveness_threshold": .number(0...1, integer: false, unit: ""),
     ])

@@ -18,7 +18,9 @@ struct FacePipelineTests {
     @Test func embedsAgainOnlyWhenTheFaceImproves() throws {
         let engine = try Self.engine.get()
         let photo = try RGBImage(contentsOf: Paths.fixture("obama.jpg"))
-        let p = FacePipeline(options: DetectionOptions(upsample: 0), framesRequired: 2)
+        // The whole frame each time: a region's crop shifts HOG's grid, and its scores vary by
+        // a few percent, which is not what this test is about.
+        let p = FacePipeline(options: DetectionOptions(upsample: 0), framesRequired: 2, scan: .wholeFrame)
         func embedded(_ scale: Double, _ t: Double) throws -> Bool {
             let o = try p.process(frame(photo, faceScale: scale, at: t), engine: engine)
             #expect(o.faces.count == 1 && o.faces[0].track == 1)
@@ -41,6 +43,77 @@ struct FacePipelineTests {
         #expect(try embedded(fit * 0.5, 5.2))      // collecting evidence again: frame 2
         p.settle(track: 1, until: nil)             // someone new: afresh
         #expect(try embedded(fit * 0.5, 5.3))
+    }
+
+    /// The faces of `photos` side by side on a 640x480 frame, each cropped around its face
+    /// and scaled to `side` px.
+    func scene(_ photos: [RGBImage?], side: Int = 250) throws -> RGBImage {
+        let engine = try Self.engine.get()
+        var canvas = RGBImage(width: 640, height: 480, fill: (40, 40, 40))
+        for (i, photo) in photos.enumerated() {
+            guard let photo, let f = try engine.detect(photo, options: DetectionOptions(upsample: 1)).first else { continue }
+            let half = f.box.width, cx = (f.box.left + f.box.right) / 2, cy = (f.box.top + f.box.bottom) / 2
+            let l = max(0, cx - half), t = max(0, cy - half)
+            let crop = photo.cropped(left: l, top: t, width: min(photo.width - l, 2 * half), height: min(photo.height - t, 2 * half)).resized(width: side, height: side)
+            let x0 = 40 + i * 330, y0 = 115
+            for y in 0..<side {
+                for x in 0..<side {
+                    let s = (y * side + x) * 3, d = ((y0 + y) * 640 + x0 + x) * 3
+                    canvas.pixels[d] = crop.pixels[s]; canvas.pixels[d + 1] = crop.pixels[s + 1]; canvas.pixels[d + 2] = crop.pixels[s + 2]
+                }
+            }
+        }
+        return canvas
+    }
+
+    /// While one person is tracked, frames are scanned only around them; a second person
+    /// stepping in elsewhere is still found within `wholeFrameEvery` frames, and whoever
+    /// leaves the region makes the next scan the whole frame.
+    @Test func aNewcomerIsFoundWithinTheWholeFrameInterval() throws {
+        let engine = try Self.engine.get()
+        let obama = try RGBImage(contentsOf: Paths.fixture("obama.jpg")), biden = try RGBImage(contentsOf: Paths.fixture("biden.jpg"))
+        let alone = try scene([obama]), both = try scene([obama, biden])
+        #expect(try engine.detect(both, options: DetectionOptions(upsample: 0)).count == 2, "the scene shows two detectable faces")
+        for every in [2, 4, 6] {
+            let p = FacePipeline(options: DetectionOptions(upsample: 0), framesRequired: 2, scan: ScanPlan(wholeFrameEvery: every))
+            var t = 0.0
+            func step(_ image: RGBImage) throws -> FaceObservation {
+                t += 0.1
+                return try p.process(Frame(image: image, at: Date(timeIntervalSince1970: t), sequence: Int(t * 10)), engine: engine)
+            }
+            for _ in 0..<(every + 1) { #expect(try step(alone).faces.count == 1) }
+            #expect(p.scans.region > 0, "frames with one tracked face are scanned around it")
+            // The second person steps in: found by the next whole-frame scan at the latest.
+            var found: Int? = nil
+            for n in 1...(every + 2) where found == nil {
+                if try step(both).faces.count == 2 { found = n }
+            }
+            #expect(found != nil && found! <= every, "found after \(found.map(String.init) ?? "never") frames with a whole-frame scan every \(every)")
+            // Both tracked now: the region holds both, and when one leaves, the whole frame is scanned at once.
+            let before = p.scans
+            #expect(try step(both).faces.count == 2)
+            let missed = p.scans.regionMissed
+            _ = try step(try scene([nil, biden]))
+            #expect(p.scans.regionMissed == missed + 1 || p.scans.wholeFrame > before.wholeFrame, "a face gone from the region makes a whole-frame scan")
+        }
+    }
+
+    @Test func aRegionFindsTheSameFaceAsTheWholeFrame() throws {
+        let engine = try Self.engine.get()
+        let frame = try scene([try RGBImage(contentsOf: Paths.fixture("obama.jpg"))])
+        // A 250 px face is looked for at half size (at 70% of its size it still fills HOG's window).
+        #expect(ScanPlan.door.region(around: [FaceBox(left: 100, top: 100, right: 349, bottom: 349)], width: 1280, height: 720)?.shrink == 2)
+        #expect(ScanPlan.door.region(around: [FaceBox(left: 100, top: 100, right: 199, bottom: 199)], width: 640, height: 480)?.shrink == 1)
+        for width in [640, 320] {   // at full size, and shrunk by 2 as a 1280-wide frame would be
+            let o = DetectionOptions(upsample: 0, maximumDetectionWidth: width)
+            let whole = try engine.detect(frame, options: o)
+            let region = try #require(ScanPlan.door.region(around: whole.map(\.box), width: 640, height: 480, frameFactor: o.detectionFactor(width: 640)))
+            let inside = try engine.detect(frame, options: o, within: region.box, shrink: region.shrink)
+            #expect(whole.count == 1 && inside.count == 1)
+            #expect(inside[0].box.iou(whole[0].box) > 0.8, "\(inside[0].box) against \(whole[0].box)")
+            let a = try engine.embed(frame, face: whole[0]), b = try engine.embed(frame, face: inside[0])
+            #expect(DistanceMetric.euclidean.distance(a.values, b.values) < 0.05)
+        }
     }
 
     @Test func largeFramesAreDetectedAtReducedSizeWithFullSizeLandmarks() throws {

@@ -117,14 +117,45 @@ public final class FaceEngine: @unchecked Sendable {
 
     /// Faces in `image`, best score first, each with its five landmarks.
     public func detect(_ image: RGBImage, options: DetectionOptions = DetectionOptions()) throws(FaceEngineError) -> [Face] {
-        let k = options.detectionFactor(width: image.width)
-        guard k > 1 else { return try detectFullSize(image, options: options) }
+        try detect(image, options: options, within: nil)
+    }
+
+    /// The side of dlib's HOG detection window: at upsample 0, the smallest face box found.
+    public static let hogWindow = 80
+
+    /// Detection inside `region` only (nil: the whole frame), at the same scale as the whole
+    /// frame would be detected: the door pipeline looks around the faces it tracks first.
+    /// Boxes and landmarks come back in the frame's coordinates, landmarks fitted on the
+    /// full frame.
+    ///
+    /// `shrink`: detect on a copy shrunk by at least this whole factor, for faces known to
+    /// be large (a tracked face of 250 px is found as well at half size, for a quarter of
+    /// the cost).
+    public func detect(_ image: RGBImage, options: DetectionOptions, within region: FaceBox?, shrink: Int = 1) throws(FaceEngineError) -> [Face] {
+        let k = max(options.detectionFactor(width: image.width), shrink)
+        var source = image
+        var origin = (x: 0, y: 0)
+        if let region {
+            // On the whole frame's grid of k x k blocks, so the shrunk crop holds the same
+            // pixels as the same place in the shrunk frame, and of HOG's 8-pixel cells there.
+            let grid = 8 * k
+            let left = max(0, region.left) / grid * grid, top = max(0, region.top) / grid * grid
+            let right = min(image.width, region.right + 1), bottom = min(image.height, region.bottom + 1)
+            let w = (right - left) / k * k, h = (bottom - top) / k * k
+            guard w > 0, h > 0 else { return [] }
+            if w < image.width || h < image.height {
+                source = image.cropped(left: left, top: top, width: w, height: h)
+                origin = (left, top)
+            }
+        }
+        guard k > 1 || origin != (0, 0) else { return try detectFullSize(image, options: options) }
         var small = options
         small.maximumDetectionWidth = nil
         small.minimumFaceSize = options.minimumFaceSize / k
         // Boxes found on the small copy, scaled back; landmarks fitted on the full frame.
-        return try detectFullSize(image.downsampled(by: k), options: small).map { f throws(FaceEngineError) in
-            let b = FaceBox(left: f.box.left * k, top: f.box.top * k, right: f.box.right * k + k - 1, bottom: f.box.bottom * k + k - 1)
+        return try detectFullSize(k > 1 ? source.downsampled(by: k) : source, options: small).map { f throws(FaceEngineError) in
+            let b = FaceBox(left: f.box.left * k + origin.x, top: f.box.top * k + origin.y,
+                            right: f.box.right * k + k - 1 + origin.x, bottom: f.box.bottom * k + k - 1 + origin.y)
             var full = try landmarks(image, box: b)
             full.score = f.score
             return full

@@ -35,7 +35,21 @@ public struct RGBImage: Sendable, Equatable {
         return (pixels[i], pixels[i + 1], pixels[i + 2])
     }
 
-    /// A bilinear resample to exactly `width` x `height`.
+    /// The rectangle at (`left`, `top`), `width` x `height`, which must lie inside the image.
+    public func cropped(left: Int, top: Int, width w: Int, height h: Int) -> RGBImage {
+        precondition(left >= 0 && top >= 0 && w > 0 && h > 0 && left + w <= width && top + h <= height)
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<h {
+                    let from = ((top + y) * width + left) * 3
+                    dst.baseAddress!.advanced(by: y * w * 3).update(from: src.baseAddress!.advanced(by: from), count: w * 3)
+                }
+            }
+        }
+        return RGBImage(unchecked: w, h, out)
+    }
+
     /// Shrinks by a whole factor, each output pixel the mean of a k x k block (integer
     /// arithmetic: this runs on every camera frame that is detected at reduced size).
     public func downsampled(by k: Int) -> RGBImage {
@@ -63,6 +77,7 @@ public struct RGBImage: Sendable, Equatable {
         return RGBImage(unchecked: w, h, out)
     }
 
+    /// A bilinear resample to exactly `width` x `height`.
     public func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {
         precondition(newWidth > 0 && newHeight > 0)
         var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)

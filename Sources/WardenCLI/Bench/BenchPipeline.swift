@@ -34,6 +34,8 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Detector upsampling, for both pipelines (the door default is 0).") var upsample = 0
     @Option(name: .customLong("peer-python"), help: "Python with face_recognition installed (bench/.venv/bin/python).")
     var peerPython: String?
+    @Option(name: .customLong("whole-frame-every"), help: "Scan the whole frame every N frames and around the tracked faces in between, as doors do (1: the whole frame every time).")
+    var wholeFrameEvery = ScanPlan.door.wholeFrameEvery
     @Flag(name: .customLong("no-liveness"), help: "Skip the run with presentation-attack detection (it runs when the PAD models are found).")
     var noLiveness = false
 
@@ -51,6 +53,8 @@ struct BenchPipeline: ParsableCommand {
         /// embed, PAD, search) and their means: a regression shows where it happened.
         var stageMedianMs: [String: Double]? = nil
         var stageMeanMs: [String: Double]? = nil
+        /// How Warden's frames were scanned: whole, region, region missed (then whole).
+        var scans: ScanCounts? = nil
     }
     struct ResolutionResult: Codable {
         let resolution: String
@@ -62,7 +66,7 @@ struct BenchPipeline: ParsableCommand {
         var wardenWithPAD: Side? = nil
         var fpsRatioWithPAD: Double? = nil
     }
-    struct Report: Codable { let people: Int; let framesPerPerson: Int; let upsample: Int; let results: [ResolutionResult]; let wardenPeakRSSMiB: Double; let peerPeakRSSMiB: Double? }
+    struct Report: Codable { let people: Int; let framesPerPerson: Int; let upsample: Int; let wholeFrameEvery: Int; let results: [ResolutionResult]; let wardenPeakRSSMiB: Double; let peerPeakRSSMiB: Double? }
 
     func run() throws {
         let root = images.map { URL(fileURLWithPath: $0) } ?? FaceDataset.shared
@@ -132,7 +136,7 @@ struct BenchPipeline: ParsableCommand {
             }
             results.append(result)
         }
-        let report = Report(people: identities.count, framesPerPerson: photos * 5, upsample: upsample, results: results,
+        let report = Report(people: identities.count, framesPerPerson: photos * 5, upsample: upsample, wholeFrameEvery: wholeFrameEvery, results: results,
                             wardenPeakRSSMiB: peakRSSMiB(), peerPeakRSSMiB: peerRSS)
         if global.json { try Output.json(report); return }
         print(render(report))
@@ -147,8 +151,11 @@ struct BenchPipeline: ParsableCommand {
         var stageTimes: [String: [Double]] = ["decode": [], "detect": [], "embed": [], "pad": [], "search": []]
         var faces = 0, correct = 0, wrong = 0, embeddings = 0
         let identifier = Identifier()
+        var scans = ScanCounts()
         for warm in [true, false] {
-            let pipeline = FacePipeline(options: DetectionOptions(upsample: upsample, maximumFaces: 4, maximumDetectionWidth: 640), framesRequired: 3)
+            let pipeline = FacePipeline(options: DetectionOptions(upsample: upsample, maximumFaces: 4, maximumDetectionWidth: 640), framesRequired: 3,
+                                        scan: ScanPlan(wholeFrameEvery: wholeFrameEvery))
+            defer { if !warm { scans = pipeline.scans } }
             var clock = Date(timeIntervalSince1970: 0)
             var previousTruth = ""
             for f in frames {
@@ -185,7 +192,8 @@ struct BenchPipeline: ParsableCommand {
         }
         return Side(frameMs: SampleStats(times), fps: Double(times.count) / (times.reduce(0, +) / 1000), frames: times.count, faces: faces,
                     correct: correct, wrong: wrong, embeddings: embeddings, padMsPerFace: padTimes.isEmpty ? nil : SampleStats(padTimes),
-                    stageMedianMs: stageTimes.mapValues { SampleStats($0).median }, stageMeanMs: stageTimes.mapValues { $0.reduce(0, +) / Double(max(1, $0.count)) })
+                    stageMedianMs: stageTimes.mapValues { SampleStats($0).median }, stageMeanMs: stageTimes.mapValues { $0.reduce(0, +) / Double(max(1, $0.count)) },
+                    scans: scans)
     }
 
     private struct Identity { let name: String; let enroll: String; let shown: [String] }
@@ -211,6 +219,9 @@ struct BenchPipeline: ParsableCommand {
                              + pad(String(s.correct), 7) + String(s.wrong))
             }
             row("Warden", res.warden)
+            if let c = res.warden.scans {
+                lines.append("  Warden scans: \(c.wholeFrame) whole frame, \(c.region) around the tracked faces, \(c.regionMissed) of those missed a face (whole frame every \(r.wholeFrameEvery))")
+            }
             if let m = res.warden.stageMeanMs {
                 lines.append("  Warden per stage, mean ms per frame: " + ["decode", "detect", "embed", "pad", "search"].map { "\($0) \(Output.fixed(m[$0] ?? 0, 1))" }.joined(separator: ", "))
             }
