@@ -54,7 +54,7 @@ public struct ScanPlan: Sendable, Equatable {
     /// scale: the whole frame then.
     public var largestShare: Double
 
-    public init(wholeFrameEvery: Int = 4, margin: Double = 0.6, shrinkAllowance: Double = 0.7, largestShare: Double = 0.6) {
+    public init(wholeFrameEvery: Int = 4, margin: Double = 0.35, shrinkAllowance: Double = 0.7, largestShare: Double = 0.6) {
         self.wholeFrameEvery = max(1, wholeFrameEvery); self.margin = max(0, margin)
         self.shrinkAllowance = min(1, max(0.1, shrinkAllowance)); self.largestShare = largestShare
     }

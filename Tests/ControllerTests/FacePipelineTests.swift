@@ -12,7 +12,8 @@ struct FacePipelineTests {
     /// The same photo framed tighter or looser: the face is larger or smaller in the frame.
     func frame(_ photo: RGBImage, faceScale: Double, at t: Double) -> Frame {
         let w = Int(Double(photo.width) * faceScale), h = Int(Double(photo.height) * faceScale)
-        return Frame(image: photo.resized(width: w, height: h).letterboxed(width: 640, height: 480), at: Date(timeIntervalSince1970: t), sequence: Int(t * 10))
+        // Centred at that size (letterboxing would scale every frame back to one fit).
+        return Frame(image: photo.resized(width: w, height: h).centered(width: 640, height: 480), at: Date(timeIntervalSince1970: t), sequence: Int(t * 10))
     }
 
     @Test func embedsAgainOnlyWhenTheFaceImproves() throws {
@@ -26,23 +27,24 @@ struct FacePipelineTests {
             #expect(o.faces.count == 1 && o.faces[0].track == 1)
             return o.faces[0].embedding != nil
         }
+        // Steps small enough for the tracker to keep one track (boxes overlap by 0.3 or more).
         let fit = 480.0 / Double(photo.height)
         #expect(try embedded(fit * 0.8, 0.0))      // evidence being collected: frame 1
         #expect(try embedded(fit * 0.8, 0.2))      // frame 2
-        #expect(try !embedded(fit * 0.8, 0.4))     // no better: skipped
-        #expect(try !embedded(fit * 0.5, 0.6))     // smaller: skipped
-        #expect(try embedded(fit, 0.8))            // larger than the last embedded: again
+        #expect(try !embedded(fit * 0.8, 0.4))     // no better (the same frame): skipped
+        #expect(try !embedded(fit * 0.7, 0.6))     // smaller: skipped
+        #expect(try embedded(fit * 0.9, 0.8))      // larger than the last embedded: again
         #expect(p.embeddingsSkipped == 2)
         // Decided: only rechecked twice a second (someone else may step into the same
         // place) until the controller wants another look.
         p.settle(track: 1, until: Date(timeIntervalSince1970: 5))
-        #expect(try !embedded(fit * 1.2, 1.0))     // better, but decided and checked 0.2 s ago
-        #expect(try embedded(fit * 0.5, 1.3))      // the recheck, whatever the quality
-        #expect(try !embedded(fit * 1.2, 1.5))
-        #expect(try embedded(fit * 0.5, 5.0))      // looked at afresh
-        #expect(try embedded(fit * 0.5, 5.2))      // collecting evidence again: frame 2
+        #expect(try !embedded(fit * 1.0, 1.0))     // better, but decided and checked 0.2 s ago
+        #expect(try embedded(fit * 0.7, 1.3))      // the recheck, whatever the quality
+        #expect(try !embedded(fit * 1.0, 1.5))
+        #expect(try embedded(fit * 0.7, 5.0))      // looked at afresh
+        #expect(try embedded(fit * 0.7, 5.2))      // collecting evidence again: frame 2
         p.settle(track: 1, until: nil)             // someone new: afresh
-        #expect(try embedded(fit * 0.5, 5.3))
+        #expect(try embedded(fit * 0.7, 5.3))
     }
 
     /// The faces of `photos` side by side on a 640x480 frame, each cropped around its face
@@ -138,4 +140,24 @@ struct FacePipelineTests {
         #expect(half.pixels == [15, 30, 45, 100, 100, 100])
         #expect(img.downsampled(by: 1) == img)
     }
+}
+
+/// A door's scan plan comes from its site file: `whole_frame_every`, default 4.
+@Test func theSiteFileSetsWhereADoorLooks() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-scan-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("policy"), withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = dir.appendingPathComponent("site.yaml").path
+    try """
+    policy: policy
+    pinmap: \(Paths.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
+    gpio: simulated
+    doors:
+      lobby: {face: {whole_frame_every: 1}}
+      server-room: {}
+    """.write(toFile: file, atomically: true, encoding: .utf8)
+    let config = try SiteConfig.load(path: file)
+    #expect(config.doors["lobby"]?.face.scan == .wholeFrame)
+    #expect(config.doors["server-room"]?.face.scan == .door)
+    #expect(ScanPlan.door.wholeFrameEvery == 4)
 }

@@ -379,6 +379,7 @@ struct ControllerAvailabilityTests {
     @Test func siteFileNumbersAndKeysAreChecked() throws {
         for (lockout, expected) in [("lockout: {duration: .inf}", "lockout.duration"), ("lockout: {attempts: 0}", "lockout.attempts"),
                                     ("face: {badge_window: .nan}", "face.badge_window"), ("face: {frames_required: -3}", "face.frames_required"),
+                                    ("face: {whole_frame_every: 0}", "face.whole_frame_every"),
                                     ("lockout: {windw: 60}", "unknown key")] {
             let site = try BadgeSite(lockout: lockout)
             let r = try CLI.run(["run", "--site", site.siteFile, "--duration", "1"], home: site.home)

@@ -34,9 +34,16 @@ public struct FaceTracker: Sendable {
     public mutating func reset() { tracks = [] }
 
     /// How good a face is for recognition, from what detection already gives: larger
-    /// (inter-eye distance) and clearer, more frontal (the detector's score). The face
+    /// (inter-eye distance) and more frontal (the head's turn, from the landmarks). The face
     /// pipeline embeds a track again only when this beats its last embedded frame.
-    public static func quality(of f: Face) -> Double { f.landmarks.interEyeDistance * max(0.1, f.score) }
+    ///
+    /// Not the detector's score: it depends on the scale and the pixel grid the face was
+    /// found at, and the door pipeline scans a tracked face in a region at half size or
+    /// less (scores there came out 20-30% lower, so a face that came closer looked worse and
+    /// was not embedded again). The landmarks are fitted on the full frame whatever the scan.
+    public static func quality(of f: Face) -> Double {
+        f.landmarks.interEyeDistance * max(0.1, 1 - 2 * abs(FacePose(f.landmarks).yaw))
+    }
 
     /// Assigns each face to a track (new or continuing); returns the track ids in the
     /// faces' order.
