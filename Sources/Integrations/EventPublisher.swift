@@ -70,8 +70,11 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
 
     public let topics: TopicScheme
 
+    /// `queued`: events waiting for the broker, at most `queueLimit`. The preamble (online
+    /// status, discovery, the retained state) is not counted: it is rebuilt at every connect,
+    /// so what a lost link left of it is not waiting for anything.
     public struct Counters: Sendable, Equatable { public var connected: Bool; public var queued: Int; public var published: Int; public var dropped: Int }
-    public var counters: Counters { condition.withLock { Counters(connected: connected, queued: preamble.count + queue.count, published: published, dropped: droppedTotal) } }
+    public var counters: Counters { condition.withLock { Counters(connected: connected, queued: queue.count, published: published, dropped: droppedTotal) } }
 
     public func start() throws(IntegrationError) {
         let t = Thread { self.run() }  // holds self until the loop ends (stop), never past it
@@ -134,6 +137,7 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
             let first = condition.withLock {
                 let wasUp = connected || lostAt == nil
                 connected = false
+                preamble = []   // the next connect sends it afresh
                 if lostAt == nil { lostAt = Date() }
                 return wasUp
             }
