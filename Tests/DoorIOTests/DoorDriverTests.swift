@@ -62,6 +62,20 @@ struct DoorDriverTests {
         d.safeStop()
     }
 
+    /// A board that stalls for longer than the door stayed open reads both edges in one
+    /// batch: the opening held past the debounce time, so it is still a forced open, not
+    /// lost. A bounce read late in a batch still counts for nothing.
+    @Test func anOpeningReadLateIsStillSeen() throws {
+        let (d, sim, clock, p) = try rig()
+        try sim.drive(p.contact!, high: true); clock.advance(by: 0.5)
+        try sim.drive(p.contact!, high: false); clock.advance(by: 0.03)
+        #expect(doorEvents(d.pump()) == [.forcedOpen, .closed, .forcedOpenCleared])
+        try sim.drive(p.contact!, high: true); clock.advance(by: 0.005)
+        try sim.drive(p.contact!, high: false); clock.advance(by: 0.03)
+        #expect(doorEvents(d.pump()).isEmpty, "a 5 ms bounce is not an opening")
+        d.safeStop()
+    }
+
     @Test func forcedOpenAndExitButton() throws {
         let (d, sim, clock, p) = try rig()
         try sim.drive(p.contact!, high: true); clock.advance(by: 0.03)

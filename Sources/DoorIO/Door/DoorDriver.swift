@@ -10,7 +10,15 @@ struct Debouncer: Sendable {
 
     init(level: Bool, at: Date, hold: TimeInterval) { accepted = level; candidate = level; since = at; self.hold = hold }
 
-    mutating func edge(_ active: Bool, at: Date) { if active != candidate { candidate = active; since = at } }
+    /// Takes one edge, in time order. Returns the level accepted before it when the level
+    /// it ends had already held for the debounce time: edges read late in one batch (a
+    /// board that stalled for longer than the door stayed open) still count that opening.
+    mutating func edge(_ active: Bool, at: Date) -> Bool? {
+        var held: Bool? = nil
+        if candidate != accepted, at.timeIntervalSince(since) >= hold { accepted = candidate; held = accepted }
+        if active != candidate { candidate = active; since = at }
+        return held
+    }
 
     /// The newly accepted level, if the candidate has now held long enough.
     mutating func settle(now: Date) -> Bool? {
@@ -127,7 +135,9 @@ public final class DoorDriver: @unchecked Sendable {
             if let r = wiegand.poll(now: clock.now) { reports.append(.badge(r)) }
 
             if var c = contact {
-                for e in try c.line.waitForEdges(timeout: 0) { c.debounce.edge(e.becameActive, at: e.at) }
+                for e in try c.line.waitForEdges(timeout: 0).sorted(by: { $0.at < $1.at }) {
+                    if let level = c.debounce.edge(e.becameActive, at: e.at) { reports += apply(machine.handle(.contact(open: level), at: clock.now)) }
+                }
                 if let level = c.debounce.settle(now: clock.now) { reports += apply(machine.handle(.contact(open: level), at: clock.now)) }
                 contact = c
             }
