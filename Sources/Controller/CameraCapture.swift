@@ -62,6 +62,9 @@ public final class CameraCapture {
         case captured(Captured)
         /// Nothing is enrolled; the reason says what to change.
         case refused(String)
+        /// Nothing is enrolled: the face was shown to be an attack (a print, a screen; a log
+        /// event wherever it happens) or liveness could not be confirmed (`unsure`).
+        case notLive(LivenessVerdict, String)
     }
 
     public let engine: FaceEngine
@@ -158,10 +161,10 @@ public final class CameraCapture {
             verdict = (v, evidence.mean ?? 0, evidence.frames)
             switch v {
             case .attack:
-                return .refused(String(format: "presentation attack: the face looked like a print or a screen (bona fide %.3f over %d frames, threshold %.3f)",
-                                       evidence.mean ?? 0, evidence.frames, settings.liveness.threshold))
+                return .notLive(.attack, String(format: "presentation attack: the face looked like a print or a screen (bona fide %.3f over %d frames, threshold %.3f)",
+                                                evidence.mean ?? 0, evidence.frames, settings.liveness.threshold))
             case .unsure:
-                return .refused("liveness could not be confirmed: \(evidence.frames) frames scored, \(settings.liveness.framesRequired) needed"
+                return .notLive(.unsure, "liveness could not be confirmed: \(evidence.frames) frames scored, \(settings.liveness.framesRequired) needed"
                                 + (livenessErrors > 0 ? " (\(livenessErrors) could not be scored)" : ""))
             case .live: break
             }

@@ -296,7 +296,7 @@ public final class FleetAgent: @unchecked Sendable {
             if let u = undelivered, answer == nil { detail["delivery"] = u }
             if let ids = answer?.templateIDs, !ids.isEmpty { detail["template_ids"] = ids.map(String.init).joined(separator: ",") }
             // An attack is kept under the same name as at a local capture: someone showed a print or a screen.
-            let attack = !result.captured && (result.reason ?? "").hasPrefix("presentation attack")
+            let attack = !result.captured && result.liveness == "attack"
             record(AuditEvent.admin(attack ? "admin.enroll_refused" : "admin.enroll_capture",
                                     operator: job.requestedBy, subject: "person:\(job.personID)", detail: detail))
         }

@@ -64,7 +64,8 @@ public struct CaptureResultWire: Codable, Sendable, Equatable {
     public var frames: Int
     public var usable: Int
     public var seconds: Double
-    /// live, refused, or not_checked (no PAD model at the board; `livenessNote` says why).
+    /// live; attack or unsure (refused for it); not_checked (no PAD model at the board,
+    /// `livenessNote` says why); not_concluded (refused before liveness was decided).
     public var liveness: String
     public var livenessScore: Double?
     public var livenessNote: String?

@@ -91,12 +91,18 @@ struct FacePipelineTests {
                 if try step(both).faces.count == 2 { found = n }
             }
             #expect(found != nil && found! <= every, "found after \(found.map(String.init) ?? "never") frames with a whole-frame scan every \(every)")
-            // Both tracked now: the region holds both, and when one leaves, the whole frame is scanned at once.
+            // Both tracked now; step to just after a whole-frame scan, so the next is a region.
+            var whole = p.scans.wholeFrame
+            for _ in 0..<every where p.scans.wholeFrame == whole {
+                #expect(try step(both).faces.count == 2)
+            }
+            #expect(p.scans.wholeFrame == whole + 1, "a whole-frame scan within \(every) frames")
+            // One leaves: the region misses a face it held, and the same frame is scanned whole.
             let before = p.scans
-            #expect(try step(both).faces.count == 2)
-            let missed = p.scans.regionMissed
-            _ = try step(try scene([nil, biden]))
-            #expect(p.scans.regionMissed == missed + 1 || p.scans.wholeFrame > before.wholeFrame, "a face gone from the region makes a whole-frame scan")
+            whole = before.wholeFrame
+            #expect(try step(try scene([nil, biden])).faces.count == 1)
+            #expect(p.scans.regionMissed == before.regionMissed + 1 && p.scans.wholeFrame == whole + 1 && p.scans.region == before.region,
+                    "a face gone from the region makes a whole-frame scan at once: \(p.scans) after \(before)")
         }
     }
 

@@ -114,34 +114,35 @@ public struct RGBImage: Sendable, Equatable {
         case edge
     }
 
-    /// Scales to fit inside `width` x `height` keeping the aspect ratio, then pads to exactly
-    /// that size (the way a camera of that resolution would frame the scene).
     /// The image at its own size in the middle of a `width` x `height` black frame, cropped
     /// where it is larger: what a camera sees of a subject at that distance (`letterboxed`
     /// scales to fit instead).
     public func centered(width boxW: Int, height boxH: Int) -> RGBImage {
         let w = min(width, boxW), h = min(height, boxH)
-        let inner = cropped(left: (width - w) / 2, top: (height - h) / 2, width: w, height: h)
-        var out = [UInt8](repeating: 0, count: boxW * boxH * 3)
-        let ox = (boxW - w) / 2, oy = (boxH - h) / 2
-        for y in 0..<h {
-            let src = y * w * 3, dst = ((y + oy) * boxW + ox) * 3
-            out.replaceSubrange(dst..<(dst + w * 3), with: inner.pixels[src..<(src + w * 3)])
-        }
-        return RGBImage(unchecked: boxW, boxH, out)
+        return RGBImage(unchecked: boxW, boxH, cropped(left: (width - w) / 2, top: (height - h) / 2, width: w, height: h).inMiddle(width: boxW, height: boxH))
     }
 
+    /// The pixels of a `width` x `height` black frame with this image, which must fit, in
+    /// its middle.
+    private func inMiddle(width boxW: Int, height boxH: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: boxW * boxH * 3)
+        let ox = (boxW - width) / 2, oy = (boxH - height) / 2
+        for y in 0..<height {
+            let src = y * width * 3, dst = ((y + oy) * boxW + ox) * 3
+            out.replaceSubrange(dst..<(dst + width * 3), with: pixels[src..<(src + width * 3)])
+        }
+        return out
+    }
+
+    /// Scales to fit inside `width` x `height` keeping the aspect ratio, then pads to exactly
+    /// that size (the way a camera of that resolution would frame the scene).
     public func letterboxed(width boxW: Int, height boxH: Int, padding: Padding = .black) -> RGBImage {
         let scale = min(Double(boxW) / Double(width), Double(boxH) / Double(height))
         let w = max(1, min(boxW, Int((Double(width) * scale).rounded())))
         let h = max(1, min(boxH, Int((Double(height) * scale).rounded())))
         let inner = resized(width: w, height: h)
-        var out = [UInt8](repeating: 0, count: boxW * boxH * 3)
+        var out = inner.inMiddle(width: boxW, height: boxH)
         let ox = (boxW - w) / 2, oy = (boxH - h) / 2
-        for y in 0..<h {
-            let src = y * w * 3, dst = ((y + oy) * boxW + ox) * 3
-            out.replaceSubrange(dst..<(dst + w * 3), with: inner.pixels[src..<(src + w * 3)])
-        }
         if padding == .edge {
             for y in 0..<boxH {
                 let sy = min(h - 1, max(0, y - oy))

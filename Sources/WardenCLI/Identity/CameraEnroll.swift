@@ -11,7 +11,14 @@ import WardenCore
 
 extension EnrollCommand {
     struct CameraResult: Codable {
-        struct Template: Codable { let templateID: Int64; let pose: String; let yaw: Double; let noseDrop: Double; let quality: FaceQuality }
+        struct Template: Codable {
+            let templateID: Int64; let pose: String; let yaw: Double; let noseDrop: Double; let quality: FaceQuality
+            /// One stored template, as the human form lists it.
+            var line: String {
+                String(format: "  template #%lld  %@  yaw %+.2f  eyes %.0f px  sharpness %.0f", templateID, pose.padding(toLength: 7, withPad: " ", startingAt: 0),
+                       yaw, quality.interEyeDistance, quality.sharpness)
+            }
+        }
         let status: String  // enrolled, refused, error
         let person: Int64?
         let source: String
@@ -51,15 +58,19 @@ extension EnrollCommand {
             if global.json { try Output.json(r) }
             if r.status != "enrolled" { throw ExitCode(1) }
         }
-        switch outcome {
-        case .refused(let why):
-            // An attack is an event to keep: someone tried to enroll a print or a screen.
-            if why.hasPrefix("presentation attack") {
-                try? global.recordAdmin("admin.enroll_refused", by: op.resolved, subject: "person:\(p.id!)", detail: ["source": source, "reason": why])
-            }
+        func refused(_ why: String) throws {
             if !global.json { Output.error("not enrolled: \(why)") }
             try report(CameraResult(status: "refused", person: p.id, source: source, templates: [], frames: 0, usableFrames: 0, seconds: 0,
                                     totalSeconds: Date().timeIntervalSince(started), liveness: pad == nil ? "not_checked" : "refused", livenessScore: nil, reasons: [why]))
+        }
+        switch outcome {
+        case .refused(let why): try refused(why)
+        case .notLive(let verdict, let why):
+            // An attack is an event to keep: someone tried to enroll a print or a screen.
+            if verdict == .attack {
+                try? global.recordAdmin("admin.enroll_refused", by: op.resolved, subject: "person:\(p.id!)", detail: ["source": source, "reason": why])
+            }
+            try refused(why)
         case .captured(let c):
             let enroller = Enroller(engine: engine, db: db, thresholds: try global.thresholds())
             var gallery = try global.loadGallery(db)
@@ -78,10 +89,7 @@ extension EnrollCommand {
             if !global.json {
                 print(String(format: "enrolled #%lld %@ from %@: %d template%@ in %.1f s (capture %.1f s, %d frames, %d usable)", p.id!, p.displayName, source,
                              rows.count, rows.count == 1 ? "" : "s", result.totalSeconds, c.seconds, c.frames, c.usable))
-                for r in rows {
-                    print(String(format: "  template #%lld  %@  yaw %+.2f  eyes %.0f px  sharpness %.0f", r.templateID, r.pose.padding(toLength: 7, withPad: " ", startingAt: 0),
-                                 r.yaw, r.quality.interEyeDistance, r.quality.sharpness))
-                }
+                for r in rows { print(r.line) }
                 if let l = c.liveness { print(String(format: "  liveness: %@ (bona fide %.3f over %d frames)", l.verdict.rawValue, l.mean, l.frames)) }
                 else { print("  liveness: not checked (\(padProblem ?? "no PAD model")); `warden pad models` says what to install") }
             }
@@ -170,10 +178,7 @@ extension EnrollCommand {
         if global.json { try Output.json(result) } else if enrolled {
             print(String(format: "enrolled #%lld at %@: %d template%@ in %.1f s (capture %.1f s, %d frames, %d usable)", status.personID, source,
                          rows.count, rows.count == 1 ? "" : "s", result.totalSeconds, result.seconds, result.frames, result.usableFrames))
-            for t in rows {
-                print(String(format: "  template #%lld  %@  yaw %+.2f  eyes %.0f px  sharpness %.0f", t.templateID, t.pose.padding(toLength: 7, withPad: " ", startingAt: 0),
-                             t.yaw, t.quality.interEyeDistance, t.quality.sharpness))
-            }
+            for t in rows { print(t.line) }
             if let s = r?.livenessScore { print(String(format: "  liveness: %@ (bona fide %.3f)", result.liveness, s)) }
             else { print("  liveness: not checked at the board (\(r?.livenessNote ?? "no PAD model"))") }
         } else {

@@ -2,6 +2,7 @@ import Controller
 import FleetLink
 import FleetProtocol
 import Foundation
+import PresentationAttack
 
 /// The board's side of enrollment at a door through the server: the capture runs here,
 /// on this controller's camera and models, and only the chosen templates go back.
@@ -27,8 +28,10 @@ struct FleetCaptureRunner: FleetCaptureRunning {
         switch r.outcome {
         case .refused(let why):
             return CaptureResultWire(job: job.id, captured: false, reason: why, templates: [], frames: 0, usable: 0, seconds: 0,
-                                     liveness: why.hasPrefix("presentation attack") || why.hasPrefix("liveness") ? "refused" : (r.livenessProblem == nil ? "not_concluded" : "not_checked"),
-                                     livenessScore: nil, livenessNote: r.livenessProblem)
+                                     liveness: r.livenessProblem == nil ? "not_concluded" : "not_checked", livenessScore: nil, livenessNote: r.livenessProblem)
+        case .notLive(let verdict, let why):
+            return CaptureResultWire(job: job.id, captured: false, reason: why, templates: [], frames: 0, usable: 0, seconds: 0,
+                                     liveness: verdict.rawValue, livenessScore: nil, livenessNote: nil)
         case .captured(let c):
             let templates = c.chosen.map { f in
                 CapturedTemplateWire(embedding: Data(f.embedding.serialized()), modelID: f.embedding.modelID, pose: f.bin.rawValue, yaw: f.pose.yaw,
