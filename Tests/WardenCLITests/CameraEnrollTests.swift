@@ -20,7 +20,11 @@ struct CameraEnrollTests {
     }
 
     func enroll(_ home: CLI.Home, _ source: String, _ extra: [String] = [], environment: [String: String]? = nil) throws -> (CLI.Result, Outcome?) {
-        let r = try CLI.run(["enroll", "P1", "--camera", source, "--json"] + extra, home: home, environment: environment ?? noPAD)
+        // A played-back folder ends the capture when it runs out; the capture's own limit is
+        // set well past that, so a loaded machine (fewer frames a second) still sees every
+        // photo: what is chosen must not depend on the machine's speed.
+        let seconds = extra.contains("--seconds") ? [] : ["--seconds", "60"]
+        let r = try CLI.run(["enroll", "P1", "--camera", source, "--json"] + seconds + extra, home: home, environment: environment ?? noPAD)
         return (r, try? JSONDecoder().decode(Outcome.self, from: Data(r.stdout.utf8)))
     }
 
