@@ -28,9 +28,10 @@ import Yams
 ///   - {after_decisions: 1, at: 0.5, door: server-room, badge: "12:2002"}
 /// ```
 ///
-/// A step's `at` counts seconds from start, or, with `after_decisions: N`, from the moment
-/// the Nth access decision was made: a rehearsal then follows the doors however fast the
-/// board recognises faces. Steps play in order of (after_decisions, at).
+/// A step's `at` counts seconds from the moment every door is up (not from the process
+/// start, which a loaded machine can take seconds over), or, with `after_decisions: N`,
+/// from the moment the Nth access decision was made: a rehearsal then follows the doors
+/// however fast the board recognises faces. Steps play in order of (after_decisions, at).
 public struct SiteConfig: Sendable {
     /// A door's camera: a V4L2 device, a stream URL or video file (through ffmpeg), or a
     /// folder of images.

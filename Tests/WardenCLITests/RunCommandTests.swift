@@ -88,7 +88,7 @@ struct RunCommandTests {
 
     @Test func aFaceOpensTheLobbyAndABadgeWithoutAFaceDoesNot() throws {
         let s = try Site(lobbyPhotos: [fixture("obama2.jpg"), fixture("obama3.jpg")],
-                         script: "  - {at: 0.5, door: server-room, badge: \"12:1001\"}\n  - {at: 3.0, door: server-room, contact: open}\n  - {at: 3.5, door: server-room, contact: closed}")
+                         script: "  - {at: 0.5, door: server-room, badge: \"12:1001\"}\n  - {at: 4.0, door: server-room, contact: open}\n  - {at: 4.5, door: server-room, contact: closed}")
         try enrollObama(s)
         let r = try s.run(untilDecisions: 2)
         #expect(r.status == 0, "\(r.stderr)")
@@ -99,8 +99,11 @@ struct RunCommandTests {
         #expect(lobby.first?.type == "access.granted" && lobby.first?.personName == "Barack Obama")
         #expect((lobby.first?.face?.frames ?? 0) >= 3)
         // The server room wants badge+face and has no camera: the badge window closes.
+        // (The lobby's looping camera may grant again at any time: the run ends at two
+        // decisions only once the script has played, and the door opens 2.5 s after the
+        // server room's window has closed, so its decision is always one of those counted.)
         let srv = decisions.filter { $0.door == "server-room" }
-        #expect(srv.first?.reasons == ["factor_missing:face"])
+        #expect(srv.first?.reasons == ["factor_missing:face"], "\(r.stdout)")
         #expect(ev.contains { $0.type == "door.released" && $0.door == "lobby" })
         #expect(ev.contains { $0.type == "door.forced_open" && $0.door == "server-room" })
         #expect(ev.contains { $0.type == "system.start" } && ev.last?.type == "system.stop")

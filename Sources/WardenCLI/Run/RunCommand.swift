@@ -370,7 +370,10 @@ struct RunCommand: ParsableCommand {
         ServiceNotifier.notify("READY=1\nSTATUS=\(up) of \(config.doors.count) doors up")
         log.info("\(up) of \(config.doors.count) doors up, \(gallery.count) templates; gpio \(config.gpio.rawValue); Ctrl-C or SIGTERM to stop")
 
-        // 6. The loop.
+        // 6. The loop. Scripted steps count from here, once the doors are up: counted from
+        // `started`, a slow start (a loaded machine opening cameras) played them all at once,
+        // so a badge and the door opening arrived together.
+        let scriptOrigin = clock.now
         var script = config.simulate.enumerated().sorted { ($0.element.afterDecisions, $0.element.at, $0.offset) < ($1.element.afterDecisions, $1.element.at, $1.offset) }.map(\.element)
         // When each access decision was made: `after_decisions` steps count from these.
         var decidedAt: [Date] = []
@@ -390,7 +393,7 @@ struct RunCommand: ParsableCommand {
             if let outcome = reloading.take() { apply(outcome, to: controller, policyDirectory: policyDirectory) }
             while decidedAt.count < controller.decisionCount { decidedAt.append(clock.now) }
             while let next = script.first, let sim {
-                let from = next.afterDecisions == 0 ? started : next.afterDecisions <= decidedAt.count ? decidedAt[next.afterDecisions - 1] : nil
+                let from = next.afterDecisions == 0 ? scriptOrigin : next.afterDecisions <= decidedAt.count ? decidedAt[next.afterDecisions - 1] : nil
                 guard let from, clock.now.timeIntervalSince(from) >= next.at else { break }
                 script.removeFirst()
                 simulate(next, sim: sim, pinMap: pinMap)
