@@ -65,6 +65,23 @@ let package = Package(
                 .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core"), .linkedLibrary("stdc++"),
             ]
         ),
+        // libosdp 3.2.9 (Apache-2.0), the OSDP stack, built from the C sources of its PyPI
+        // sdist (`make setup` extracts them into libosdp/, pinned by SHA-256), with Warden's
+        // crypto backend on OpenSSL instead of the sdist's TinyAES and a C shim (wosdp.h).
+        // Readers that go offline are tried again after 2 s, not libosdp's 300 s.
+        .target(
+            name: "CLibOSDP",
+            exclude: ["libosdp/PKG-INFO"],
+            cSettings: [
+                .headerSearchPath("libosdp/include"), .headerSearchPath("libosdp/src"), .headerSearchPath("libosdp/utils/include"),
+                .define("OPT_OSDP_APP_OWNED_QUEUE_DATA", to: "1"),
+                .define("OSDP_ONLINE_RETRY_WAIT_MAX_MS", to: "2000"),
+                .unsafeFlags(["-O2", "-Wno-unused-parameter", "-Wno-sign-compare"]),
+            ],
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
+        // OSDP readers as a control panel: the serial bus, Secure Channel keys, the reader port.
+        .target(name: "OSDP", dependencies: ["CLibOSDP", "DoorIO", "WardenCore"]),
         // Presentation-attack detection: model files and their sums, the detector, framing,
         // liveness evidence across frames, the planar-motion check.
         .target(name: "PresentationAttack", dependencies: ["COpenCV", "FaceKit", .product(name: "Crypto", package: "swift-crypto")]),
@@ -170,6 +187,7 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "WardenCore"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "WardenCore"]),
         .testTarget(name: "DoorIOTests", dependencies: ["DoorIO", "WardenCore"]),
+        .testTarget(name: "OSDPTests", dependencies: ["OSDP", "DoorIO", "WardenCore"]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["PresentationAttack", "FaceKit"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),

@@ -40,6 +40,7 @@ case "$blas" in
 esac
 
 verified() { sha256sum --quiet -c <(grep " $1/" scripts/checksums.sha256) >/dev/null 2>&1; }
+verified_file() { sha256sum --quiet -c <(grep " $1\$" scripts/checksums.sha256) >/dev/null 2>&1; }
 
 cache="$root/.cache/downloads"
 mkdir -p "$cache"
@@ -67,4 +68,37 @@ if ! verified fixtures; then
   rm -rf "$tmp"
   verified fixtures || { echo "setup: fixtures do not match the pinned SHA-256" >&2; exit 1; }
 fi
-echo "setup: OK (models in models/, fixtures in fixtures/test_images/)"
+# libosdp (Apache-2.0), the OSDP control-panel stack, from its PyPI source distribution:
+# SwiftPM builds its C sources as part of the CLibOSDP target (without the sdist's TinyAES
+# backend: Warden's backend draws on OpenSSL). The extracted tree is never committed.
+osdp_src="Sources/CLibOSDP/libosdp"
+osdp_sum=$(awk '/ \.cache\/downloads\/libosdp-3.2.9.tar.gz$/ {print $1}' scripts/checksums.sha256)
+if [ "$(cat "$osdp_src/.sdist-sha256" 2>/dev/null)" != "$osdp_sum" ]; then
+  if ! verified_file .cache/downloads/libosdp-3.2.9.tar.gz; then
+    echo "setup: fetching libosdp==3.2.9 (source distribution from PyPI)"
+    python3 -m pip download --quiet --no-deps --no-binary :all: -d "$cache" libosdp==3.2.9
+    verified_file .cache/downloads/libosdp-3.2.9.tar.gz || { echo "setup: libosdp-3.2.9.tar.gz does not match the pinned SHA-256" >&2; exit 1; }
+  fi
+  tmp=$(mktemp -d)
+  tar -xzf "$cache/libosdp-3.2.9.tar.gz" -C "$tmp" libosdp-3.2.9/vendor libosdp-3.2.9/PKG-INFO
+  v="$tmp/libosdp-3.2.9/vendor"
+  rm -rf "$osdp_src"
+  mkdir -p "$osdp_src/include" "$osdp_src/src" "$osdp_src/utils/src" "$osdp_src/utils/include/utils"
+  cp "$v"/include/osdp.h "$v"/include/osdp_export.h "$osdp_src/include/"
+  for f in osdp_common.c osdp_common.h osdp_config.h osdp_diag.h osdp_phy.c osdp_sc.c osdp_file.c osdp_file.h osdp_pd.c osdp_cp.c; do cp "$v/src/$f" "$osdp_src/src/"; done
+  for f in list.c queue.c utils.c logger.c disjoint_set.c crc16.c; do cp "$v/utils/src/$f" "$osdp_src/utils/src/"; done
+  cp "$v"/utils/include/utils/*.h "$osdp_src/utils/include/utils/"
+  cp "$tmp/libosdp-3.2.9/PKG-INFO" "$osdp_src/PKG-INFO"
+  rm -rf "$tmp"
+  echo "$osdp_sum" > "$osdp_src/.sdist-sha256"
+fi
+
+# The OSDP tests' reader: libosdp's own Python binding, run as a peripheral device.
+osdp_peer=".cache/osdp-peer"
+if ! "$osdp_peer/bin/python" -c 'import osdp' 2>/dev/null; then
+  echo "setup: installing the OSDP test peer (libosdp==3.2.9 for Python, hash-pinned)"
+  python3 -m venv "$osdp_peer"
+  "$osdp_peer/bin/pip" install --quiet --require-hashes --no-deps -r scripts/osdp-peer-requirements.txt
+fi
+
+echo "setup: OK (models in models/, fixtures in fixtures/test_images/, libosdp in $osdp_src)"

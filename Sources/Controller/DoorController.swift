@@ -171,6 +171,36 @@ final class DoorController {
         case .fault(let why):
             site.record(AuditEvent(at: now, kind: .system, type: "system.hardware_fault", door: id, detail: ["reason": why], siteTimeZone: site.policy.timeZone))
             site.timeline(id, "HARDWARE FAULT: \(why)")
+        case .reader(let input):
+            readerReported(input)
+        }
+    }
+
+    /// A networked reader's state: each change is audited, and the ones a guard must act
+    /// on (offline, Secure Channel refused, power) are alarms.
+    func readerReported(_ input: ReaderInput) {
+        let reader = driver.reader?.label
+        func record(_ type: String, _ detail: [String: String], _ line: String) {
+            site.record(AuditEvent(at: now, kind: .system, type: type, door: id, reader: reader, detail: detail.isEmpty ? nil : detail, siteTimeZone: site.policy.timeZone))
+            site.timeline(id, line)
+        }
+        switch input {
+        case .card, .tamper: break  // the driver turns these into badges and door alarms
+        case .keypad(let keys):
+            // The keys are a PIN in waiting: never written anywhere, only counted.
+            record("reader.keypad", ["keys": String(keys.count)], "keypad: \(keys.count) key(s) (no PIN factor at this door)")
+        case .power(let ok):
+            record(ok ? "reader.power_restored" : "reader.power_failed", [:], ok ? "reader power restored" : "ALARM: reader reports a power failure")
+        case .online(let secure):
+            record("reader.online", ["secure_channel": secure ? "active" : "off"], "reader online" + (secure ? " (Secure Channel)" : " WITHOUT Secure Channel"))
+        case .offline(let reason):
+            record("reader.offline", ["reason": reason], "ALARM: reader offline: \(reason); badges at this door cannot be read")
+        case .secureChannelRefused(let reason):
+            record("reader.secure_channel_refused", ["reason": reason], "ALARM: reader refused: \(reason)")
+        case .keyChanged(let ok, let detail):
+            record(ok ? "reader.key_changed" : "reader.key_change_failed", ["detail": detail], ok ? "reader key changed" : "reader key NOT changed: \(detail)")
+        case .fault(let why):
+            record("system.hardware_fault", ["reason": why], "HARDWARE FAULT: \(why)")
         }
     }
 
@@ -231,6 +261,7 @@ final class DoorController {
             for track in evidence.keys { pipeline.settle(track: track, until: nil) }
             evidence = [:]
             site.timeline(id, "badge \(text) read (#\(person.id!) \(person.displayName)): look at the camera")
+            driver.signalLookAtCamera()
         } else {
             decide(person: person, badge: .valid, credential: text, succeeded: [.badge], failed: [], faceEvidence: nil, note: nil)
         }

@@ -16,8 +16,20 @@ public struct PinMap: Sendable, Equatable {
         public var buzzer: LineSpec?
         public var wiegandD0: LineSpec?
         public var wiegandD1: LineSpec?
+        /// Card formats the door's reader may send (Wiegand lines or OSDP raw bits).
         public var wiegandFormats: [String]
         public var exitMode: DoorBehaviour.ExitMode
+        /// An OSDP reader (RS-485) instead of Wiegand lines.
+        public var osdp: OSDPWiring? = nil
+    }
+
+    /// Where a door's OSDP reader is: a serial port shared by every reader on that bus,
+    /// and the reader's address on it.
+    public struct OSDPWiring: Sendable, Equatable, Hashable {
+        public var port: String
+        public var address: Int
+        public var baud: Int
+        public init(port: String, address: Int, baud: Int) { self.port = port; self.address = address; self.baud = baud }
     }
 
     public var board: String
@@ -60,9 +72,11 @@ public struct PinMap: Sendable, Equatable {
         var `switch`: String?
     }
     struct WiegandFile: Decodable { var d0: LineFile; var d1: LineFile; var formats: [String]? }
+    struct OSDPFile: Decodable { var port: String; var address: Int; var baud: Int?; var formats: [String]? }
     struct DoorFile: Decodable {
         var relay: LineFile; var fail_mode: String?; var contact: LineFile?; var exit: LineFile?; var exit_mode: String?
         var tamper: LineFile?; var led: LineFile?; var buzzer: LineFile?; var wiegand: WiegandFile?
+        var osdp: OSDPFile?
     }
     struct FormatFile: Decodable {
         struct F: Decodable { var start: Int; var length: Int }
@@ -120,13 +134,32 @@ public struct PinMap: Sendable, Equatable {
             guard let fail else { throw LoadError(description: "\(source): door \(id): fail_mode must be secure or safe") }
             let exitMode = DoorBehaviour.ExitMode(rawValue: d.exit_mode ?? "release")
             guard let exitMode else { throw LoadError(description: "\(source): door \(id): exit_mode must be release or quiet") }
+            if d.wiegand != nil, d.osdp != nil { throw LoadError(description: "\(source): door \(id): a reader is either wiegand or osdp, not both") }
+            if let o = d.osdp {
+                guard (0...126).contains(o.address) else { throw LoadError(description: "\(source): door \(id): osdp address must be 0 to 126 (127 is broadcast)") }
+                guard [9600, 19200, 38400, 57600, 115200].contains(o.baud ?? 9600) else {
+                    throw LoadError(description: "\(source): door \(id): osdp baud must be 9600, 19200, 38400, 57600 or 115200")
+                }
+                guard !o.port.isEmpty else { throw LoadError(description: "\(source): door \(id): osdp needs a port, like /dev/ttyUSB0") }
+            }
             doors[id] = DoorPins(relay: try line(d.relay, "door \(id) relay"), failMode: fail,
                                  contact: try d.contact.map { try line($0, "door \(id) contact", contact: true) },
                                  exit: try d.exit.map { try line($0, "door \(id) exit") }, tamper: try d.tamper.map { try line($0, "door \(id) tamper") },
                                  led: try d.led.map { try line($0, "door \(id) led") }, buzzer: try d.buzzer.map { try line($0, "door \(id) buzzer") },
                                  wiegandD0: try d.wiegand.map { try line($0.d0, "door \(id) wiegand d0") },
                                  wiegandD1: try d.wiegand.map { try line($0.d1, "door \(id) wiegand d1") },
-                                 wiegandFormats: d.wiegand?.formats ?? [], exitMode: exitMode)
+                                 wiegandFormats: d.wiegand?.formats ?? d.osdp?.formats ?? [], exitMode: exitMode,
+                                 osdp: d.osdp.map { OSDPWiring(port: $0.port, address: $0.address, baud: $0.baud ?? 9600) })
+        }
+        var seen: [String: String] = [:]
+        for (id, d) in doors.sorted(by: { $0.key < $1.key }) {
+            guard let o = d.osdp else { continue }
+            let key = "\(o.port)#\(o.address)"
+            if let other = seen[key] { throw LoadError(description: "\(source): doors \(other) and \(id) both name osdp address \(o.address) on \(o.port)") }
+            seen[key] = id
+            if let clash = doors.values.compactMap(\.osdp).first(where: { $0.port == o.port && $0.baud != o.baud }) {
+                throw LoadError(description: "\(source): door \(id): every reader on \(o.port) must use one baud rate (\(o.baud) and \(clash.baud))")
+            }
         }
         var custom: [WiegandFormat] = []
         for c in f.wiegand_formats ?? [] {

@@ -34,6 +34,8 @@ struct Debouncer: Sendable {
 public enum DoorReport: Sendable, Equatable {
     case door(DoorEvent, detail: String?)
     case badge(WiegandRead)
+    /// What a networked reader reported besides cards and tamper (see `ReaderInput`).
+    case reader(ReaderInput)
     case fault(String)
 }
 
@@ -60,8 +62,12 @@ public final class DoorDriver: @unchecked Sendable {
     private var buzzer: (any GPIOOutput)?
     private var ledUntil: Date?
     private var buzzerUntil: Date?
+    /// The door's OSDP reader, when it has one instead of (or beside) Wiegand lines.
+    public let reader: (any ReaderPort)?
 
-    public init(id: String, pins: PinMap.DoorPins, behaviour: DoorBehaviour, formats: [WiegandFormat], backend: any GPIOBackend, clock: any WardenClock) {
+    public init(id: String, pins: PinMap.DoorPins, behaviour: DoorBehaviour, formats: [WiegandFormat], backend: any GPIOBackend, clock: any WardenClock,
+                reader: (any ReaderPort)? = nil) {
+        self.reader = reader
         self.id = id
         self.pins = pins
         var b = behaviour
@@ -113,6 +119,7 @@ public final class DoorDriver: @unchecked Sendable {
     /// Reader feedback: the LED lights for the strike time on a grant; the buzzer sounds
     /// briefly on a denial.
     public func signal(granted: Bool) {
+        reader?.signal(granted ? .granted(seconds: machine.behaviour.strikeTime) : .denied)
         if granted {
             try? led?.setActive(true)
             ledUntil = clock.now.addingTimeInterval(machine.behaviour.strikeTime)
@@ -121,6 +128,9 @@ public final class DoorDriver: @unchecked Sendable {
             buzzerUntil = clock.now.addingTimeInterval(0.5)
         }
     }
+
+    /// A badge was read and its holder's face is wanted (readers with an LED of their own).
+    public func signalLookAtCamera() { reader?.signal(.lookAtCamera) }
 
     /// Reads pending edges and expired timers; returns what happened. Never blocks.
     public func pump() -> [DoorReport] {
@@ -133,6 +143,13 @@ public final class DoorDriver: @unchecked Sendable {
             for e in e1 where e.becameActive { pulses.append(WiegandPulse(line: .d1, at: e.at)) }
             for p in pulses.sorted(by: { $0.at < $1.at }) { if let r = wiegand.feed(p) { reports.append(.badge(r)) } }
             if let r = wiegand.poll(now: clock.now) { reports.append(.badge(r)) }
+            for input in reader?.takeInputs() ?? [] {
+                switch input {
+                case .card(let r): reports.append(.badge(r))
+                case .tamper(let active): reports += apply(machine.handle(.tamper(active: active), at: clock.now))
+                default: reports.append(.reader(input))
+                }
+            }
 
             if var c = contact {
                 for e in try c.line.waitForEdges(timeout: 0).sorted(by: { $0.at < $1.at }) {

@@ -59,6 +59,18 @@ public struct WiegandDecoder: Sendable {
         defer { bits = []; noisy = false }
         guard !bits.isEmpty else { return nil }
         if noisy { return .rejected(reason: "noise on the data lines (pulses too close together or frame too long)", bits: bits.count) }
+        return WiegandRead(bits: bits, formats: formats)
+    }
+}
+
+extension WiegandRead {
+    /// A whole frame's bits decoded with the first of `formats` of its length whose parity
+    /// holds: from D0/D1 pulses, or as an OSDP reader reports them (raw Wiegand).
+    public init(bits: [Bool], formats: [WiegandFormat]) {
+        self = Self.decode(bits, formats)
+    }
+
+    private static func decode(_ bits: [Bool], _ formats: [WiegandFormat]) -> WiegandRead {
         let candidates = formats.filter { $0.length == bits.count }
         guard !candidates.isEmpty else {
             return .rejected(reason: WiegandFormat.DecodeError.wrongLength(got: bits.count, expected: Set(formats.map(\.length)).sorted()).description, bits: bits.count)
