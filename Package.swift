@@ -157,7 +157,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "FleetProtocol", "FleetLink", "Integrations",
+            "FleetProtocol", "FleetLink", "Integrations", "OSDP",
             "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "CFreeType",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -187,7 +187,9 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "WardenCore"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "WardenCore"]),
         .testTarget(name: "DoorIOTests", dependencies: ["DoorIO", "WardenCore"]),
-        .testTarget(name: "OSDPTests", dependencies: ["OSDP", "DoorIO", "WardenCore"]),
+        // The OSDP tests' reader: libosdp's Python PD behind a pty, shared by two test targets.
+        .target(name: "OSDPTestPeer", dependencies: ["WardenCore"], path: "Tests/OSDPTestPeer"),
+        .testTarget(name: "OSDPTests", dependencies: ["OSDP", "OSDPTestPeer", "DoorIO", "WardenCore"]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["PresentationAttack", "FaceKit"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
@@ -195,7 +197,7 @@ let package = Package(
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "IntegrationsTests", dependencies: ["Integrations", "Audit", "Policy", "WardenCore"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenCLI", "OSDPTestPeer", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     cxxLanguageStandard: .cxx17

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 
 #include "osdp.h"
 #include "wosdp.h"
@@ -190,7 +191,16 @@ wosdp_bus *wosdp_open(const char *device, int baud, int count, const wosdp_reade
 	speed_t speed = speed_for(baud);
 	if (!speed) { fail(error, error_len, "unsupported baud rate (use 9600, 19200, 38400, 57600, 115200 or 230400)%s", ""); return NULL; }
 	int fd = open(device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) { fail(error, error_len, "cannot open %s", device); return NULL; }
+	if (fd < 0) {
+		char what[256];
+		snprintf(what, sizeof(what), "cannot open %s (%s%s)", device, strerror(errno),
+			 errno == EBUSY ? ": another process holds it; is warden run running?" : errno == EACCES ? ": add the user to the dialout group" : "");
+		fail(error, error_len, "%s", what);
+		return NULL;
+	}
+	// One control panel per bus: a second open of the port (warden run and warden reader
+	// install together) fails with EBUSY instead of two masters garbling the line.
+	if (ioctl(fd, TIOCEXCL) != 0 && errno != ENOTTY) { close(fd); fail(error, error_len, "cannot take %s for this process alone", device); return NULL; }
 	struct termios t;
 	if (tcgetattr(fd, &t) != 0) { close(fd); fail(error, error_len, "%s is not a serial port", device); return NULL; }
 	cfmakeraw(&t);
@@ -341,6 +351,15 @@ int wosdp_keyset(wosdp_bus *bus, int reader, const uint8_t key[16])
 	return submit(bus, reader, cmd);
 }
 
+int wosdp_disable(wosdp_bus *bus, int reader)
+{
+	if (reader < 0 || reader >= bus->count) return -1;
+	current_bus = bus;
+	int rc = osdp_cp_disable_pd(bus->ctx, reader);
+	current_bus = NULL;
+	return rc;
+}
+
 int wosdp_restart(wosdp_bus *bus, int reader)
 {
 	if (reader < 0 || reader >= bus->count) return -1;
@@ -386,6 +405,13 @@ int wosdp_capability(const wosdp_bus *bus, int reader, int function_code, int *c
 	*compliance = cap.compliance_level;
 	*items = cap.num_items;
 	return 0;
+}
+
+int wosdp_pending_commands(const wosdp_bus *bus)
+{
+	int n = 0;
+	for (int i = 0; i < WOSDP_OUTSTANDING; i++) n += bus->outstanding[i] != NULL;
+	return n;
 }
 
 void wosdp_get_counters(const wosdp_bus *bus, wosdp_counters *out)

@@ -105,16 +105,25 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
     private var statuses: [OSDPReaderStatus]
     private var reopenAt: Date?
 
-    /// Opens the port. Throws when it cannot be opened or libosdp refuses the set-up.
-    public init(port: String, baud: Int, readers: [OSDPReaderSetup]) throws(OSDPError) {
+    /// Opens the port. Throws when it cannot be opened or libosdp refuses the set-up; with
+    /// `waitForPort` a port that cannot be opened yet (an adapter not plugged in) is tried
+    /// again every second instead, and `openProblem` says why it is not open.
+    public init(port: String, baud: Int, readers: [OSDPReaderSetup], waitForPort: Bool = false) throws(OSDPError) {
         self.port = port
         self.baud = baud
         self.setups = readers
         self.readers = readers.map { OSDPReader(port: port, address: $0.address, formats: $0.formats) }
         self.statuses = readers.map { OSDPReaderStatus(address: $0.address, online: false, secure: false, capabilities: [:]) }
-        handle = try Self.open(port: port, baud: baud, readers: readers)
+        do { handle = try Self.open(port: port, baud: baud, readers: readers) } catch {
+            guard waitForPort, case .open = error else { throw error }
+            openProblem = error.description
+            reopenAt = Date().addingTimeInterval(1)
+        }
         for r in self.readers { r.bus = self }
     }
+
+    /// Why the port is not open at start (with `waitForPort`).
+    public private(set) var openProblem: String?
 
     static func open(port: String, baud: Int, readers: [OSDPReaderSetup]) throws(OSDPError) -> OpaquePointer {
         var configs = readers.map { r -> wosdp_reader in
@@ -147,7 +156,7 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
         t.start()
     }
 
-    /// Stops the thread and closes the port. Readers keep their last state: offline.
+    /// Sends what is queued (up to half a second), stops the thread and closes the port.
     public func stop() {
         lock.lock(); stopping = true; let t = thread; lock.unlock()
         while let t, !t.isFinished { usleep(2_000) }
@@ -169,9 +178,16 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
     // MARK: The bus thread
 
     private func loop() {
+        var stopDeadline: Date?
         while true {
             lock.lock()
-            if stopping { lock.unlock(); return }
+            // On stop, what the doors last told their readers (a denial's red) still goes
+            // out, for up to half a second.
+            if stopping {
+                let now = Date()
+                if stopDeadline == nil { stopDeadline = now.addingTimeInterval(0.5) }
+                if commands.isEmpty && (handle.map { wosdp_pending_commands($0) == 0 } ?? true) || now >= stopDeadline! { lock.unlock(); return }
+            }
             let h = handle
             let queued = commands
             commands = []
@@ -235,6 +251,12 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
                 if data.count > 1 { reader.deliver(.power(ok: data[1] == 0)) }
             }
         case Int(WOSDP_EVENT_ONLINE.rawValue):
+            if ev.secure == 0 {
+                // Online in plain text: libosdp allows it in install mode (the reader holds
+                // another key, or has no Secure Channel). Warden never uses such a reader:
+                // it is taken off the bus before any command reaches it.
+                _ = wosdp_disable(h, ev.reader)
+            }
             reader.wentOnline(secure: ev.secure != 0)
         case Int(WOSDP_EVENT_OFFLINE.rawValue):
             var c = wosdp_counters()

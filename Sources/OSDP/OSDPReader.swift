@@ -42,7 +42,7 @@ public final class OSDPReader: ReaderPort, @unchecked Sendable {  // state behin
         refused = false
         inputs.append(.online(secure: secure))
         lock.unlock()
-        restLED()
+        if secure { restLED() }
     }
 
     /// Offline, and why: a Secure Channel set-up that failed since the last time is a
@@ -87,16 +87,23 @@ public final class OSDPReader: ReaderPort, @unchecked Sendable {  // state behin
     /// The resting state: steady red (locked), what readers show between requests.
     func restLED() { led(color: 1, on: 10, off: 0, tenths: 0) }
 
+    /// Commands go only to a reader online under Secure Channel; one offline gets its
+    /// resting state again when it comes back.
+    private var usable: Bool { lock.lock(); defer { lock.unlock() }; return online && secure }
+
     func led(color: Int, on: Int, off: Int, tenths: Int) {
+        guard usable else { return }
         bus?.submit(address: address, what: "LED") { h, i in wosdp_led(h, i, Int32(color), Int32(on), Int32(off), Int32(tenths)) }
     }
 
     func beep(on: Int, off: Int, count: Int) {
+        guard usable else { return }
         bus?.submit(address: address, what: "buzzer") { h, i in wosdp_buzzer(h, i, Int32(on), Int32(off), Int32(count)) }
     }
 
     /// An output of the reader (a strike wired to it): on for `seconds` (0: until off).
     public func output(_ number: Int, on: Bool, seconds: TimeInterval) {
+        guard usable else { return }
         bus?.submit(address: address, what: "output \(number)") { h, i in wosdp_output(h, i, Int32(number), on ? 1 : 0, Int32(seconds * 10)) }
     }
 

@@ -92,6 +92,13 @@ enum WardenMigrations {
             // The fleet revision a controller's replica holds (one row; absent off a fleet).
             try db.execute(sql: "CREATE TABLE fleetReplica (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL, appliedAt DATETIME NOT NULL)")
         }
+        m.registerMigration("v5-reader-keys") { db in
+            // Each OSDP reader's Secure Channel key, sealed under the template key (see
+            // ReaderKeyRepository); `generation` counts the keys a door's reader has had.
+            // `pending`: a key being set on the reader, stored before the reader gets it, so
+            // an interrupted change never leaves a reader under a key nobody holds.
+            try db.execute(sql: "CREATE TABLE readerKey (door TEXT PRIMARY KEY, sealed BLOB, pending BLOB, generation INTEGER NOT NULL, setAt DATETIME)")
+        }
         return m
     }
 }

@@ -26,6 +26,22 @@ public struct TemplateCipher: @unchecked Sendable {  // SymmetricKey is immutabl
         return Self.magic + Data([1]) + keyID + box.combined!
     }
 
+    /// Seals a secret other than a template (an OSDP reader's key) in the same form, bound
+    /// by `context` ("osdp-scbk|door:lobby"): moved to another row, it fails to open.
+    public func sealSecret(_ secret: [UInt8], context: String) throws -> Data {
+        let box = try AES.GCM.seal(Data(secret), using: key, authenticating: Data("secret|\(context)".utf8))
+        return Self.magic + Data([1]) + keyID + box.combined!
+    }
+
+    public func openSecret(_ blob: Data, context: String) throws -> [UInt8] {
+        guard let id = Self.keyID(of: blob) else { throw TemplateCipherError.notEncrypted }
+        guard id == keyID else { throw TemplateCipherError.wrongKey }
+        let box = try AES.GCM.SealedBox(combined: blob.subdata(in: (blob.startIndex + 13)..<blob.endIndex))
+        do { return [UInt8](try AES.GCM.open(box, using: key, authenticating: Data("secret|\(context)".utf8))) } catch {
+            throw TemplateCipherError.authenticationFailed
+        }
+    }
+
     /// The key id a stored blob was sealed with (nil: not an encrypted template).
     public static func keyID(of blob: Data) -> Data? {
         guard blob.count > 13, blob.prefix(4) == magic, blob[blob.startIndex + 4] == 1 else { return nil }

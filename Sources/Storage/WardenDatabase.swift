@@ -100,7 +100,12 @@ public final class WardenDatabase: Sendable {
     /// The key id each stored template was sealed with (nil: a template from before
     /// encryption).
     static func templateKeyIDs(_ writer: DatabasePool) throws -> [Data?] {
-        try writer.read { try Data.fetchAll($0, sql: "SELECT embedding FROM faceTemplate").map(TemplateCipher.keyID(of:)) }
+        // Reader keys are sealed under the same key: a database holding only those must not
+        // have its key replaced either.
+        try writer.read { db in
+            let readerKeys = try db.tableExists("readerKey") ? Data.fetchAll(db, sql: "SELECT sealed FROM readerKey WHERE sealed IS NOT NULL UNION ALL SELECT pending FROM readerKey WHERE pending IS NOT NULL") : []
+            return try (Data.fetchAll(db, sql: "SELECT embedding FROM faceTemplate") + readerKeys).map(TemplateCipher.keyID(of:))
+        }
     }
 
     /// SQLite's own consistency check of every page (`PRAGMA quick_check`): nil when the
@@ -207,8 +212,18 @@ public final class WardenDatabase: Sendable {
                     try db.execute(sql: "UPDATE faceTemplate SET embedding = ? WHERE id = ?", arguments: [try new.seal(e, personID: row["personId"]), row["id"] as Int64])
                     count += 1
                 }
+                var readerKeys = 0
+                for row in try Row.fetchAll(db, sql: "SELECT door, sealed, pending FROM readerKey") {
+                    let door: String = row["door"]
+                    func reseal(_ blob: Data?) throws -> Data? {
+                        guard let blob else { return nil }
+                        return try new.sealSecret(try old.openSecret(blob, context: ReaderKeyRepository.context(door)), context: ReaderKeyRepository.context(door))
+                    }
+                    try db.execute(sql: "UPDATE readerKey SET sealed = ?, pending = ? WHERE door = ?", arguments: [try reseal(row["sealed"]), try reseal(row["pending"]), door])
+                    readerKeys += 1
+                }
                 try journal.record("keys.rotate", subject: "templates",
-                                   fields: ["templates": String(count), "key_id": Hex.encode(new.keyID)], by: op, in: db)
+                                   fields: ["templates": String(count), "reader_keys": String(readerKeys), "key_id": Hex.encode(new.keyID)], by: op, in: db)
                 return count
             }
         } catch {
@@ -230,6 +245,7 @@ public final class WardenDatabase: Sendable {
     public var templates: TemplateRepository { TemplateRepository(writer: writer, changes: changeWriter, cipher: cipherBox.cipher) }
     public var replica: ReplicaRepository { ReplicaRepository(writer: writer, changes: changeWriter, cipher: cipherBox.cipher) }
     public var changes: AdminChangeRepository { AdminChangeRepository(writer: writer) }
+    public var readerKeys: ReaderKeyRepository { ReaderKeyRepository(writer: writer, changes: changeWriter, cipher: cipherBox.cipher) }
 }
 
 /// The cipher in force, swapped by a key rotation.

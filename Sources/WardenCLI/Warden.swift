@@ -6,7 +6,7 @@ public struct WardenCommand: ParsableCommand {
         abstract: "Face-recognition door access controller.",
         subcommands: [
             PersonCommand.self, EnrollCommand.self, BadgeCommand.self, VerifyCommand.self, IdentifyCommand.self,
-            GroupCommand.self, GrantCommand.self, RevokeCommand.self, ZoneCommand.self, DoorCommand.self, PolicyCommand.self, AuditCommand.self, KeysCommand.self, HardwareCommand.self, CameraCommand.self, RunCommand.self, StatusCommand.self, ServerCommand.self, FleetCommand.self,
+            GroupCommand.self, GrantCommand.self, RevokeCommand.self, ZoneCommand.self, DoorCommand.self, PolicyCommand.self, AuditCommand.self, KeysCommand.self, HardwareCommand.self, ReaderCommand.self, CameraCommand.self, RunCommand.self, StatusCommand.self, ServerCommand.self, FleetCommand.self,
             EvalCommand.self, PadCommand.self, CalibrateCommand.self, ThresholdsCommand.self, TrainMetricCommand.self, FacesCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )

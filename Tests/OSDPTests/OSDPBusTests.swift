@@ -1,6 +1,7 @@
 import DoorIO
 import Foundation
 import OSDP
+import OSDPTestPeer
 import Testing
 
 /// The control panel (libosdp through CLibOSDP) against libosdp's own PD over a pty.

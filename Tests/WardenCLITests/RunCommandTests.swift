@@ -17,7 +17,7 @@ struct RunCommandTests {
         /// `badgeWindow` is generous where a face is expected after a badge: how long
         /// recognition takes depends on the machine, never on the outcome.
         init(lobbyPhotos: [String], script: String = "", serverRoomPhotos: [String] = [], twoPerson: Bool = false, badgeWindow: Int = 60,
-             lobbyLiveness: Bool = false, siteExtra: String = "", serverRoomPolicy: String = "") throws {
+             lobbyLiveness: Bool = false, siteExtra: String = "", serverRoomPolicy: String = "", pinmap: String? = nil) throws {
             let fm = FileManager.default
             try fm.createDirectory(at: dir.appendingPathComponent("policy"), withIntermediateDirectories: true)
             try fm.createDirectory(at: dir.appendingPathComponent("lobby-cam"), withIntermediateDirectories: true)
@@ -40,7 +40,7 @@ struct RunCommandTests {
             """.write(to: dir.appendingPathComponent("policy/site.yaml"), atomically: true, encoding: .utf8)
             try """
             policy: policy
-            pinmap: \(CLI.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
+            pinmap: \(pinmap ?? CLI.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
             gpio: simulated
             doors:
               lobby:

@@ -86,12 +86,16 @@ int wosdp_keyset(wosdp_bus *bus, int reader, const uint8_t key[16]);
 /// Disables and re-enables a reader, so it is tried again now rather than after
 /// libosdp's offline wait.
 int wosdp_restart(wosdp_bus *bus, int reader);
+/// Takes a reader off the bus until `wosdp_restart`.
+int wosdp_disable(wosdp_bus *bus, int reader);
 
 int wosdp_state(const wosdp_bus *bus, int reader, int *online, int *secure);
 int wosdp_identity_of(const wosdp_bus *bus, int reader, wosdp_identity *out);
 /// The reader's capability for an OSDP function code: 0 with compliance and items.
 int wosdp_capability(const wosdp_bus *bus, int reader, int function_code, int *compliance, int *items);
 void wosdp_get_counters(const wosdp_bus *bus, wosdp_counters *out);
+/// Commands submitted and not yet completed (sent and answered, or failed).
+int wosdp_pending_commands(const wosdp_bus *bus);
 void wosdp_close(wosdp_bus *bus);
 
 /// Random bytes from OpenSSL (a new key for a reader): 0 on success.

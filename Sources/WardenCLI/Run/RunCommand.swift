@@ -10,6 +10,7 @@ import Foundation
 import Integrations
 import Logging
 import Matching
+import OSDP
 import Policy
 import PresentationAttack
 import Storage
@@ -310,6 +311,7 @@ struct RunCommand: ParsableCommand {
             try? s.setIdleLevels(pinMap)
             backend = s; sim = s
         }
+        let osdp = OSDPReaders.start(doors: Array(config.doors.keys), pinMap: pinMap, keys: db.readerKeys, pinMapPath: config.pinMapPath)
         var up = 0
         for (id, dc) in config.doors.sorted(by: { $0.key < $1.key }) {
             let d = policy.doors[id]!
@@ -333,7 +335,12 @@ struct RunCommand: ParsableCommand {
                 }
             }
             let driver = DoorDriver(id: id, pins: pinMap.doors[id]!, behaviour: DoorBehaviour(strikeTime: d.strikeTime, heldOpenTime: d.heldOpenTime, preAlarm: min(10, d.heldOpenTime / 3)),
-                                    formats: pinMap.formats(for: id), backend: backend, clock: clock)
+                                    formats: pinMap.formats(for: id), backend: backend, clock: clock, reader: osdp.readers[id])
+            if let why = osdp.problems[id] {
+                controller.record(AuditEvent(kind: .system, type: "reader.offline", door: id, reader: pinMap.doors[id]?.osdp.map { "osdp \($0.port) address \($0.address)" },
+                                             detail: ["reason": why], siteTimeZone: policy.timeZone))
+                Output.error("door \(id): its OSDP reader is offline: \(why); badges cannot be read there")
+            }
             if controller.addDoor(.init(id: id, driver: driver, camera: camera, face: dc.face, lockout: dc.lockout, dedicatedInference: true)) { up += 1 }
         }
 
@@ -416,6 +423,7 @@ struct RunCommand: ParsableCommand {
         ServiceNotifier.notify("STOPPING=1")
         fleetTask?.cancel()
         controller.shutdown(reason: stopReason)
+        for bus in osdp.buses { bus.stop() }
         audit.close()
         integrations.stop()
         statusServer?.stop()

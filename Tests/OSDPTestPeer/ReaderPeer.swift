@@ -3,19 +3,20 @@ import WardenCore
 
 /// libosdp's Python PD (hardware/osdp/reader_peer.py) as a bus of readers behind a pty:
 /// the real peer of every OSDP test. Steered through a FIFO; its events are JSON lines.
-final class ReaderPeer {
+/// (A library of the tests', not of the product: see Package.swift.)
+public final class ReaderPeer {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let python = root.appendingPathComponent(".cache/osdp-peer/bin/python").path
     static let script = root.appendingPathComponent("hardware/osdp/reader_peer.py").path
-    static var available: Bool { FileManager.default.isExecutableFile(atPath: python) }
+    public static var available: Bool { FileManager.default.isExecutableFile(atPath: python) }
 
-    let process: ChildProcess.Running
+    public let process: ChildProcess.Running
     let control: FileHandle
     let fifo: String
-    let pty: String
+    public let pty: String
 
     /// `readers`: "ADDRESS:KEYHEX[:install|:nosc]" each.
-    init(readers: [String]) throws {
+    public init(readers: [String]) throws {
         fifo = FileManager.default.temporaryDirectory.appendingPathComponent("warden-osdp-\(UUID().uuidString.prefix(8))").path
         guard mkfifo(fifo, 0o600) == 0 else { throw ChildProcessError("mkfifo \(fifo) failed") }
         process = try ChildProcess.start([Self.python, Self.script, "--control", fifo] + readers.flatMap { ["--reader", $0] })
@@ -33,7 +34,7 @@ final class ReaderPeer {
 
     deinit { stop() }
 
-    func stop() {
+    public func stop() {
         try? control.write(contentsOf: Data("{\"op\": \"quit\"}\n".utf8))
         try? control.close()
         process.kill(SIGTERM)
@@ -41,7 +42,7 @@ final class ReaderPeer {
         unlink(fifo)
     }
 
-    func send(_ op: [String: Any]) throws {
+    public func send(_ op: [String: Any]) throws {
         let data = try JSONSerialization.data(withJSONObject: op)
         try control.write(contentsOf: data + Data("\n".utf8))
     }
@@ -50,17 +51,17 @@ final class ReaderPeer {
         text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
-    var events: [[String: Any]] { Self.lines(process.outputSoFar()) }
+    public var events: [[String: Any]] { Self.lines(process.outputSoFar()) }
 
     /// The commands a reader received, in order.
-    func commands(address: Int) -> [[String: Any]] {
+    public func commands(address: Int) -> [[String: Any]] {
         events.filter { $0["event"] as? String == "command" && $0["address"] as? Int == address }.compactMap { $0["command"] as? [String: Any] }
     }
 
     /// Waits (up to `seconds`, a bound for a broken run, not a timing assertion) until
     /// `condition` holds.
     @discardableResult
-    static func waitUntil(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
+    public static func waitUntil(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }
@@ -70,7 +71,7 @@ final class ReaderPeer {
     }
 
     /// The bits of an H10301 (26-bit) card, as the reader peer takes them.
-    static func h10301(facility: Int, card: Int) -> String {
+    public static func h10301(facility: Int, card: Int) -> String {
         var bits = [Int](repeating: 0, count: 26)
         for i in 0..<8 { bits[1 + i] = (facility >> (7 - i)) & 1 }
         for i in 0..<16 { bits[9 + i] = (card >> (15 - i)) & 1 }

@@ -1,0 +1,131 @@
+import Audit
+import Foundation
+import OSDPTestPeer
+import Testing
+import WardenCore
+
+/// OSDP readers through the real `warden reader install` and `warden run`, against
+/// libosdp's own PD (hardware/osdp/reader_peer.py) over a pty.
+@Suite("warden run with OSDP readers", .serialized,
+       .enabled(if: CLI.haveFixtures, "needs the fixtures and models from `make setup`"),
+       .enabled(if: ReaderPeer.available, "needs the OSDP test peer from `make setup` (.cache/osdp-peer)"))
+struct OSDPRunTests {
+    /// The server room's reader is OSDP at address 1 on the peer's pty; the lobby keeps
+    /// its simulated lines.
+    static func pinMap(port: String, in dir: URL) throws -> String {
+        let path = dir.appendingPathComponent("osdp-pins.yaml").path
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try """
+        board: OSDP test bench
+        chips: {sim: gpio-sim.0-node0}
+        doors:
+          lobby:
+            relay: {chip: sim, line: 0, active: high}
+            fail_mode: safe
+            contact: {chip: sim, line: 1, switch: normally-closed, debounce: 20ms}
+          server-room:
+            relay: {chip: sim, line: 8, active: high}
+            fail_mode: secure
+            contact: {chip: sim, line: 9, switch: normally-closed, debounce: 20ms}
+            osdp: {port: \(port), address: 1, baud: 115200, formats: [H10301]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    struct Bench {
+        let peer: ReaderPeer
+        let site: RunCommandTests.Site
+        let map: String
+    }
+
+    /// A site whose server room (badge+face) has an OSDP reader and a camera showing
+    /// `faces`; Barack Obama holds badge 12:1001.
+    func bench(peerReaders: [String], faces: [String]) throws -> Bench {
+        let peer = try ReaderPeer(readers: peerReaders)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-osdp-\(UUID())")
+        let map = try Self.pinMap(port: peer.pty, in: dir)
+        let site = try RunCommandTests.Site(lobbyPhotos: [], serverRoomPhotos: faces, pinmap: map)
+        try RunCommandTests().enrollObama(site)
+        return Bench(peer: peer, site: site, map: map)
+    }
+
+    func fixture(_ n: String) -> String { CLI.fixtures.appendingPathComponent(n).path }
+
+    /// Runs the site until one decision, with a card presented at the OSDP reader once it is
+    /// online under Secure Channel.
+    func runWithCard(_ b: Bench) throws -> String {
+        let w = try RunningWarden(["run", "--site", b.site.siteFile, "--stop-after-decisions", "1", "--duration", "300"], home: b.site.home)
+        #expect(w.waitFor("reader online (Secure Channel)", timeout: 120), "\(w.output)")
+        try b.peer.send(["op": "card", "address": 1, "bits": ReaderPeer.h10301(facility: 12, card: 1001)])
+        #expect(w.waitFor("decisions made", timeout: 200), "\(w.output)")
+        _ = w.stop()
+        return w.output
+    }
+
+    @Test func installSetsAKeyAndACardWithTheRightFaceOpensTheDoorWithTheLEDsShowingIt() throws {
+        let b = try bench(peerReaders: ["1::install"], faces: [fixture("obama2.jpg"), fixture("obama3.jpg")])
+        let install = try CLI.run(["reader", "install", "server-room", "--map", b.map], home: b.site.home)
+        #expect(install.status == 0, "\(install.stdout) \(install.stderr)")
+        #expect(install.stdout.contains("Secure Channel verified"), "\(install.stdout)")
+        #expect(b.peer.events.contains { $0["event"] as? String == "keyset" }, "the reader was given a key")
+        let list = try CLI.run(["reader", "list", "--map", b.map, "--json"], home: b.site.home)
+        let rows = try #require(try list.json() as? [[String: Any]])
+        #expect(rows.first?["key"] as? String == "installed" && rows.first?["generation"] as? Int == 1, "\(rows)")
+        // Installed already: a second install needs --replace.
+        #expect(try CLI.run(["reader", "install", "server-room", "--map", b.map], home: b.site.home).status != 0)
+
+        let log = try runWithCard(b)
+        let ev = try b.site.events()
+        let decision = ev.first { $0.kind == .decision && $0.door == "server-room" }
+        #expect(decision?.type == "access.granted" && decision?.factors?.map(\.factor) == ["badge", "face"], "\(log)")
+        #expect(ev.contains { $0.type == "reader.online" && $0.detail?["secure_channel"] == "active" })
+        #expect(ev.contains { $0.type == "door.released" && $0.door == "server-room" })
+        // The key's life is in the audit log (never the key): staged, then set once verified.
+        let keyEvents = ev.filter { $0.type.hasPrefix("admin.reader_key") }.map(\.type)
+        #expect(keyEvents == ["admin.reader_key_staged", "admin.reader_key_set"], "\(keyEvents)")
+        #expect(ev.first { $0.type == "admin.reader_key_set" }?.detail?["generation"] == "1")
+        let leds = b.peer.commands(address: 1).filter { $0["command"] as? Int == 2 }
+        #expect(leds.contains { $0["on_color"] as? Int == 3 }, "amber: look at the camera \(leds)")
+        #expect(leds.contains { $0["on_color"] as? Int == 2 }, "green: granted \(leds)")
+        #expect(try b.site.w("audit", "verify").status == 0)
+    }
+
+    @Test func theWrongFaceIsDeniedAndTheReaderShowsRed() throws {
+        let b = try bench(peerReaders: ["1::install"], faces: [fixture("biden.jpg"), try RunCommandTests.rescaled(fixture("biden.jpg"))])
+        #expect(try CLI.run(["reader", "install", "server-room", "--map", b.map], home: b.site.home).status == 0)
+        let log = try runWithCard(b)
+        let decision = try b.site.events().first { $0.kind == .decision && $0.door == "server-room" }
+        #expect(decision?.type == "access.denied", "\(log)")
+        #expect(try !b.site.events().contains { $0.type == "door.released" })
+        // Red, flashing: the denial (the resting red is steady, off_count 0).
+        #expect(ReaderPeer.waitUntil { b.peer.commands(address: 1).contains { $0["command"] as? Int == 2 && $0["on_color"] as? Int == 1 && ($0["off_count"] as? Int ?? 0) > 0 } },
+                "\(b.peer.commands(address: 1))")
+    }
+
+    /// A reader that holds another key: install is refused (it is not in install mode, so
+    /// it would answer only in plain text, and is sent nothing). Under a stored key it does
+    /// not hold, `warden run` refuses it, alarms, and reads no card from it.
+    @Test func aReaderWithAnotherKeyIsRefusedAlarmedAndNeverUsed() throws {
+        let b = try bench(peerReaders: ["1::install"], faces: [fixture("obama2.jpg"), fixture("obama3.jpg")])
+        #expect(try CLI.run(["reader", "install", "server-room", "--map", b.map], home: b.site.home).status == 0)
+
+        // Another reader in its place, keyed by someone else.
+        let other = try ReaderPeer(readers: ["1:a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5"])
+        try String(contentsOfFile: b.map, encoding: .utf8).replacingOccurrences(of: b.peer.pty, with: other.pty).write(toFile: b.map, atomically: true, encoding: .utf8)
+        let install = try CLI.run(["reader", "install", "server-room", "--map", b.map, "--replace", "--seconds", "15"], home: b.site.home)
+        #expect(install.status != 0)
+        #expect(install.stderr.contains("not in install mode"), "\(install.stderr)")
+        #expect(other.commands(address: 1).isEmpty, "nothing was sent to it in plain text: \(other.commands(address: 1))")
+
+        let w = try RunningWarden(["run", "--site", b.site.siteFile, "--duration", "12"], home: b.site.home)
+        #expect(w.waitFor("ALARM: reader refused", timeout: 120), "\(w.output)")
+        try other.send(["op": "card", "address": 1, "bits": ReaderPeer.h10301(facility: 12, card: 1001)])
+        #expect(w.waitFor("stopped (", timeout: 120))
+        _ = w.stop()
+        let ev = try b.site.events()
+        #expect(ev.contains { $0.type == "reader.secure_channel_refused" && $0.door == "server-room" })
+        #expect(!ev.contains { $0.kind == .decision && $0.door == "server-room" }, "no card was read from the refused reader")
+        #expect(!ev.contains { $0.type == "reader.online" })
+        #expect(other.commands(address: 1).isEmpty)
+    }
+}
