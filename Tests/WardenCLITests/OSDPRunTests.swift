@@ -74,6 +74,13 @@ struct OSDPRunTests {
         // Installed already: a second install needs --replace.
         #expect(try CLI.run(["reader", "install", "server-room", "--map", b.map], home: b.site.home).status != 0)
 
+        // hardware check: the reader's ID report, capabilities and Secure Channel state.
+        let check = try CLI.run(["hardware", "check", "--map", b.map, "--json"], home: b.site.home)
+        let readers = try #require((try check.json() as? [String: Any])?["readers"] as? [[String: Any]], "\(check.stdout) \(check.stderr)")
+        let reader = try #require(readers.first?["reader"] as? [String: Any], "\(readers)")
+        #expect(readers.first?["status"] as? String == "ok" && reader["secure"] as? Bool == true, "\(readers)")
+        #expect(reader["serialNumber"] as? Int == 0x1001 && (reader["capabilities"] as? [String: String])?["communication_security"] != nil, "\(reader)")
+
         let log = try runWithCard(b)
         let ev = try b.site.events()
         let decision = ev.first { $0.kind == .decision && $0.door == "server-room" }
@@ -100,6 +107,23 @@ struct OSDPRunTests {
         // Red, flashing: the denial (the resting red is steady, off_count 0).
         #expect(ReaderPeer.waitUntil { b.peer.commands(address: 1).contains { $0["command"] as? Int == 2 && $0["on_color"] as? Int == 1 && ($0["off_count"] as? Int ?? 0) > 0 } },
                 "\(b.peer.commands(address: 1))")
+    }
+
+    /// A key rotated at the reader, then the template key rotated at the board (which
+    /// re-seals the reader key): the reader still comes up under Secure Channel.
+    @Test func theReaderKeyRotatesAndSurvivesATemplateKeyRotation() throws {
+        let b = try bench(peerReaders: ["1::install"], faces: [fixture("obama2.jpg"), fixture("obama3.jpg")])
+        #expect(try CLI.run(["reader", "install", "server-room", "--map", b.map], home: b.site.home).status == 0)
+        let rotate = try CLI.run(["reader", "rotate-key", "server-room", "--map", b.map, "--json"], home: b.site.home)
+        #expect(rotate.status == 0, "\(rotate.stderr)")
+        #expect((try rotate.json() as? [String: Any])?["generation"] as? Int == 2, "\(rotate.stdout)")
+        let keysets = b.peer.events.filter { $0["event"] as? String == "keyset" }.compactMap { $0["key"] as? String }
+        #expect(keysets.count == 2 && Set(keysets).count == 2, "two different keys were set: \(keysets.count)")
+        #expect(try b.site.w("keys", "rotate").status == 0)
+        let w = try RunningWarden(["run", "--site", b.site.siteFile, "--duration", "60"], home: b.site.home)
+        #expect(w.waitFor("reader online (Secure Channel)", timeout: 120), "\(w.output)")
+        _ = w.stop()
+        #expect(try b.site.w("audit", "verify").status == 0)
     }
 
     /// A reader that holds another key: install is refused (it is not in install mode, so
