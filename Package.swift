@@ -10,6 +10,10 @@ let native = ProcessInfo.processInfo.environment["WARDEN_NATIVE"] == "1"
 var shimFlags = ["-O2", "-std=c++17", "-fno-strict-aliasing", "-DDLIB_NO_GUI_SUPPORT"]
 if native { shimFlags += ["-march=native"] } else if let arch = ProcessInfo.processInfo.environment["WARDEN_MARCH"] { shimFlags += ["-march=\(arch)"] }
 
+// `make fuzz` sets WARDEN_FUZZ_C=1: libosdp's C is then instrumented for libFuzzer's coverage
+// and AddressSanitizer too (swiftc's -sanitize flags reach Swift code only).
+let osdpFuzzFlags = ProcessInfo.processInfo.environment["WARDEN_FUZZ_C"] == "1" ? ["-fsanitize=fuzzer-no-link,address"] : []
+
 let package = Package(
     name: "Warden",
     platforms: [.macOS(.v13)],
@@ -76,7 +80,7 @@ let package = Package(
                 .headerSearchPath("libosdp/include"), .headerSearchPath("libosdp/src"), .headerSearchPath("libosdp/utils/include"),
                 .define("OPT_OSDP_APP_OWNED_QUEUE_DATA", to: "1"),
                 .define("OSDP_ONLINE_RETRY_WAIT_MAX_MS", to: "2000"),
-                .unsafeFlags(["-O2", "-Wno-unused-parameter", "-Wno-sign-compare"]),
+                .unsafeFlags(["-O2", "-Wno-unused-parameter", "-Wno-sign-compare"] + osdpFuzzFlags),
             ],
             linkerSettings: [.linkedLibrary("crypto")]
         ),
@@ -177,7 +181,7 @@ let package = Package(
 
         // Hostile-input harnesses (image decoders, Wiegand, policy and pin-map YAML, badge
         // identifiers): libFuzzer targets under `make fuzz`, corpus replay under `make test`.
-        .target(name: "FuzzHarnesses", dependencies: ["FaceKit", "DoorIO", "Policy", "WardenCore"]),
+        .target(name: "FuzzHarnesses", dependencies: ["FaceKit", "DoorIO", "Policy", "WardenCore", "CLibOSDP"]),
         .executableTarget(name: "warden-fuzz", dependencies: ["FuzzHarnesses"]),
 
         .testTarget(name: "FaceKitTests", dependencies: ["FaceKit", "WardenCore"]),

@@ -7,11 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"image wiegand policy pinmap identifiers"}
+TARGETS=${FUZZ_TARGETS:-"image wiegand policy pinmap identifiers osdp"}
 WORK=.cache/fuzz
 SWIFT=${SWIFT:-swift}
 echo "fuzz: building warden-fuzz (libFuzzer + ASan)"
-$SWIFT build --scratch-path .build-fuzz --product warden-fuzz \
+WARDEN_FUZZ_C=1 $SWIFT build --scratch-path .build-fuzz --product warden-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING 2>&1 | grep -E "error|warning: unre|Compiling warden_fuzz|Build complete" || true
 BIN=$(ls .build-fuzz/*/debug/warden-fuzz 2>/dev/null | head -1)
 [ -x "$BIN" ] || { echo "fuzz: build failed" >&2; exit 1; }

@@ -1,3 +1,4 @@
+import CLibOSDP
 import DoorIO
 import FaceKit
 import Foundation
@@ -12,7 +13,7 @@ import WardenCore
 /// `make test` replays every file in `fuzz/corpus/<target>/`, so a crash once found stays
 /// a regression test.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case image, wiegand, policy, pinmap, identifiers
+    case image, wiegand, policy, pinmap, identifiers, osdp
 
     public func run(_ bytes: [UInt8]) {
         switch self {
@@ -21,6 +22,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .policy: Self.policy(bytes)
         case .pinmap: Self.pinMap(bytes)
         case .identifiers: Self.identifiers(bytes)
+        case .osdp: Self.osdp(bytes)
         }
     }
 
@@ -66,6 +68,41 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     static func pinMap(_ bytes: [UInt8]) {
         guard let text = String(bytes: bytes, encoding: .utf8) else { return }
         _ = try? PinMap.parse(text, source: "fuzz.yaml")
+    }
+
+    /// libosdp's frame decoder, as a control panel hears a line: the bytes arrive as the
+    /// replies of a reader at address 1 (in pieces: the first byte of each 32 says how many
+    /// follow), between turns of the CP. Whatever they are, they never crash it and never
+    /// bring up a Secure Channel session (that takes the key).
+    static func osdp(_ bytes: [UInt8]) {
+        var fds: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else { return }
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
+        defer { close(fds[1]) }
+        var reader = wosdp_reader()
+        reader.address = 1
+        reader.mode = Int32(WOSDP_SECURE.rawValue)
+        withUnsafeMutableBytes(of: &reader.scbk) { for i in 0..<16 { $0[i] = UInt8(i) } }
+        var error = [CChar](repeating: 0, count: 128)
+        guard let bus = wosdp_open_fd(fds[0], 1, &reader, &error, 128) else { return }
+        defer { wosdp_close(bus) }
+        var sink = [UInt8](repeating: 0, count: 512)
+        var i = 0
+        while i < bytes.count {
+            let n = min(Int(bytes[i] % 32) + 1, bytes.count - i - 1)
+            _ = wosdp_refresh(bus)
+            _ = read(fds[1], &sink, sink.count)  // what the CP sent
+            if n > 0 { _ = bytes[(i + 1)...(i + n)].withContiguousStorageIfAvailable { write(fds[1], $0.baseAddress, n) } }
+            _ = wosdp_refresh(bus)
+            i += n + 1
+        }
+        for _ in 0..<4 { _ = wosdp_refresh(bus) }
+        var event = wosdp_event()
+        while wosdp_next_event(bus, &event) == 1 {}
+        var online: Int32 = 0, secure: Int32 = 0
+        _ = wosdp_state(bus, 0, &online, &secure)
+        precondition(secure == 0, "a Secure Channel session came up without the key")
     }
 
     /// Badge identifiers as typed on the command line: a parse that succeeds prints back

@@ -167,5 +167,22 @@ struct DoorDriverTests {
         #expect(pi.doors["front"]?.relay == LineSpec(name: "GPIO26", activeLow: true))
         #expect(throws: PinMap.LoadError.self) { try PinMap.parse("doors:\n  d: {relay: {chip: c}}\n") }
         #expect(throws: PinMap.LoadError.self) { try PinMap.parse("doors:\n  d: {relay: {chip: c, line: 1}, fail_mode: maybe}\n") }
+        let osdp = try PinMap.load(path: u.appendingPathComponent("hardware/pinmaps/osdp-rs485.yaml").path)
+        #expect(osdp.doors["front"]?.osdp?.address == 1 && osdp.doors["lab"]?.osdp?.address == 2 && osdp.doors["lab"]?.osdp?.baud == 9600)
+        #expect(osdp.formats(for: "front").map(\.name) == ["H10301", "H10304"])
+    }
+
+    /// An OSDP reader's wiring is checked where the pin map is read, each mistake named.
+    @Test func osdpWiringMistakesAreRefusedWithTheirReason() throws {
+        func refusal(_ doors: String) -> String? {
+            do { _ = try PinMap.parse("doors:\n" + doors); return nil } catch { return "\(error)" }
+        }
+        let relay = "relay: {chip: c, line: 1}"
+        #expect(refusal("  d: {\(relay), osdp: {port: /dev/ttyUSB0, address: 127}}\n")?.contains("0 to 126") == true)
+        #expect(refusal("  d: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1, baud: 4800}}\n")?.contains("baud") == true)
+        #expect(refusal("  d: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1}, wiegand: {d0: {chip: c, line: 2}, d1: {chip: c, line: 3}}}\n")?.contains("not both") == true)
+        #expect(refusal("  a: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1}}\n  b: {relay: {chip: c, line: 2}, osdp: {port: /dev/ttyUSB0, address: 1}}\n")?.contains("both name osdp address 1") == true)
+        #expect(refusal("  a: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1, baud: 9600}}\n  b: {relay: {chip: c, line: 2}, osdp: {port: /dev/ttyUSB0, address: 2, baud: 19200}}\n")?.contains("one baud rate") == true)
+        #expect(refusal("  a: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1}}\n  b: {relay: {chip: c, line: 2}, osdp: {port: /dev/ttyUSB1, address: 1}}\n") == nil)
     }
 }
