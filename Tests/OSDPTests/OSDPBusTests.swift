@@ -17,6 +17,17 @@ struct OSDPBusTests {
         return b
     }
 
+    /// A peer with one reader under `key`, a bus to it, and the reader once it is online
+    /// under Secure Channel (the caller stops the bus).
+    func onlineReader() throws -> (ReaderPeer, OSDPBus, OSDPReader) {
+        let peer = try ReaderPeer(readers: ["1:\(Self.keyHex)"])
+        let b = try bus(peer, [(1, Self.key)])
+        let reader = try #require(b.reader(address: 1))
+        var seen: [ReaderInput] = []
+        #expect(gather(reader, into: &seen) { $0.contains(.online(secure: true)) }, "\(seen) \(b.counters)")
+        return (peer, b, reader)
+    }
+
     /// Inputs gathered from a reader until `condition` holds of everything seen so far.
     func gather(_ reader: OSDPReader, into seen: inout [ReaderInput], seconds: Double = 30, until condition: ([ReaderInput]) -> Bool) -> Bool {
         var all = seen
@@ -26,12 +37,9 @@ struct OSDPBusTests {
     }
 
     @Test func aCardAndKeysUnderSecureChannelAndTheLEDShowsTheOutcome() throws {
-        let peer = try ReaderPeer(readers: ["1:\(Self.keyHex)"])
-        let b = try bus(peer, [(1, Self.key)])
+        let (peer, b, reader) = try onlineReader()
         defer { b.stop() }
-        let reader = try #require(b.reader(address: 1))
         var seen: [ReaderInput] = []
-        #expect(gather(reader, into: &seen) { $0.contains(.online(secure: true)) }, "\(seen) \(b.counters)")
         #expect(b.readerStatuses.first?.secure == true)
         #expect(b.readerStatuses.first?.serialNumber == 0x1001, "the reader's ID report: \(b.readerStatuses)")
 
@@ -100,12 +108,9 @@ struct OSDPBusTests {
 
     /// Garbage on the line is rejected and counted; the reader stays usable.
     @Test func noiseOnTheLineIsRejectedAndCounted() throws {
-        let peer = try ReaderPeer(readers: ["1:\(Self.keyHex)"])
-        let b = try bus(peer, [(1, Self.key)])
+        let (peer, b, reader) = try onlineReader()
         defer { b.stop() }
-        let reader = try #require(b.reader(address: 1))
         var seen: [ReaderInput] = []
-        #expect(gather(reader, into: &seen) { $0.contains(.online(secure: true)) })
         for _ in 0..<5 { try peer.send(["op": "noise", "bytes": 400]); usleep(100_000) }
         #expect(ReaderPeer.waitUntil { b.counters.framesRejected + b.counters.bytesSkipped > 0 }, "\(b.counters)")
         seen = []
@@ -117,12 +122,9 @@ struct OSDPBusTests {
     /// seconds, not libosdp's 300 s (the wait's 60 s bound would fail on that), and its
     /// resting LED is sent again.
     @Test func aReaderUnpluggedAndReplugedIsBackAndItsLEDIsResent() throws {
-        let peer = try ReaderPeer(readers: ["1:\(Self.keyHex)"])
-        let b = try bus(peer, [(1, Self.key)])
+        let (peer, b, reader) = try onlineReader()
         defer { b.stop() }
-        let reader = try #require(b.reader(address: 1))
         var seen: [ReaderInput] = []
-        #expect(gather(reader, into: &seen) { $0.contains(.online(secure: true)) })
         #expect(ReaderPeer.waitUntil { peer.commands(address: 1).contains { $0["command"] as? Int == 2 } })
         try peer.send(["op": "unplug", "address": 1])
         seen = []
