@@ -315,6 +315,8 @@ public struct SiteStatus: Codable, Sendable {
     public var fleet: [String: String]? = nil
     /// The MQTT link, when the site publishes to a broker.
     public var mqtt: [String: String]? = nil
+    /// Each OSDP bus: its port, its readers online, and what it rejected (set by `warden run`).
+    public var osdp: [[String: String]]? = nil
 }
 
 extension SiteController {

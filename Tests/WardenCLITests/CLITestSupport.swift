@@ -101,6 +101,22 @@ final class RunningWarden {
         return seen.contains(text)
     }
 
+    /// Reads output until `text` has appeared `count` times (true), the process ends, or
+    /// time runs out (a bound on a hung controller, as in `waitFor`).
+    func waitFor(_ text: String, count: Int, timeout: TimeInterval = 300) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while seen.components(separatedBy: text).count - 1 < count, Date() < deadline {
+            let fd = out.fileHandleForReading.fileDescriptor
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 200) > 0 else { continue }
+            var buf = [UInt8](repeating: 0, count: 65536)
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            seen += String(decoding: buf[0..<n], as: UTF8.self)
+        }
+        return seen.components(separatedBy: text).count - 1 >= count
+    }
+
     var output: String { seen }
 
     /// SIGTERM, then up to 20 s for a clean exit; a process still running after that is

@@ -12,7 +12,7 @@ import WardenCore
 struct OSDPRunTests {
     /// The server room's reader is OSDP at address 1 on the peer's pty; the lobby keeps
     /// its simulated lines.
-    static func pinMap(port: String, in dir: URL) throws -> String {
+    static func pinMap(port: String, in dir: URL, lobbyAddress: Int? = nil) throws -> String {
         let path = dir.appendingPathComponent("osdp-pins.yaml").path
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try """
@@ -23,7 +23,7 @@ struct OSDPRunTests {
             relay: {chip: sim, line: 0, active: high}
             fail_mode: safe
             contact: {chip: sim, line: 1, switch: normally-closed, debounce: 20ms}
-          server-room:
+        \(lobbyAddress.map { "    osdp: {port: \(port), address: \($0), baud: 115200}\n" } ?? "")  server-room:
             relay: {chip: sim, line: 8, active: high}
             fail_mode: secure
             contact: {chip: sim, line: 9, switch: normally-closed, debounce: 20ms}
@@ -107,6 +107,50 @@ struct OSDPRunTests {
         // Red, flashing: the denial (the resting red is steady, off_count 0).
         #expect(ReaderPeer.waitUntil { b.peer.commands(address: 1).contains { $0["command"] as? Int == 2 && $0["on_color"] as? Int == 1 && ($0["off_count"] as? Int ?? 0) > 0 } },
                 "\(b.peer.commands(address: 1))")
+    }
+
+    /// Two doors' readers on one bus (addresses 1 and 2): both come up, garbage on the line
+    /// is counted in `warden status` while a card still opens the server room, and the lobby's
+    /// reader, unplugged and plugged back, is offline (alarmed) and then online again with
+    /// its resting LED re-sent.
+    @Test func twoReadersOnOneBusNoiseIsCountedAndAReplugBringsTheReaderBack() throws {
+        let peer = try ReaderPeer(readers: ["1::install", "2::install"])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-osdp-\(UUID())")
+        let map = try Self.pinMap(port: peer.pty, in: dir, lobbyAddress: 2)
+        let site = try RunCommandTests.Site(lobbyPhotos: [], serverRoomPhotos: [fixture("obama2.jpg"), fixture("obama3.jpg")], pinmap: map)
+        try RunCommandTests().enrollObama(site)
+        for door in ["server-room", "lobby"] {
+            let r = try CLI.run(["reader", "install", door, "--map", map], home: site.home)
+            #expect(r.status == 0, "\(door): \(r.stderr)")
+        }
+        let w = try RunningWarden(["run", "--site", site.siteFile, "--duration", "300"], home: site.home)
+        defer { _ = w.stop() }
+        let online = "reader online (Secure Channel)"
+        #expect(w.waitFor(online, count: 2, timeout: 120), "\(w.output)")
+
+        for _ in 0..<5 { try peer.send(["op": "noise", "bytes": 300]); usleep(100_000) }
+        var bus: [String: String] = [:]
+        #expect(ReaderPeer.waitUntil(seconds: 60) {
+            guard let s = try? CLI.run(["status", "--json"], home: site.home), let j = try? s.json() as? [String: Any],
+                  let b = (j["osdp"] as? [[String: String]])?.first else { return false }
+            bus = b
+            return (Int(b["bytes_skipped"] ?? "0") ?? 0) + (Int(b["frames_rejected"] ?? "0") ?? 0) > 0 && b["online"] == "2"
+        }, "noise counted, both readers still online: \(bus)")
+        try peer.send(["op": "card", "address": 1, "bits": ReaderPeer.h10301(facility: 12, card: 1001)])
+        #expect(w.waitFor("GRANTED", timeout: 200), "\(w.output)")
+
+        let ledsBefore = peer.commands(address: 2).filter { $0["command"] as? Int == 2 }.count
+        try peer.send(["op": "unplug", "address": 2])
+        #expect(w.waitFor("ALARM: reader offline", timeout: 120), "\(w.output)")
+        try peer.send(["op": "replug", "address": 2])
+        #expect(w.waitFor(online, count: 3, timeout: 120), "\(w.output)")
+        #expect(ReaderPeer.waitUntil { peer.commands(address: 2).filter { $0["command"] as? Int == 2 }.count > ledsBefore }, "the lobby's resting LED was sent again")
+        _ = w.stop()
+        let ev = try site.events()
+        #expect(ev.filter { $0.type == "reader.online" && $0.door == "lobby" }.count == 2)
+        #expect(ev.contains { $0.type == "reader.offline" && $0.door == "lobby" })
+        #expect(!ev.contains { $0.type == "reader.offline" && $0.door == "server-room" }, "the other reader on the bus stayed up")
+        #expect(ev.contains { $0.type == "access.granted" && $0.door == "server-room" })
     }
 
     /// A key rotated at the reader, then the template key rotated at the board (which

@@ -154,6 +154,8 @@ class Reader:
         say(event="command", address=self.address, command=cmd)
         if cmd.get("command") == osdp.Command.Keyset:
             say(event="keyset", address=self.address, key=cmd.get("data"))
+            # A real reader keeps its key through a power cut: so does this one's replug.
+            self.key, self.mode = bytes(cmd.get("data")), "secure"
         return 0, None
 
     def unplug(self):

@@ -12,6 +12,20 @@ struct OSDPReaders {
     /// Doors whose reader is offline from the start, and why.
     var problems: [String: String] = [:]
 
+    /// For `warden status`: per bus, the readers online under Secure Channel and the
+    /// counters of what the line carried and what was rejected.
+    func statusFields() -> [[String: String]] {
+        buses.map { bus in
+            let c = bus.counters, readers = bus.readerStatuses
+            var f = ["port": bus.port, "readers": String(readers.count), "online": String(readers.filter { $0.online && $0.secure }.count),
+                     "bytes_in": String(c.bytesIn), "bytes_skipped": String(c.bytesSkipped), "frames_rejected": String(c.framesRejected),
+                     "secure_channel_failures": String(c.secureChannelFailures)]
+            if let e = c.lastError { f["last_error"] = e }
+            if let p = bus.openProblem, readers.allSatisfy({ !$0.online }) { f["port_problem"] = p }
+            return f
+        }
+    }
+
     static func start(doors: [String], pinMap: PinMap, keys: ReaderKeyRepository, pinMapPath: String) -> OSDPReaders {
         var out = OSDPReaders()
         let wired = doors.sorted().compactMap { id in pinMap.doors[id]?.osdp.map { (door: id, wiring: $0) } }

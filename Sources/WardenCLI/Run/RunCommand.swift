@@ -412,6 +412,7 @@ struct RunCommand: ParsableCommand {
                 var status = controller.status(startedAt: started)
                 if let agent { status.fleet = FleetStatusLine.fields(agent.linkStatus) }
                 if let p = integrations.publisher { status.mqtt = MQTTStatusLine.fields(p) }
+                if !osdp.buses.isEmpty { status.osdp = osdp.statusFields() }
                 doorStates.set(status.doors.map { FleetDoorReport(id: $0.id, state: FleetStatusLine.doorState($0)) })
                 if let d = try? encoder.encode(status) { box.set(d) }
                 lastStatus = clock.now
@@ -520,6 +521,11 @@ struct StatusCommand: ParsableCommand {
         if let m = s.mqtt {
             print("mqtt: \(m["broker"] ?? "?") link \(m["link"] ?? "?"); topics \(m["topics"] ?? "?"); \(m["published"] ?? "?") published, "
                   + "\(m["queued"] ?? "?") queued, \(m["dropped"] ?? "?") dropped")
+        }
+        for b in s.osdp ?? [] {
+            print("osdp \(b["port"] ?? "?"): \(b["online"] ?? "?") of \(b["readers"] ?? "?") reader(s) online under Secure Channel; "
+                  + "\(b["bytes_skipped"] ?? "0") byte(s) of noise skipped, \(b["frames_rejected"] ?? "0") frame(s) rejected, "
+                  + "\(b["secure_channel_failures"] ?? "0") Secure Channel failure(s)" + (b["port_problem"].map { "; \($0)" } ?? ""))
         }
         if !s.recent.isEmpty { print("recent:"); for r in s.recent { print("  \(r)") } }
     }
