@@ -7,7 +7,8 @@ import Yams
 /// per board (see hardware/pinmaps/).
 public struct PinMap: Sendable, Equatable {
     public struct DoorPins: Sendable, Equatable {
-        public var relay: LineSpec
+        /// The lock relay line; nil only where the door's OSDP reader drives the strike.
+        public var relay: LineSpec?
         public var failMode: DoorBehaviour.FailMode
         public var contact: LineSpec?
         public var exit: LineSpec?
@@ -29,7 +30,12 @@ public struct PinMap: Sendable, Equatable {
         public var port: String
         public var address: Int
         public var baud: Int
-        public init(port: String, address: Int, baud: Int) { self.port = port; self.address = address; self.baud = baud }
+        /// The reader's output that drives the door's strike (fail-secure doors only), in
+        /// place of a relay line.
+        public var strikeOutput: Int?
+        public init(port: String, address: Int, baud: Int, strikeOutput: Int? = nil) {
+            self.port = port; self.address = address; self.baud = baud; self.strikeOutput = strikeOutput
+        }
     }
 
     public var board: String
@@ -41,7 +47,7 @@ public struct PinMap: Sendable, Equatable {
     public var allLines: [(door: String, role: String, spec: LineSpec, output: Bool)] {
         var out: [(String, String, LineSpec, Bool)] = []
         for (id, d) in doors.sorted(by: { $0.key < $1.key }) {
-            out.append((id, "relay", d.relay, true))
+            if let r = d.relay { out.append((id, "relay", r, true)) }
             let roles: [(String, LineSpec?, Bool)] = [("contact", d.contact, false), ("exit", d.exit, false), ("tamper", d.tamper, false),
                                                       ("led", d.led, true), ("buzzer", d.buzzer, true), ("wiegand-d0", d.wiegandD0, false), ("wiegand-d1", d.wiegandD1, false)]
             for (r, s, o) in roles { if let s { out.append((id, r, s, o)) } }
@@ -72,9 +78,9 @@ public struct PinMap: Sendable, Equatable {
         var `switch`: String?
     }
     struct WiegandFile: Decodable { var d0: LineFile; var d1: LineFile; var formats: [String]? }
-    struct OSDPFile: Decodable { var port: String; var address: Int; var baud: Int?; var formats: [String]? }
+    struct OSDPFile: Decodable { var port: String; var address: Int; var baud: Int?; var formats: [String]?; var strike_output: Int? }
     struct DoorFile: Decodable {
-        var relay: LineFile; var fail_mode: String?; var contact: LineFile?; var exit: LineFile?; var exit_mode: String?
+        var relay: LineFile?; var fail_mode: String?; var contact: LineFile?; var exit: LineFile?; var exit_mode: String?
         var tamper: LineFile?; var led: LineFile?; var buzzer: LineFile?; var wiegand: WiegandFile?
         var osdp: OSDPFile?
     }
@@ -141,15 +147,23 @@ public struct PinMap: Sendable, Equatable {
                     throw LoadError(description: "\(source): door \(id): osdp baud must be 9600, 19200, 38400, 57600 or 115200")
                 }
                 guard !o.port.isEmpty else { throw LoadError(description: "\(source): door \(id): osdp needs a port, like /dev/ttyUSB0") }
+                if let out = o.strike_output {
+                    guard (0...255).contains(out) else { throw LoadError(description: "\(source): door \(id): osdp strike_output must be 0 to 255") }
+                    guard d.relay == nil else { throw LoadError(description: "\(source): door \(id): the strike is either the relay line or the reader's strike_output, not both") }
+                    // A reader's output keeps its state when the controller dies; only timed
+                    // pulses end by themselves, and those can only ever lock a door.
+                    guard fail == .secure else { throw LoadError(description: "\(source): door \(id): a reader-driven strike must be fail_mode: secure (a fail-safe lock needs a relay line that drops with the controller)") }
+                }
             }
-            doors[id] = DoorPins(relay: try line(d.relay, "door \(id) relay"), failMode: fail,
+            guard d.relay != nil || d.osdp?.strike_output != nil else { throw LoadError(description: "\(source): door \(id) needs a relay line (or an osdp reader with strike_output)") }
+            doors[id] = DoorPins(relay: try d.relay.map { try line($0, "door \(id) relay") }, failMode: fail,
                                  contact: try d.contact.map { try line($0, "door \(id) contact", contact: true) },
                                  exit: try d.exit.map { try line($0, "door \(id) exit") }, tamper: try d.tamper.map { try line($0, "door \(id) tamper") },
                                  led: try d.led.map { try line($0, "door \(id) led") }, buzzer: try d.buzzer.map { try line($0, "door \(id) buzzer") },
                                  wiegandD0: try d.wiegand.map { try line($0.d0, "door \(id) wiegand d0") },
                                  wiegandD1: try d.wiegand.map { try line($0.d1, "door \(id) wiegand d1") },
                                  wiegandFormats: d.wiegand?.formats ?? d.osdp?.formats ?? [], exitMode: exitMode,
-                                 osdp: d.osdp.map { OSDPWiring(port: $0.port, address: $0.address, baud: $0.baud ?? 9600) })
+                                 osdp: d.osdp.map { OSDPWiring(port: $0.port, address: $0.address, baud: $0.baud ?? 9600, strikeOutput: $0.strike_output) })
         }
         var seen: [String: String] = [:]
         for (id, d) in doors.sorted(by: { $0.key < $1.key }) {

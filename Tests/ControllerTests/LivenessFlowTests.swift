@@ -37,7 +37,7 @@ struct LivenessFlowTests {
         let live = try #require(d.first?.face?.liveness)
         #expect(live.verdict == "attack" && live.required && live.scores.count >= 3 && live.scores.allSatisfy { $0 < live.threshold })
         #expect(d.first?.detail?["note"]?.contains("photo or a screen") == true)
-        #expect(r.s.gpio.history(r.s.pinMap.doors["lobby"]!.relay).allSatisfy { $0.high }, "the lobby was released")
+        #expect(r.s.gpio.history(r.s.pinMap.doors["lobby"]!.relay!).allSatisfy { $0.high }, "the lobby was released")
         r.s.finish()
         #expect(try r.s.auditStore.verify().ok)
     }
@@ -50,7 +50,7 @@ struct LivenessFlowTests {
         try r.s.show("lobby", photo: PADSamples.sample("image_F2.jpg"), asCaptured: true)
         let d = try r.decisions()
         #expect(d.count == 1 && d.first?.reasons == ["presentation_attack"] && d.first?.personID == nil, "\(d.map { ($0.type, $0.reasons ?? [], $0.face?.liveness?.scores ?? []) })")
-        #expect(r.s.gpio.history(r.s.pinMap.doors["lobby"]!.relay).allSatisfy { $0.high }, "the lobby was released")
+        #expect(r.s.gpio.history(r.s.pinMap.doors["lobby"]!.relay!).allSatisfy { $0.high }, "the lobby was released")
     }
 
     /// The same door, a live person: granted, with the liveness evidence in the audit.
@@ -63,7 +63,7 @@ struct LivenessFlowTests {
         #expect(d.map(\.type) == ["access.granted"] && d.first?.personName == "Live Person", "\(d.map { ($0.type, $0.reasons ?? [], $0.face?.liveness?.scores ?? []) })")
         let live = try #require(d.first?.face?.liveness)
         #expect(live.verdict == "live" && live.scores.count >= live.framesRequired)
-        #expect(r.s.gpio.history(r.s.pinMap.doors["lobby"]!.relay).contains { !$0.high })
+        #expect(r.s.gpio.history(r.s.pinMap.doors["lobby"]!.relay!).contains { !$0.high })
     }
 
     /// More liveness frames than the door tries: the evidence stays short, and the face is
@@ -89,7 +89,7 @@ struct LivenessFlowTests {
         let outage = try #require(try r.events().first { $0.type == "system.liveness_unavailable" && $0.door == "lobby" })
         #expect(outage.detail?["fallback"]?.contains("badge") == true)
         #expect(try r.decisions().isEmpty, "a face was decided while the face factor was out of service")
-        #expect(r.s.gpio.history(r.s.pinMap.doors["lobby"]!.relay).allSatisfy { $0.high })
+        #expect(r.s.gpio.history(r.s.pinMap.doors["lobby"]!.relay!).allSatisfy { $0.high })
         try r.s.swipe("lobby", badge: "12:1001")
         let d = try r.decisions()
         #expect(d.count == 1 && d.first?.type == "access.granted" && d.first?.reasons?.contains("camera_fallback:badge") == true, "\(d.map { ($0.type, $0.reasons ?? [], $0.detail ?? [:]) })")

@@ -59,7 +59,7 @@ struct SiteFlowTests {
     @Test func faceOnlyGrantsTheEnrolledAndDeniesTheStranger() throws {
         let r = try Rig(at: "08:30")
         try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: nil)
-        let lobbyRelay = r.s.pinMap.doors["lobby"]!.relay
+        let lobbyRelay = r.s.pinMap.doors["lobby"]!.relay!
         #expect(r.s.gpio.level(lobbyRelay) == true)  // fail-safe lobby: energised = locked
         try r.s.show("lobby", photo: Paths.fixture("biden.jpg"))
         let stayedLocked = r.s.gpio.history(lobbyRelay).allSatisfy { $0.high }
@@ -181,7 +181,7 @@ struct SiteFlowTests {
         try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["it-admins"], badge: "12:1001")
         try r.s.swipe("server-room", badge: "12:1001"); try r.s.show("server-room", photo: Paths.fixture("obama2.jpg"))
         r.s.finish(reason: "test")
-        for pins in r.s.pinMap.doors.values { #expect(r.s.gpio.level(pins.relay) == false) }
+        for pins in r.s.pinMap.doors.values { #expect(r.s.gpio.level(pins.relay!) == false) }
         #expect(try r.events().last?.type == "system.stop")
     }
 
@@ -209,7 +209,7 @@ struct SiteFlowTests {
 struct FireAndFeedbackTests {
     @Test func theFireAlarmReleasesFailSafeDoorsOnly() throws {
         let r = try Rig(at: "23:00")
-        let lobby = r.s.pinMap.doors["lobby"]!.relay, server = r.s.pinMap.doors["server-room"]!.relay
+        let lobby = r.s.pinMap.doors["lobby"]!.relay!, server = r.s.pinMap.doors["server-room"]!.relay!
         #expect(r.s.gpio.level(lobby) == true && r.s.gpio.level(server) == false)  // both locked
         try r.s.setFireAlarm(true)
         #expect(r.s.gpio.level(lobby) == false)   // fail-safe maglock released

@@ -32,14 +32,14 @@ struct DoorDriverTests {
 
     @Test func aGrantPulsesTheRelayForTheStrikeTime() throws {
         let (d, sim, clock, p) = try rig(failMode: .secure)
-        #expect(sim.level(p.relay) == false)  // starts locked
+        #expect(sim.level(p.relay!) == false)  // starts locked
         #expect(doorEvents(d.grant()) == [.released])
-        #expect(sim.level(p.relay) == true)
+        #expect(sim.level(p.relay!) == true)
         clock.advance(by: 4.9)
-        #expect(d.pump().isEmpty && sim.level(p.relay) == true)
+        #expect(d.pump().isEmpty && sim.level(p.relay!) == true)
         clock.advance(by: 0.1)
         #expect(doorEvents(d.pump()) == [.grantedNotOpened, .relocked])
-        #expect(sim.level(p.relay) == false)
+        #expect(sim.level(p.relay!) == false)
         d.safeStop()
     }
 
@@ -58,7 +58,7 @@ struct DoorDriverTests {
         #expect(doorEvents(d.pump()) == [.opened])
         try sim.drive(c, high: false); clock.advance(by: 0.025)
         #expect(doorEvents(d.pump()) == [.closed, .relocked])
-        #expect(sim.level(p.relay) == false)
+        #expect(sim.level(p.relay!) == false)
         d.safeStop()
     }
 
@@ -85,7 +85,7 @@ struct DoorDriverTests {
         // REX: the button pulls the line low (active-low).
         try sim.drive(p.exit!, high: false)
         #expect(doorEvents(d.pump()) == [.requestToExit, .released])
-        #expect(sim.level(p.relay) == false)  // the lobby is fail-safe: released = relay off
+        #expect(sim.level(p.relay!) == false)  // the lobby is fail-safe: released = relay off
         try sim.drive(p.exit!, high: true)
         d.safeStop()
     }
@@ -124,12 +124,12 @@ struct DoorDriverTests {
         for mode in [DoorBehaviour.FailMode.secure, .safe] {
             let (d, sim, _, p) = try rig(failMode: mode)
             // Running and locked: a fail-safe maglock is energised to lock.
-            #expect(sim.level(p.relay) == (mode == .safe))
+            #expect(sim.level(p.relay!) == (mode == .safe))
             _ = d.grant()
-            #expect(sim.level(p.relay) == (mode == .secure))
+            #expect(sim.level(p.relay!) == (mode == .secure))
             d.safeStop()
-            #expect(sim.level(p.relay) == false)
-            #expect(try sim.holder(of: p.relay) == nil && (try sim.holder(of: p.contact!)) == nil)
+            #expect(sim.level(p.relay!) == false)
+            #expect(try sim.holder(of: p.relay!) == nil && (try sim.holder(of: p.contact!)) == nil)
         }
     }
 
@@ -184,5 +184,9 @@ struct DoorDriverTests {
         #expect(refusal("  a: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1}}\n  b: {relay: {chip: c, line: 2}, osdp: {port: /dev/ttyUSB0, address: 1}}\n")?.contains("both name osdp address 1") == true)
         #expect(refusal("  a: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1, baud: 9600}}\n  b: {relay: {chip: c, line: 2}, osdp: {port: /dev/ttyUSB0, address: 2, baud: 19200}}\n")?.contains("one baud rate") == true)
         #expect(refusal("  a: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1}}\n  b: {relay: {chip: c, line: 2}, osdp: {port: /dev/ttyUSB1, address: 1}}\n") == nil)
+        #expect(refusal("  d: {fail_mode: safe, osdp: {port: /dev/ttyUSB0, address: 1, strike_output: 0}}\n")?.contains("fail_mode: secure") == true)
+        #expect(refusal("  d: {\(relay), osdp: {port: /dev/ttyUSB0, address: 1, strike_output: 0}}\n")?.contains("not both") == true)
+        #expect(refusal("  d: {osdp: {port: /dev/ttyUSB0, address: 1}}\n")?.contains("needs a relay line") == true)
+        #expect(refusal("  d: {osdp: {port: /dev/ttyUSB0, address: 1, strike_output: 0}}\n") == nil)
     }
 }

@@ -12,7 +12,7 @@ import WardenCore
 struct OSDPRunTests {
     /// The server room's reader is OSDP at address 1 on the peer's pty; the lobby keeps
     /// its simulated lines.
-    static func pinMap(port: String, in dir: URL, lobbyAddress: Int? = nil) throws -> String {
+    static func pinMap(port: String, in dir: URL, lobbyAddress: Int? = nil, strikeOnReader: Bool = false) throws -> String {
         let path = dir.appendingPathComponent("osdp-pins.yaml").path
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try """
@@ -24,10 +24,9 @@ struct OSDPRunTests {
             fail_mode: safe
             contact: {chip: sim, line: 1, switch: normally-closed, debounce: 20ms}
         \(lobbyAddress.map { "    osdp: {port: \(port), address: \($0), baud: 115200}\n" } ?? "")  server-room:
-            relay: {chip: sim, line: 8, active: high}
-            fail_mode: secure
+        \(strikeOnReader ? "" : "    relay: {chip: sim, line: 8, active: high}\n")    fail_mode: secure
             contact: {chip: sim, line: 9, switch: normally-closed, debounce: 20ms}
-            osdp: {port: \(port), address: 1, baud: 115200, formats: [H10301]}
+            osdp: {port: \(port), address: 1, baud: 115200, formats: [H10301]\(strikeOnReader ? ", strike_output: 0" : "")}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -40,10 +39,10 @@ struct OSDPRunTests {
 
     /// A site whose server room (badge+face) has an OSDP reader and a camera showing
     /// `faces`; Barack Obama holds badge 12:1001.
-    func bench(peerReaders: [String], faces: [String]) throws -> Bench {
+    func bench(peerReaders: [String], faces: [String], strikeOnReader: Bool = false) throws -> Bench {
         let peer = try ReaderPeer(readers: peerReaders)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warden-osdp-\(UUID())")
-        let map = try Self.pinMap(port: peer.pty, in: dir)
+        let map = try Self.pinMap(port: peer.pty, in: dir, strikeOnReader: strikeOnReader)
         let site = try RunCommandTests.Site(lobbyPhotos: [], serverRoomPhotos: faces, pinmap: map)
         try RunCommandTests().enrollObama(site)
         return Bench(peer: peer, site: site, map: map)
@@ -107,6 +106,25 @@ struct OSDPRunTests {
         // Red, flashing: the denial (the resting red is steady, off_count 0).
         #expect(ReaderPeer.waitUntil { b.peer.commands(address: 1).contains { $0["command"] as? Int == 2 && $0["on_color"] as? Int == 1 && ($0["off_count"] as? Int ?? 0) > 0 } },
                 "\(b.peer.commands(address: 1))")
+    }
+
+    /// A strike wired to the reader's output: a grant pulses it for the strike time (a
+    /// pulse the reader ends by itself, so a dead controller cannot leave it released), and
+    /// the relock turns it off.
+    @Test func aStrikeOnTheReadersOutputIsPulsedForAGrant() throws {
+        let b = try bench(peerReaders: ["1::install"], faces: [fixture("obama2.jpg"), fixture("obama3.jpg")], strikeOnReader: true)
+        #expect(try CLI.run(["reader", "install", "server-room", "--map", b.map], home: b.site.home).status == 0)
+        let w = try RunningWarden(["run", "--site", b.site.siteFile, "--duration", "300"], home: b.site.home)
+        defer { _ = w.stop() }
+        #expect(w.waitFor("reader online (Secure Channel)", timeout: 120), "\(w.output)")
+        try b.peer.send(["op": "card", "address": 1, "bits": ReaderPeer.h10301(facility: 12, card: 1001)])
+        #expect(w.waitFor("lock relocked", timeout: 200), "\(w.output)")
+        let outputs = { b.peer.commands(address: 1).filter { $0["command"] as? Int == 1 } }
+        #expect(ReaderPeer.waitUntil { outputs().contains { $0["control_code"] as? Int == 1 } }, "\(outputs())")
+        let pulse = try #require(outputs().first { $0["control_code"] as? Int == 5 }, "\(outputs())")
+        #expect(pulse["output_no"] as? Int == 0 && (1...20).contains(pulse["timer_count"] as? Int ?? 0), "a timed pulse of at most the 2 s strike time: \(pulse)")
+        #expect(!outputs().contains { $0["control_code"] as? Int == 2 }, "never a permanent on")
+        #expect(try b.site.events().contains { $0.type == "door.released" && $0.door == "server-room" })
     }
 
     /// Two doors' readers on one bus (addresses 1 and 2): both come up, garbage on the line

@@ -85,8 +85,10 @@ public final class DoorDriver: @unchecked Sendable {
     /// released again (the lines fall back to the safe state) and the error is thrown.
     public func start() throws(GPIOError) {
         do {
-            relay = try backend.output(pins.relay, consumer: Self.consumer + ":\(id):relay",
-                                       initiallyActive: DoorStateMachine.relayActive(released: false, failMode: pins.failMode))
+            if let line = pins.relay {
+                relay = try backend.output(line, consumer: Self.consumer + ":\(id):relay",
+                                           initiallyActive: DoorStateMachine.relayActive(released: false, failMode: pins.failMode))
+            }
             if let c = pins.contact {
                 let line = try backend.input(c, consumer: Self.consumer + ":\(id):contact")
                 let level = try line.readActive()
@@ -129,6 +131,24 @@ public final class DoorDriver: @unchecked Sendable {
         }
     }
 
+    /// The strike on the reader's output: released only ever as a timed pulse, which the
+    /// reader ends by itself, so a controller that dies leaves the door locked within
+    /// `readerStrikePulse`; a longer release (a door mode) is renewed while it lasts.
+    private var readerStrikeRenewal: Date?
+    static let readerStrikePulse: TimeInterval = 10
+
+    private func driveReaderStrike(released: Bool) {
+        guard let n = pins.osdp?.strikeOutput, let reader else { return }
+        if released {
+            let pulse = min(Self.readerStrikePulse, machine.nextDeadline.map { max(0.1, $0.timeIntervalSince(clock.now)) } ?? Self.readerStrikePulse)
+            reader.output(n, on: true, seconds: pulse)
+            readerStrikeRenewal = clock.now.addingTimeInterval(pulse / 2)
+        } else {
+            reader.output(n, on: false, seconds: 0)
+            readerStrikeRenewal = nil
+        }
+    }
+
     /// A badge was read and its holder's face is wanted (readers with an LED of their own).
     public func signalLookAtCamera() { reader?.signal(.lookAtCamera) }
 
@@ -165,6 +185,7 @@ public final class DoorDriver: @unchecked Sendable {
                 reports += apply(machine.handle(.tamper(active: e.becameActive), at: clock.now))
             }
             if let d = machine.nextDeadline, clock.now >= d { reports += apply(machine.handle(.tick, at: clock.now)) }
+            if let r = readerStrikeRenewal, clock.now >= r { driveReaderStrike(released: true) }
             if let u = ledUntil, clock.now >= u { try led?.setActive(false); ledUntil = nil }
             if let u = buzzerUntil, clock.now >= u { try buzzer?.setActive(false); buzzerUntil = nil }
         } catch {
@@ -187,6 +208,7 @@ public final class DoorDriver: @unchecked Sendable {
                 do { try relay?.setActive(DoorStateMachine.relayActive(released: released, failMode: pins.failMode)) } catch {
                     reports.append(.fault("door \(id): cannot drive the relay: \(error)"))
                 }
+                if pins.osdp?.strikeOutput != nil { driveReaderStrike(released: released) }
             case .event(let e, let detail): reports.append(.door(e, detail: detail))
             }
         }
@@ -197,6 +219,7 @@ public final class DoorDriver: @unchecked Sendable {
     /// kernel then leaves the relay line inactive, which the wiring makes the safe state).
     public func safeStop() {
         try? relay?.setActive(false)
+        if pins.osdp?.strikeOutput != nil { driveReaderStrike(released: false) }
         d0Edges?.stop(); d1Edges?.stop()
         d0Edges = nil; d1Edges = nil
         for line in [exit, tamper, d0, d1, contact?.line].compactMap({ $0 }) { line.release() }

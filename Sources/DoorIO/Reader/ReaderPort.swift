@@ -40,4 +40,7 @@ public protocol ReaderPort: AnyObject, Sendable {
     var label: String { get }
     func takeInputs() -> [ReaderInput]
     func signal(_ signal: ReaderSignal)
+    /// Drives one of the reader's outputs (a strike wired to it): on for `seconds`, after
+    /// which the reader turns it off by itself, or off now.
+    func output(_ number: Int, on: Bool, seconds: TimeInterval)
 }

@@ -123,7 +123,8 @@ struct DemoCommand: ParsableCommand {
         scene("10. Shutdown: relays to their safe state, the audit log flushed.")
         s.finish()
         for (door, pins) in pinMap.doors.sorted(by: { $0.key < $1.key }) {
-            print("  \(door): relay line \(s.gpio.level(pins.relay) == true ? "ACTIVE" : "inactive") (fail-\(pins.failMode.rawValue): \(pins.failMode == .secure ? "locked" : "released"))")
+            guard let relay = pins.relay else { continue }
+            print("  \(door): relay line \(s.gpio.level(relay) == true ? "ACTIVE" : "inactive") (fail-\(pins.failMode.rawValue): \(pins.failMode == .secure ? "locked" : "released"))")
         }
 
         let store = try AuditStore(home: home)

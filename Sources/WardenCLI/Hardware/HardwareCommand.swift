@@ -75,8 +75,9 @@ struct CheckHardware: ParsableCommand {
         let ok = lines.allSatisfy { $0.status == "ok" } && readers.allSatisfy { $0.status == "ok" }
         var pulsed: String? = nil
         if let pulse, ok, let pins = pinMap.doors[pulse] {
+            guard let line = pins.relay else { throw CLIError("door \(pulse)'s strike is driven by its OSDP reader, not a relay line: pulse it with a grant under `warden run`") }
             do {
-                let relay = try backend.output(pins.relay, consumer: "warden-check:pulse", initiallyActive: false)
+                let relay = try backend.output(line, consumer: "warden-check:pulse", initiallyActive: false)
                 defer { try? relay.setActive(false); relay.release() }
                 try relay.setActive(DoorStateMachine.relayActive(released: true, failMode: pins.failMode))
                 Thread.sleep(forTimeInterval: seconds)
