@@ -22,23 +22,18 @@ public struct OSDPKey: Sendable, Equatable, CustomStringConvertible {
     /// The published default key, SCBK-D, that readers accept only in install mode.
     public static let installDefault = OSDPKey(bytes: Array(0x30...0x3F))!
 
-    /// A fingerprint to tell keys apart in the audit log (the first 4 bytes of SHA-256 would
-    /// need Crypto here; a reader key's id is its position in the store instead).
+    /// Never the key itself, in any log or message (the audit log names a key's generation).
     public var description: String { "OSDPKey(16 bytes)" }
 }
 
 public enum OSDPError: Error, CustomStringConvertible, Sendable, Equatable {
     case open(String)
     case crypto(String)
-    case unknownReader(Int)
-    case command(String)
 
     public var description: String {
         switch self {
         case .open(let s): return "OSDP: \(s)"
         case .crypto(let s): return "OSDP: \(s)"
-        case .unknownReader(let a): return "OSDP: no reader at address \(a) on this bus"
-        case .command(let s): return "OSDP: \(s)"
         }
     }
 }
@@ -177,6 +172,8 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
 
     // MARK: The bus thread
 
+    private var statusAt = Date.distantPast
+
     private func loop() {
         var stopDeadline: Date?
         while true {
@@ -199,8 +196,14 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
             }
             let rc = wosdp_refresh(h)
             var ev = wosdp_event()
-            while wosdp_next_event(h, &ev) == 1 { translate(ev, handle: h) }
-            refreshStatus(h)
+            var changed = false
+            // The status (states, ID reports, capabilities) is for people and checks: read
+            // again before the events that change it are handed on, else a few times a second.
+            while wosdp_next_event(h, &ev) == 1 {
+                if !changed { refreshStatus(h); statusAt = Date(); changed = true }
+                translate(ev, handle: h)
+            }
+            if !changed, Date().timeIntervalSince(statusAt) >= 0.2 { refreshStatus(h); statusAt = Date() }
             if rc < 0 {
                 let crypto = wosdp_crypto_failures() > 0
                 let why = crypto ? "the crypto backend failed (OpenSSL): nothing on this bus can be trusted until Warden restarts"

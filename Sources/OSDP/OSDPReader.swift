@@ -16,7 +16,6 @@ public final class OSDPReader: ReaderPort, @unchecked Sendable {  // state behin
     private var secure = false
     private var scFailuresSeen: UInt64 = 0
     private var refused = false
-    private(set) var offlineSince: Date? = Date()
 
     init(port: String, address: Int, formats: [WiegandFormat]) {
         self.port = port; self.address = address; self.formats = formats
@@ -38,7 +37,6 @@ public final class OSDPReader: ReaderPort, @unchecked Sendable {  // state behin
         lock.lock()
         online = true
         self.secure = secure
-        offlineSince = nil
         refused = false
         inputs.append(.online(secure: secure))
         lock.unlock()
@@ -54,7 +52,6 @@ public final class OSDPReader: ReaderPort, @unchecked Sendable {  // state behin
         let wasOnline = online
         online = false
         secure = false
-        if offlineSince == nil { offlineSince = Date() }
         if secureChannelFailures > scFailuresSeen {
             scFailuresSeen = secureChannelFailures
             if !refused {
