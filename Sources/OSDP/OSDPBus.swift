@@ -264,9 +264,7 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
         case Int(WOSDP_EVENT_OFFLINE.rawValue):
             var c = wosdp_counters()
             wosdp_get_counters(h, &c)
-            let lastError = withUnsafeBytes(of: c.last_error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            let scReason = withUnsafeBytes(of: c.sc_reason) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            reader.wentOffline(secureChannelFailures: c.sc_failures, reason: scReason, lastError: lastError)
+            reader.wentOffline(secureChannelFailures: c.sc_failures, reason: Self.text(c.sc_reason), lastError: Self.text(c.last_error))
         case Int(WOSDP_EVENT_SECURE.rawValue):
             reader.secureChannel(active: ev.arg != 0, defaultKey: ev.secure != 0)
         case Int(WOSDP_EVENT_COMMAND_DONE.rawValue):
@@ -280,7 +278,7 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
     private func refreshStatus(_ h: OpaquePointer) {
         var c = wosdp_counters()
         wosdp_get_counters(h, &c)
-        let lastError = withUnsafeBytes(of: c.last_error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let lastError = Self.text(c.last_error)
         var out: [OSDPReaderStatus] = []
         for (i, s) in setups.enumerated() {
             var online: Int32 = 0, secure: Int32 = 0
@@ -302,6 +300,11 @@ public final class OSDPBus: @unchecked Sendable {  // state behind `lock`, libos
         lastCounters = OSDPCounters(bytesIn: c.bytes_in, bytesOut: c.bytes_out, framesRejected: c.frames_rejected, bytesSkipped: c.bytes_skipped,
                                     secureChannelFailures: c.sc_failures, lastError: lastError.isEmpty ? nil : lastError)
         lock.unlock()
+    }
+
+    /// A C string held in a fixed array of the shim's structs.
+    static func text<Chars>(_ chars: Chars) -> String {
+        withUnsafeBytes(of: chars) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     /// OSDP function codes (Table 5 of the standard) as `warden hardware check` names them.

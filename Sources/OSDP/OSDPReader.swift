@@ -22,7 +22,6 @@ public final class OSDPReader: ReaderPort, @unchecked Sendable {  // state behin
     }
 
     public var label: String { "osdp \(port) address \(address)" }
-    public var isOnline: Bool { lock.lock(); defer { lock.unlock() }; return online }
 
     public func takeInputs() -> [ReaderInput] {
         lock.lock(); defer { lock.unlock() }

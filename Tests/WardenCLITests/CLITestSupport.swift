@@ -87,19 +87,7 @@ final class RunningWarden {
     /// Never blocks past the deadline: it polls the pipe before each read. The deadline
     /// only catches a hung controller (it returns as soon as the text appears), so it is
     /// long enough for a sanitizer build on a loaded machine.
-    func waitFor(_ text: String, timeout: TimeInterval = 300) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        let fd = out.fileHandleForReading.fileDescriptor
-        while !seen.contains(text), Date() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            var buf = [UInt8](repeating: 0, count: 65536)
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            seen += String(decoding: buf[0..<n], as: UTF8.self)
-        }
-        return seen.contains(text)
-    }
+    func waitFor(_ text: String, timeout: TimeInterval = 300) -> Bool { waitFor(text, count: 1, timeout: timeout) }
 
     /// Reads output until `text` has appeared `count` times (true), the process ends, or
     /// time runs out (a bound on a hung controller, as in `waitFor`).

@@ -137,6 +137,7 @@ public final class DoorDriver: @unchecked Sendable {
     private var readerStrikeRenewal: Date?
     static let readerStrikePulse: TimeInterval = 10
 
+    /// Does nothing at a door whose strike is a relay line.
     private func driveReaderStrike(released: Bool) {
         guard let n = pins.osdp?.strikeOutput, let reader else { return }
         if released {
@@ -208,7 +209,7 @@ public final class DoorDriver: @unchecked Sendable {
                 do { try relay?.setActive(DoorStateMachine.relayActive(released: released, failMode: pins.failMode)) } catch {
                     reports.append(.fault("door \(id): cannot drive the relay: \(error)"))
                 }
-                if pins.osdp?.strikeOutput != nil { driveReaderStrike(released: released) }
+                driveReaderStrike(released: released)
             case .event(let e, let detail): reports.append(.door(e, detail: detail))
             }
         }
@@ -219,7 +220,7 @@ public final class DoorDriver: @unchecked Sendable {
     /// kernel then leaves the relay line inactive, which the wiring makes the safe state).
     public func safeStop() {
         try? relay?.setActive(false)
-        if pins.osdp?.strikeOutput != nil { driveReaderStrike(released: false) }
+        driveReaderStrike(released: false)
         d0Edges?.stop(); d1Edges?.stop()
         d0Edges = nil; d1Edges = nil
         for line in [exit, tamper, d0, d1, contact?.line].compactMap({ $0 }) { line.release() }

@@ -30,34 +30,33 @@ struct ReaderCommand: ParsableCommand {
 struct ReaderSelection: ParsableArguments {
     @Option(help: "Pin map file naming the door's OSDP reader.") var map: String
 
-    func wiring(_ door: String) throws -> (PinMap.OSDPWiring, [WiegandFormat]) {
-        let pinMap: PinMap
-        do { pinMap = try PinMap.load(path: map) } catch { throw CLIError("\(error)") }
+    func pinMap() throws -> PinMap {
+        do { return try PinMap.load(path: map) } catch { throw CLIError("\(error)") }
+    }
+
+    func wiring(_ door: String) throws -> PinMap.OSDPWiring {
+        let pinMap = try pinMap()
         guard let pins = pinMap.doors[door] else { throw CLIError("no door '\(door)' in \(map); doors: \(pinMap.doors.keys.sorted().joined(separator: ", "))") }
         guard let o = pins.osdp else { throw CLIError("door \(door) has no OSDP reader in \(map) (its reader is wired as Wiegand, or not at all)") }
-        return (o, pinMap.formats(for: door))
+        return o
     }
 }
 
 extension GlobalOptions {
     /// Reader keys belong to this board's hardware, fleet member or not: they are not part
     /// of the replica and never leave the board.
-    func openReaderKeys() throws -> (WardenDatabase, ReaderKeyRepository) {
-        let db = try openDatabase(forReplica: true, ownHome: true)
-        return (db, db.readerKeys)
-    }
+    func openReaderKeys() throws -> ReaderKeyRepository { try openDatabase(forReplica: true, ownHome: true).readerKeys }
 }
 
 struct ReaderList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Each OSDP reader of a pin map and its key's state (never the key).")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Pin map file.") var map: String
+    @OptionGroup var selection: ReaderSelection
 
     struct Row: Codable { let door: String; let port: String; let address: Int; let baud: Int; let key: String; let generation: Int; let setAt: Date? }
 
     func run() throws {
-        let pinMap: PinMap
-        do { pinMap = try PinMap.load(path: map) } catch { throw CLIError("\(error)") }
+        let pinMap = try selection.pinMap()
         let db = try global.openDatabase(readOnly: true, ownHome: true)
         let infos = Dictionary(uniqueKeysWithValues: try storage { try db.readerKeys.list() }.map { ($0.door, $0) })
         let rows = pinMap.doors.sorted { $0.key < $1.key }.compactMap { id, pins -> Row? in
@@ -67,7 +66,7 @@ struct ReaderList: ParsableCommand {
             return Row(door: id, port: o.port, address: o.address, baud: o.baud, key: state, generation: info?.generation ?? 0, setAt: info?.setAt)
         }
         if global.json { try Output.json(rows); return }
-        if rows.isEmpty { print("\(map) names no OSDP reader"); return }
+        if rows.isEmpty { print("\(selection.map) names no OSDP reader"); return }
         for r in rows {
             print("\(pad(r.door, 14)) \(pad(r.port, 24)) address \(pad(String(r.address), 3)) \(r.baud) baud  key: \(r.key)" + (r.generation > 0 ? " (generation \(r.generation))" : ""))
         }
@@ -95,8 +94,8 @@ struct ReaderInstall: ParsableCommand {
     @Option(help: "How long to wait for the reader at each step.") var seconds: Double = 30
 
     func run() throws {
-        let (wiring, _) = try selection.wiring(door)
-        let (_, keys) = try global.openReaderKeys()
+        let wiring = try selection.wiring(door)
+        let keys = try global.openReaderKeys()
         let label = "osdp \(wiring.port) address \(wiring.address)"
         if try storage({ try keys.key(door: door) }) != nil, !replace {
             throw CLIError("door \(door)'s reader is installed already; to install a new or reset reader there, add --replace")
@@ -140,8 +139,8 @@ struct ReaderRotateKey: ParsableCommand {
     @Option(help: "How long to wait for the reader at each step.") var seconds: Double = 30
 
     func run() throws {
-        let (wiring, _) = try selection.wiring(door)
-        let (_, keys) = try global.openReaderKeys()
+        let wiring = try selection.wiring(door)
+        let keys = try global.openReaderKeys()
         let label = "osdp \(wiring.port) address \(wiring.address)"
         guard let current = try storage({ try keys.key(door: door) }).flatMap(OSDPKey.init(bytes:)) else {
             throw CLIError("door \(door)'s reader is not installed: run `warden reader install \(door) --map \(selection.map)` first")
