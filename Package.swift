@@ -36,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        // The web console's server-rendered pages.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C libraries from Debian packages.
@@ -139,6 +142,17 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The web console on the fleet server: sessions, the live board, people, access,
+        // audit and controllers pages (Mustache templates and a little JavaScript, compiled in).
+        .target(name: "WebConsole", dependencies: [
+            "FleetServer", "FleetProtocol", "Audit", "Policy", "FaceKit", "WardenCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // A controller's side of the fleet: joining, the replica sync, the event upload,
         // the link's state. The link is a port; its HTTPS is Debian's libcurl, so a board's
         // binary carries no SwiftNIO (see FleetTransport.swift).
@@ -173,7 +187,7 @@ let package = Package(
         // runs it, so a door controller's `warden` links no server, no PostgreSQL driver and
         // no SwiftNIO.
         .target(name: "WardenServerCLI", dependencies: [
-            "WardenCLI", "FleetServer", "FleetLink", "FleetProtocol", "Matching", "WardenCore",
+            "WardenCLI", "FleetServer", "WebConsole", "FleetLink", "FleetProtocol", "Matching", "WardenCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -197,7 +211,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["FuzzHarnesses"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["PresentationAttack", "FaceKit"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
-        .testTarget(name: "FleetTests", dependencies: ["FleetProtocol", "FleetServer", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
+        .testTarget(name: "FleetTests", dependencies: ["FleetProtocol", "FleetServer", "WebConsole", "HTTPClient", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "IntegrationsTests", dependencies: ["Integrations", "Audit", "Policy", "WardenCore"]),

@@ -13,6 +13,10 @@ static inline CURLcode warden_curl_set_write(CURL *c, warden_curl_write_fn f, vo
     CURLcode r = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, f);
     return r != CURLE_OK ? r : curl_easy_setopt(c, CURLOPT_WRITEDATA, userdata);
 }
+static inline CURLcode warden_curl_set_header(CURL *c, warden_curl_write_fn f, void *userdata) {
+    CURLcode r = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, f);
+    return r != CURLE_OK ? r : curl_easy_setopt(c, CURLOPT_HEADERDATA, userdata);
+}
 /// A PEM held in memory (certificate, key or CA), copied by libcurl.
 static inline CURLcode warden_curl_set_blob(CURL *c, CURLoption o, const void *data, size_t len) {
     struct curl_blob b = { (void *)data, len, CURL_BLOB_COPY };

@@ -161,15 +161,10 @@ extension FleetHTTPServer {
             do {
                 _ = try await authorised(req, .read, ctx)
                 let q = req.uri.queryParameters
-                let format = ExportFormat(rawValue: q.get("format") ?? "csv") ?? .csv
                 let time = { (k: String) in q.get(k).flatMap(Double.init).map { Date(timeIntervalSince1970: $0) } }
-                var text = format == .csv ? AuditExporter.csvLine(AuditExporter.fleetCSVColumns) : ""
-                try await store.forEachEvent(controller: q.get("controller"), door: q.get("door"), personID: q.get("person").flatMap { Int64($0) },
-                                             from: time("from"), to: time("to")) { name, row in
-                    text += try AuditExporter.fleetLine(controller: name, row: row, format: format)
-                }
-                return Response(status: .ok, headers: [.contentType: format == .csv ? "text/csv" : "application/x-ndjson"],
-                                body: .init(byteBuffer: ByteBuffer(string: text)))
+                return try await auditExport(AuditQuery(controller: q.get("controller"), door: q.get("door"), personID: q.get("person").flatMap { Int64($0) },
+                                                        from: time("from"), to: time("to")),
+                                             format: ExportFormat(rawValue: q.get("format") ?? "csv") ?? .csv)
             } catch let e as CentralError {
                 return errorResponse(e.httpStatus, ErrorReply(error: e.description))
             }
@@ -184,7 +179,17 @@ extension FleetHTTPServer {
         }
     }
 
-    static func credential(_ r: AdminBadge) throws -> BadgeCredential {
+    /// The central log's rows that `query` selects, as one CSV or JSON-lines file: the admin
+    /// API's export and the console's.
+    package func auditExport(_ query: AuditQuery, format: ExportFormat) async throws -> Response {
+        var text = format == .csv ? AuditExporter.csvLine(AuditExporter.fleetCSVColumns) : ""
+        try await store.forEachEvent(query) { name, row in text += try AuditExporter.fleetLine(controller: name, row: row, format: format) }
+        return Response(status: .ok, headers: [.contentType: format == .csv ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                                               .contentDisposition: "attachment; filename=\"warden-audit.\(format == .csv ? "csv" : "jsonl")\""],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    package static func credential(_ r: AdminBadge) throws -> BadgeCredential {
         guard let format = BadgeFormat(rawValue: r.format) else { throw CentralError.invalid("unknown badge format '\(r.format)'") }
         do { return try BadgeCredential(parsing: r.credential, format: format) } catch { throw CentralError.invalid("\(error)") }
     }
@@ -202,7 +207,7 @@ extension FleetHTTPServer {
         }
     }
 
-    func enroll(_ r: AdminEnroll, by op: AuthenticatedOperator) async throws -> AdminEnrollReply {
+    package func enroll(_ r: AdminEnroll, by op: AuthenticatedOperator) async throws -> AdminEnrollReply {
         guard let enrollment else { throw CentralError.invalid("this server has no face models (start it with --models DIR) and cannot enroll photos") }
         let person = try await store.findPerson(r.person)
         let bytes = [UInt8](r.photo)

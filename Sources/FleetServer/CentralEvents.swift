@@ -113,16 +113,42 @@ extension CentralStore {
     /// Stored rows in order, per controller then sequence, filtered; streamed to `body`.
     public func forEachEvent(controller: String? = nil, door: String? = nil, personID: Int64? = nil, from: Date? = nil, to: Date? = nil,
                              _ body: (String, AuditRow) throws -> Void) async throws {
-        let rows = try await client.query("""
+        try await forEachEvent(AuditQuery(controller: controller, door: door, personID: personID, from: from, to: to), body)
+    }
+
+    /// Stored rows that `q` selects: in order per controller then sequence, or the newest
+    /// first (at most `q.limit`) when `q.newestFirst`.
+    public func forEachEvent(_ q: AuditQuery, _ body: (String, AuditRow) throws -> Void) async throws {
+        let (controller, door, personID, from, to) = (q.controller, q.door, q.personID, q.from, q.to)
+        let type = q.typePrefix.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
+        let filter: PostgresQuery = """
             SELECT c.name, e.seq, e.payload, e.prev_hash, e.hash FROM event e JOIN controller c ON c.id = e.controller_id
             WHERE (\(controller)::text IS NULL OR c.name = \(controller)) AND (\(door)::text IS NULL OR e.door = \(door))
               AND (\(personID)::bigint IS NULL OR e.person_id = \(personID)) AND (\(from)::timestamptz IS NULL OR e.at >= \(from))
-              AND (\(to)::timestamptz IS NULL OR e.at < \(to))
-            ORDER BY c.name, e.seq
-            """, logger: logger)
+              AND (\(to)::timestamptz IS NULL OR e.at < \(to)) AND (\(type)::text IS NULL OR e.type LIKE \(type))
+            """
+        var query = filter
+        query.sql += q.newestFirst ? " ORDER BY e.at DESC, e.arrival DESC LIMIT \(max(0, q.limit))" : " ORDER BY c.name, e.seq"
+        let rows = try await client.query(query, logger: logger)
         for try await (name, seq, payload, prev, hash) in rows.decode((String, Int64, String, String, String).self) {
             try body(name, AuditRow(seq: seq, payload: payload, prevHash: prev, hash: hash))
         }
+    }
+}
+
+/// Which of the central log's rows an export or a page shows.
+public struct AuditQuery: Sendable, Equatable {
+    public var controller: String?
+    public var door: String?
+    public var personID: Int64?
+    public var from: Date?
+    public var to: Date?
+    /// `access.`, `door.`, `admin.person_`: the event types that begin so.
+    public var typePrefix: String?
+    public var newestFirst = false
+    public var limit = Int.max
+    public init(controller: String? = nil, door: String? = nil, personID: Int64? = nil, from: Date? = nil, to: Date? = nil, typePrefix: String? = nil) {
+        self.controller = controller; self.door = door; self.personID = personID; self.from = from; self.to = to; self.typePrefix = typePrefix
     }
 }
 

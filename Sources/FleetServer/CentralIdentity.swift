@@ -76,6 +76,19 @@ extension CentralStore {
         }
     }
 
+    /// When the person's access begins and ends (nil: no bound), as `warden person set` does on a board.
+    public func setPersonValidity(_ id: Int64, from validFrom: Date?, until validUntil: Date?, by op: Operator, now: Date = Date()) async throws {
+        if let f = validFrom, let u = validUntil, u <= f { throw CentralError.invalid("valid-until must be after valid-from") }
+        try await change(by: op) { conn, rev in
+            let updated = try await self.one(conn.query("""
+                UPDATE person SET valid_from = \(validFrom), valid_until = \(validUntil), updated_at = \(now), revision = \(rev) WHERE id = \(id) RETURNING id
+                """, logger: self.logger), Int64.self)
+            guard updated != nil else { throw CentralError.notFound("no person #\(id)") }
+            return ((), AuditEvent.admin("admin.person_validity", operator: op.name, subject: "person:\(id)",
+                                         detail: ["valid_from": validFrom.map(AuditTime.utc) ?? "", "valid_until": validUntil.map(AuditTime.utc) ?? ""], at: now))
+        }
+    }
+
     /// Deletes the person and, for good, every template and badge of theirs, on the server
     /// and (through the feed's tombstones) on every board.
     public func removePerson(_ id: Int64, by op: Operator, now: Date = Date()) async throws -> (templates: Int, badges: Int) {

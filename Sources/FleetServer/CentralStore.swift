@@ -86,8 +86,8 @@ public struct DatabaseAddress: Sendable, Equatable, CustomStringConvertible {
 /// the server's own log in the same transaction, so a change and its record commit
 /// together, as on a board.
 public final class CentralStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
+    package let client: PostgresClient
+    package let logger: Logger
     /// Seals templates at rest (the server's own key, like a board's `keys/template.key`).
     let cipher: TemplateCipher
 
@@ -119,7 +119,7 @@ public final class CentralStore: Sendable {
 
     /// One replicated change: the body gets the connection and the new revision, and
     /// returns its result with the admin event that records it.
-    func change<T: Sendable>(by op: Operator, _ body: @Sendable (PostgresConnection, Int64) async throws -> (T, AuditEvent)) async throws -> T {
+    package func change<T: Sendable>(by op: Operator, _ body: @Sendable (PostgresConnection, Int64) async throws -> (T, AuditEvent)) async throws -> T {
         try await transaction { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(\(Locks.changes))", logger: self.logger)
             let rev = try await self.one(conn.query("UPDATE feed_state SET current_revision = current_revision + 1 WHERE id = 1 RETURNING current_revision", logger: self.logger), Int64.self)!
@@ -135,7 +135,7 @@ public final class CentralStore: Sendable {
 
     /// An admin event that changes nothing replicated (a token, a revocation, an operator):
     /// chained into the server's log in the caller's transaction.
-    func appendServerEvents(_ events: [AuditEvent], _ conn: PostgresConnection) async throws {
+    package func appendServerEvents(_ events: [AuditEvent], _ conn: PostgresConnection) async throws {
         guard let (hw, last) = try await one(conn.query("SELECT high_water, last_hash FROM controller WHERE id = 0 FOR UPDATE", logger: logger), (Int64, String?).self) else {
             throw CentralError.database("the central database has no server row (controller 0); was it migrated?")
         }
@@ -150,7 +150,7 @@ public final class CentralStore: Sendable {
         try await conn.query("UPDATE controller SET high_water = \(seq), last_hash = \(prev) WHERE id = 0", logger: logger)
     }
 
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    package func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { conn in try await body(conn) }
         } catch let e as PostgresTransactionError {
@@ -177,7 +177,7 @@ public final class CentralStore: Sendable {
     }
 
     /// The first row of a result, decoded, or nil when there is none.
-    func one<each C: PostgresDecodable & Sendable>(_ rows: PostgresRowSequence, _ type: (repeat each C).Type) async throws -> (repeat each C)? {
+    package func one<each C: PostgresDecodable & Sendable>(_ rows: PostgresRowSequence, _ type: (repeat each C).Type) async throws -> (repeat each C)? {
         for try await v in rows.decode((repeat each C).self) { return v }
         return nil
     }

@@ -13,7 +13,7 @@ import PostgresNIO
 /// the TLS handshake verified against the site CA.
 public struct FleetRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    let channel: any Channel
+    package let channel: any Channel
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
@@ -34,6 +34,9 @@ public struct FleetHTTPServer: Sendable {
     public let logger: Logger
     /// Face models for enrollment at the server; nil: photos cannot be enrolled here.
     public let enrollment: ServerEnrollment?
+    /// Routes served beside the fleet's and the admin API's (the web console), on the same
+    /// port and TLS.
+    public let extensions: [any FleetServerExtension]
 
     public static let maximumLongPoll: Double = 30
     let shared = SharedChanges()
@@ -41,9 +44,10 @@ public struct FleetHTTPServer: Sendable {
     static let maximumBody = 64 << 20
 
     public init(store: CentralStore, ca: SiteCA, serverCertificate: KeyAndCertificate, serverNames: [String], notifier: ChangeNotifier, logger: Logger,
-                enrollment: ServerEnrollment? = nil) {
+                enrollment: ServerEnrollment? = nil, extensions: [any FleetServerExtension] = []) {
         self.store = store; self.ca = ca; self.serverCertificate = serverCertificate; self.serverNames = serverNames; self.notifier = notifier; self.logger = logger
         self.enrollment = enrollment
+        self.extensions = extensions
     }
 
     public func tlsConfiguration() throws -> TLSConfiguration {
@@ -61,6 +65,7 @@ public struct FleetHTTPServer: Sendable {
         routes(router)
         adminRoutes(router)
         cameraEnrollmentRoutes(router)
+        for e in extensions { e.install(on: router, server: self) }
         return Application(router: router, server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
                            configuration: .init(address: .hostname(host, port: port), serverName: "warden"),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
@@ -126,7 +131,7 @@ public struct FleetHTTPServer: Sendable {
         return try await store.controller(certificateFingerprint: fp)
     }
 
-    func decode<T: Decodable>(_ req: Request) async throws -> T {
+    package func decode<T: Decodable>(_ req: Request) async throws -> T {
         let body = try await req.body.collect(upTo: Self.maximumBody)
         do { return try FleetJSON.decoder().decode(T.self, from: Data(buffer: body)) } catch {
             throw CentralError.invalid("the request body is not a valid \(T.self): \(error)")
@@ -142,7 +147,7 @@ public struct FleetHTTPServer: Sendable {
     /// a PostgreSQL crash: a pool lease asked for while the server was down stayed waiting
     /// after it was back) must not hold a board's request, its connection and the server's
     /// shutdown for ever.
-    func reply<T: Encodable & Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> Response {
+    package func reply<T: Encodable & Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> Response {
         do {
             let data = try FleetJSON.encoder().encode(try await Deadline.run(Self.requestDeadline, body))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -157,10 +162,16 @@ public struct FleetHTTPServer: Sendable {
         }
     }
 
-    func errorResponse(_ status: Int, _ body: ErrorReply) -> Response {
+    package func errorResponse(_ status: Int, _ body: ErrorReply) -> Response {
         let data = (try? FleetJSON.encoder().encode(body)) ?? Data()
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+}
+
+/// Routes that another module serves from the fleet server (the web console): installed
+/// on the server's router when the application is made.
+public protocol FleetServerExtension: Sendable {
+    func install(on router: Router<FleetRequestContext>, server: FleetHTTPServer)
 }
 
 /// Runs work with a time limit, and returns at the limit even when the work does not

@@ -26,6 +26,7 @@ public enum OperatorRole: String, Codable, Sendable, CaseIterable {
 public struct AuthenticatedOperator: Sendable, Equatable {
     public let name: String
     public let role: OperatorRole
+    public init(name: String, role: OperatorRole) { self.name = name; self.role = role }
     public var asOperator: Operator { Operator(name) }
 }
 

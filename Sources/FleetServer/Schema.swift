@@ -107,6 +107,29 @@ enum CentralSchema {
             "CREATE TABLE login_failure (at timestamptz NOT NULL, operator text NOT NULL, source text NOT NULL)",
             "CREATE INDEX login_failure_operator ON login_failure(operator, at)",
         ]),
+        // The web console: operators' passwords (bcrypt) and optional TOTP secrets; sessions
+        // by the SHA-256 of their cookie; the order events arrived in, which the live board
+        // follows (a controller's seq orders its own rows only); acknowledged alarms.
+        ("v2-console", [
+            "ALTER TABLE operator ADD COLUMN password_hash text, ADD COLUMN totp_secret text",
+            """
+            CREATE TABLE console_session (
+                token_sha256 text PRIMARY KEY, operator text NOT NULL REFERENCES operator ON DELETE CASCADE,
+                csrf_token text NOT NULL, source text NOT NULL,
+                created_at timestamptz NOT NULL, last_used_at timestamptz NOT NULL, ended_at timestamptz)
+            """,
+            "CREATE INDEX login_failure_source ON login_failure(source, at)",
+            "ALTER TABLE event ADD COLUMN arrival bigserial",
+            "CREATE INDEX event_arrival ON event(arrival)",
+            // The board's door states (each door's latest event of each type) and open alarms.
+            "CREATE INDEX event_door_type ON event(controller_id, door, type, seq DESC) WHERE door IS NOT NULL",
+            "CREATE INDEX event_type ON event(type, arrival)",
+            """
+            CREATE TABLE alarm_ack (
+                controller_id bigint NOT NULL, seq bigint NOT NULL, operator text NOT NULL, comment text NOT NULL,
+                at timestamptz NOT NULL, PRIMARY KEY (controller_id, seq), FOREIGN KEY (controller_id, seq) REFERENCES event)
+            """,
+        ]),
     ]
 
     /// Applies what is missing, each migration in its own transaction; several server

@@ -11,7 +11,14 @@ public enum CurlTrust: Sendable {
     case unchecked
 }
 
-public struct CurlResponse: Sendable { public let status: Int; public let body: Data }
+public struct CurlResponse: Sendable {
+    public let status: Int
+    public let body: Data
+    /// The response's header fields in order, names as sent.
+    public let headers: [(name: String, value: String)]
+    /// The values of every field with this name (case-insensitive).
+    public func header(_ name: String) -> [String] { headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value) }
+}
 
 public enum CurlError: Error, Sendable, Equatable {
     /// libcurl refused an option: a bug or an impossible setting, not the network.
@@ -33,17 +40,19 @@ public struct CurlRequest: Sendable {
     /// Refuse plain http:// (the fleet link); webhooks may allow it for a receiver on loopback.
     public let httpsOnly: Bool
     public let headers: [(String, String)]
+    /// GET without a body, POST with one, unless named here (DELETE, say).
+    public let method: String?
 
     public init(url: String, body: Data?, timeoutMilliseconds: Int, clientCertificate: (certificate: String, key: String)? = nil,
-                trust: CurlTrust, httpsOnly: Bool, headers: [(String, String)]) {
+                trust: CurlTrust, httpsOnly: Bool, headers: [(String, String)], method: String? = nil) {
         self.url = url; self.body = body; self.timeoutMilliseconds = timeoutMilliseconds; self.clientCertificate = clientCertificate
-        self.trust = trust; self.httpsOnly = httpsOnly; self.headers = headers
+        self.trust = trust; self.httpsOnly = httpsOnly; self.headers = headers; self.method = method
         _ = Self.globalInit
     }
 
     static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    final class Sink { var data = Data(); let limit = 256 << 20 }
+    final class Sink { var data = Data(); var headerLines: [String] = []; let limit = 256 << 20 }
 
     public func perform() -> Result<CurlResponse, CurlError> {
         guard let c = curl_easy_init() else { return .failure(.transfer("libcurl could not start a request")) }
@@ -97,6 +106,15 @@ public struct CurlRequest: Sendable {
             sink.data.append(UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: count)
             return count
         }, unmanaged.toOpaque()))
+        if let method { check(warden_curl_set_string(c, CURLOPT_CUSTOMREQUEST, method)) }
+        check(warden_curl_set_header(c, { ptr, size, n, user in
+            guard let ptr, let user else { return 0 }
+            let sink = Unmanaged<Sink>.fromOpaque(user).takeUnretainedValue()
+            let count = size * n
+            guard sink.headerLines.count < 1000 else { return 0 }
+            sink.headerLines.append(String(decoding: UnsafeRawBufferPointer(start: ptr, count: count), as: UTF8.self))
+            return count
+        }, unmanaged.toOpaque()))
         guard setupFailed == CURLE_OK else { return .failure(.setup("libcurl refused an option: \(String(cString: curl_easy_strerror(setupFailed)))")) }
         let code: CURLcode = bodyBytes.withUnsafeBytes { raw in
             if body != nil { _ = warden_curl_set_pointer(c, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
@@ -108,6 +126,13 @@ public struct CurlRequest: Sendable {
             let tls = [CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE].contains(code)
             return .failure(.transfer((tls ? "TLS handshake failed: " : "") + what + (detail.isEmpty ? "" : " (\(detail))")))
         }
-        return .success(CurlResponse(status: warden_curl_response_code(c), body: sink.data))
+        // The last response's fields only (a 100 Continue or a proxy's answer comes first).
+        var fields: [(name: String, value: String)] = []
+        for line in sink.headerLines {
+            if line.hasPrefix("HTTP/") { fields = []; continue }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        return .success(CurlResponse(status: warden_curl_response_code(c), body: sink.data, headers: fields))
     }
 }

@@ -44,27 +44,12 @@ public struct TopicScheme: Sendable, Equatable {
     public var commands: String { base + "/door/+/command" }
 }
 
-public enum DoorAlarm: String, Sendable, CaseIterable { case heldOpen = "held_open", forcedOpen = "forced_open", tamper }
+public typealias DoorAlarm = DoorStatus.Alarm
 
 /// What integrations show of the site, folded from the audit events as they are committed:
 /// deterministic (the same events give the same messages), no I/O.
 public struct EventProjection: Sendable {
-    /// What is known of one door from its events.
-    public struct DoorView: Sendable, Equatable {
-        public var released = false
-        public var open: Bool?
-        public var alarms: Set<String> = []
-        public var cameraFault = false
-        public var outOfService = false
-
-        public var state: String {
-            if outOfService { return "out_of_service" }
-            if alarms.contains(DoorAlarm.forcedOpen.rawValue) { return "forced" }
-            if alarms.contains(DoorAlarm.heldOpen.rawValue) { return "held_open" }
-            if open == true { return "open" }
-            return released ? "released" : "locked"
-        }
-    }
+    public typealias DoorView = DoorStatus
 
     public let topics: TopicScheme
     public let person: MQTTSettings.PersonField
@@ -88,21 +73,7 @@ public struct EventProjection: Sendable {
             guard let door = e.door else { return [] }
             let before = doors[door] ?? DoorView()
             var v = before
-            switch e.type {
-            case "door.released", "door.emergency_release": v.released = true
-            case "door.relocked": v.released = false
-            case "door.opened": v.open = true
-            case "door.closed": v.open = false
-            case "door.held_open": v.alarms.insert(DoorAlarm.heldOpen.rawValue)
-            case "door.held_open_cleared": v.alarms.remove(DoorAlarm.heldOpen.rawValue)
-            case "door.forced_open": v.alarms.insert(DoorAlarm.forcedOpen.rawValue)
-            case "door.forced_open_cleared": v.alarms.remove(DoorAlarm.forcedOpen.rawValue)
-            case "door.tamper": v.alarms.insert(DoorAlarm.tamper.rawValue)
-            case "door.tamper_cleared": v.alarms.remove(DoorAlarm.tamper.rawValue)
-            default: break
-            }
-            // A door that reports events works again.
-            v.outOfService = false
+            v.apply(e)
             doors[door] = v
             return [MQTTMessage(topic: topics.doorEvent(door), payload: payload(e))] + changes(door, from: before, to: v)
         case .system:
@@ -110,12 +81,7 @@ public struct EventProjection: Sendable {
             if let door = e.door {
                 let before = doors[door] ?? DoorView()
                 var v = before
-                switch e.type {
-                case "system.camera_fault": v.cameraFault = true
-                case "system.camera_recovered", "system.camera_started": v.cameraFault = false
-                case "system.door_unavailable": v.outOfService = true
-                default: break
-                }
+                v.apply(e)
                 doors[door] = v
                 out += changes(door, from: before, to: v)
             }

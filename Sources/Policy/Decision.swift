@@ -194,3 +194,43 @@ public struct Decision: Sendable, Equatable {
     /// What the caller must apply to the site state.
     public var changes: [StateChange]
 }
+
+extension Reason {
+    /// The reason in words a guard reads on the live board (the code stays in the log).
+    public var plainWords: String {
+        let known: [String: String] = [
+            "unknown_door": "the door is not in the policy",
+            "not_recognized": "the face was not recognised",
+            "badge_unknown": "the badge is not issued to anyone",
+            "badge_revoked": "the badge was revoked",
+            "person_suspended": "the person is suspended",
+            "expired": "the person's access has expired",
+            "not_yet_valid": "the person's access has not started yet",
+            "face_mismatch": "the face does not match the badge's holder",
+            "no_grant": "no grant lets this person into this zone",
+            "outside_schedule": "outside the hours the grant allows",
+            "two_person_pending": "waiting for a second person (two-person rule)",
+            "two_person_complete": "second person arrived (two-person rule)",
+            "anti_passback": "anti-passback: the person is recorded inside already",
+            "anti_passback_soft": "anti-passback (soft): allowed, but the person is recorded inside",
+            "lockdown": "the site is in lockdown",
+            "escort_required": "an escort must badge first",
+            "escorted": "admitted with an escort",
+            "emergency_release": "emergency release",
+            "scheduled_unlock": "the door is on a scheduled unlock",
+            "first_person_in": "first person in: the scheduled unlock begins",
+            "camera_fallback:badge": "the camera is faulted; the badge alone was accepted",
+            "presentation_attack": "the face looked like a photo or a screen, not a live person",
+            "liveness_unsure": "too few live frames to be sure the face is live",
+            "liveness_unavailable": "liveness is required but no anti-spoofing model is installed",
+            "remote_not_allowed": "the door does not accept that remote command",
+            "remote_outside_schedule": "remote release is not allowed at this time",
+            "remote_release": "released remotely",
+            "remote_lockdown": "lockdown ordered remotely",
+            "remote_lockdown_cleared": "lockdown cleared remotely",
+        ]
+        if let w = known[rawValue] { return w }
+        if rawValue.hasPrefix("factor_missing:") { return "the \(rawValue.dropFirst(15)) factor is missing or failed" }
+        return rawValue.replacingOccurrences(of: "_", with: " ")
+    }
+}

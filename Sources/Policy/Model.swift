@@ -224,3 +224,18 @@ public struct ThreatLevel: Sendable, Equatable {
     public var allowedGroups: [String]
     public init(level: Int, name: String, allowedGroups: [String]) { self.level = level; self.name = name; self.allowedGroups = allowedGroups }
 }
+
+extension SitePolicy {
+    /// The files' grants plus grants made outside them (`warden grant` on a board, the
+    /// server's grants): a grant naming a zone or schedule the files no longer define is
+    /// left out (fail secure) and reported through `warn`.
+    public func adding(_ extra: [Grant], warn: (String) -> Void) -> SitePolicy {
+        var p = self
+        for g in extra {
+            guard zones[g.zone] != nil else { warn("grant \(g.id) names zone '\(g.zone)', which the policy no longer defines; ignored"); continue }
+            if let s = g.schedule, schedules[s] == nil { warn("grant \(g.id) names schedule '\(s)', which the policy no longer defines; ignored"); continue }
+            p.grants.append(g)
+        }
+        return p
+    }
+}

@@ -7,6 +7,7 @@ import Matching
 import WardenCLI
 import FleetLink
 import WardenCore
+import WebConsole
 
 extension GlobalOptions {
     /// The fleet server's directory inside the data directory: its configuration and
@@ -110,7 +111,11 @@ struct ServerRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Serve the fleet protocol over HTTPS with mutual TLS until SIGTERM.",
-        discussion: "Stateless: several instances may serve one database. SIGTERM or SIGINT: stops accepting, finishes requests under way, exits 0."
+        discussion: """
+        Stateless: several instances may serve one database. SIGTERM or SIGINT: stops accepting, \
+        finishes requests under way, exits 0. The web console is served on the same port at \
+        https://HOST:PORT/console for operators with a password (`warden server operator password NAME`).
+        """
     )
     @OptionGroup var global: GlobalOptions
     @Option(help: "Listen on this port instead of server.yaml's (0: any free port, printed).") var port: Int?
@@ -128,8 +133,8 @@ struct ServerRunCommand: ParsableCommand {
         let e = enrollment
         do {
             try runBlocking {
-                try await ServerRunner.run(home: home, port: port, handleSignals: true, enrollment: e, logger: logger) { p, _ in
-                    FileHandle.standardOutput.write(Data("warden server: listening on port \(p)\n".utf8))
+                try await ServerRunner.run(home: home, port: port, handleSignals: true, enrollment: e, extensions: [WebConsole()], logger: logger) { p, _ in
+                    FileHandle.standardOutput.write(Data("warden server: listening on port \(p) (web console at /console)\n".utf8))
                 }
             }
         } catch let e as CentralError { throw CLIError(e.description) } catch let e as CLIError { throw e } catch {
@@ -170,7 +175,8 @@ struct ServerTokenCommand: ParsableCommand {
 }
 
 struct ServerOperatorCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "operator", abstract: "Operator accounts for the admin API.", subcommands: [Add.self])
+    static let configuration = CommandConfiguration(commandName: "operator", abstract: "Operator accounts for the admin API and the web console.",
+                                                    subcommands: [Add.self, Password.self, TOTPCommand.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -194,6 +200,92 @@ struct ServerOperatorCommand: ParsableCommand {
             print(token)
             Output.note("operator '\(n)' (\(r.rawValue)) added; the token is shown once: keep it in a password manager")
         }
+    }
+}
+
+extension ServerOperatorCommand {
+    struct Password: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "password",
+            abstract: "Set an operator's web console password (stored as a bcrypt hash); ends their console sessions.",
+            discussion: """
+            Asked twice at the terminal without echo, or read as one line from standard input with \
+            --password-stdin (for scripts: `printf '%s\\n' \"$PW\" | warden server operator password NAME --password-stdin`). \
+            12 to 72 bytes; a passphrase of a few words is best. The operator signs in at https://SERVER:PORT/console.
+            """
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var op: OperatorOption
+        @Argument(help: "The operator's name (made by `warden server operator add`).") var name: String
+        @Flag(help: "Read the password from standard input (one line) instead of asking.") var passwordStdin = false
+
+        func run() throws {
+            let password = try passwordStdin ? SecretInput.line() : SecretInput.askTwice("New console password for '\(name)': ")
+            let (n, who) = (name, op.resolved)
+            try global.withCentralStore { try await $0.setConsolePassword(n, password: password, by: who) }
+            if global.json { try Output.json(["operator": n, "password": "set"]); return }
+            print("console password set for '\(n)'; their other console sessions are signed out")
+        }
+    }
+
+    struct TOTPCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "totp",
+            abstract: "Turn an operator's console second factor (TOTP, RFC 6238) on or off.",
+            discussion: """
+            --on prints a new secret and its otpauth:// URI once: enter either in an authenticator app \
+            (6 digits, 30 s). From then on the console asks for the code at sign-in. --off removes it. \
+            Either ends the operator's console sessions. Recommended for every admin.
+            """
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var op: OperatorOption
+        @Argument(help: "The operator's name.") var name: String
+        @Flag(name: .customLong("on"), help: "Make a new secret and require a code.") var on = false
+        @Flag(name: .customLong("off"), help: "Remove the second factor.") var off = false
+
+        func validate() throws { guard on != off else { throw ValidationError("say --on or --off") } }
+
+        func run() throws {
+            let (n, who, enable) = (name, op.resolved, on)
+            let totp = try global.withCentralStore { try await $0.setConsoleTOTP(n, enabled: enable, by: who) }
+            let site = (try? global.serverHome.settings().names.first) ?? nil
+            if global.json {
+                struct R: Codable { let operator_: String; let totp: Bool; let secret: String?; let uri: String?
+                    enum CodingKeys: String, CodingKey { case operator_ = "operator", totp, secret, uri } }
+                try Output.json(R(operator_: n, totp: enable, secret: totp?.base32, uri: totp?.uri(account: n, issuer: "Warden \(site ?? "server")")))
+                return
+            }
+            guard let totp else { print("second factor removed for '\(n)'"); return }
+            print(totp.uri(account: n, issuer: "Warden \(site ?? "server")"))
+            Output.note("second factor on for '\(n)': secret \(totp.base32) (shown once); add it to an authenticator app, then sign in with the code")
+        }
+    }
+}
+
+/// A secret typed by the operator: never on the command line (it would be in the shell's
+/// history and in every process listing).
+enum SecretInput {
+    static func line() throws -> String {
+        guard let l = readLine(strippingNewline: true), !l.isEmpty else { throw CLIError("no password on standard input (one line expected)") }
+        return l
+    }
+
+    static func askTwice(_ prompt: String) throws -> String {
+        guard isatty(0) == 1 else { throw CLIError("standard input is not a terminal: pass --password-stdin and the password as one line") }
+        let first = try ask(prompt), second = try ask("Again: ")
+        guard first == second else { throw CLIError("the two passwords differ; nothing was changed") }
+        return first
+    }
+
+    private static func ask(_ prompt: String) throws -> String {
+        FileHandle.standardError.write(Data(prompt.utf8))
+        var old = termios(), quiet = termios()
+        tcgetattr(0, &old); quiet = old
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(0, TCSANOW, &quiet)
+        defer { tcsetattr(0, TCSANOW, &old); FileHandle.standardError.write(Data("\n".utf8)) }
+        return try line()
     }
 }
 

@@ -132,25 +132,12 @@ struct ExplainPolicy: ParsableCommand {
 }
 
 func parseLocal(_ s: String, _ tz: TimeZone) throws -> Date {
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = tz
-    for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd"] {
-        f.dateFormat = format
-        // Strict: the text must be exactly the format, nothing dropped after it.
-        if let d = f.date(from: s), f.string(from: d) == s { return d }
-    }
+    if let d = SiteLocalTime.parse(s, in: tz) { return d }
     if let d = StrictDate.parse(s), s.count > 10 { return d }
     throw ValidationError("'\(s)' is not a time (YYYY-MM-DD HH:MM in the site's time zone, or ISO 8601)")
 }
 
-func formatLocal(_ d: Date, _ tz: TimeZone) -> String {
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = tz
-    f.dateFormat = "yyyy-MM-dd HH:mm EEE"
-    return f.string(from: d)
-}
+func formatLocal(_ d: Date, _ tz: TimeZone) -> String { SiteLocalTime.format(d, in: tz) }
 
 /// `warden policy publish DIR --server URL`: a new policy version for the whole fleet.
 struct PublishPolicy: ParsableCommand {

@@ -33,14 +33,9 @@ extension SitePolicy {
     }
 
     func merging(_ grants: [AccessGrant], warn: (String) -> Void = { Output.error($0) }) -> SitePolicy {
-        var p = self
-        for g in grants {
-            guard zones[g.zone] != nil else { warn("grant #\(g.id!) names zone '\(g.zone)', which the policy no longer defines; ignored"); continue }
-            if let s = g.schedule, schedules[s] == nil { warn("grant #\(g.id!) names schedule '\(s)', which the policy no longer defines; ignored"); continue }
-            let subject: Grant.Subject = g.personId.map { .person($0) } ?? .group(g.groupName!)
-            p.grants.append(Grant(id: "cli-\(g.id!)", subject: subject, zone: g.zone, schedule: g.schedule, until: g.until))
-        }
-        return p
+        adding(grants.map { g in
+            Grant(id: "cli-\(g.id!)", subject: g.personId.map { .person($0) } ?? .group(g.groupName!), zone: g.zone, schedule: g.schedule, until: g.until)
+        }, warn: warn)
     }
 }
 
