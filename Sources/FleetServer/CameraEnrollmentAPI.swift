@@ -25,12 +25,7 @@ extension FleetHTTPServer {
                 _ = try await authorised(req, .enroll, ctx)
                 let q = req.uri.queryParameters
                 guard let id = q.get("job") else { throw CentralError.invalid("which capture? (?job=ID)") }
-                let after = Int(q.get("after") ?? "0") ?? 0
-                let wait = min(Self.maximumLongPoll, Double(q.get("wait") ?? "0") ?? 0)
-                return try await Self.poll(wait: wait) {
-                    let s = try await captures.status(id)
-                    return s.version > after || s.state.isFinal ? s : nil
-                } last: { try await captures.status(id) }
+                return try await captureStatus(job: id, after: Int(q.get("after") ?? "0") ?? 0, wait: Double(q.get("wait") ?? "0") ?? 0)
             }
         }
         router.get(RouterPath(stringLiteral: FleetPath.captures)) { req, ctx in
@@ -68,7 +63,16 @@ extension FleetHTTPServer {
         }
     }
 
-    func startCapture(_ r: AdminCameraEnroll, by op: AuthenticatedOperator) async throws -> CaptureJobStatus {
+    /// A capture job's status once it changes past version `after` or ends, waiting up to
+    /// `wait` seconds (at most the long poll's limit): the admin API's and the console's.
+    package func captureStatus(job id: String, after: Int, wait: Double) async throws -> CaptureJobStatus {
+        try await Self.poll(wait: min(Self.maximumLongPoll, max(0, wait))) {
+            let s = try await captures.status(id)
+            return s.version > after || s.state.isFinal ? s : nil
+        } last: { try await captures.status(id) }
+    }
+
+    package func startCapture(_ r: AdminCameraEnroll, by op: AuthenticatedOperator) async throws -> CaptureJobStatus {
         guard (1...60).contains(r.seconds), (1...10).contains(r.templates) else { throw CentralError.invalid("a capture lasts 1 to 60 s and keeps 1 to 10 templates") }
         let person = try await store.findPerson(r.person)
         let holders = try await store.controllers().filter { $0.status == "active" && $0.doors.contains { $0.id == r.door } }

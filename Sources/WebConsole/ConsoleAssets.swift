@@ -47,6 +47,7 @@ enum ConsoleAssets {
     .cols { display:grid; grid-template-columns:repeat(auto-fit, minmax(250px, 1fr)); gap:1rem; }
     figure#enroll-preview { margin:.8rem 0 0; position:relative; max-width:360px; }
     figure#enroll-preview img { width:100%; border-radius:6px; border:3px solid var(--line); }
+    #capture-status.rejected { color:var(--bad); } #capture-status.enrolled { color:var(--ok); }
     figure#enroll-preview.rejected img { border-color:var(--bad); } figure#enroll-preview.enrolled img { border-color:var(--ok); }
     figure#enroll-preview figcaption { position:absolute; left:0; right:0; bottom:0; padding:.5rem; background:rgba(20,20,20,.78); color:#fff; border-radius:0 0 6px 6px; white-space:pre-line; }
     .explanation { margin-top:.8rem; padding:.6rem .8rem; border-radius:6px; border:1px solid var(--line); }
@@ -155,7 +156,42 @@ enum ConsoleAssets {
         });
       }
 
-      document.addEventListener('DOMContentLoaded', () => { board(); enroll(); });
+      // Enrollment at a door's camera: start the job, then follow it (a long poll) and say
+      // what the board says, until it ends.
+      function capture() {
+        const form = document.getElementById('capture');
+        if (!form) return;
+        const status = document.getElementById('capture-status');
+        form.addEventListener('submit', async ev => {
+          ev.preventDefault();
+          const button = form.querySelector('button'); button.disabled = true;
+          status.className = ''; status.textContent = 'Sending the capture to ' + form.door.value + '…';
+          const done = (cls, text) => { status.className = cls; status.textContent = text; button.disabled = false; };
+          try {
+            let r = await fetch('/console/people/' + encodeURIComponent(form.dataset.person) + '/capture', {
+              method: 'POST', credentials: 'same-origin', body: new URLSearchParams({ door: form.door.value, seconds: form.seconds.value }),
+              headers: { 'X-CSRF-Token': csrf() } });
+            let j = await r.json();
+            if (!r.ok) return done('rejected', j.message + ' ' + (j.reasons || []).join(' '));
+            for (;;) {
+              if (j.state === 'enrolled') {
+                done('enrolled', 'Enrolled ' + j.templateIDs.length + ' template(s) from ' + j.door + ' (' + j.controller + ').');
+                return setTimeout(() => window.location.reload(), 1500);
+              }
+              if (j.state === 'refused' || j.state === 'failed') return done('rejected', 'Not enrolled: ' + (j.reason || j.state));
+              const p = j.progress;
+              status.textContent = j.state === 'waiting' ? 'Waiting for ' + j.controller + ' to start…'
+                : p ? p.hint + ' (' + p.usable + ' usable of ' + p.frames + ' frames; seen: ' + (p.covered.join(', ') || 'nothing yet') + ')' : 'Capturing…';
+              r = await fetch('/console/captures/' + encodeURIComponent(j.job) + '?after=' + j.version, { credentials: 'same-origin' });
+              const next = await r.json();
+              if (!r.ok) return done('rejected', next.message || 'The server lost the capture.');
+              j = next;
+            }
+          } catch (e) { done('rejected', 'The server did not answer: ' + e); }
+        });
+      }
+
+      document.addEventListener('DOMContentLoaded', () => { board(); enroll(); capture(); });
     })();
     """
 }

@@ -107,8 +107,8 @@ extension ConsoleRoutes {
         let canManage = s.op.role.may(.manageFleet)
         var values: [String: Any] = ["navControllers": true, "revision": String(try await store.currentRevision())]
         values["controllers"] = rows.map { c in
-            let silent = (c.lastSeen ?? c.joinedAt).map { now.timeIntervalSince($0) > ConsoleFeed.controllerOfflineAfter } ?? true
-            return ["name": c.name, "statusText": c.status == "active" ? (silent ? "offline" : "online") : c.status, "health": c.status != "active" || silent ? "bad" : "ok",
+            let silent = ConsoleFeed.isSilent(c, now: now)
+            return ["name": c.name, "statusText": c.status == "active" ? (silent ? (c.lastSeen == nil ? "never heard from" : "offline") : "online") : c.status, "health": c.status != "active" || silent ? "bad" : "ok",
                     "lastSeen": ConsoleTime.minute(c.lastSeen), "version": c.wardenVersion ?? "", "applied": String(c.appliedRevision), "buffered": String(c.bufferedEvents),
                     "doors": c.doors.map { "\($0.id): \($0.state)" }.joined(separator: ", "), "revocable": canManage && c.status == "active"] as [String: Any]
         }

@@ -90,6 +90,12 @@ public enum ConsoleFeed {
         .subtracting(["door.held_open_prealarm"])
     /// A controller silent this long (six missed heartbeats) shows as offline.
     public static let controllerOfflineAfter: TimeInterval = 30
+
+    /// A controller not heard from lately, or never since it joined, shows as offline.
+    public static func isSilent(_ c: ControllerRow, now: Date) -> Bool {
+        guard let seen = c.lastSeen else { return true }
+        return now.timeIntervalSince(seen) > controllerOfflineAfter
+    }
     static let stateTypes = ["system.camera_fault", "system.camera_recovered", "system.camera_started", "system.door_unavailable", "reader.offline", "reader.online"]
 }
 
@@ -106,7 +112,7 @@ extension CentralStore {
         let controllers = try await self.controllers().filter { $0.status == "active" }
         var doors: [String: BoardDoor] = [:]
         for c in controllers {
-            let offline = (c.lastSeen ?? c.joinedAt).map { now.timeIntervalSince($0) > ConsoleFeed.controllerOfflineAfter } ?? true
+            let offline = ConsoleFeed.isSilent(c, now: now)
             for d in c.doors {
                 doors[c.name + "\u{0}" + d.id] = BoardDoor(controller: c.name, door: d.id, status: DoorStatus(), reported: d.state, controllerOffline: offline)
             }

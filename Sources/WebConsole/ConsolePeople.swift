@@ -48,6 +48,11 @@ extension ConsoleRoutes {
                 values["templateCount"] = String(detail.templates.count)
                 values["templates"] = detail.templates.map { ["source": $0.sourceName, "eyes": String(format: "%.0f", $0.interEyeDistance), "by": $0.createdBy] }
                 values["enrollAvailable"] = server.enrollment != nil
+                // Doors a capture can be sent to: those an active controller reports.
+                let cameraDoors = try await store.controllers().filter { $0.status == "active" }
+                    .flatMap { c in c.doors.map { ["door": $0.id, "controller": c.name] } }
+                values["cameraDoors"] = cameraDoors
+                values["hasCameraDoors"] = !cameraDoors.isEmpty
                 values["badges"] = detail.badges.map { b in
                     ["format": b.format, "facility": String(b.facilityCode), "card": String(b.cardNumber), "status": b.status, "revocable": b.status == "active", "personID": String(p.id)] as [String: Any]
                 }
@@ -109,6 +114,48 @@ extension ConsoleRoutes {
             }
         }
         group.post("people/:id/enroll") { req, ctx in try await enrollPhoto(req, ctx) }
+        group.post("people/:id/capture") { req, ctx in try await startCapture(req, ctx) }
+        group.get("captures/:job") { req, ctx in try await followCapture(req, ctx) }
+    }
+
+    /// A session for the page's script: its CSRF token in a header for a change, and the
+    /// enroll role. Nil and the refusal as JSON otherwise.
+    func scriptSession(_ req: Request, change: Bool) async throws -> (ConsoleSession?, Response?) {
+        if change, let refused = Self.crossSite(req) { return (nil, refused) }
+        guard let s = try await session(req) else { return (nil, Self.json(EnrollAnswer(status: "error", message: "Sign in again.", reasons: []), status: .unauthorized)) }
+        if change, !ConstantTime.equal(req.headers[HTTPField.Name("X-CSRF-Token")!] ?? "", s.csrfToken) {
+            return (nil, Self.json(EnrollAnswer(status: "error", message: "Refused: no valid security token. Reload the page.", reasons: []), status: .forbidden))
+        }
+        guard s.op.role.may(.enroll) else { return (nil, Self.json(EnrollAnswer(status: "error", message: "Your role may not enroll.", reasons: []), status: .forbidden)) }
+        return (s, nil)
+    }
+
+    /// Enrollment at a door's camera: the job goes to the board that runs the door (as
+    /// `warden enroll PERSON --camera DOOR` does); the page follows it with followCapture.
+    func startCapture(_ req: Request, _ ctx: FleetRequestContext) async throws -> Response {
+        let (s, refused) = try await scriptSession(req, change: true)
+        guard let s else { return refused! }
+        let id = try Self.personID(ctx)
+        let form = FormFields(String(buffer: try await req.body.collect(upTo: WebConsole.maximumForm)))
+        do {
+            guard let door = form.text("door") else { throw CentralError.invalid("which door's camera?") }
+            let seconds = Double(form.text("seconds") ?? "20") ?? 20
+            return Self.json(try await server.startCapture(AdminCameraEnroll(person: "#\(id)", door: door, seconds: seconds, templates: 5, force: false), by: s.op))
+        } catch let e as CentralError {
+            return Self.json(EnrollAnswer(status: "refused", message: "Not started.", reasons: [e.description]), status: .init(code: e.httpStatus))
+        }
+    }
+
+    /// The job's next change (a long poll of up to 25 s), as the admin API answers it.
+    func followCapture(_ req: Request, _ ctx: FleetRequestContext) async throws -> Response {
+        let (s, refused) = try await scriptSession(req, change: false)
+        guard s != nil else { return refused! }
+        let q = FormFields.query(req)
+        do {
+            return Self.json(try await server.captureStatus(job: ctx.parameters.get("job") ?? "", after: Int(q.get("after") ?? "0") ?? 0, wait: 25))
+        } catch let e as CentralError {
+            return Self.json(EnrollAnswer(status: "error", message: e.description, reasons: []), status: .init(code: e.httpStatus))
+        }
     }
 
     struct EnrollAnswer: Encodable { let status: String; let message: String; let reasons: [String] }

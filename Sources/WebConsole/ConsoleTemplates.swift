@@ -171,7 +171,8 @@ enum ConsoleTemplates {
     </section>
     <section class="card">
       <h2>Face</h2>
-      <p>{{templateCount}} template(s): {{#templates}}{{source}} ({{eyes}} px between the eyes, by {{by}}); {{/templates}}</p>
+      <p>{{templateCount}} template(s)</p>
+      <ul class="templates">{{#templates}}<li>{{source}} ({{eyes}} px between the eyes, by {{by}})</li>{{/templates}}</ul>
       {{#canEnroll}}
       {{#enrollAvailable}}
       <form id="enroll" data-person="{{id}}" class="grid">
@@ -182,6 +183,17 @@ enum ConsoleTemplates {
       <figure id="enroll-preview" hidden><img alt="The photo being enrolled"><figcaption id="enroll-result" role="status"></figcaption></figure>
       {{/enrollAvailable}}
       {{^enrollAvailable}}<p class="hint">This server was started without face models (warden server run needs the models directory), so photos cannot be enrolled here.</p>{{/enrollAvailable}}
+      <h3>At a door's camera</h3>
+      {{#hasCameraDoors}}
+      <form id="capture" data-person="{{id}}" class="inline">
+        <label>Door <select name="door">{{#cameraDoors}}<option value="{{door}}">{{door}} ({{controller}})</option>{{/cameraDoors}}</select></label>
+        <label>Seconds <input name="seconds" type="number" min="5" max="60" value="20"></label>
+        <button type="submit">Capture</button>
+      </form>
+      <p class="hint">The person stands at the door and turns slowly; the board chooses up to five faces, checks liveness and sends only their templates.</p>
+      <p id="capture-status" role="status"></p>
+      {{/hasCameraDoors}}
+      {{^hasCameraDoors}}<p class="hint">No controller reports a door yet, so nobody can be enrolled at a camera.</p>{{/hasCameraDoors}}
       {{/canEnroll}}
     </section>
     <section class="card">

@@ -30,11 +30,10 @@ import WardenCore
         return try await Spawn.output([try #require(FleetBoardProcessTests.warden)] + args, environment: env)
     }
 
-    @Test(.enabled(if: ready, "needs ../shared/faces and the models from `make setup`"))
-    func aDoorOfTheFleetEnrollsThroughTheServer() async throws {
-        let h = try FleetHarness()
-        try await h.startServer()
-        let ops = try await FleetAdminCLITests().operators(h)
+    /// A board "gate" joined to `h` and running (`warden run`), its lobby's camera an image
+    /// folder of one person's photos played in a loop; back once the server knows from its
+    /// heartbeat that gate runs the lobby. The caller stops `run`.
+    static func gateBoard(_ h: FleetHarness) async throws -> (home: String, run: Spawn.Running) {
         let home = h.root + "/gate"
         try FileManager.default.createDirectory(atPath: home + "/lobby-cam", withIntermediateDirectories: true)
         let folder = Self.faces.appendingPathComponent("Barack_Obama").path
@@ -44,9 +43,6 @@ import WardenCore
         #expect(try await Self.board(["fleet", "join", h.url, "--token", try await h.token(for: "gate").description], home: home).status == 0)
         try await h.central { store in
             _ = try await store.putConfiguration(.policy, files: ["site.yaml": Self.facePolicy], by: Operator("test-admin"))
-        }
-        for (name, ext) in [("Barack Obama", "P1"), ("Someone Else", "P2")] {
-            #expect(try await h.adminCLI(["person", "add", name, "--external-id", ext], token: ops.enroller).status == 0)
         }
         #expect(try await Self.board(["fleet", "sync"], home: home).status == 0)
         try """
@@ -63,11 +59,23 @@ import WardenCore
         env.removeValue(forKey: "WARDEN_SERVER")
         let bin = try #require(FleetBoardProcessTests.warden)
         let run = try Spawn.start([bin, "run", "--site", home + "/site.yaml", "--duration", "300"], environment: env)
-        defer { run.kill(SIGTERM); _ = run.wait() }
         // The server learns which board runs the lobby from its heartbeat.
         for _ in 0..<600 {
             if try await h.store?.controllers().first(where: { $0.name == "gate" })?.doors.contains(where: { $0.id == "lobby" }) == true { break }
             try await Task.sleep(for: .milliseconds(100))
+        }
+        return (home, run)
+    }
+
+    @Test(.enabled(if: ready, "needs ../shared/faces and the models from `make setup`"))
+    func aDoorOfTheFleetEnrollsThroughTheServer() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        let ops = try await FleetAdminCLITests().operators(h)
+        let (home, run) = try await Self.gateBoard(h)
+        defer { run.kill(SIGTERM); _ = run.wait() }
+        for (name, ext) in [("Barack Obama", "P1"), ("Someone Else", "P2")] {
+            #expect(try await h.adminCLI(["person", "add", name, "--external-id", ext], token: ops.enroller).status == 0)
         }
 
         let nowhere = try await h.adminCLI(["enroll", "P1", "--camera", "garage"], token: ops.enroller)

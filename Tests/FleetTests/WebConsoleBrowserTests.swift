@@ -1,5 +1,6 @@
 import Audit
 import FaceKit
+import FleetLink
 import FleetProtocol
 import FleetServer
 import Foundation
@@ -27,6 +28,18 @@ struct WebConsoleBrowserTests {
                    rule: "staff-office", reasons: [], doorAction: "released 4s")
     }
 
+    /// Signs in from the page a signed-out visitor of the console is sent to, and waits
+    /// for the live board's stream.
+    static func signIn(_ browser: WebDriver, at site: String, as name: String) async throws {
+        try await browser.open(site + "/console")
+        try await browser.wait("the sign-in page") { try await browser.url.hasSuffix("/console/login") }
+        try await browser.screenshot("01-login")
+        try await browser.type("input[name=name]", name)
+        try await browser.type("input[name=password]", Self.password)
+        try await browser.click("#login button[type=submit]")
+        try await browser.wait("the live board") { try await browser.text("#live") == "live" }
+    }
+
     @Test func anAdminEnrollsGrantsWatchesADecisionAcknowledgesAnAlarmAndExports() async throws {
         let h = try FleetHarness()
         try await h.startServer(enrollment: ServerEnrollment(engine: try FaceEngine(locator: ModelLocator())), extensions: [WebConsole()])
@@ -43,13 +56,7 @@ struct WebConsoleBrowserTests {
         let site = h.url
 
         // Sign in.
-        try await browser.open(site + "/console")
-        try await browser.wait("the sign-in page") { try await browser.url.hasSuffix("/console/login") }
-        try await browser.screenshot("01-login")
-        try await browser.type("input[name=name]", "ana")
-        try await browser.type("input[name=password]", Self.password)
-        try await browser.click("#login button[type=submit]")
-        try await browser.wait("the live board") { try await browser.text("#live") == "live" }
+        try await Self.signIn(browser, at: site, as: "ana")
         try await browser.screenshot("02-board-empty")
 
         // Add a person, then enroll them from a photo; a photo that cannot be enrolled shows why.
@@ -146,17 +153,71 @@ struct WebConsoleBrowserTests {
         #expect(lines.first?.hasPrefix("controller,seq,") == true && csv.contains("access.granted") && csv.contains("door.forced_open") && csv.contains("door-1"))
         #expect(!csv.contains("@server"), "the export keeps the page's filter (door=office) after the chains were verified")
 
+        // Controllers: a join token made on the page lets a board join; the page revokes it.
+        try await browser.open(site + "/console/controllers")
+        try await browser.type("form[action='/console/controllers/token'] input[name=name]", "door-2")
+        try await browser.click("form[action='/console/controllers/token'] button")
+        try await browser.wait("the join token") { try await browser.text("#join-token").contains("warden fleet join") }
+        let shown = try await browser.text("#join-token pre")
+        let token = try #require(shown.components(separatedBy: "--token ").last?.trimmingCharacters(in: .whitespacesAndNewlines))
+        let home2 = h.root + "/door-2"
+        try FileManager.default.createDirectory(atPath: home2, withIntermediateDirectories: true)
+        _ = try await FleetMembership.join(server: site, token: token, home: home2, wardenVersion: "test")
+        try await browser.open(site + "/console/controllers")
+        try await browser.wait("the new board listed") { try await browser.text("main").contains("door-2") }
+        // Joined but never heard from (no heartbeat yet): not shown as online.
+        #expect(try await browser.text("tr:has(input[name=name][value='door-2'])").contains("never heard from"))
+        try await browser.screenshot("10-controllers")
+        try await browser.click("tr:has(input[name=name][value='door-2']) input[name=confirm]")
+        try await browser.click("tr:has(input[name=name][value='door-2']) form button")
+        try await browser.wait("the revocation") { try await browser.text(".notice").contains("revoked") }
+        #expect(try await h.central { try await $0.controllers() }.first { $0.name == "door-2" }?.status == "revoked")
+
         // A guard's tablet or phone: the board fits the width, nothing scrolls sideways.
         try await browser.resize(width: 390, height: 844)
         try await browser.open(site + "/console")
         try await browser.wait("the board at phone width") { try await browser.text("#live") == "live" }
         #expect(try await browser.script("return document.documentElement.scrollWidth <= window.innerWidth + 1") as? Bool == true)
-        try await browser.screenshot("10-board-phone")
+        try await browser.screenshot("11-board-phone")
         for page in ["people", "access", "audit", "controllers"] {
             try await browser.open(site + "/console/" + page)
             #expect(try await browser.script("return document.documentElement.scrollWidth <= window.innerWidth + 1") as? Bool == true, "\(page) scrolls sideways at phone width")
-            try await browser.screenshot("11-\(page)-phone")
+            try await browser.screenshot("12-\(page)-phone")
         }
+    }
+
+    /// An enroller on a person's page sends a capture to the lobby's camera (a board running
+    /// `warden run` on an image folder of that person) and sees it through to the templates.
+    @Test(.enabled(if: FleetCameraEnrollTests.ready, "needs ../shared/faces and the models from `make setup`"))
+    func anEnrollerCapturesAtADoorCameraFromThePersonsPage() async throws {
+        let h = try FleetHarness()
+        try await h.startServer(extensions: [WebConsole()])
+        let person = try await h.central { store in
+            let admin = Operator("test-admin")
+            _ = try await store.addOperator("eve", role: .enroller, by: admin)
+            try await store.setConsolePassword("eve", password: Self.password, by: admin)
+            return try await store.addPerson(name: "Barack Obama", externalID: "P1", validFrom: nil, validUntil: nil, by: admin)
+        }
+        let (_, run) = try await FleetCameraEnrollTests.gateBoard(h)
+        defer { run.kill(SIGTERM); _ = run.wait() }
+        let browser = try await offThePool { try WebDriver(screenshots: Self.screens.appendingPathComponent("camera-capture")) }
+        defer { browser.quit(); Task { await h.destroy() } }
+        try await Self.signIn(browser, at: h.url, as: "eve")
+        try await browser.open(h.url + "/console/people/\(person.id)")
+        try await browser.select("#capture select[name=door]", "lobby")
+        try await browser.click("#capture button")
+        try await browser.wait("the capture to start") { try await !browser.text("#capture-status").hasPrefix("Sending") }
+        try await browser.screenshot("02-capturing")
+        try await browser.wait("the capture's end", attempts: 900) {
+            let t = try await browser.text("#capture-status")
+            return t.hasPrefix("Enrolled") || t.hasPrefix("Not enrolled")
+        }
+        let outcome = try await browser.text("#capture-status")
+        #expect(outcome.hasPrefix("Enrolled") && outcome.contains("lobby (gate)"), "\(outcome)")
+        try await browser.screenshot("03-enrolled")
+        let stored = try await h.central { try await $0.personDetail("P1").templates }
+        #expect(stored.count >= 2 && stored.allSatisfy { $0.createdBy == "eve" && $0.sourceName.hasPrefix("camera door lobby at controller gate") }, "\(stored.map(\.sourceName))")
+        try await browser.wait("the page to show the templates") { try await browser.text("main").contains("\(stored.count) template(s)") }
     }
 
     /// What an attacker's page or a hostile name does in a real browser: nothing runs.
@@ -173,11 +234,7 @@ struct WebConsoleBrowserTests {
         let board = try await h.joinedController("door-1")
         let browser = try await offThePool { try WebDriver(screenshots: Self.screens.appendingPathComponent("hostile-name")) }
         defer { browser.quit(); Task { await h.destroy() } }
-        try await browser.open(h.url + "/console/login")
-        try await browser.type("input[name=name]", "ana")
-        try await browser.type("input[name=password]", Self.password)
-        try await browser.click("#login button[type=submit]")
-        try await browser.wait("the live board") { try await browser.text("#live") == "live" }
+        try await Self.signIn(browser, at: h.url, as: "ana")
         // Through the live stream (the page's script builds the entry) and on the person's page.
         try board.audit.append([Self.granted(person, door: "office")])
         try await board.drain()
