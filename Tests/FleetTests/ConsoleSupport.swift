@@ -15,10 +15,14 @@ final class ConsoleClient: @unchecked Sendable {
     /// What browsers send with every POST from a page of this site.
     var origin: String?
 
-    init(_ h: FleetHarness) throws {
-        base = h.url
-        trust = .only(pem: try h.serverHome.siteCA().pem.certificatePEM)
-        origin = h.url
+    convenience init(_ h: FleetHarness) throws {
+        try self.init(base: h.url, caPEM: try h.serverHome.siteCA().pem.certificatePEM)
+    }
+
+    init(base: String, caPEM: String) {
+        self.base = base
+        trust = .only(pem: caPEM)
+        origin = base
     }
 
     struct Reply {

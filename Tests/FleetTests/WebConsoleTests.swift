@@ -243,6 +243,58 @@ import WardenCore
         await #expect(throws: CentralError.self) { try await h.central { try await $0.setConsolePassword("eve", password: "short", by: Operator("t")) } }
     }
 
+    /// The console as an operator sets it up: only through the CLI, against `warden server
+    /// run` as a process of its own.
+    @Test func theServerCommandServesTheConsoleToAnOperatorTheCLISetUp() async throws {
+        let bin = try #require(FleetBoardProcessTests.warden, "the warden executable was not built beside the tests")
+        let postgres = try TestPostgres()
+        defer { postgres.destroy() }
+        let home = NSTemporaryDirectory() + "warden-console-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        func warden(_ args: [String]) async throws -> Spawn.Result {
+            var env = ProcessInfo.processInfo.environment
+            env["WARDEN_HOME"] = home
+            env.removeValue(forKey: "WARDEN_SERVER")
+            return try await Spawn.output([bin, "server"] + args, environment: env)
+        }
+        #expect(try await warden(["init", "--database", postgres.url, "--port", "0", "--name", "127.0.0.1"]).status == 0)
+        #expect(try await warden(["operator", "add", "ana", "--role", "admin"]).status == 0)
+        // No terminal and no --password-stdin: refused with what to do, nothing set.
+        let noTerminal = try await warden(["operator", "password", "ana"])
+        #expect(noTerminal.status != 0 && noTerminal.stderr.contains("--password-stdin"), "\(noTerminal.stderr)")
+        let short = try await Spawn.output(["/bin/sh", "-c", "printf 'short\\n' | \"$0\" server operator password ana --password-stdin", bin],
+                                           environment: ProcessInfo.processInfo.environment.merging(["WARDEN_HOME": home]) { $1 })
+        #expect(short.status != 0 && short.stderr.contains("12 to 72 bytes"), "\(short.stderr)")
+        let set = try await Spawn.output(["/bin/sh", "-c", "printf '%s\\n' \"$1\" | \"$0\" server operator password ana --password-stdin", bin, Self.password],
+                                         environment: ProcessInfo.processInfo.environment.merging(["WARDEN_HOME": home]) { $1 })
+        #expect(set.status == 0 && set.stdout.contains("console password set for 'ana'"), "\(set.stdout) \(set.stderr)")
+        let totp = try await warden(["operator", "totp", "ana", "--on", "--json"])
+        struct TOTPReply: Decodable { let secret: String; let uri: String }
+        let reply = try JSONDecoder().decode(TOTPReply.self, from: Data(totp.stdout.utf8))
+        #expect(reply.uri.hasPrefix("otpauth://totp/") && reply.uri.contains("secret=\(reply.secret)"))
+        let code = try #require(TOTP(base32: reply.secret)).code(at: Date())
+
+        var env = ProcessInfo.processInfo.environment
+        env["WARDEN_HOME"] = home
+        let run = try Spawn.start([bin, "server", "run", "--port", "0", "--log-level", "warning"], environment: env)
+        defer { run.kill(SIGTERM); _ = run.wait() }
+        var port: Int?
+        for _ in 0..<300 where port == nil {
+            if let line = run.outputSoFar().split(separator: "\n").first(where: { $0.contains("listening on port") }),
+               let p = line.split(separator: " ").compactMap({ Int($0) }).first { port = p }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let p = try #require(port, "warden server run printed no port: \(run.outputSoFar())")
+        let ca = try String(contentsOfFile: home + "/server/ca.pem", encoding: .utf8)
+        let c = ConsoleClient(base: "https://127.0.0.1:\(p)", caPEM: ca)
+        #expect(try await c.login("ana", Self.password).status == 401, "the second factor is on")
+        #expect(try await c.login("ana", Self.password, code: code).status == 303)
+        let board = try await c.get("/console")
+        #expect(board.status == 200 && board.body.contains("Live board") && board.body.contains("ana (admin)"))
+        run.kill(SIGTERM)
+        #expect(run.wait().status == 0, "SIGTERM ends the server cleanly")
+    }
+
     /// An empty field is left out of a page, not shown as its label with nothing after it.
     @Test func emptyFieldsShowNothing() {
         let v = ConsoleRoutes.withoutEmptyText(["parent": "", "name": "Building", "zones": [["id": "a", "parent": ""], ["id": "b", "parent": "a"]], "tags": ["", "x"]])
