@@ -22,7 +22,40 @@ public struct ServerHome: Sendable {
         public var listen: String
         public var port: Int
         public var names: [String]
-        public init(database: String, listen: String, port: Int, names: [String]) { self.database = database; self.listen = listen; self.port = port; self.names = names }
+        /// The web console (docs/console.md); absent: on, with the default time-outs.
+        public var console: ConsoleSettings?
+        public init(database: String, listen: String, port: Int, names: [String], console: ConsoleSettings? = nil) {
+            self.database = database; self.listen = listen; self.port = port; self.names = names; self.console = console
+        }
+    }
+
+    /// server.yaml's `console:` section. Every field may be left out.
+    public struct ConsoleSettings: Codable, Sendable, Equatable {
+        /// false: /console is not served at all (the admin API and the fleet protocol are).
+        public var enabled: Bool?
+        /// Minutes without a request before a session ends (1 to 1440; default 15).
+        public var idleMinutes: Double?
+        /// Hours after sign-in when a session ends however busy (1 to 168; default 12).
+        public var absoluteHours: Double?
+        /// Failed sign-ins from one address within the lock-out window before that address
+        /// is refused for every name (5 to 1000; default 20).
+        public var failuresPerAddress: Int?
+        enum CodingKeys: String, CodingKey {
+            case enabled, idleMinutes = "idle_minutes", absoluteHours = "absolute_hours", failuresPerAddress = "failures_per_address"
+        }
+        public init(enabled: Bool? = nil, idleMinutes: Double? = nil, absoluteHours: Double? = nil, failuresPerAddress: Int? = nil) {
+            self.enabled = enabled; self.idleMinutes = idleMinutes; self.absoluteHours = absoluteHours; self.failuresPerAddress = failuresPerAddress
+        }
+
+        /// What is out of range, said as the file's own keys.
+        public var problems: [String] {
+            var out: [String] = []
+            if let v = idleMinutes, !(1...1440).contains(v) { out.append("console.idle_minutes must be 1 to 1440 (it is \(v))") }
+            if let v = absoluteHours, !(1...168).contains(v) { out.append("console.absolute_hours must be 1 to 168 (it is \(v))") }
+            if let i = idleMinutes, let a = absoluteHours, i > a * 60 { out.append("console.idle_minutes is longer than console.absolute_hours") }
+            if let v = failuresPerAddress, !(5...1000).contains(v) { out.append("console.failures_per_address must be 5 to 1000 (it is \(v))") }
+            return out
+        }
     }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: file("server.yaml")) }

@@ -131,10 +131,15 @@ struct ServerRunCommand: ParsableCommand {
             Output.note("warden server: photos cannot be enrolled here (\(error)); everything else runs")
         }
         let e = enrollment
+        let console = (try? home.settings())?.console
+        if let problems = console?.problems, !problems.isEmpty { throw CLIError("\(home.file("server.yaml")): " + problems.joined(separator: "; ")) }
+        let consoleOn = console?.enabled ?? true
+        let extensions: [any FleetServerExtension] = consoleOn ? [WebConsole(limits: SessionLimits(console))] : []
         do {
             try runBlocking {
-                try await ServerRunner.run(home: home, port: port, handleSignals: true, enrollment: e, extensions: [WebConsole()], logger: logger) { p, _ in
-                    FileHandle.standardOutput.write(Data("warden server: listening on port \(p) (web console at /console)\n".utf8))
+                try await ServerRunner.run(home: home, port: port, handleSignals: true, enrollment: e, extensions: extensions, logger: logger) { p, _ in
+                    let where_ = consoleOn ? "web console at /console" : "web console off (server.yaml console.enabled)"
+                    FileHandle.standardOutput.write(Data("warden server: listening on port \(p) (\(where_))\n".utf8))
                 }
             }
         } catch let e as CentralError { throw CLIError(e.description) } catch let e as CLIError { throw e } catch {

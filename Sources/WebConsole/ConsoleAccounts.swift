@@ -16,6 +16,13 @@ public struct SessionLimits: Sendable, Equatable {
     public init(idle: TimeInterval = 15 * 60, absolute: TimeInterval = 12 * 3600, failuresPerSource: Int = 20) {
         self.idle = idle; self.absolute = absolute; self.failuresPerSource = failuresPerSource
     }
+
+    /// The limits server.yaml's `console:` section sets, the defaults where it is silent.
+    public init(_ s: ServerHome.ConsoleSettings?) {
+        let d = SessionLimits()
+        self.init(idle: s?.idleMinutes.map { $0 * 60 } ?? d.idle, absolute: s?.absoluteHours.map { $0 * 3600 } ?? d.absolute,
+                  failuresPerSource: s?.failuresPerAddress ?? d.failuresPerSource)
+    }
 }
 
 /// A signed-in operator, with the role read from the operator table at this request (a role

@@ -276,15 +276,19 @@ import WardenCore
 
         var env = ProcessInfo.processInfo.environment
         env["WARDEN_HOME"] = home
-        let run = try Spawn.start([bin, "server", "run", "--port", "0", "--log-level", "warning"], environment: env)
-        defer { run.kill(SIGTERM); _ = run.wait() }
-        var port: Int?
-        for _ in 0..<300 where port == nil {
-            if let line = run.outputSoFar().split(separator: "\n").first(where: { $0.contains("listening on port") }),
-               let p = line.split(separator: " ").compactMap({ Int($0) }).first { port = p }
-            try await Task.sleep(for: .milliseconds(100))
+        /// `warden server run` on a free port: the process and the line that names the port.
+        func serve() async throws -> (Spawn.Running, port: Int, line: String) {
+            let run = try Spawn.start([bin, "server", "run", "--port", "0", "--log-level", "warning"], environment: env)
+            for _ in 0..<300 {
+                if let line = run.outputSoFar().split(separator: "\n").first(where: { $0.contains("listening on port") }),
+                   let port = line.split(separator: " ").compactMap({ Int($0) }).first { return (run, port, String(line)) }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            run.kill(SIGKILL)
+            throw ConsoleTestError("warden server run printed no port in 30 s: \(run.wait().stderr)")
         }
-        let p = try #require(port, "warden server run printed no port: \(run.outputSoFar())")
+        let (run, p, _) = try await serve()
+        defer { run.kill(SIGTERM); _ = run.wait() }
         let ca = try String(contentsOfFile: home + "/server/ca.pem", encoding: .utf8)
         let c = ConsoleClient(base: "https://127.0.0.1:\(p)", caPEM: ca)
         #expect(try await c.login("ana", Self.password).status == 401, "the second factor is on")
@@ -293,6 +297,19 @@ import WardenCore
         #expect(board.status == 200 && board.body.contains("Live board") && board.body.contains("ana (admin)"))
         run.kill(SIGTERM)
         #expect(run.wait().status == 0, "SIGTERM ends the server cleanly")
+
+        // server.yaml's console section: a value out of range stops the start with its reason;
+        // `enabled: false` serves no console, and the rest of the server runs.
+        let yaml = try String(contentsOfFile: home + "/server/server.yaml", encoding: .utf8)
+        try (yaml + "console:\n  idle_minutes: 0\n").write(toFile: home + "/server/server.yaml", atomically: true, encoding: .utf8)
+        let refused = try await warden(["run", "--port", "0"])
+        #expect(refused.status != 0 && refused.stderr.contains("console.idle_minutes must be 1 to 1440"), "\(refused.stderr)")
+        try (yaml + "console:\n  enabled: false\n").write(toFile: home + "/server/server.yaml", atomically: true, encoding: .utf8)
+        let (off, offPort, line) = try await serve()
+        defer { off.kill(SIGTERM); _ = off.wait() }
+        #expect(line.contains("web console off"))
+        let closed = ConsoleClient(base: "https://127.0.0.1:\(offPort)", caPEM: ca)
+        #expect(try await closed.get("/console/login").status == 404)
     }
 
     /// An empty field is left out of a page, not shown as its label with nothing after it.
