@@ -17,7 +17,7 @@ APT_PACKAGES=(
   postgresql libcurl4-openssl-dev
   mosquitto mosquitto-clients libmosquitto-dev
   python3 python3-pip python3-venv ffmpeg
-  chromium chromium-driver
+  chromium chromium-driver curl
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -3,6 +3,7 @@ import Crypto
 import FaceKit
 import FleetProtocol
 import Foundation
+import ServiceLifecycle
 import Hummingbird
 import Matching
 import WardenCore
@@ -58,7 +59,8 @@ extension FleetHTTPServer {
         let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
         while true {
             if let r = try await ready() { return r }
-            if ContinuousClock.now >= deadline { return try await last() }
+            // A stopping server answers at once rather than hold its graceful shutdown.
+            if ContinuousClock.now >= deadline || Task.isShuttingDownGracefully { return try await last() }
             try await Task.sleep(for: .milliseconds(100))
         }
     }

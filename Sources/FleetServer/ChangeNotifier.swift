@@ -33,6 +33,13 @@ public actor ChangeNotifier {
         }
     }
 
+    /// Wakes every long poll (the server is stopping: each answers what it has at once).
+    public func wakeAll() {
+        let w = waiters
+        waiters = [:]
+        for (_, c) in w { c.resume() }
+    }
+
     private func register(_ id: UUID, _ c: CheckedContinuation<Void, Never>) { waiters[id] = c }
     private func timeOut(_ id: UUID) { waiters.removeValue(forKey: id)?.resume() }
 

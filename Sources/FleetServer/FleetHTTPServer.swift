@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import PostgresNIO
+import ServiceLifecycle
 
 /// The request context: the channel, so a handler can read the client certificate that
 /// the TLS handshake verified against the site CA.
@@ -92,9 +93,13 @@ public struct FleetHTTPServer: Sendable {
                     let set = try await shared.changes(since: since) { [store] in try await store.changes(since: $0) }
                     // An empty fleet (nothing since 0) waits like any other: answering at once
                     // would have its boards ask again at once, for ever.
-                    if !set.items.isEmpty || ContinuousClock.now >= deadline { return set }
+                    // A stopping server answers what it has at once: its graceful shutdown waits
+                    // for requests in flight, and every board's poll held it up to 30 s.
+                    if !set.items.isEmpty || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully { return set }
                     // Woken by a commit anywhere in the fleet, else re-checked every 5 s.
-                    await notifier.wait(after: set.through, timeout: min(.seconds(5), deadline - ContinuousClock.now))
+                    await withGracefulShutdownHandler {
+                        await notifier.wait(after: set.through, timeout: min(.seconds(5), deadline - ContinuousClock.now))
+                    } onGracefulShutdown: { [notifier] in Task { await notifier.wakeAll() } }
                 }
             }
         }

@@ -123,6 +123,7 @@ enum ConsoleAssets {
           if (e.acknowledges) { const a = alarms.querySelector('li[data-key="' + CSS.escape(e.acknowledges) + '"]'); if (a) a.remove(); }
         });
         source.addEventListener('door', m => door(JSON.parse(m.data)));
+        source.addEventListener('closing', () => { live.textContent = 'server restarting…'; live.className = 'live'; });
         source.addEventListener('expired', () => { source.close(); window.location.assign('/console/login'); });
       }
 

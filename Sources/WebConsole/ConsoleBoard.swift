@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import WardenCore
 
 /// The live board: doors, open alarms and the latest decisions, then Server-Sent Events.
@@ -77,7 +78,10 @@ extension ConsoleRoutes {
             for d in try await store.boardDoors(now: clock()) { doors[d.controller + "\u{0}" + d.door] = DoorUpdate(d) }
             let end = ContinuousClock.now + Self.streamLifetime
             var tick = 0
-            while ContinuousClock.now < end, !Task.isCancelled {
+            // A server stopping (SIGTERM) ends the stream at once: its graceful shutdown waits
+            // for requests in flight, and a guard's open board held it for the stream's 50 s.
+            // The browser reconnects to whichever server answers next.
+            while ContinuousClock.now < end, !Task.isCancelled, !Task.isShuttingDownGracefully {
                 tick += 1
                 if tick % 10 == 0, try await store.consoleSession(cookie: cookie, limits: limits, touch: false, now: clock()) == nil {
                     try await send("expired", ["reason": "signed out"])
@@ -101,6 +105,7 @@ extension ConsoleRoutes {
                 }
                 try await Task.sleep(for: .seconds(1))
             }
+            if Task.isShuttingDownGracefully { try await send("closing", ["reason": "the server is stopping"]) }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)

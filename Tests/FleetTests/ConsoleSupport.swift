@@ -83,6 +83,16 @@ func offThePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { done in Thread.detachNewThread { done.resume(returning: body()) } }
 }
 
+extension FleetHarness {
+    /// Runs `body`, then stops the server and its PostgreSQL whatever `body` did: a test's
+    /// `defer` cannot await, and a task started from it may never run before the test
+    /// process exits (the servers of such tests were left running).
+    func whileRunning(_ body: () async throws -> Void) async throws {
+        do { try await body() } catch { await destroy(); throw error }
+        await destroy()
+    }
+}
+
 struct ConsoleTestError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
