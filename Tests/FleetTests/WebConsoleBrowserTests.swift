@@ -211,7 +211,7 @@ struct WebConsoleBrowserTests {
             try await browser.click("#capture button")
             try await browser.wait("the capture to start") { try await !browser.text("#capture-status").hasPrefix("Sending") }
             try await browser.screenshot("02-capturing")
-            try await browser.wait("the capture's end", attempts: 900) {
+            try await browser.wait("the capture's end", attempts: 1200) {
                 let t = try await browser.text("#capture-status")
                 return t.hasPrefix("Enrolled") || t.hasPrefix("Not enrolled")
             }

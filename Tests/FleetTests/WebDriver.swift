@@ -67,7 +67,7 @@ final class WebDriver: @unchecked Sendable {
     /// One command, on a thread of its own (the server under test shares this process's
     /// cooperative pool).
     @discardableResult
-    func call(_ method: String, _ path: String, _ body: [String: Any]?, timeout: Int = 30_000) async throws -> Any? {
+    func call(_ method: String, _ path: String, _ body: [String: Any]?, timeout: Int = 90_000) async throws -> Any? {
         let request = try Self.request(base, method, path, body, timeout: timeout)
         return try Self.value(await offThePool { request.perform() }, method, path)
     }
@@ -95,7 +95,7 @@ final class WebDriver: @unchecked Sendable {
 
     private var s: String { "/session/\(session)" }
 
-    func open(_ url: String) async throws { try await call("POST", s + "/url", ["url": url], timeout: 60_000) }
+    func open(_ url: String) async throws { try await call("POST", s + "/url", ["url": url]) }
     var url: String { get async throws { try await call("GET", s + "/url", nil) as? String ?? "" } }
 
     func find(_ css: String) async throws -> Element {
@@ -130,13 +130,14 @@ final class WebDriver: @unchecked Sendable {
     func script(_ js: String, _ args: [Any] = []) async throws -> Any? { try await call("POST", s + "/execute/sync", ["script": js, "args": args]) }
 
     /// A script that calls its last argument when done (a fetch, say).
-    func asyncScript(_ js: String, _ args: [Any] = []) async throws -> Any? { try await call("POST", s + "/execute/async", ["script": js, "args": args], timeout: 60_000) }
+    func asyncScript(_ js: String, _ args: [Any] = []) async throws -> Any? { try await call("POST", s + "/execute/async", ["script": js, "args": args]) }
 
     func resize(width: Int, height: Int) async throws { try await call("POST", s + "/window/rect", ["width": width, "height": height]) }
 
-    /// Polls until `condition` holds, every 100 ms, up to `attempts` times; the failure says
-    /// what was awaited and what the page showed last.
-    func wait(_ what: String, attempts: Int = 300, _ condition: () async throws -> Bool) async throws {
+    /// Polls until `condition` holds, every 100 ms, up to `attempts` times (60 s by default:
+    /// a bound for a CI machine twice as slow under two test processes, never a measure);
+    /// the failure says what was awaited and what the page showed last.
+    func wait(_ what: String, attempts: Int = 600, _ condition: () async throws -> Bool) async throws {
         for _ in 0..<attempts {
             if (try? await condition()) == true { return }
             try await Task.sleep(for: .milliseconds(100))
