@@ -54,7 +54,7 @@ extension ConsoleRoutes {
     /// door whose state changed, polled once a second. The stream does not count as use: a
     /// board nobody touches still signs out at the idle time-out, and says so.
     func live(_ req: Request) async throws -> Response {
-        guard let s = try await session(req, touch: false) else {
+        guard try await session(req, touch: false) != nil else {
             return Response(status: .unauthorized, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "sign in first\n")))
         }
         let cookie = req.cookies[WebConsole.cookieName]?.value ?? ""
@@ -62,7 +62,6 @@ extension ConsoleRoutes {
         let fromHeader = req.headers[HTTPField.Name("Last-Event-ID")!].flatMap { Int64($0) } ?? 0
         let start = max(fromQuery, fromHeader)
         let (store, limits, clock) = (self.store, console.limits, console.clock)
-        _ = s
         let body = ResponseBody { writer in
             func send(_ event: String, id: Int64? = nil, _ data: some Encodable) async throws {
                 let json = String(decoding: try JSONEncoder().encode(data), as: UTF8.self)
