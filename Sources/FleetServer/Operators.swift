@@ -59,19 +59,33 @@ extension CentralStore {
             throw CentralError.unauthenticated("not an operator token (expected wop1.NAME.SECRET, as `warden server operator add` prints it)")
         }
         let name = parts[1]
+        try await refuseIfLockedOut(name, now: now)
+        let row = try await one(client.query("SELECT role, token_hash, disabled_at FROM operator WHERE name = \(name)", logger: logger), (String, String, Date?).self)
+        if let (role, hash, disabled) = row, disabled == nil, Bcrypt.verify(parts[2], hash: hash), let r = OperatorRole(rawValue: role) {
+            return AuthenticatedOperator(name: name, role: r)
+        }
+        try await recordLoginFailure(name, source: source, now: now)
+        throw CentralError.unauthenticated("the operator token is wrong, or the operator is unknown or disabled")
+    }
+
+    /// Refuses a name with `lockoutFailures` failures in the window: an API token and a
+    /// console sign-in count against the same lock-out.
+    package func refuseIfLockedOut(_ name: String, now: Date) async throws {
         let windowStart = now.addingTimeInterval(-Self.lockoutWindow)
         let failures = try await one(client.query("SELECT count(*) FROM login_failure WHERE operator = \(name) AND at > \(windowStart)", logger: logger), Int64.self) ?? Int64(0)
         if failures >= Int64(Self.lockoutFailures) {
             throw CentralError.tooManyAttempts("operator '\(name)' is locked out after \(failures) failed attempts in \(Int(Self.lockoutWindow / 60)) minutes; try again later")
         }
-        let row = try await one(client.query("SELECT role, token_hash, disabled_at FROM operator WHERE name = \(name)", logger: logger), (String, String, Date?).self)
-        if let (role, hash, disabled) = row, disabled == nil, Bcrypt.verify(parts[2], hash: hash), let r = OperatorRole(rawValue: role) {
-            return AuthenticatedOperator(name: name, role: r)
-        }
+    }
+
+    /// A failed attempt: counted for the lock-out and chained into the server's log with
+    /// where it came from (and `via`, for the console).
+    package func recordLoginFailure(_ name: String, source: String, via: String? = nil, now: Date) async throws {
+        var detail = ["source": source]
+        if let via { detail["via"] = via }
         try await transaction { conn in
             try await conn.query("INSERT INTO login_failure (at, operator, source) VALUES (\(now), \(name), \(source))", logger: self.logger)
-            try await self.appendServerEvents([AuditEvent.admin("admin.login_failed", operator: name, subject: "operator:\(name)", detail: ["source": source], at: now)], conn)
+            try await self.appendServerEvents([AuditEvent.admin("admin.login_failed", operator: name, subject: "operator:\(name)", detail: detail, at: now)], conn)
         }
-        throw CentralError.unauthenticated("the operator token is wrong, or the operator is unknown or disabled")
     }
 }

@@ -111,16 +111,17 @@ struct LocalTime {
 
 /// Times as a site's people write and read them: in the site's time zone, to the minute.
 public enum SiteLocalTime {
-    static func formatter(_ format: String, _ tz: TimeZone) -> DateFormatter {
+    public static func formatter(_ format: String, _ tz: TimeZone) -> DateFormatter {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = tz; f.dateFormat = format
         return f
     }
 
     /// `YYYY-MM-DD HH:MM` (or with a T, seconds, or a day alone) in the site's zone; strict:
-    /// the text must be exactly one of the forms, nothing dropped after it.
+    /// the text must be exactly one of the forms, nothing dropped after it. The T forms are
+    /// what a browser's date and datetime-local fields send.
     public static func parse(_ s: String, in tz: TimeZone) -> Date? {
-        for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd"] {
+        for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd"] {
             let f = formatter(format, tz)
             if let d = f.date(from: s), f.string(from: d) == s { return d }
         }

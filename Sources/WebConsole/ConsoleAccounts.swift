@@ -84,10 +84,7 @@ extension CentralStore {
         if fromSource >= Int64(limits.failuresPerSource) {
             throw CentralError.tooManyAttempts("too many failed sign-ins from \(source); try again in \(Int(Self.lockoutWindow / 60)) minutes")
         }
-        let forName = try await one(client.query("SELECT count(*) FROM login_failure WHERE operator = \(name) AND at > \(windowStart)", logger: logger), Int64.self) ?? Int64(0)
-        if forName >= Int64(Self.lockoutFailures) {
-            throw CentralError.tooManyAttempts("operator '\(name)' is locked out after \(forName) failed attempts in \(Int(Self.lockoutWindow / 60)) minutes; try again later")
-        }
+        try await refuseIfLockedOut(name, now: now)
         let row = try await one(client.query("SELECT role, password_hash, totp_secret, disabled_at FROM operator WHERE name = \(name)", logger: logger), (String, String?, String?, Date?).self)
         // An unknown name costs a bcrypt check too, so the time taken does not tell names apart.
         let passwordOK = Bcrypt.verify(password, hash: row?.1 ?? Self.decoyHash)
@@ -109,11 +106,7 @@ extension CentralStore {
                 return ConsoleLogin(cookie: cookie, session: ConsoleSession(op: AuthenticatedOperator(name: name, role: r), csrfToken: csrf, key: key, createdAt: now))
             }
         }
-        try await transaction { conn in
-            try await conn.query("INSERT INTO login_failure (at, operator, source) VALUES (\(now), \(name), \(source))", logger: self.logger)
-            try await self.appendServerEvents([AuditEvent.admin("admin.login_failed", operator: name, subject: "operator:\(name)",
-                                                                detail: ["source": source, "via": "console"], at: now)], conn)
-        }
+        try await recordLoginFailure(name, source: source, via: "console", now: now)
         throw CentralError.unauthenticated("wrong name, password or code")
     }
 

@@ -163,12 +163,8 @@ extension ConsoleRoutes {
     /// A photo sent by the page's script (raw bytes, the CSRF token in a header): the same
     /// gates and duplicate check as `warden enroll`, answered as JSON the page shows on the photo.
     func enrollPhoto(_ req: Request, _ ctx: FleetRequestContext) async throws -> Response {
-        if let refused = Self.crossSite(req) { return refused }
-        guard let s = try await session(req) else { return Self.json(EnrollAnswer(status: "error", message: "Sign in again.", reasons: []), status: .unauthorized) }
-        guard ConstantTime.equal(req.headers[HTTPField.Name("X-CSRF-Token")!] ?? "", s.csrfToken) else {
-            return Self.json(EnrollAnswer(status: "error", message: "Refused: no valid security token. Reload the page.", reasons: []), status: .forbidden)
-        }
-        guard s.op.role.may(.enroll) else { return Self.json(EnrollAnswer(status: "error", message: "Your role may not enroll.", reasons: []), status: .forbidden) }
+        let (session, refused) = try await scriptSession(req, change: true)
+        guard let s = session else { return refused! }
         let id = try Self.personID(ctx)
         let name = String((FormFields.query(req).get("name") ?? "photo").prefix(100))
         do {

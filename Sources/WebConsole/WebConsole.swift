@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Mustache
 import NIOCore
+import Policy
 import WardenCore
 
 /// The web console: the guard's live board and the admin's pages, served by `warden server`
@@ -99,23 +100,17 @@ struct FormFields {
     }
 }
 
-/// Dates as the console's forms and pages show them: UTC.
+/// Dates as the console's forms and pages show them: UTC, read and written as
+/// `SiteLocalTime` does in a site's zone.
 enum ConsoleTime {
-    static func formatter(_ format: String) -> DateFormatter {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = TimeZone(identifier: "UTC"); f.dateFormat = format
-        return f
-    }
-    static func day(_ d: Date?) -> String { d.map { formatter("yyyy-MM-dd").string(from: $0) } ?? "" }
-    static func minute(_ d: Date?) -> String { d.map { formatter("yyyy-MM-dd HH:mm").string(from: $0) + " UTC" } ?? "" }
+    static let utc = TimeZone(identifier: "UTC")!
+    static func day(_ d: Date?) -> String { d.map { SiteLocalTime.formatter("yyyy-MM-dd", utc).string(from: $0) } ?? "" }
+    static func minute(_ d: Date?) -> String { d.map { SiteLocalTime.formatter("yyyy-MM-dd HH:mm", utc).string(from: $0) + " UTC" } ?? "" }
     /// A date field (YYYY-MM-DD) or a datetime-local one (YYYY-MM-DDTHH:MM), read as UTC.
     static func parse(_ text: String?, field: String) throws -> Date? {
         guard let text, !text.isEmpty else { return nil }
-        for format in ["yyyy-MM-dd", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss"] {
-            let f = formatter(format)
-            if let d = f.date(from: text), f.string(from: d) == text { return d }
-        }
-        throw CentralError.invalid("\(field) '\(text)' is not a date (YYYY-MM-DD, UTC)")
+        guard let d = SiteLocalTime.parse(text, in: utc) else { throw CentralError.invalid("\(field) '\(text)' is not a date (YYYY-MM-DD, UTC)") }
+        return d
     }
     static func validity(from: Date?, until: Date?) -> String {
         switch (from, until) {
