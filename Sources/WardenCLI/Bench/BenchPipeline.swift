@@ -38,6 +38,28 @@ struct BenchPipeline: ParsableCommand {
     var wholeFrameEvery = ScanPlan.door.wholeFrameEvery
     @Flag(name: .customLong("no-liveness"), help: "Skip the run with presentation-attack detection (it runs when the PAD models are found).")
     var noLiveness = false
+    @Option(name: .customLong("trace"), help: "Write every timed frame's faces (scan, box, quality, embedded, answer, distance) to this file as JSON lines, to compare two runs frame by frame.")
+    var trace: String?
+
+    /// One face of one timed frame, as `--trace` writes it.
+    struct TraceLine: Codable {
+        let run: String
+        let resolution: String
+        let frame: Int
+        let truth: String
+        /// "whole", "region" or "region-missed" (a region that lost a face, then the whole frame).
+        let scan: String
+        let track: Int
+        let box: [Int]
+        let quality: Double
+        let embedded: Bool
+        /// The name this embedding gave (nil: not embedded, or not recognized).
+        let answer: String?
+        let distance: Double?
+        let threshold: Double?
+        /// The name the track holds after this frame.
+        let trackAnswer: String?
+    }
 
     struct Side: Codable {
         let frameMs: SampleStats
@@ -88,6 +110,8 @@ struct BenchPipeline: ParsableCommand {
             // One thread, as the door pipeline runs it (one inference thread per camera).
             LivenessDetector.setThreads(1)
         }
+        var traceSink: TraceSink? = nil
+        if let trace { traceSink = try TraceSink(path: trace) }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-pipeline-\(getpid())")
         defer { try? FileManager.default.removeItem(at: work) }
 
@@ -126,7 +150,7 @@ struct BenchPipeline: ParsableCommand {
                 }
             }
             if !global.json { log("\(w)x\(h): \(frames.count) frames of \(identities.count) people") }
-            let warden = try measure(engine: engine, frames: frames, gallery: gallery, names: names)
+            let warden = try measure(engine: engine, frames: frames, gallery: gallery, names: names, trace: traceSink.map { ($0, "warden", "\(w)x\(h)") })
             var peer: Side? = nil
             if let peerPython {
                 let data = try runPeerScript(python: peerPython, script: "bench/peers/pipeline_peer.py",
@@ -138,7 +162,8 @@ struct BenchPipeline: ParsableCommand {
             }
             var result = ResolutionResult(resolution: "\(w)x\(h)", warden: warden, peer: peer, fpsRatio: peer.map { warden.fps / $0.fps })
             if let pad {
-                let withPAD = try measure(engine: engine, frames: frames, gallery: gallery, names: names, liveness: pad)
+                let withPAD = try measure(engine: engine, frames: frames, gallery: gallery, names: names, liveness: pad,
+                                          trace: traceSink.map { ($0, "warden+pad", "\(w)x\(h)") })
                 result.wardenWithPAD = withPAD
                 result.fpsRatioWithPAD = peer.map { withPAD.fps / $0.fps }
             }
@@ -154,7 +179,7 @@ struct BenchPipeline: ParsableCommand {
 
     /// Warden's door pipeline, as `warden run` drives it, one frame at a time.
     private func measure(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String],
-                         liveness: LivenessDetector? = nil) throws -> Side {
+                         liveness: LivenessDetector? = nil, trace: (sink: TraceSink, run: String, resolution: String)? = nil) throws -> Side {
         var times: [Double] = [], padTimes: [Double] = []
         var stageTimes: [String: [Double]] = ["decode": [], "detect": [], "embed": [], "pad": [], "search": []]
         var faces = 0, correct = 0, wrong = 0, embeddings = 0, namedRight = 0, namedWrong = 0
@@ -194,6 +219,8 @@ struct BenchPipeline: ParsableCommand {
                 previousTruth = f.truth
                 var answers: [Int64?] = []
                 var byTrack: [(track: Int, answer: Int64?)] = []
+                var found: [Int: (distance: Double?, threshold: Double)] = [:]
+                let scansBefore = pipeline.scans
                 var decodeMs = 0.0, searchMs = 0.0
                 let (observation, ms) = try milliseconds { () throws -> FaceObservation in
                     let (image, d) = try milliseconds { try RGBImage(decoding: f.jpeg) }
@@ -202,8 +229,10 @@ struct BenchPipeline: ParsableCommand {
                     searchMs = milliseconds {
                         for tf in o.faces {
                             guard let e = tf.embedding else { continue }
-                            if case .identified(let pid) = identifier.identify(e.values, in: gallery, isEligible: { _ in true }).outcome { answers.append(pid) } else { answers.append(nil) }
+                            let id = identifier.identify(e.values, in: gallery, isEligible: { _ in true })
+                            if case .identified(let pid) = id.outcome { answers.append(pid) } else { answers.append(nil) }
                             byTrack.append((tf.track, answers.last!))
+                            found[tf.track] = (id.candidates.first?.distance, id.threshold)
                         }
                     }.1
                     return o
@@ -223,6 +252,18 @@ struct BenchPipeline: ParsableCommand {
                     guard let answer = trackAnswer[tf.track] ?? nil, let name = names[answer] else { continue }
                     if name == f.truth { namedRight += 1 } else { namedWrong += 1 }
                 }
+                if let trace {
+                    let now = pipeline.scans
+                    let scan = now.regionMissed > scansBefore.regionMissed ? "region-missed" : now.region > scansBefore.region ? "region" : "whole"
+                    let answerOf = Dictionary(byTrack.map { ($0.track, $0.answer) }, uniquingKeysWith: { a, _ in a })
+                    for tf in observation.faces {
+                        let b = tf.face.box
+                        try trace.sink.write(TraceLine(run: trace.run, resolution: trace.resolution, frame: times.count - 1, truth: f.truth, scan: scan, track: tf.track,
+                                                       box: [b.left, b.top, b.right, b.bottom], quality: tf.quality, embedded: tf.embedding != nil,
+                                                       answer: (answerOf[tf.track] ?? nil).flatMap { names[$0] }, distance: found[tf.track]?.distance,
+                                                       threshold: found[tf.track]?.threshold, trackAnswer: (trackAnswer[tf.track] ?? nil).flatMap { names[$0] }))
+                    }
+                }
                 correct += answers.filter { $0.flatMap { names[$0] } == f.truth }.count
                 wrong += answers.filter { $0 != nil && names[$0!] != f.truth }.count
             }
@@ -234,6 +275,21 @@ struct BenchPipeline: ParsableCommand {
     }
 
     private struct Identity { let name: String; let enroll: String; let shown: [String] }
+
+    /// `--trace`'s file: one JSON object per line.
+    final class TraceSink {
+        private let handle: FileHandle
+        private let encoder = JSONEncoder()
+        init(path: String) throws {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CLIError("cannot create the trace file \(path)") }
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            encoder.outputFormatting = [.sortedKeys]
+        }
+        func write(_ line: TraceLine) throws {
+            handle.write(try encoder.encode(line) + Data("\n".utf8))
+        }
+        deinit { try? handle.close() }
+    }
 
     private func pickIdentities(_ root: URL) throws -> [Identity] {
         let usable = try FaceDataset(root: root).identities(skipping: { $0.hasPrefix("faces94") }).filter { $0.images.count >= 1 + photos }
