@@ -64,6 +64,11 @@ static int channel_send(void *data, uint8_t *buf, int len)
 static void channel_flush(void *data)
 {
 	wosdp_bus *bus = data;
+	// libosdp flushes before each command: whatever waits unread was sent when no reply was
+	// due (noise, or a reply too late to count) and belongs to no frame. Counted, or noise
+	// that lands between polls would vanish from the counters (and did, under load).
+	int pending = 0;
+	if (ioctl(bus->fd, FIONREAD, &pending) == 0 && pending > 0) bus->counters.bytes_skipped += (uint64_t)pending;
 	tcflush(bus->fd, TCIFLUSH);
 }
 

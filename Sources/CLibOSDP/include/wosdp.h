@@ -49,7 +49,7 @@ typedef struct {
 typedef struct {
 	uint64_t bytes_in, bytes_out;
 	uint64_t frames_rejected;   // replies that failed framing, CRC, address or MAC checks
-	uint64_t bytes_skipped;     // bytes that were no part of any frame (noise, garbage)
+	uint64_t bytes_skipped;     // bytes that were no part of any frame (noise, garbage, or unread when a command was due)
 	uint64_t sc_failures;       // secure-channel set-ups refused (wrong key, no SC)
 	uint64_t events_dropped;    // events lost to a full queue (never expected)
 	int crypto_failures;        // process-wide: AES or RAND_bytes failed
