@@ -121,15 +121,38 @@ void load_model(Model &model, const char *path, const char *what) {
     }
 }
 
-matrix<rgb_pixel> to_matrix(const cdf_image &image) {
+// The caller's packed RGB rows, read in place as a dlib image (see image_traits<rgb_view>
+// below). Landmarks and chips read a few thousand pixels of a frame; copying all of it
+// first (2.7 MB at 1280x720) cost more than reading them, once per call.
+struct rgb_view {
+    const uint8_t *pixels;
+    long rows, columns, stride;
+};
+
+rgb_view view_of(const cdf_image &image) {
     if (!image.pixels) fail(CDF_ERR_ARGUMENT, "image has no pixels");
     if (image.width <= 0 || image.height <= 0) fail(CDF_ERR_ARGUMENT, "image has zero width or height");
     if (image.stride < image.width * 3) fail(CDF_ERR_ARGUMENT, "image stride is smaller than width * 3");
     if (static_cast<long long>(image.width) * image.height > kMaxPixels) fail(CDF_ERR_ARGUMENT, "image is too large");
-    matrix<rgb_pixel> m(image.height, image.width);
-    for (long r = 0; r < image.height; ++r) {
-        const uint8_t *row = image.pixels + static_cast<size_t>(r) * image.stride;
-        for (long c = 0; c < image.width; ++c) {
+    return rgb_view{image.pixels, image.height, image.width, image.stride};
+}
+
+// dlib's generic image interface, found by argument-dependent lookup. Read-only: nothing
+// here resizes a view or writes through it (image_data's non-const form exists only
+// because dlib's views ask for it).
+long num_rows(const rgb_view &v) { return v.rows; }
+long num_columns(const rgb_view &v) { return v.columns; }
+long width_step(const rgb_view &v) { return v.stride; }
+const void *image_data(const rgb_view &v) { return v.pixels; }
+void *image_data(rgb_view &v) { return const_cast<uint8_t *>(v.pixels); }
+
+// A copy of the caller's frame, for detection (which scales it).
+matrix<rgb_pixel> to_matrix(const cdf_image &image) {
+    const rgb_view v = view_of(image);
+    matrix<rgb_pixel> m(v.rows, v.columns);
+    for (long r = 0; r < v.rows; ++r) {
+        const uint8_t *row = v.pixels + static_cast<size_t>(r) * v.stride;
+        for (long c = 0; c < v.columns; ++c) {
             m(r, c) = rgb_pixel(row[3 * c], row[3 * c + 1], row[3 * c + 2]);
         }
     }
@@ -146,22 +169,82 @@ full_object_detection to_shape(const cdf_face &face) {
 
 }  // namespace
 
+namespace dlib {
+// dlib's rgb_pixel is three packed bytes in this order, so the caller's rows are its pixels.
+template <> struct image_traits<rgb_view> { typedef rgb_pixel pixel_type; };
+static_assert(sizeof(rgb_pixel) == 3, "rgb_pixel must be packed RGB");
+}  // namespace dlib
+
 struct cdf_engine {
     shape_predictor landmarks;
     recognition_net recognition;
     frontal_face_detector hog = get_frontal_face_detector();
     std::unique_ptr<mmod_net> cnn;
 
-    void fit_landmarks(const matrix<rgb_pixel> &img, cdf_face &face) {
-        full_object_detection shape = landmarks(img, rectangle(face.left, face.top, face.right, face.bottom));
-        if (shape.num_parts() != 5) fail(CDF_ERR_MODEL, "the shape predictor is not the 5-point model");
+    // The shape predictor starts from the box it is given, so its landmarks move with the
+    // box: where HOG's 8-pixel grid fell at the pyramid level that found the face (at a
+    // door's face sizes, steps of 20-30 px in the frame), and whether the whole frame or a
+    // region around a tracked face was scanned. Fitting again from the box the detector
+    // would give on average for the landmarks just found makes them close to independent of
+    // the first box. Boxes moved or scaled by 12% moved a landmark by up to 0.24 eye
+    // distances and the embedding by up to 0.14 when fitted once; refitted twice, by 0.019
+    // and 0.054 (FaceEngineTests). A region scan's face now gets the whole frame's
+    // landmarks, and the same answers (docs/benchmarks.md, issue 23).
+    static constexpr int kLandmarkRefits = CDF_LANDMARK_REFITS;
+
+    template <typename Image>
+    void fit_landmarks(const Image &img, cdf_face &face) {
+        const rectangle detected(face.left, face.top, face.right, face.bottom);
+        full_object_detection shape = fit_once(img, detected);
+        for (int i = 0; i < kLandmarkRefits; ++i) {
+            rectangle box;
+            if (!box_for_landmarks(shape, detected, box)) break;
+            shape = fit_once(img, box);
+        }
         for (unsigned long i = 0; i < 5; ++i) {
             face.landmarks[2 * i] = static_cast<float>(shape.part(i).x());
             face.landmarks[2 * i + 1] = static_cast<float>(shape.part(i).y());
         }
     }
 
-    matrix<rgb_pixel> chip(const matrix<rgb_pixel> &img, const cdf_face &face) {
+    template <typename Image>
+    full_object_detection fit_once(const Image &img, const rectangle &box) {
+        full_object_detection shape = landmarks(img, box);
+        if (shape.num_parts() != 5) fail(CDF_ERR_MODEL, "the shape predictor is not the 5-point model");
+        return shape;
+    }
+
+    // Where dlib's HOG detector puts a face's box relative to its 5 landmarks, in units of
+    // (eye midpoint to nose + half the distance between the eye centres): the box's centre
+    // lies kBoxBelowEyes below the eye midpoint and its side is kBoxSide. Medians over the
+    // 203 single-face photos of ../shared/faces detected at upsample 1 (0.40 and 1.93;
+    // spread 0.08 and 0.18); at a door camera's scale and upsample 0, 0.36 and 1.87.
+    static constexpr double kBoxBelowEyes = 0.40;
+    static constexpr double kBoxSide = 1.92;
+
+    // False when the landmarks are too small or too far from the detector's box to place a
+    // better one: the first fit stands.
+    static bool box_for_landmarks(const full_object_detection &s, const rectangle &detected, rectangle &out) {
+        auto mid = [&](unsigned long a, unsigned long b) {
+            return dlib::vector<double, 2>((s.part(a).x() + s.part(b).x()) / 2.0, (s.part(a).y() + s.part(b).y()) / 2.0);
+        };
+        const dlib::vector<double, 2> right_eye = mid(0, 1), left_eye = mid(2, 3);
+        const dlib::vector<double, 2> eyes = (right_eye + left_eye) / 2.0;
+        const dlib::vector<double, 2> nose(s.part(4).x(), s.part(4).y());
+        const double scale = length(eyes - nose) + 0.5 * length(right_eye - left_eye);
+        const double side = kBoxSide * scale;
+        const double given = static_cast<double>(std::max(detected.width(), detected.height()));
+        if (scale < 4.0 || side < 0.6 * given || side > 1.6 * given) return false;
+        const double cx = eyes.x(), cy = eyes.y() + kBoxBelowEyes * scale;
+        out = rectangle(std::lround(cx - side / 2), std::lround(cy - side / 2), std::lround(cx + side / 2) - 1, std::lround(cy + side / 2) - 1);
+        // Far off the given box means the first fit went astray (a partial face at the edge).
+        const point c = center(detected);
+        if (std::abs(c.x() - cx) > 0.5 * given || std::abs(c.y() - cy) > 0.5 * given) return false;
+        return true;
+    }
+
+    template <typename Image>
+    matrix<rgb_pixel> chip(const Image &img, const cdf_face &face) {
         matrix<rgb_pixel> out;
         extract_image_chip(img, get_face_chip_details(to_shape(face), kChipSize, kChipPadding), out);
         return out;
@@ -205,7 +288,7 @@ void cdf_engine_destroy(cdf_engine *engine) {
 int32_t cdf_engine_has_cnn(const cdf_engine *engine) { return engine && engine->cnn ? 1 : 0; }
 
 int32_t cdf_detect(cdf_engine *engine, cdf_image image, cdf_detector detector, int32_t upsample,
-                   int32_t min_size, cdf_face *out, int32_t capacity, int32_t *count, cdf_error *err) {
+                   int32_t min_size, cdf_face *out, int32_t capacity, int32_t *count, int32_t with_landmarks, cdf_error *err) {
     if (count) *count = 0;
     bool truncated = false;
     int32_t status = guarded(err, [&] {
@@ -250,7 +333,7 @@ int32_t cdf_detect(cdf_engine *engine, cdf_image image, cdf_detector detector, i
         *count = static_cast<int32_t>(found.size());
         size_t n = std::min(found.size(), static_cast<size_t>(capacity));
         for (size_t i = 0; i < n; ++i) {
-            engine->fit_landmarks(img, found[i]);
+            if (with_landmarks) engine->fit_landmarks(img, found[i]);
             out[i] = found[i];
         }
         truncated = n < found.size();
@@ -266,7 +349,7 @@ int32_t cdf_landmarks(cdf_engine *engine, cdf_image image, cdf_face *face, cdf_e
     return guarded(err, [&] {
         if (!engine || !face) fail(CDF_ERR_ARGUMENT, "null engine or face");
         if (face->right < face->left || face->bottom < face->top) fail(CDF_ERR_ARGUMENT, "face box is empty");
-        engine->fit_landmarks(to_matrix(image), *face);
+        engine->fit_landmarks(view_of(image), *face);
     });
 }
 
@@ -274,7 +357,7 @@ int32_t cdf_aligned_chip(cdf_engine *engine, cdf_image image, const cdf_face *fa
                          cdf_error *err) {
     return guarded(err, [&] {
         if (!engine || !face || !out_chip) fail(CDF_ERR_ARGUMENT, "null engine, face or output");
-        matrix<rgb_pixel> chip = engine->chip(to_matrix(image), *face);
+        matrix<rgb_pixel> chip = engine->chip(view_of(image), *face);
         for (long r = 0; r < chip.nr(); ++r) {
             for (long c = 0; c < chip.nc(); ++c) {
                 uint8_t *p = out_chip + (r * kChipSize + c) * 3;
@@ -289,7 +372,7 @@ int32_t cdf_embed(cdf_engine *engine, cdf_image image, const cdf_face *faces, in
     return guarded(err, [&] {
         if (!engine || (n > 0 && (!faces || !out)) || n < 0) fail(CDF_ERR_ARGUMENT, "null engine, faces or output");
         if (n == 0) return;
-        matrix<rgb_pixel> img = to_matrix(image);
+        const rgb_view img = view_of(image);
         std::vector<matrix<rgb_pixel>> chips;
         chips.reserve(n);
         for (int32_t i = 0; i < n; ++i) chips.push_back(engine->chip(img, faces[i]));

@@ -119,8 +119,12 @@ struct FacePipelineTests {
             let inside = try engine.detect(frame, options: o, within: region.box, shrink: region.shrink)
             #expect(whole.count == 1 && inside.count == 1)
             #expect(inside[0].box.iou(whole[0].box) > 0.8, "\(inside[0].box) against \(whole[0].box)")
+            // Landmarks are refitted from the box their first fit implies, so the region's box,
+            // on another grid, leaves them where the whole frame's put them.
+            let moved = zip(whole[0].landmarks.points, inside[0].landmarks.points).map { $0.distance(to: $1) }.max() ?? 0
             let a = try engine.embed(frame, face: whole[0]), b = try engine.embed(frame, face: inside[0])
-            #expect(DistanceMetric.euclidean.distance(a.values, b.values) < 0.05)
+            #expect(moved < 1.5, "landmarks \(moved) px apart")
+            #expect(DistanceMetric.euclidean.distance(a.values, b.values) < 0.01)
         }
     }
 

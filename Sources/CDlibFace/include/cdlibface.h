@@ -58,6 +58,9 @@ typedef enum { CDF_DETECTOR_HOG = 0, CDF_DETECTOR_CNN = 1 } cdf_detector;
 // Dimension of one embedding and side of one aligned chip.
 #define CDF_EMBEDDING_DIM 128
 #define CDF_CHIP_SIZE 150
+// How many times landmarks are fitted again from the box their last fit implies (see
+// fit_landmarks in cdlibface.cpp). Embeddings cached across runs depend on it.
+#define CDF_LANDMARK_REFITS 2
 
 // Loads the models. `mmod_detector_path` may be NULL: the CNN detector is then unavailable.
 // Returns NULL and fills `err` on failure.
@@ -74,13 +77,15 @@ int32_t cdf_engine_has_cnn(const cdf_engine *engine);
 // times before detection (finds smaller faces, costs ~4x per step); faces whose box is
 // narrower than `min_size` pixels are dropped. Writes up to `capacity` faces, best score
 // first; `*count` gets the number found. When more were found than fit, the best `capacity`
-// are written and CDF_ERR_CAPACITY is returned.
+// are written and CDF_ERR_CAPACITY is returned. `with_landmarks` 0 leaves the landmarks at
+// zero, for a caller that fits them on another image (a shrunk copy's boxes, scaled back).
 int32_t cdf_detect(cdf_engine *engine, cdf_image image, cdf_detector detector,
                    int32_t upsample, int32_t min_size,
-                   cdf_face *out, int32_t capacity, int32_t *count, cdf_error *err);
+                   cdf_face *out, int32_t capacity, int32_t *count, int32_t with_landmarks, cdf_error *err);
 
 // Fits 5-point landmarks inside a given box (left/top/right/bottom of `face`), writing
-// them into `face->landmarks`.
+// them into `face->landmarks`. As in cdf_detect, the fit is repeated from the box the
+// detector would place around the first fit's landmarks, so they depend little on the box.
 int32_t cdf_landmarks(cdf_engine *engine, cdf_image image, cdf_face *face, cdf_error *err);
 
 // Writes the aligned 150x150 RGB chip (packed, 150*150*3 bytes) for a face with landmarks,

@@ -115,6 +115,11 @@ public final class FaceEngine: @unchecked Sendable {
 
     public var modelID: String { ModelSet.recognitionModelID }
 
+    /// How landmarks are fitted (the shim refits them from the box their first fit implies,
+    /// `CDF_LANDMARK_REFITS` times): embeddings cached across runs are keyed by it as well as
+    /// by the model, since the same photo embeds a little differently under another fit.
+    public static let landmarkFitID = "refit\(CDF_LANDMARK_REFITS)"
+
     /// Faces in `image`, best score first, each with its five landmarks.
     public func detect(_ image: RGBImage, options: DetectionOptions = DetectionOptions()) throws(FaceEngineError) -> [Face] {
         try detect(image, options: options, within: nil)
@@ -148,12 +153,12 @@ public final class FaceEngine: @unchecked Sendable {
                 origin = (left, top)
             }
         }
-        guard k > 1 || origin != (0, 0) else { return try detectFullSize(image, options: options) }
+        guard k > 1 || origin != (0, 0) else { return try detectFullSize(image, options: options, withLandmarks: true) }
         var small = options
         small.maximumDetectionWidth = nil
         small.minimumFaceSize = options.minimumFaceSize / k
         // Boxes found on the small copy, scaled back; landmarks fitted on the full frame.
-        return try detectFullSize(k > 1 ? source.downsampled(by: k) : source, options: small).map { f throws(FaceEngineError) in
+        return try detectFullSize(k > 1 ? source.downsampled(by: k) : source, options: small, withLandmarks: false).map { f throws(FaceEngineError) in
             let b = FaceBox(left: f.box.left * k + origin.x, top: f.box.top * k + origin.y,
                             right: f.box.right * k + k - 1 + origin.x, bottom: f.box.bottom * k + k - 1 + origin.y)
             var full = try landmarks(image, box: b)
@@ -162,7 +167,7 @@ public final class FaceEngine: @unchecked Sendable {
         }
     }
 
-    private func detectFullSize(_ image: RGBImage, options: DetectionOptions) throws(FaceEngineError) -> [Face] {
+    private func detectFullSize(_ image: RGBImage, options: DetectionOptions, withLandmarks: Bool) throws(FaceEngineError) -> [Face] {
         let capacity = max(0, options.maximumFaces)
         var out = [cdf_face](repeating: cdf_face(), count: max(1, capacity))
         var count: Int32 = 0
@@ -170,7 +175,7 @@ public final class FaceEngine: @unchecked Sendable {
         let status = withImage(image) { img in
             out.withUnsafeMutableBufferPointer { buf in
                 cdf_detect(handle, img, options.detector == .cnn ? CDF_DETECTOR_CNN : CDF_DETECTOR_HOG,
-                           Int32(options.upsample), Int32(options.minimumFaceSize), buf.baseAddress, Int32(capacity), &count, &err)
+                           Int32(options.upsample), Int32(options.minimumFaceSize), buf.baseAddress, Int32(capacity), &count, withLandmarks ? 1 : 0, &err)
             }
         }
         // More faces than the cap is not an error: the best `capacity` are kept.

@@ -83,7 +83,7 @@ struct EmbeddingSet {
             throw CLIError("cannot read the dataset folder \(dataset)")
         }
         try fm.createDirectory(atPath: cache, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let cacheFile = URL(fileURLWithPath: cache).appendingPathComponent("embeddings-\(engine.modelID).json")
+        let cacheFile = URL(fileURLWithPath: cache).appendingPathComponent("embeddings-\(engine.modelID)-\(FaceEngine.landmarkFitID).json")
         var cached = (try? JSONDecoder().decode([String: [Float]].self, from: Data(contentsOf: cacheFile))) ?? [:]
         var out = EmbeddingSet()
         var done = 0
