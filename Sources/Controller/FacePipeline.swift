@@ -83,6 +83,14 @@ public struct ScanPlan: Sendable, Equatable {
     }
 }
 
+/// One frame's faces as the detector found them, before tracking: what the detection
+/// stage hands to the tracking and embedding stage when the two run on separate threads.
+public struct DetectedFrame: Sendable {
+    public let frame: Frame
+    public let faces: [Face]
+    public let detectSeconds: Double
+}
+
 /// How a pipeline's frames were scanned, for the benchmark and the status.
 public struct ScanCounts: Sendable, Equatable, Codable {
     public var wholeFrame = 0
@@ -99,17 +107,22 @@ public struct ScanCounts: Sendable, Equatable, Codable {
 /// whose decision is made is embedded only every `recheckInterval`, enough to notice
 /// someone else stepping into the same place, until the controller says to look again.
 ///
-/// Runs on the inference worker's thread (or inline); `settle` may be called from the
-/// controller's thread.
+/// Two stages: `detect` (where to look, detection, landmarks) and `track` (tracking, the
+/// choice to embed, embedding, liveness). `process` runs both; the inference worker may run
+/// them on two threads, one frame apart, each stage on one thread and frames in order.
+/// Each stage keeps its own state. `settle`, `wantEvidence` and `reset` may be called from
+/// the controller's thread.
 public final class FacePipeline: @unchecked Sendable {
     public let options: DetectionOptions
     public let framesRequired: Int
     public let scan: ScanPlan
     private var tracker = FaceTracker()
-    /// The faces of the last frame, and frames since the whole frame was scanned.
+    // The detection stage's state: the faces of the last frame, frames since the whole
+    // frame was scanned, and how frames were scanned.
     private var lastBoxes: [FaceBox] = []
     private var sinceWholeFrame = 0
-    public private(set) var scans = ScanCounts()
+    private var scanCounts = ScanCounts()
+    private var scanResetRequested = false
     private var lastEmbedded: [Int: (count: Int, quality: Double, at: Date)] = [:]
     private let lock = NSLock()
     private var settledUntil: [Int: Date] = [:]
@@ -148,22 +161,47 @@ public final class FacePipeline: @unchecked Sendable {
     /// Forget every track (the camera was lost and is back: whoever stands there now has
     /// not been watched all along). Taken at the next frame.
     public func reset() {
-        lock.lock(); resetRequested = true; lock.unlock()
+        lock.lock(); resetRequested = true; scanResetRequested = true; lock.unlock()
     }
 
-    /// `liveness`: score each freshly embedded face for presentation attacks (one pass per
-    /// fresh embedding, never per frame: a repeated vote repeats its score too).
+    /// How frames were scanned so far (whole, region, region missed).
+    public var scans: ScanCounts {
+        lock.lock(); defer { lock.unlock() }
+        return scanCounts
+    }
+
+    /// Both stages, one after the other. `liveness`: score each freshly embedded face for
+    /// presentation attacks (one pass per fresh embedding, never per frame: a repeated vote
+    /// repeats its score too).
     public func process(_ frame: Frame, engine: FaceEngine, liveness: LivenessDetector? = nil) throws -> FaceObservation {
+        try track(try detect(frame, engine: engine), engine: engine, liveness: liveness)
+    }
+
+    /// The detection stage: the region around last frame's faces or the whole frame, and
+    /// each face's landmarks. Only one thread at a time, frames in order.
+    public func detect(_ frame: Frame, engine: FaceEngine) throws -> DetectedFrame {
+        lock.lock()
+        let resetting = scanResetRequested
+        scanResetRequested = false
+        lock.unlock()
+        if resetting { lastBoxes = []; sinceWholeFrame = 0 }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let faces = try detectFaces(frame.image, engine: engine)
+        return DetectedFrame(frame: frame, faces: faces, detectSeconds: Self.seconds(since: start))
+    }
+
+    /// The tracking stage: tracks, the choice of which faces to embed, their embeddings and
+    /// liveness. Only one thread at a time, frames in the order `detect` saw them.
+    public func track(_ detected: DetectedFrame, engine: FaceEngine, liveness: LivenessDetector? = nil) throws -> FaceObservation {
+        let frame = detected.frame, faces = detected.faces
         lock.lock()
         let resetting = resetRequested
         resetRequested = false
         let liveness = scoresLiveness ? liveness : nil
         lock.unlock()
-        if resetting { tracker.reset(); lastEmbedded = [:]; lastBoxes = [] }
+        if resetting { tracker.reset(); lastEmbedded = [:] }
         var stages = StageTimes()
-        let detectStart = DispatchTime.now().uptimeNanoseconds
-        let faces = try detect(frame.image, engine: engine)
-        stages.detect = Self.seconds(since: detectStart)
+        stages.detect = detected.detectSeconds
         let tracks = tracker.update(faces, at: frame.at)
         let live = Set(tracker.tracks.map(\.id))
         lock.lock()
@@ -206,23 +244,27 @@ public final class FacePipeline: @unchecked Sendable {
 
     /// The region around last frame's faces when the plan allows it and it holds them all;
     /// the whole frame otherwise.
-    private func detect(_ image: RGBImage, engine: FaceEngine) throws(FaceEngineError) -> [Face] {
+    private func detectFaces(_ image: RGBImage, engine: FaceEngine) throws(FaceEngineError) -> [Face] {
         if sinceWholeFrame + 1 < scan.wholeFrameEvery,
            let region = scan.region(around: lastBoxes, width: image.width, height: image.height, frameFactor: options.detectionFactor(width: image.width)) {
             let found = try engine.detect(image, options: options, within: region.box, shrink: region.shrink)
             if found.count >= lastBoxes.count {
                 sinceWholeFrame += 1
-                scans.region += 1
+                count { $0.region += 1 }
                 lastBoxes = found.map(\.box)
                 return found
             }
-            scans.regionMissed += 1   // someone left the region, or turned away: look everywhere now
+            count { $0.regionMissed += 1 }   // someone left the region, or turned away: look everywhere now
         }
         let found = try engine.detect(image, options: options)
         sinceWholeFrame = 0
-        scans.wholeFrame += 1
+        count { $0.wholeFrame += 1 }
         lastBoxes = found.map(\.box)
         return found
+    }
+
+    private func count(_ change: (inout ScanCounts) -> Void) {
+        lock.lock(); change(&scanCounts); lock.unlock()
     }
 
     static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }

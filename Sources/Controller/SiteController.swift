@@ -52,11 +52,16 @@ public final class SiteController {
         public var lockout: LockoutSettings
         /// Run this door's face inference on a thread of its own, with its own engine.
         public var dedicatedInference: Bool
+        /// With dedicated inference, 2 detects each frame on a second thread while the last
+        /// one embeds (`InferenceWorker.stages(cameras:)` says whether the board has the cores).
+        public var inferenceStages: Int
         public init(id: String, driver: DoorDriver, camera: (any FrameSource)?, face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(),
-                    dedicatedInference: Bool = false) {
+                    dedicatedInference: Bool = false, inferenceStages: Int = 1) {
             self.id = id; self.driver = driver; self.camera = camera; self.face = face; self.lockout = lockout; self.dedicatedInference = dedicatedInference
+            self.inferenceStages = inferenceStages
         }
     }
+
 
     public init(policy: SitePolicy, db: WardenDatabase, audit: AuditLog, faceEngine: FaceEngine, gallery: Gallery,
                 thresholds: MatchThresholds, clock: any WardenClock, liveness: LivenessDetector? = nil, livenessProblem: String? = nil) {
@@ -94,7 +99,7 @@ public final class SiteController {
         if setup.dedicatedInference, setup.camera != nil {
             do {
                 let pad = try liveness.map { try LivenessDetector(directory: $0.directory, framing: $0.framing) }
-                worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline, liveness: pad)
+                worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline, liveness: pad, stages: setup.inferenceStages)
             } catch {
                 timeline(setup.id, "face engine for this door's camera could not load (\(error)); inference runs on the main loop")
             }

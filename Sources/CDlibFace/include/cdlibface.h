@@ -8,6 +8,11 @@
 // two threads must never call into one engine at once. Give each worker thread its own
 // engine (they are independent; the model files are read once per engine), or serialise
 // calls with a lock. Distinct engines may be used from distinct threads concurrently.
+// One exception, which the door's two-stage inference relies on: detection and landmarks
+// (cdf_detect, cdf_landmarks: the HOG detector and the shape predictor) and embedding
+// (cdf_embed, cdf_aligned_chip: chip extraction and the recognition network) use disjoint
+// parts of an engine, so one thread may detect while one other embeds. Never two threads
+// detecting, or two embedding, at once; the CNN detector counts as detection.
 #ifndef CDLIBFACE_H
 #define CDLIBFACE_H
 

@@ -80,7 +80,9 @@ public struct DetectionOptions: Sendable, Equatable {
 ///
 /// Not thread-safe (see `cdlibface.h`): dlib's networks keep per-pass state. Give each
 /// worker thread its own engine, or guard one with a lock. It is `Sendable` only so that it
-/// can be handed to the thread that will own it.
+/// can be handed to the thread that will own it. One exception: detection (`detect`,
+/// `landmarks`) and embedding (`embed`, `alignedChip`) use disjoint parts of the engine, so
+/// one thread may detect while one other embeds (the door's two-stage inference).
 public final class FaceEngine: @unchecked Sendable {
     private let handle: OpaquePointer
     public let models: ModelSet

@@ -313,6 +313,9 @@ struct RunCommand: ParsableCommand {
         }
         let osdp = OSDPReaders.start(doors: Array(config.doors.keys), pinMap: pinMap, keys: db.readerKeys, pinMapPath: config.pinMapPath)
         var up = 0
+        // Detection beside embedding on a second thread per camera, when the board has a core
+        // for every inference thread.
+        let stages = InferenceWorker.stages(cameras: config.doors.values.filter { $0.camera != nil }.count)
         for (id, dc) in config.doors.sorted(by: { $0.key < $1.key }) {
             let d = policy.doors[id]!
             var camera: (any FrameSource)? = nil
@@ -341,7 +344,8 @@ struct RunCommand: ParsableCommand {
                                              detail: ["reason": why], siteTimeZone: policy.timeZone))
                 Output.error("door \(id): its OSDP reader is offline: \(why); badges cannot be read there")
             }
-            if controller.addDoor(.init(id: id, driver: driver, camera: camera, face: dc.face, lockout: dc.lockout, dedicatedInference: true)) { up += 1 }
+            if controller.addDoor(.init(id: id, driver: driver, camera: camera, face: dc.face, lockout: dc.lockout, dedicatedInference: true,
+                                        inferenceStages: stages)) { up += 1 }
         }
 
         if let fire = pinMap.fireAlarm {
