@@ -38,6 +38,8 @@ struct BenchPipeline: ParsableCommand {
     var wholeFrameEvery = ScanPlan.door.wholeFrameEvery
     @Flag(name: .customLong("no-liveness"), help: "Skip the run with presentation-attack detection (it runs when the PAD models are found).")
     var noLiveness = false
+    @Option(help: "Also run the frames through the door's inference worker with this many stages: 2 detects the next frame on a second thread while one embeds, as `warden run` does when the board has two cores per camera (1: skip).")
+    var stages = InferenceWorker.stages(cameras: 1)
     @Option(name: .customLong("trace"), help: "Write every timed frame's faces (scan, box, quality, embedded, answer, distance) to this file as JSON lines, to compare two runs frame by frame.")
     var trace: String?
 
@@ -93,6 +95,13 @@ struct BenchPipeline: ParsableCommand {
         /// The same frames with presentation-attack detection on every fresh embedding.
         var wardenWithPAD: Side? = nil
         var fpsRatioWithPAD: Double? = nil
+        /// The same frames through the door's two-stage inference worker (detection of the
+        /// next frame on a second thread while this one embeds), with PAD when it ran:
+        /// frames per second over each person's walk-up, and the answers, which must be
+        /// those of one thread.
+        var wardenTwoStages: Side? = nil
+        var fpsRatioTwoStages: Double? = nil
+        var twoStagesSameAnswers: Bool? = nil
     }
     struct Report: Codable { let people: Int; let framesPerPerson: Int; let upsample: Int; let wholeFrameEvery: Int; let results: [ResolutionResult]; let wardenPeakRSSMiB: Double; let peerPeakRSSMiB: Double? }
 
@@ -102,6 +111,9 @@ struct BenchPipeline: ParsableCommand {
         guard identities.count >= 2 else { throw CLIError("need at least two identity folders with 1+\(photos) photos in \(root.path)") }
         let engine: FaceEngine
         do { engine = try FaceEngine(locator: global.modelLocator) } catch { throw CLIError(error.description) }
+        // One BLAS thread per call, as `warden run` sets it: OpenBLAS's own threads would
+        // spin on the core the second inference stage detects on.
+        BLASThreads.limit(to: 1)
         var pad: LivenessDetector? = nil
         if !noLiveness {
             do { pad = try LivenessDetector(locator: global.padModelLocator) } catch {
@@ -167,6 +179,14 @@ struct BenchPipeline: ParsableCommand {
                 result.wardenWithPAD = withPAD
                 result.fpsRatioWithPAD = peer.map { withPAD.fps / $0.fps }
             }
+            if stages >= 2 {
+                let two = try measureTwoStages(engine: engine, frames: frames, gallery: gallery, names: names, liveness: pad)
+                let oneThread = result.wardenWithPAD ?? warden
+                result.wardenTwoStages = two
+                result.fpsRatioTwoStages = peer.map { two.fps / $0.fps }
+                result.twoStagesSameAnswers = two.embeddings == oneThread.embeddings && two.correct == oneThread.correct && two.wrong == oneThread.wrong
+                    && two.framesNamedRight == oneThread.framesNamedRight && two.framesNamedWrong == oneThread.framesNamedWrong
+            }
             results.append(result)
         }
         let report = Report(people: identities.count, framesPerPerson: photos * 5, upsample: upsample, wholeFrameEvery: wholeFrameEvery, results: results,
@@ -182,7 +202,7 @@ struct BenchPipeline: ParsableCommand {
                          liveness: LivenessDetector? = nil, trace: (sink: TraceSink, run: String, resolution: String)? = nil) throws -> Side {
         var times: [Double] = [], padTimes: [Double] = []
         var stageTimes: [String: [Double]] = ["decode": [], "detect": [], "embed": [], "pad": [], "search": []]
-        var faces = 0, correct = 0, wrong = 0, embeddings = 0, namedRight = 0, namedWrong = 0
+        var tally = AnswerTally(names: names)
         let identifier = Identifier()
         var scans = ScanCounts()
         for warm in [true, false] {
@@ -191,7 +211,7 @@ struct BenchPipeline: ParsableCommand {
             var clock = Date(timeIntervalSince1970: 0)
             var previousTruth = ""
             var untimed = ScanCounts()
-            var trackAnswer: [Int: Int64?] = [:]
+            tally = AnswerTally(names: names)
             defer {
                 if !warm {
                     scans = pipeline.scans
@@ -217,24 +237,14 @@ struct BenchPipeline: ParsableCommand {
                 }
                 clock = clock.addingTimeInterval(f.truth == previousTruth ? 0.2 : 20)
                 previousTruth = f.truth
-                var answers: [Int64?] = []
-                var byTrack: [(track: Int, answer: Int64?)] = []
-                var found: [Int: (distance: Double?, threshold: Double)] = [:]
+                var found: [(track: Int, answer: Int64?, best: Double?, threshold: Double)] = []
                 let scansBefore = pipeline.scans
                 var decodeMs = 0.0, searchMs = 0.0
                 let (observation, ms) = try milliseconds { () throws -> FaceObservation in
                     let (image, d) = try milliseconds { try RGBImage(decoding: f.jpeg) }
                     decodeMs = d
                     let o = try pipeline.process(Frame(image: image, at: clock, sequence: 0), engine: engine, liveness: liveness)
-                    searchMs = milliseconds {
-                        for tf in o.faces {
-                            guard let e = tf.embedding else { continue }
-                            let id = identifier.identify(e.values, in: gallery, isEligible: { _ in true })
-                            if case .identified(let pid) = id.outcome { answers.append(pid) } else { answers.append(nil) }
-                            byTrack.append((tf.track, answers.last!))
-                            found[tf.track] = (id.candidates.first?.distance, id.threshold)
-                        }
-                    }.1
+                    (found, searchMs) = milliseconds { identify(o, identifier: identifier, gallery: gallery) }
                     return o
                 }
                 if warm { continue }
@@ -245,33 +255,120 @@ struct BenchPipeline: ParsableCommand {
                 // PAD per face: the frame's PAD time over the faces it scored (one, nearly always).
                 let scored = observation.faces.filter { $0.liveness != nil || $0.livenessError != nil }.count
                 if scored > 0 { padTimes += Array(repeating: observation.stages.liveness * 1000 / Double(scored), count: scored) }
-                faces += observation.faces.count
-                embeddings += observation.faces.filter { $0.embedding != nil }.count
-                for a in byTrack { trackAnswer[a.track] = a.answer }
-                for tf in observation.faces {
-                    guard let answer = trackAnswer[tf.track] ?? nil, let name = names[answer] else { continue }
-                    if name == f.truth { namedRight += 1 } else { namedWrong += 1 }
-                }
+                tally.add(observation, fresh: found.map { ($0.track, $0.answer) }, truth: f.truth)
                 if let trace {
                     let now = pipeline.scans
                     let scan = now.regionMissed > scansBefore.regionMissed ? "region-missed" : now.region > scansBefore.region ? "region" : "whole"
-                    let answerOf = Dictionary(byTrack.map { ($0.track, $0.answer) }, uniquingKeysWith: { a, _ in a })
+                    let mine = Dictionary(found.map { ($0.track, $0) }, uniquingKeysWith: { a, _ in a })
                     for tf in observation.faces {
                         let b = tf.face.box
                         try trace.sink.write(TraceLine(run: trace.run, resolution: trace.resolution, frame: times.count - 1, truth: f.truth, scan: scan, track: tf.track,
                                                        box: [b.left, b.top, b.right, b.bottom], quality: tf.quality, embedded: tf.embedding != nil,
-                                                       answer: (answerOf[tf.track] ?? nil).flatMap { names[$0] }, distance: found[tf.track]?.distance,
-                                                       threshold: found[tf.track]?.threshold, trackAnswer: (trackAnswer[tf.track] ?? nil).flatMap { names[$0] }))
+                                                       answer: (mine[tf.track]?.answer).flatMap { names[$0] }, distance: mine[tf.track]?.best,
+                                                       threshold: mine[tf.track]?.threshold, trackAnswer: (tally.trackAnswer[tf.track] ?? nil).flatMap { names[$0] }))
                     }
                 }
-                correct += answers.filter { $0.flatMap { names[$0] } == f.truth }.count
-                wrong += answers.filter { $0 != nil && names[$0!] != f.truth }.count
             }
         }
-        return Side(frameMs: SampleStats(times), fps: Double(times.count) / (times.reduce(0, +) / 1000), frames: times.count, faces: faces,
-                    correct: correct, wrong: wrong, embeddings: embeddings, padMsPerFace: padTimes.isEmpty ? nil : SampleStats(padTimes),
+        return Side(frameMs: SampleStats(times), fps: Double(times.count) / (times.reduce(0, +) / 1000), frames: times.count, faces: tally.faces,
+                    correct: tally.correct, wrong: tally.wrong, embeddings: tally.embeddings, padMsPerFace: padTimes.isEmpty ? nil : SampleStats(padTimes),
                     stageMedianMs: stageTimes.mapValues { SampleStats($0).median }, stageMeanMs: stageTimes.mapValues { $0.reduce(0, +) / Double(max(1, $0.count)) },
-                    scans: scans, framesNamedRight: namedRight, framesNamedWrong: namedWrong)
+                    scans: scans, framesNamedRight: tally.namedRight, framesNamedWrong: tally.namedWrong)
+    }
+
+    /// Answers over a run, as the door holds them: each fresh embedding's answer, and per
+    /// frame the answer of each face's track (its latest embedding's).
+    struct AnswerTally {
+        let names: [Int64: String]
+        var trackAnswer: [Int: Int64?] = [:]
+        var faces = 0, correct = 0, wrong = 0, embeddings = 0, namedRight = 0, namedWrong = 0
+
+        /// `fresh`: the answers of this frame's embeddings, by track.
+        mutating func add(_ observation: FaceObservation, fresh: [(track: Int, answer: Int64?)], truth: String) {
+            faces += observation.faces.count
+            embeddings += observation.faces.filter { $0.embedding != nil }.count
+            for a in fresh { trackAnswer[a.track] = a.answer }
+            for tf in observation.faces {
+                guard let answer = trackAnswer[tf.track] ?? nil, let name = names[answer] else { continue }
+                if name == truth { namedRight += 1 } else { namedWrong += 1 }
+            }
+            correct += fresh.filter { $0.answer.flatMap { names[$0] } == truth }.count
+            wrong += fresh.filter { $0.answer != nil && names[$0.answer!] != truth }.count
+        }
+    }
+
+    /// The 1:N answer for each freshly embedded face of an observation.
+    private func identify(_ o: FaceObservation, identifier: Identifier, gallery: Gallery) -> [(track: Int, answer: Int64?, best: Double?, threshold: Double)] {
+        o.faces.compactMap { tf in
+            guard let e = tf.embedding else { return nil }
+            let id = identifier.identify(e.values, in: gallery, isEligible: { _ in true })
+            if case .identified(let pid) = id.outcome { return (tf.track, pid, id.candidates.first?.distance, id.threshold) }
+            return (tf.track, nil, id.candidates.first?.distance, id.threshold)
+        }
+    }
+
+    /// The frames through `InferenceWorker` with two stages, as a door's camera feeds it:
+    /// decoded on this thread, detected on one worker thread while the other tracks and
+    /// embeds, answers searched here as the controller's loop does. Each person's walk-up
+    /// is timed from its first frame in to its last answer out; the two empty frames
+    /// between people are not timed, and the worker is drained before each person.
+    private func measureTwoStages(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String],
+                                  liveness: LivenessDetector?) throws -> Side {
+        let identifier = Identifier()
+        var tally = AnswerTally(names: names)
+        var walkMs: [Double] = [], latencies: [Double] = []
+        for warm in [true, false] {
+            let pipeline = FacePipeline(options: DetectionOptions(upsample: upsample, maximumFaces: 4, maximumDetectionWidth: 640), framesRequired: 3,
+                                        scan: ScanPlan(wholeFrameEvery: wholeFrameEvery))
+            let worker = InferenceWorker(engine: engine, pipeline: pipeline, liveness: liveness, stages: 2)
+            defer { worker.stop() }
+            var run = AnswerTally(names: names)
+            var clock = Date(timeIntervalSince1970: 0)
+            var start = 0
+            while start < frames.count {
+                var end = start
+                while end < frames.count && frames[end].truth == frames[start].truth { end += 1 }
+                if start > 0 {   // the camera saw nobody for two frames: the last person's track ends
+                    let size = try RGBImage(decoding: frames[start].jpeg)
+                    for _ in 0..<2 {
+                        clock = clock.addingTimeInterval(1)
+                        worker.submitWaiting(Frame(image: RGBImage(width: size.width, height: size.height), at: clock, sequence: 0))
+                    }
+                    while !(worker.takeWaiting().isEmpty && worker.isIdle) {}
+                }
+                clock = clock.addingTimeInterval(20)
+                var submittedAt: [Date: UInt64] = [:]
+                var received = 0
+                let walkStart = DispatchTime.now().uptimeNanoseconds
+                func consume(_ observations: [FaceObservation]) {
+                    for o in observations {
+                        let fresh = identify(o, identifier: identifier, gallery: gallery).map { ($0.track, $0.answer) }
+                        run.add(o, fresh: fresh, truth: frames[start].truth)
+                        if let t = submittedAt[o.at] { latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6) }
+                        received += 1
+                    }
+                }
+                for k in start..<end {
+                    let at = k == start ? clock : clock.addingTimeInterval(0.2 * Double(k - start))
+                    submittedAt[at] = DispatchTime.now().uptimeNanoseconds
+                    worker.submitWaiting(Frame(image: try RGBImage(decoding: frames[k].jpeg), at: at, sequence: k))
+                    consume(worker.take())
+                }
+                while received < end - start {
+                    let more = worker.takeWaiting()
+                    if more.isEmpty { break }
+                    consume(more)
+                }
+                guard received == end - start else { throw CLIError("the two-stage worker answered \(received) of \(end - start) frames (\(worker.errors) failed)") }
+                if !warm { walkMs.append(Double(DispatchTime.now().uptimeNanoseconds - walkStart) / 1e6) }
+                clock = clock.addingTimeInterval(0.2 * Double(end - start - 1))
+                start = end
+            }
+            if !warm { tally = run } else { latencies = [] }
+        }
+        let total = walkMs.reduce(0, +)
+        return Side(frameMs: SampleStats(latencies), fps: Double(frames.count) / (total / 1000), frames: frames.count, faces: tally.faces,
+                    correct: tally.correct, wrong: tally.wrong, embeddings: tally.embeddings, framesNamedRight: tally.namedRight, framesNamedWrong: tally.namedWrong)
     }
 
     private struct Identity { let name: String; let enroll: String; let shown: [String] }
@@ -325,9 +422,19 @@ struct BenchPipeline: ParsableCommand {
                     lines.append("  Warden+PAD per stage, mean ms per frame: " + ["decode", "detect", "embed", "pad", "search"].map { "\($0) \(Output.fixed(m[$0] ?? 0, 1))" }.joined(separator: ", "))
                 }
             }
+            if let t = res.wardenTwoStages {
+                row(res.wardenWithPAD == nil ? "2 stages" : "2 stages+PAD", t)
+                if let same = res.twoStagesSameAnswers {
+                    lines.append("  2 stages: detection of the next frame on a second thread; latency is submit to answer; answers "
+                                 + (same ? "the same as one thread's" : "DIFFER from one thread's"))
+                }
+            }
             if let p = res.peer { row("reference", p) }
             if let x = res.fpsRatio { lines.append("  Warden frames per second / reference: \(Output.fixed(x, 2))x") }
             if let x = res.fpsRatioWithPAD { lines.append("  Warden+PAD frames per second / reference: \(Output.fixed(x, 2))x") }
+            if let x = res.fpsRatioTwoStages {
+                lines.append("  Warden\(res.wardenWithPAD == nil ? "" : "+PAD") in 2 stages, frames per second / reference: \(Output.fixed(x, 2))x")
+            }
             if let p = res.wardenWithPAD, let f = p.padMsPerFace {
                 lines.append("  PAD per face: median \(Output.fixed(f.median, 1)) ms, p99 \(Output.fixed(f.p99, 1)) ms (target: at most 15 ms); per frame: median +\(Output.fixed(p.frameMs.median - res.warden.frameMs.median, 1)) ms")
             }
