@@ -130,20 +130,21 @@ public final class InferenceWorker: @unchecked Sendable {
     private func trackLoop() {
         while true {
             condition.lock()
-            let ready: () -> Bool = { self.stages == 2 ? self.detected != nil : self.pending != nil }
-            while !ready() && !stopping { condition.wait() }
+            while (stages == 2 ? detected == nil : pending == nil) && !stopping { condition.wait() }
             if stopping { condition.unlock(); return }
-            var input: DetectedFrame? = nil
-            var frame: Frame? = nil
-            if stages == 2 { input = detected; detected = nil; tracking = input!.frame.at } else { frame = pending; pending = nil; tracking = frame!.at }
+            let work: () throws -> FaceObservation
+            if stages == 2 {
+                let input = detected!
+                detected = nil; tracking = input.frame.at
+                work = { try self.pipeline.track(input, engine: self.engine, liveness: self.liveness) }
+            } else {
+                let frame = pending!
+                pending = nil; tracking = frame.at
+                work = { try self.pipeline.process(frame, engine: self.engine, liveness: self.liveness) }
+            }
             condition.broadcast()
             condition.unlock()
-            let observation: FaceObservation?
-            if let input {
-                observation = try? pipeline.track(input, engine: engine, liveness: liveness)
-            } else {
-                observation = try? pipeline.process(frame!, engine: engine, liveness: liveness)
-            }
+            let observation = try? work()
             condition.lock()
             tracking = nil
             if let observation {

@@ -206,8 +206,7 @@ struct BenchPipeline: ParsableCommand {
         let identifier = Identifier()
         var scans = ScanCounts()
         for warm in [true, false] {
-            let pipeline = FacePipeline(options: DetectionOptions(upsample: upsample, maximumFaces: 4, maximumDetectionWidth: 640), framesRequired: 3,
-                                        scan: ScanPlan(wholeFrameEvery: wholeFrameEvery))
+            let pipeline = doorPipeline()
             var clock = Date(timeIntervalSince1970: 0)
             var previousTruth = ""
             var untimed = ScanCounts()
@@ -276,6 +275,12 @@ struct BenchPipeline: ParsableCommand {
                     scans: scans, framesNamedRight: tally.namedRight, framesNamedWrong: tally.namedWrong)
     }
 
+    /// A door's pipeline with this run's settings, fresh for each pass.
+    private func doorPipeline() -> FacePipeline {
+        FacePipeline(options: DetectionOptions(upsample: upsample, maximumFaces: 4, maximumDetectionWidth: 640), framesRequired: 3,
+                     scan: ScanPlan(wholeFrameEvery: wholeFrameEvery))
+    }
+
     /// Answers over a run, as the door holds them: each fresh embedding's answer, and per
     /// frame the answer of each face's track (its latest embedding's).
     struct AnswerTally {
@@ -318,8 +323,7 @@ struct BenchPipeline: ParsableCommand {
         var tally = AnswerTally(names: names)
         var walkMs: [Double] = [], latencies: [Double] = []
         for warm in [true, false] {
-            let pipeline = FacePipeline(options: DetectionOptions(upsample: upsample, maximumFaces: 4, maximumDetectionWidth: 640), framesRequired: 3,
-                                        scan: ScanPlan(wholeFrameEvery: wholeFrameEvery))
+            let pipeline = doorPipeline()
             let worker = InferenceWorker(engine: engine, pipeline: pipeline, liveness: liveness, stages: 2)
             defer { worker.stop() }
             var run = AnswerTally(names: names)
