@@ -216,9 +216,10 @@ struct cdf_engine {
 
     // Where dlib's HOG detector puts a face's box relative to its 5 landmarks, in units of
     // (eye midpoint to nose + half the distance between the eye centres): the box's centre
-    // lies kBoxBelowEyes below the eye midpoint and its side is kBoxSide. Medians over the
-    // 203 single-face photos of ../shared/faces detected at upsample 1 (0.40 and 1.93;
-    // spread 0.08 and 0.18); at a door camera's scale and upsample 0, 0.36 and 1.87.
+    // lies kBoxBelowEyes below the eye midpoint and its side is kBoxSide. Means over the
+    // 203 single-face photos of ../shared/faces detected at upsample 1 (0.40 and 1.92;
+    // medians 0.40 and 1.93; spread 0.08 and 0.18); at a door camera's scale and upsample
+    // 0, means 0.38 and 1.89.
     static constexpr double kBoxBelowEyes = 0.40;
     static constexpr double kBoxSide = 1.92;
 
