@@ -111,7 +111,11 @@ public enum AuditTime {
     public static func utc(_ d: Date) -> String {
         // To the nearest microsecond first, then down to the millisecond: a time parsed from
         // "…22.864Z" is 22.86399999… in binary, and must still print (and compare) as .864.
-        let us = Int64((d.timeIntervalSince1970 * 1_000_000).rounded())
+        // A date no clock can show (from a peer, never from this machine's clock) is named as
+        // such rather than trapping the process in the conversion.
+        guard let us = Int64(exactly: (d.timeIntervalSince1970 * 1_000_000).rounded()), abs(us) < 250_000_000_000_000_000 else {
+            return "(not a date: \(d.timeIntervalSince1970) s)"
+        }
         var ms = us >= 0 ? us / 1000 : (us - 999) / 1000
         var secs = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
         ms -= Int64(secs) * 1000

@@ -413,7 +413,7 @@ enum ConfigurationFiles {
         try fm.createDirectory(atPath: fresh, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for (name, text) in files {
             // Names come from the server; a path in one would write outside the directory.
-            guard !name.contains("/"), !name.hasPrefix("."), !name.isEmpty else { throw FleetLinkError.invalid("the server sent a policy file named '\(name)'") }
+            if let problem = ConfigurationFileRules.nameProblem(name) { throw FleetLinkError.invalid("the server sent a policy file it should have refused: \(problem)") }
             guard fm.createFile(atPath: (fresh as NSString).appendingPathComponent(name), contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
                 throw FleetLinkError.invalid("cannot write the policy file \(name)")
             }

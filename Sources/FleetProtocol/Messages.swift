@@ -275,8 +275,49 @@ public enum FleetJSON {
     }
     public static func decoder() -> JSONDecoder {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .custom { dec in Date(timeIntervalSince1970: try dec.singleValueContainer().decode(Double.self)) }
+        // Every date a peer sends is checked here, once, for every message: out of range it
+        // is refused with the field's path, before anything can do arithmetic on it.
+        d.dateDecodingStrategy = .custom { dec in
+            let seconds = try dec.singleValueContainer().decode(Double.self)
+            do { return try PeerInput.date(seconds, FleetJSON.path(dec.codingPath)) } catch {
+                throw DecodingError.dataCorrupted(.init(codingPath: dec.codingPath, debugDescription: "\(error)", underlyingError: error))
+            }
+        }
         d.dataDecodingStrategy = .base64
         return d
+    }
+
+    /// `rows[3].seq` for a coding path.
+    public static func path(_ keys: [any CodingKey]) -> String {
+        var out = ""
+        for k in keys {
+            if let i = k.intValue { out += "[\(i)]" } else { out += (out.isEmpty ? "" : ".") + k.stringValue }
+        }
+        return out.isEmpty ? "body" : out
+    }
+
+    /// A body decoded and its fields checked, with what is wrong said in a person's words
+    /// and the field named: the server's one way of reading what a peer sent.
+    public static func decodeChecked<T: Decodable>(_ type: T.Type, from data: Data) throws(InvalidField) -> T {
+        let value: T
+        do { value = try decoder().decode(T.self, from: data) } catch let e as DecodingError {
+            throw describe(e, T.self)
+        } catch {
+            throw InvalidField("body", "is not a valid \(T.self): \(error)")
+        }
+        if let checked = value as? any CheckedMessage { try checked.checkFields() }
+        return value
+    }
+
+    static func describe<T>(_ e: DecodingError, _ type: T.Type) -> InvalidField {
+        switch e {
+        case .dataCorrupted(let c):
+            if let inner = c.underlyingError as? InvalidField { return inner }
+            return InvalidField(path(c.codingPath), c.codingPath.isEmpty ? "is not valid JSON for \(T.self)" : c.debugDescription)
+        case .keyNotFound(let k, let c): return InvalidField(path(c.codingPath + [k]), "is missing")
+        case .typeMismatch(let t, let c): return InvalidField(path(c.codingPath), "is not a \(t)")
+        case .valueNotFound(let t, let c): return InvalidField(path(c.codingPath), "must be a \(t), not null")
+        @unknown default: return InvalidField("body", "is not a valid \(T.self)")
+        }
     }
 }

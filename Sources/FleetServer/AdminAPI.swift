@@ -96,6 +96,7 @@ extension FleetHTTPServer {
                 let r: AdminGrant = try await decode(req)
                 var personID: Int64? = nil
                 if let ref = r.person { personID = try await store.findPerson(ref).id }
+                try await checkGrantAgainstPolicy(zone: r.zone, schedule: r.schedule)
                 return try await store.addGrant(personID: personID, group: r.group, zone: r.zone, schedule: r.schedule, until: r.until, by: op.asOperator)
             }
         }
@@ -103,7 +104,7 @@ extension FleetHTTPServer {
             try await reply {
                 _ = try await authorised(req, .read, ctx)
                 var personID: Int64? = nil
-                if let ref = req.uri.queryParameters.get("person") { personID = try await store.findPerson(ref).id }
+                if let ref = try Self.text(req, "person") { personID = try await store.findPerson(ref).id }
                 return try await store.listBadges(personID: personID)
             }
         }
@@ -128,7 +129,7 @@ extension FleetHTTPServer {
         router.get(RouterPath(stringLiteral: AdminPath.personDetail)) { req, ctx in
             try await reply {
                 _ = try await authorised(req, .read, ctx)
-                guard let ref = req.uri.queryParameters.get("person") else { throw CentralError.invalid("which person? (?person=REF)") }
+                guard let ref = try Self.text(req, "person") else { throw CentralError.invalid("which person? (?person=REF)") }
                 return try await store.personDetail(ref)
             }
         }
@@ -154,18 +155,22 @@ extension FleetHTTPServer {
         router.get(RouterPath(stringLiteral: AdminPath.auditVerify)) { req, ctx in
             try await reply {
                 _ = try await authorised(req, .read, ctx)
-                return try await store.verifyChains(silentAfter: Double(req.uri.queryParameters.get("silent_seconds") ?? "") ?? 3600)
+                let silent = try PeerInput.seconds(req.uri.queryParameters.get("silent_seconds"), "silent_seconds", in: 0...(100 * 365 * 86_400), default: 3600)
+                return try await store.verifyChains(silentAfter: silent)
             }
         }
         router.get(RouterPath(stringLiteral: AdminPath.auditExport)) { req, ctx in
             do {
                 _ = try await authorised(req, .read, ctx)
                 let q = req.uri.queryParameters
-                let time = { (k: String) in q.get(k).flatMap(Double.init).map { Date(timeIntervalSince1970: $0) } }
-                return try await auditExport(AuditQuery(controller: q.get("controller"), door: q.get("door"), personID: q.get("person").flatMap { Int64($0) },
-                                                        from: time("from"), to: time("to")),
-                                             format: ExportFormat(rawValue: q.get("format") ?? "csv") ?? .csv)
-            } catch let e as CentralError {
+                let person = try q.get("person").map { try PeerInput.integer($0, "person", in: 1...Int64.max, default: 0) }
+                for key in ["controller", "door"] { try PeerInput.check(q.get(key), key, maxBytes: FieldLimits.identifier) }
+                guard let format = ExportFormat(rawValue: q.get("format") ?? "csv") else { throw InvalidField("format", "'\(q.get("format") ?? "")' is not csv or jsonl") }
+                return try await auditExport(AuditQuery(controller: q.get("controller"), door: q.get("door"), personID: person,
+                                                        from: try PeerInput.time(q.get("from"), "from"), to: try PeerInput.time(q.get("to"), "to")),
+                                             format: format)
+            } catch {
+                let e = CentralStore.refusal(error) as? CentralError ?? .database("the export failed: \(error)")
                 return errorResponse(e.httpStatus, ErrorReply(error: e.description))
             }
         }
@@ -194,11 +199,20 @@ extension FleetHTTPServer {
         do { return try BadgeCredential(parsing: r.credential, format: format) } catch { throw CentralError.invalid("\(error)") }
     }
 
+    /// A grant names a zone and schedule of the policy in force, as a board's `grant`
+    /// command requires. Before any policy is published there is nothing to check against.
+    package func checkGrantAgainstPolicy(zone: String, schedule: String?) async throws {
+        guard let files = try await store.siteView().policy?.files else { return }
+        guard let policy = try? PolicyLoader().load(sources: files.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) else { return }
+        if let problem = policy.grantProblem(zone: zone, schedule: schedule) { throw CentralError.invalid(problem) }
+    }
+
     /// A policy is published only if it loads, with the same located errors as on a board.
     static func checkPolicy(_ files: [String: String]) throws {
         guard !files.isEmpty else { throw CentralError.invalid("a policy needs at least one NAME.yaml file") }
         for name in files.keys {
-            guard !name.contains("/"), !name.hasPrefix("."), name.hasSuffix(".yaml") || name.hasSuffix(".yml") else {
+            if let problem = ConfigurationFileRules.nameProblem(name) { throw CentralError.invalid("policy \(problem)") }
+            guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else {
                 throw CentralError.invalid("policy file name '\(name)' must be a plain NAME.yaml")
             }
         }

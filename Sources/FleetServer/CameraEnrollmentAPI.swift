@@ -26,14 +26,17 @@ extension FleetHTTPServer {
                 _ = try await authorised(req, .enroll, ctx)
                 let q = req.uri.queryParameters
                 guard let id = q.get("job") else { throw CentralError.invalid("which capture? (?job=ID)") }
-                return try await captureStatus(job: id, after: Int(q.get("after") ?? "0") ?? 0, wait: Double(q.get("wait") ?? "0") ?? 0)
+                let after = try PeerInput.integer(q.get("after"), "after", in: 0...Int64(Int32.max), default: 0)
+                return try await captureStatus(job: id, after: Int(after), wait: try Self.longPollWait(q.get("wait")))
             }
         }
         router.get(RouterPath(stringLiteral: FleetPath.captures)) { req, ctx in
             try await reply {
                 let c = try await controller(ctx)
-                let wait = min(Self.maximumLongPoll, Double(req.uri.queryParameters.get("wait") ?? "0") ?? 0)
+                let wait = try Self.longPollWait(req.uri.queryParameters.get("wait"))
                 let job = try await Self.poll(wait: wait) { await captures.take(controller: c.name) } last: { nil }
+                // Revoked while it waited: the job is not handed over.
+                if job != nil { _ = try await controller(ctx) }
                 return job.map { [$0] } ?? []
             }
         }
@@ -68,7 +71,8 @@ extension FleetHTTPServer {
     /// A capture job's status once it changes past version `after` or ends, waiting up to
     /// `wait` seconds (at most the long poll's limit): the admin API's and the console's.
     package func captureStatus(job id: String, after: Int, wait: Double) async throws -> CaptureJobStatus {
-        try await Self.poll(wait: min(Self.maximumLongPoll, max(0, wait))) {
+        try PeerInput.check(wait, "wait", in: 0...Self.maximumLongPoll)
+        return try await Self.poll(wait: wait) {
             let s = try await captures.status(id)
             return s.version > after || s.state.isFinal ? s : nil
         } last: { try await captures.status(id) }
@@ -77,8 +81,9 @@ extension FleetHTTPServer {
     package func startCapture(_ r: AdminCameraEnroll, by op: AuthenticatedOperator) async throws -> CaptureJobStatus {
         guard (1...60).contains(r.seconds), (1...10).contains(r.templates) else { throw CentralError.invalid("a capture lasts 1 to 60 s and keeps 1 to 10 templates") }
         let person = try await store.findPerson(r.person)
-        let holders = try await store.controllers().filter { $0.status == "active" && $0.doors.contains { $0.id == r.door } }
-        guard let holder = holders.max(by: { ($0.lastSeen ?? .distantPast) < ($1.lastSeen ?? .distantPast) }) else {
+        // The door's owner as the server pinned it, never whichever board claimed it last.
+        let owner = try await store.doorOwner(r.door)
+        guard let holder = try await store.controllers().first(where: { $0.status == "active" && $0.name == owner && $0.doors.contains { $0.id == r.door } }) else {
             throw CentralError.notFound("no controller reports a door '\(r.door)' (`warden fleet status` lists each controller's doors)")
         }
         let silent = Date().timeIntervalSince(holder.lastSeen ?? .distantPast)

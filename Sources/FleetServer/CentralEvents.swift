@@ -120,6 +120,8 @@ extension CentralStore {
     /// first (at most `q.limit`) when `q.newestFirst`.
     public func forEachEvent(_ q: AuditQuery, _ body: (String, AuditRow) throws -> Void) async throws {
         let (controller, door, personID, from, to) = (q.controller, q.door, q.personID, q.from, q.to)
+        try PeerInput.check(from, "from")
+        try PeerInput.check(to, "to")
         let type = q.typePrefix.map { $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
         let filter: PostgresQuery = """
             SELECT c.name, e.seq, e.payload, e.prev_hash, e.hash FROM event e JOIN controller c ON c.id = e.controller_id

@@ -20,7 +20,7 @@ extension CentralStore {
 
     public func addPerson(name rawName: String, externalID: String?, validFrom: Date?, validUntil: Date?, by op: Operator, now: Date = Date()) async throws -> PersonRecordWire {
         let name = try Self.checkedName(rawName, externalID: externalID)
-        if let f = validFrom, let u = validUntil, u <= f { throw CentralError.invalid("valid-until must be after valid-from") }
+        try Self.checkValidity(validFrom, validUntil)
         return try await change(by: op) { conn, rev in
             if let ext = externalID, try await self.one(conn.query("SELECT id FROM person WHERE external_id = \(ext)", logger: self.logger), Int64.self) != nil {
                 throw CentralError.conflict("external id '\(ext)' already belongs to someone")
@@ -32,6 +32,14 @@ extension CentralStore {
             let p = PersonRecordWire(id: id, displayName: name, externalID: externalID, status: "active", validFrom: validFrom, validUntil: validUntil, createdAt: now, updatedAt: now)
             return (p, AuditEvent.admin("admin.person_add", operator: op.name, subject: "person:\(id)", detail: ["name": name, "external_id": externalID ?? ""], at: now))
         }
+    }
+
+    /// Validity bounds within the dates Warden stores, in order. Every way a person is
+    /// added or changed (admin API, console, CLI on the server host) passes here.
+    static func checkValidity(_ validFrom: Date?, _ validUntil: Date?) throws {
+        try PeerInput.check(validFrom, "validFrom")
+        try PeerInput.check(validUntil, "validUntil")
+        if let f = validFrom, let u = validUntil, u <= f { throw CentralError.invalid("valid-until must be after valid-from") }
     }
 
     /// `#ID` or a number, an external id, or an exact name (refused when two share it).
@@ -78,7 +86,7 @@ extension CentralStore {
 
     /// When the person's access begins and ends (nil: no bound), as `warden person set` does on a board.
     public func setPersonValidity(_ id: Int64, from validFrom: Date?, until validUntil: Date?, by op: Operator, now: Date = Date()) async throws {
-        if let f = validFrom, let u = validUntil, u <= f { throw CentralError.invalid("valid-until must be after valid-from") }
+        try Self.checkValidity(validFrom, validUntil)
         try await change(by: op) { conn, rev in
             let updated = try await self.one(conn.query("""
                 UPDATE person SET valid_from = \(validFrom), valid_until = \(validUntil), updated_at = \(now), revision = \(rev) WHERE id = \(id) RETURNING id
@@ -242,6 +250,7 @@ extension CentralStore {
     public func addGrant(personID: Int64?, group: String?, zone: String, schedule: String?, until: Date?, by op: Operator, now: Date = Date()) async throws -> GrantRecordWire {
         guard (personID == nil) != (group == nil) else { throw CentralError.invalid("a grant is for a person or a group, not both") }
         if let p = DisplayText.problem(zone, as: "a zone", maxLength: 100) { throw CentralError.invalid(p) }
+        try PeerInput.check(until, "until")
         return try await change(by: op) { conn, rev in
             if let personID, try await self.one(conn.query("SELECT id FROM person WHERE id = \(personID)", logger: self.logger), Int64.self) == nil {
                 throw CentralError.notFound("no person #\(personID)")

@@ -162,16 +162,25 @@ public final class CentralStore: Sendable {
 
     /// What a failed transaction tells the caller: its own errors as they are, a unique
     /// key as a conflict, anything else from PostgreSQL in its words.
-    static func refusal(_ error: Error) -> Error {
+    package static func refusal(_ error: Error) -> Error {
         switch error {
         case let e as CentralError: return e
         case let e as UploadGap: return e
         case let e as StorageError: return CentralError.invalid(e.description)
         case let e as FleetCertificateError: return CentralError.invalid(e.description)
+        case let e as InvalidField: return CentralError.invalid(e.description)
         case let e as PSQLError:
             let message = e.serverInfo?[.message] ?? String(reflecting: e)
-            if e.serverInfo?[.sqlState] == "23505" { return CentralError.conflict("that already exists: \(message)") }
-            return CentralError.database("the central database refused: \(message)")
+            switch e.serverInfo?[.sqlState] {
+            case "23505": return CentralError.conflict("that already exists: \(message)")
+            // Text PostgreSQL cannot hold (U+0000, bytes that are not UTF-8), a value too long
+            // for an index, a number out of a column's range: the caller's input, not the
+            // database's failure. The fields that can carry these are checked by name first;
+            // this keeps any that slips past a 400.
+            case "22021", "22P05", "54000", "22003", "22008", "22007", "22P02":
+                return CentralError.invalid("a value in the request cannot be stored: \(message)")
+            default: return CentralError.database("the central database refused: \(message)")
+            }
         default: return CentralError.database("the central database refused the change: \(error)")
         }
     }

@@ -82,6 +82,16 @@ extension CentralStore {
         }
     }
 
+    /// A join refused for its token: chained into the server's log with the token's id (never
+    /// its secret), the address and the reason.
+    package func joinRefused(_ request: JoinRequest, source: String, reason: String, now: Date = Date()) async throws {
+        let id = (try? JoinToken(parsing: request.token))?.id ?? "(not a join token, \(request.token.utf8.count) bytes)"
+        try await transaction { conn in
+            try await self.appendServerEvents([AuditEvent.admin("admin.fleet_join_failed", operator: "@join", subject: "join-token:\(id)",
+                                                                detail: ["source": String(source.prefix(64)), "reason": String(reason.prefix(200))], at: now)], conn)
+        }
+    }
+
     /// The active controller whose certificate this is; refused when it was revoked or
     /// replaced by a re-join.
     public func controller(certificateFingerprint fp: String) async throws -> ControllerRow {
@@ -131,14 +141,55 @@ extension CentralStore {
 
     /// Records what a controller said of itself; answers with the server's clock, the
     /// current revision and the controller's high-water mark.
+    /// A door another controller runs is left out of what this one is recorded to report.
     public func heartbeat(_ controller: ControllerRow, _ report: ControllerReport, now: Date = Date()) async throws -> HeartbeatReply {
-        let doors = String(decoding: try FleetJSON.encoder().encode(report.doors), as: UTF8.self)
+        let claimed = report.doors.map(\.id)
+        var owned = Set<String>()
+        if !claimed.isEmpty {
+            try await client.query("""
+                INSERT INTO door_owner (door, controller_id, since) SELECT d, \(controller.id), \(now) FROM unnest(\(claimed)::text[]) AS u(d)
+                ON CONFLICT (door) DO NOTHING
+                """, logger: logger)
+            for try await d in try await client.query("SELECT door FROM door_owner WHERE door = ANY(\(claimed)) AND controller_id = \(controller.id)", logger: logger).decode(String.self) {
+                owned.insert(d)
+            }
+        }
+        let refused = claimed.filter { !owned.contains($0) }
+        if !refused.isEmpty {
+            logger.warning("controller '\(controller.name)' reports door(s) another controller runs: \(refused.map { DisplayText.escapingControls($0) }.joined(separator: ", ")); not recorded (`warden-server door move DOOR --to \(controller.name)` if it really moved)")
+        }
+        let doors = String(decoding: try FleetJSON.encoder().encode(report.doors.filter { owned.contains($0.id) }), as: UTF8.self)
         try await client.query("""
             UPDATE controller SET last_seen = \(now), warden_version = \(report.wardenVersion), applied_revision = \(report.appliedRevision),
                    clock_skew_seconds = \(report.clockSkewSeconds), buffered_events = \(report.bufferedEvents), doors = \(doors)
             WHERE id = \(controller.id)
             """, logger: logger)
         return HeartbeatReply(serverTime: now, currentRevision: try await currentRevision(), highWater: controller.highWater)
+    }
+
+    /// The controller that runs `door`, as pinned at its first report (or moved since).
+    public func doorOwner(_ door: String) async throws -> String? {
+        try await one(client.query("SELECT c.name FROM door_owner d JOIN controller c ON c.id = d.controller_id WHERE d.door = \(door)", logger: logger), String.self)
+    }
+
+    /// Moves a door to another controller (a board replaced, a door rewired): the only way
+    /// a door changes hands. Audited.
+    public func moveDoor(_ door: String, to name: String, by op: Operator, now: Date = Date()) async throws {
+        try await transaction { conn in
+            guard let (id, status) = try await self.one(conn.query("SELECT id, status FROM controller WHERE name = \(name) AND id <> 0", logger: self.logger), (Int64, String).self) else {
+                throw CentralError.notFound("no controller '\(name)' (`warden-server status` lists them)")
+            }
+            guard status == "active" else { throw CentralError.conflict("controller '\(name)' is revoked") }
+            let from = try await self.one(conn.query("""
+                SELECT c.name FROM door_owner d JOIN controller c ON c.id = d.controller_id WHERE d.door = \(door) FOR UPDATE OF d
+                """, logger: self.logger), String.self)
+            try await conn.query("""
+                INSERT INTO door_owner (door, controller_id, since) VALUES (\(door), \(id), \(now))
+                ON CONFLICT (door) DO UPDATE SET controller_id = EXCLUDED.controller_id, since = EXCLUDED.since
+                """, logger: self.logger)
+            try await self.appendServerEvents([AuditEvent.admin("admin.door_move", operator: op.name, subject: "door:\(door)",
+                                                                detail: ["from": from ?? "", "to": name], at: now)], conn)
+        }
     }
 
     public func applied(_ controller: ControllerRow, revision: Int64, now: Date = Date()) async throws {

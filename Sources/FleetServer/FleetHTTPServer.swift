@@ -3,6 +3,7 @@ import FleetProtocol
 import Foundation
 import WardenCore
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -42,13 +43,15 @@ public struct FleetHTTPServer: Sendable {
     public static let maximumLongPoll: Double = 30
     let shared = SharedChanges()
     let captures = CaptureRelay()
-    static let maximumBody = 64 << 20
+    /// What one connection may hold of the server.
+    public let connections: ConnectionLimits
 
     public init(store: CentralStore, ca: SiteCA, serverCertificate: KeyAndCertificate, serverNames: [String], notifier: ChangeNotifier, logger: Logger,
-                enrollment: ServerEnrollment? = nil, extensions: [any FleetServerExtension] = []) {
+                enrollment: ServerEnrollment? = nil, extensions: [any FleetServerExtension] = [], connections: ConnectionLimits = ConnectionLimits()) {
         self.store = store; self.ca = ca; self.serverCertificate = serverCertificate; self.serverNames = serverNames; self.notifier = notifier; self.logger = logger
         self.enrollment = enrollment
         self.extensions = extensions
+        self.connections = connections
     }
 
     public func tlsConfiguration() throws -> TLSConfiguration {
@@ -69,12 +72,22 @@ public struct FleetHTTPServer: Sendable {
 
     public func makeApplication(host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = Router(context: FleetRequestContext.self)
+        // First, so that it runs before any route authenticates: a body larger than its route
+        // takes is refused by its declared length, unread.
+        router.add(middleware: BodyLimits())
         routes(router)
         adminRoutes(router)
         cameraEnrollmentRoutes(router)
         for e in extensions { e.install(on: router, server: self) }
-        return Application(router: router, server: try .tls(.http1(), tlsConfiguration: tlsConfiguration()),
-                           configuration: .init(address: .hostname(host, port: port), serverName: "warden"),
+        // A connection that says nothing (no TLS hello, no request) is closed after the idle
+        // time; a request in progress (a long poll) is not idle. Past the connection cap the
+        // server stops accepting until one closes, so it never runs out of file descriptors
+        // (systemd's default is 1,024; the unit raises it, and the cap stays below it).
+        let http = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(Int64(connections.idleTimeout.components.seconds) * 1_000_000_000
+                                                                       + connections.idleTimeout.components.attoseconds / 1_000_000_000))
+        return Application(router: router, server: try .tls(.http1(configuration: http), tlsConfiguration: tlsConfiguration()),
+                           configuration: .init(address: .hostname(host, port: port), serverName: "warden",
+                                                availableConnectionsDelegate: MaximumAvailableConnections(connections.maximumConnections, logger: logger)),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
                            logger: logger)
     }
@@ -86,14 +99,19 @@ public struct FleetHTTPServer: Sendable {
         router.post(RouterPath(stringLiteral: FleetPath.join)) { req, ctx in
             try await reply {
                 let r: JoinRequest = try await decode(req)
-                return try await store.join(r, ca: ca, serverNames: serverNames)
+                do { return try await store.join(r, ca: ca, serverNames: serverNames) } catch let e as CentralError where e.httpStatus == 401 || e.httpStatus == 403 {
+                    // A refused join is logged with where it came from (its secret never).
+                    try await store.joinRefused(r, source: ctx.channel.remoteAddress?.ipAddress ?? "unknown", reason: e.description)
+                    throw e
+                }
             }
         }
         router.get(RouterPath(stringLiteral: FleetPath.changes)) { req, ctx in
             try await reply {
                 _ = try await controller(ctx)
-                let since = Int64(req.uri.queryParameters.get("since") ?? "0") ?? 0
-                let wait = min(Self.maximumLongPoll, Double(req.uri.queryParameters.get("wait") ?? "0") ?? 0)
+                let q = req.uri.queryParameters
+                let since = try PeerInput.integer(q.get("since"), "since", in: FieldLimits.revision, default: 0)
+                let wait = try Self.longPollWait(q.get("wait"))
                 let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
                 while true {
                     let set = try await shared.changes(since: since) { [store] in try await store.changes(since: $0) }
@@ -101,7 +119,13 @@ public struct FleetHTTPServer: Sendable {
                     // would have its boards ask again at once, for ever.
                     // A stopping server answers what it has at once: its graceful shutdown waits
                     // for requests in flight, and every board's poll held it up to 30 s.
-                    if !set.items.isEmpty || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully { return set }
+                    if !set.items.isEmpty {
+                        // A controller revoked while its poll waited gets nothing more: its
+                        // certificate is looked up again before any change goes out.
+                        _ = try await controller(ctx)
+                        return set
+                    }
+                    if ContinuousClock.now >= deadline || Task.isShuttingDownGracefully { return set }
                     // Woken by a commit anywhere in the fleet, else re-checked every 5 s.
                     await withGracefulShutdownHandler {
                         await notifier.wait(after: set.through, timeout: min(.seconds(5), deadline - ContinuousClock.now))
@@ -142,11 +166,29 @@ public struct FleetHTTPServer: Sendable {
         return try await store.controller(certificateFingerprint: fp)
     }
 
+    /// A request's body, decoded and every field checked (`FleetJSON.decodeChecked`), read
+    /// only up to what its route takes (`BodyLimits`).
     package func decode<T: Decodable>(_ req: Request) async throws -> T {
-        let body = try await req.body.collect(upTo: Self.maximumBody)
-        do { return try FleetJSON.decoder().decode(T.self, from: Data(buffer: body)) } catch {
+        let limit = BodyLimits.limit(for: req.uri.path)
+        let body: ByteBuffer
+        do { body = try await req.body.collect(upTo: limit) } catch {
+            throw CentralError.invalid("the request body is larger than the \(limit) bytes \(req.uri.path) takes")
+        }
+        do { return try FleetJSON.decodeChecked(T.self, from: Data(buffer: body)) } catch {
             throw CentralError.invalid("the request body is not a valid \(T.self): \(error)")
         }
+    }
+
+    /// A text query parameter, checked as every peer's text is (length, U+0000, controls).
+    package static func text(_ req: Request, _ key: String, maxBytes: Int = FieldLimits.name * 4) throws -> String? {
+        let value: String? = req.uri.queryParameters.get(key).map { String($0) }
+        try PeerInput.check(value, key, maxBytes: maxBytes)
+        return value
+    }
+
+    /// `?wait=` of a long poll: 0 to `maximumLongPoll` seconds.
+    package static func longPollWait(_ text: String?) throws -> Double {
+        try PeerInput.seconds(text, "wait", in: 0...maximumLongPoll, default: 0)
     }
 
     /// The longest a request may take, long poll included: past it the request is
@@ -164,18 +206,55 @@ public struct FleetHTTPServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         } catch let gap as UploadGap {
             return errorResponse(409, ErrorReply(error: gap.message, highWater: gap.highWater))
-        } catch let e as CentralError {
+        } catch {
+            // Every error in one mapping (the store's refusals, a field out of range, what
+            // PostgreSQL cannot store): a caller's mistake is a 400 in words, never a 500.
+            guard let e = CentralStore.refusal(error) as? CentralError else {
+                logger.error("request failed: \(String(reflecting: error))")
+                return errorResponse(500, ErrorReply(error: "the server failed: \(error)"))
+            }
             if e.httpStatus >= 500 { logger.error("\(e)") }
             return errorResponse(e.httpStatus, ErrorReply(error: e.description))
-        } catch {
-            logger.error("request failed: \(String(reflecting: error))")
-            return errorResponse(500, ErrorReply(error: "the server failed: \(error)"))
         }
     }
 
     package func errorResponse(_ status: Int, _ body: ErrorReply) -> Response {
         let data = (try? FleetJSON.encoder().encode(body)) ?? Data()
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// How many connections the server holds at once, and how long one may say nothing.
+public struct ConnectionLimits: Sendable, Equatable {
+    public var idleTimeout: Duration
+    public var maximumConnections: Int
+    public init(idleTimeout: Duration = .seconds(20), maximumConnections: Int = 900) {
+        self.idleTimeout = idleTimeout; self.maximumConnections = maximumConnections
+    }
+}
+
+/// The largest body each route takes, checked by its declared length before any handler
+/// (and so before authentication) and again as it is read. Unauthenticated joins take a
+/// CSR; uploads and photos are the large ones.
+struct BodyLimits: RouterMiddleware {
+    typealias Context = FleetRequestContext
+    static let small = 64 << 10
+    static let table: [String: Int] = [
+        FleetPath.join: 64 << 10, FleetPath.applied: 4 << 10, FleetPath.heartbeat: 256 << 10, FleetPath.events: 48 << 20,
+        FleetPath.captureProgress: 16 << 10, FleetPath.captureResult: 2 << 20,
+        AdminPath.enroll: 40 << 20, AdminPath.policy: 4 << 20, AdminPath.thresholds: 2 << 20,
+    ]
+    /// The console's forms take up to 1 MiB, its photo upload more (its own limits apply).
+    static func limit(for path: String) -> Int {
+        table[path] ?? (path.hasPrefix("/console") ? 48 << 20 : small)
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let text = request.headers[.contentLength], let declared = Int(text), declared > Self.limit(for: request.uri.path) {
+            let body = (try? FleetJSON.encoder().encode(ErrorReply(error: "the request body (\(declared) bytes) is larger than the \(Self.limit(for: request.uri.path)) bytes \(request.uri.path) takes"))) ?? Data()
+            return Response(status: .contentTooLarge, headers: [.contentType: "application/json", .connection: "close"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        return try await next(request, context)
     }
 }
 

@@ -130,6 +130,20 @@ enum CentralSchema {
                 at timestamptz NOT NULL, PRIMARY KEY (controller_id, seq), FOREIGN KEY (controller_id, seq) REFERENCES event)
             """,
         ]),
+        // Sign-in attempts counted from the moment they are admitted (an id, so a success can
+        // take its own back); the last TOTP step each operator used (a code works once).
+        ("v3-sign-in", [
+            "ALTER TABLE login_failure ADD COLUMN id bigserial PRIMARY KEY",
+            "ALTER TABLE operator ADD COLUMN totp_last_step bigint",
+        ]),
+        // Which controller runs which door: pinned when a door is first reported, moved only
+        // by an admin (audited). A certificate proves who a board is, not what it owns.
+        ("v4-door-owner", [
+            """
+            CREATE TABLE door_owner (
+                door text PRIMARY KEY, controller_id bigint NOT NULL REFERENCES controller, since timestamptz NOT NULL)
+            """,
+        ]),
     ]
 
     /// Applies what is missing, each migration in its own transaction; several server
@@ -157,4 +171,6 @@ enum CentralSchema {
 enum Locks {
     static let migration: Int64 = 0x5741_5244_0001
     static let changes: Int64 = 0x5741_5244_0002
+    /// Sign-in attempts are admitted one at a time, so a burst meets the lock-out exactly.
+    static let signIn: Int64 = 0x5741_5244_0003
 }

@@ -9,14 +9,15 @@ import PostgresNIO
 /// PostgreSQL client, the change listener and the HTTPS application together.
 public enum ServerRunner {
     public static func run(home: ServerHome, host: String? = nil, port: Int? = nil, handleSignals: Bool, enrollment: ServerEnrollment? = nil,
-                           extensions: [any FleetServerExtension] = [], logger: Logger, onRunning: @escaping @Sendable (Int, CentralStore) async -> Void = { _, _ in }) async throws {
+                           extensions: [any FleetServerExtension] = [], connections: ConnectionLimits = ConnectionLimits(), logger: Logger, onRunning: @escaping @Sendable (Int, CentralStore) async -> Void = { _, _ in }) async throws {
         let settings = try home.settings()
         let address = try DatabaseAddress(parsing: settings.database)
         let client = CentralStore.makeClient(address, logger: logger)
         let store = CentralStore(client: client, templateKey: try home.templateCipher(), logger: logger)
         let notifier = ChangeNotifier()
         let server = FleetHTTPServer(store: store, ca: try home.siteCA(), serverCertificate: try home.serverCertificate(),
-                                     serverNames: settings.names, notifier: notifier, logger: logger, enrollment: enrollment, extensions: extensions)
+                                     serverNames: settings.names, notifier: notifier, logger: logger, enrollment: enrollment, extensions: extensions,
+                                     connections: connections)
         // The database client is not a child of this task, so that cancelling the server
         // stops it last: the HTTPS side's graceful shutdown lets requests in flight finish
         // (a long poll wakes and queries), which they cannot once the client is gone.

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 import Yams
 
 /// The text of `matching.yaml`: the thresholds in force, where they were calibrated, and
@@ -94,6 +95,10 @@ extension ThresholdsFile {
             throw ThresholdsFileError("the thresholds are one file, \(fileName) (got \(files.keys.sorted().joined(separator: ", ")))")
         }
         let source = "the published \(fileName)"
+        // A board reads its matching.yaml up to this size and refuses to start past it.
+        guard text.utf8.count <= ConfigurationFileRules.maximumThresholdsBytes else {
+            throw ThresholdsFileError("\(source) is \(text.utf8.count) bytes, over the \(ConfigurationFileRules.maximumThresholdsBytes) a board reads")
+        }
         let file = try parse(text, source: source)
         _ = try file.thresholds(source: source)
         if let head = file.metric_head {

@@ -239,3 +239,13 @@ extension SitePolicy {
         return p
     }
 }
+
+extension SitePolicy {
+    /// Why a grant to `zone` during `schedule` does not fit this policy, or nil: the check
+    /// a board's `grant` command and the fleet server's make, in the same words.
+    public func grantProblem(zone: String, schedule: String?) -> String? {
+        if zones[zone] == nil { return "no zone '\(zone)'; zones: \(zones.keys.sorted().joined(separator: ", "))" }
+        if let schedule, schedules[schedule] == nil { return "no schedule '\(schedule)'; schedules: \(schedules.keys.sorted().joined(separator: ", "))" }
+        return nil
+    }
+}

@@ -54,7 +54,7 @@ public struct WardenServerCommand: ParsableCommand {
         --controller NAME` here, `warden fleet join URL --token T` on the board. See docs/fleet.md.
         """,
         subcommands: [ServerInitCommand.self, ServerRunCommand.self, ServerBenchCommand.self, ServerTokenCommand.self, ServerOperatorCommand.self, ServerRevokeCommand.self,
-                      ServerStatusCommand.self, ServerVerifyCommand.self]
+                      ServerDoorCommand.self, ServerStatusCommand.self, ServerVerifyCommand.self]
     )
 }
 
@@ -312,6 +312,32 @@ struct ServerRevokeCommand: ParsableCommand {
     }
 }
 
+struct ServerDoorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "door", abstract: "Which controller runs each door.", subcommands: [Move.self])
+
+    struct Move: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "move",
+            abstract: "Move a door to another controller (a board replaced, a door rewired).",
+            discussion: """
+            A door belongs to the controller that first reported it; another board that reports             the same door is not believed (its claim is left out of `status` and no enrollment             at that door's camera goes to it) until an admin moves the door here. Audited             (admin.door_move). Run on the server host.
+            """
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var op: OperatorOption
+        @Argument(help: "The door's id, as the policy names it.") var door: String
+        @Option(help: "The controller that runs it now.") var to: String
+
+        func run() throws {
+            let (d, c, who) = (door, to, op.resolved)
+            try global.withCentralStore { try await $0.moveDoor(d, to: c, by: who) }
+            if global.json { try Output.json(["door": d, "controller": c]); return }
+            print("door '\(DisplayText.escapingControls(d))' is now run by controller '\(c)'")
+        }
+    }
+}
+
 struct ServerStatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -327,16 +353,24 @@ struct ServerStatusCommand: ParsableCommand {
         if global.json { try Output.json(r); return }
         print("fleet at revision \(r.currentRevision); \(r.controllers.count) controller(s)")
         let now = Date()
+        // Every value here came from a board: its text is printed escaped, and no arithmetic
+        // on its numbers can trap (a row stored before the server checked them may hold anything).
+        let shown = { (text: String) in DisplayText.escapingControls(text) }
         for c in r.controllers {
-            let seen = c.lastSeen.map { "\(Int(now.timeIntervalSince($0))) s ago" } ?? "never"
-            let behind = r.currentRevision - c.appliedRevision
-            var line = "  \(c.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(c.status.padding(toLength: 8, withPad: " ", startingAt: 0)) v\(c.wardenVersion ?? "?")  seen \(seen)"
-            line += "  revision \(c.appliedRevision)" + (behind > 0 ? " (\(behind) behind)" : " (current)")
+            let seen = c.lastSeen.map { "\(Self.wholeSeconds(now.timeIntervalSince($0))) s ago" } ?? "never"
+            let (behind, overflow) = r.currentRevision.subtractingReportingOverflow(c.appliedRevision)
+            var line = "  \(shown(c.name).padding(toLength: 16, withPad: " ", startingAt: 0)) \(c.status.padding(toLength: 8, withPad: " ", startingAt: 0)) v\(shown(c.wardenVersion ?? "?"))  seen \(seen)"
+            line += "  revision \(c.appliedRevision)" + (overflow || behind < 0 ? " (not a revision of this server)" : behind > 0 ? " (\(behind) behind)" : " (current)")
             line += "  events buffered \(c.bufferedEvents), stored through \(c.highWater)"
-            if let s = c.clockSkewSeconds { line += String(format: "  clock %+.1f s", s) + (abs(s) > FleetTiming.clockSkewAlarm ? " SKEW ALARM" : "") }
+            if let s = c.clockSkewSeconds, s.isFinite { line += String(format: "  clock %+.1f s", s) + (abs(s) > FleetTiming.clockSkewAlarm ? " SKEW ALARM" : "") }
             print(line)
-            for d in c.doors { print("      door \(d.id): \(d.state)") }
+            for d in c.doors { print("      door \(shown(d.id)): \(shown(d.state))") }
         }
+    }
+
+    /// Seconds as a whole number for display, whatever the value.
+    static func wholeSeconds(_ s: Double) -> String {
+        s.isFinite && abs(s) < 1e15 ? String(Int(s)) : "?"
     }
 }
 

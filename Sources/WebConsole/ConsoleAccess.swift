@@ -54,10 +54,7 @@ extension ConsoleRoutes {
                 if let personRef { personID = try await store.findPerson(personRef).id }
                 // A grant naming a zone or schedule the policy lacks would be ignored by every
                 // door: refused here, where the operator can correct it.
-                if let policy = try Self.loadPolicy(try await store.siteView()) {
-                    guard policy.zones[zone] != nil else { throw CentralError.invalid("the policy has no zone '\(zone)'") }
-                    if let sch = form.text("schedule"), policy.schedules[sch] == nil { throw CentralError.invalid("the policy has no schedule '\(sch)'") }
-                }
+                try await server.checkGrantAgainstPolicy(zone: zone, schedule: form.text("schedule"))
                 let g = try await store.addGrant(personID: personID, group: group, zone: zone, schedule: form.text("schedule"),
                                                  until: try ConsoleTime.parse(form.text("until"), field: "until"), by: s.op.asOperator, now: now)
                 return ("/console/access", "Grant #\(g.id) made: \(personRef.map { "person \($0)" } ?? "group \(group!)") into \(zone)\(g.schedule.map { " on \($0)" } ?? "").")

@@ -51,7 +51,7 @@ extension CentralStore {
         guard password.count >= Self.minimumPasswordLength, password.utf8.count <= 72 else {
             throw CentralError.invalid("a console password is \(Self.minimumPasswordLength) to 72 bytes long (bcrypt reads no further); a passphrase of a few words is best")
         }
-        let hash = Bcrypt.hash(password, cost: 12)
+        let hash = try await CredentialHashing.hash(password, cost: 12)
         try await transaction { conn in
             guard try await self.one(conn.query("UPDATE operator SET password_hash = \(hash) WHERE name = \(name) RETURNING name", logger: self.logger), String.self) != nil else {
                 throw CentralError.notFound("no operator '\(name)' (`warden server operator add NAME --role ROLE` first)")
@@ -77,22 +77,31 @@ extension CentralStore {
 
     /// Signs an operator in. Every refusal says the same ("wrong name, password or code"),
     /// so the page tells an attacker nothing of which part was wrong; the audit log says who
-    /// tried, from where.
+    /// tried, from where. The attempt passes the sign-in gate first (SignInGate.swift): a
+    /// name or password no operator could have is refused before any lookup, counted and
+    /// logged by its length; bcrypt runs off the cooperative pool; a TOTP step works once.
     public func consoleLogin(name: String, password: String, code: String?, source: String, limits: SessionLimits, now: Date = Date()) async throws -> ConsoleLogin {
-        let windowStart = now.addingTimeInterval(-Self.lockoutWindow)
-        let fromSource = try await one(client.query("SELECT count(*) FROM login_failure WHERE source = \(source) AND at > \(windowStart)", logger: logger), Int64.self) ?? Int64(0)
-        if fromSource >= Int64(limits.failuresPerSource) {
-            throw CentralError.tooManyAttempts("too many failed sign-ins from \(source); try again in \(Int(Self.lockoutWindow / 60)) minutes")
+        let attempt = try await admitAttempt(name: name, source: source, failuresPerSource: limits.failuresPerSource, now: now)
+        let refused = CentralError.unauthenticated("wrong name, password or code")
+        guard OperatorNames.isValid(name), password.utf8.count <= 1024, (code ?? "").utf8.count <= 32 else {
+            try await failed(attempt, via: "console", now: now)
+            throw refused
         }
-        try await refuseIfLockedOut(name, now: now)
         let row = try await one(client.query("SELECT role, password_hash, totp_secret, disabled_at FROM operator WHERE name = \(name)", logger: logger), (String, String?, String?, Date?).self)
         // An unknown name costs a bcrypt check too, so the time taken does not tell names apart.
-        let passwordOK = Bcrypt.verify(password, hash: row?.1 ?? Self.decoyHash)
-        var ok = false
+        let passwordOK = try await CredentialHashing.verify(password, hash: row?.1 ?? Self.decoyHash)
         if let (role, hash, secret, disabled) = row, hash != nil, disabled == nil, passwordOK, let r = OperatorRole(rawValue: role) {
+            var ok = true
             if let secret {
-                ok = TOTP(base32: secret)?.accepts(code ?? "", at: now) ?? false
-            } else { ok = true }
+                // RFC 6238 section 5.2: a code is accepted once. The step is claimed atomically,
+                // so two sign-ins racing with one code cannot both win.
+                if let step = TOTP(base32: secret)?.acceptedStep(code ?? "", at: now) {
+                    ok = try await one(client.query("""
+                        UPDATE operator SET totp_last_step = \(Int64(step)) WHERE name = \(name) AND (totp_last_step IS NULL OR totp_last_step < \(Int64(step)))
+                        RETURNING name
+                        """, logger: logger), String.self) != nil
+                } else { ok = false }
+            }
             if ok {
                 let cookie = Self.randomHex(), csrf = Self.randomHex(), key = Self.sessionKey(cookie)
                 try await transaction { conn in
@@ -103,11 +112,12 @@ extension CentralStore {
                     try await self.appendServerEvents([AuditEvent.admin("admin.console_login", operator: name, subject: "operator:\(name)",
                                                                         detail: ["source": source, "second_factor": secret == nil ? "none" : "totp"], at: now)], conn)
                 }
+                try await succeeded(attempt)
                 return ConsoleLogin(cookie: cookie, session: ConsoleSession(op: AuthenticatedOperator(name: name, role: r), csrfToken: csrf, key: key, createdAt: now))
             }
         }
-        try await recordLoginFailure(name, source: source, via: "console", now: now)
-        throw CentralError.unauthenticated("wrong name, password or code")
+        try await failed(attempt, via: "console", now: now)
+        throw refused
     }
 
     /// The session a cookie belongs to, if it is still alive; touching it restarts its idle

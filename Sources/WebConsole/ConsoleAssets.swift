@@ -116,8 +116,14 @@ enum ConsoleAssets {
         const source = new EventSource('/console/live?after=' + encodeURIComponent(root.dataset.after));
         source.addEventListener('open', () => { live.textContent = 'live'; live.className = 'live on'; });
         source.addEventListener('error', () => { live.textContent = 'reconnecting…'; live.className = 'live'; });
+        // An alarm is sent ahead of a backlog and again when the stream reaches it after a
+        // reconnect: each event is shown once.
+        const shown = new Set();
         source.addEventListener('entry', m => {
           const e = JSON.parse(m.data);
+          const key = e.controller + '#' + e.seq;
+          if (shown.has(key)) return;
+          shown.add(key);
           entry(e);
           if (e.alarm) alarm(e);
           if (e.acknowledges) { const a = alarms.querySelector('li[data-key="' + CSS.escape(e.acknowledges) + '"]'); if (a) a.remove(); }

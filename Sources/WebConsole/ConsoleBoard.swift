@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import ServiceLifecycle
 import WardenCore
+import FleetProtocol
 
 /// The live board: doors, open alarms and the latest decisions, then Server-Sent Events.
 extension ConsoleRoutes {
@@ -58,11 +59,13 @@ extension ConsoleRoutes {
             return Response(status: .unauthorized, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "sign in first\n")))
         }
         let cookie = req.cookies[WebConsole.cookieName]?.value ?? ""
-        let fromQuery = Int64(FormFields.query(req).get("after") ?? "") ?? 0
-        let fromHeader = req.headers[HTTPField.Name("Last-Event-ID")!].flatMap { Int64($0) } ?? 0
+        let fromQuery = try PeerInput.integer(FormFields.query(req).get("after"), "after", in: 0...Int64.max, default: 0)
+        let fromHeader = try PeerInput.integer(req.headers[HTTPField.Name("Last-Event-ID")!], "Last-Event-ID", in: 0...Int64.max, default: 0)
         let start = max(fromQuery, fromHeader)
         let (store, limits, clock) = (self.store, console.limits, console.clock)
         let body = ResponseBody { writer in
+            // The event id a browser resumes from (Last-Event-ID) is the stream's cursor, never
+            // an alarm's sent ahead of it: resuming after that would skip the rows below it.
             func send(_ event: String, id: Int64? = nil, _ data: some Encodable) async throws {
                 let json = String(decoding: try JSONEncoder().encode(data), as: UTF8.self)
                 var text = "event: \(event)\n"
@@ -71,8 +74,7 @@ extension ConsoleRoutes {
                 try await writer.write(ByteBuffer(string: text))
             }
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-            var floor = start
-            var seen: [Int64: Date] = [:]
+            var position = LiveCursor(after: start, lateCommitWindow: Self.lateCommitWindow)
             var doors: [String: DoorUpdate] = [:]
             for d in try await store.boardDoors(now: clock()) { doors[d.controller + "\u{0}" + d.door] = DoorUpdate(d) }
             let end = ContinuousClock.now + Self.streamLifetime
@@ -86,16 +88,22 @@ extension ConsoleRoutes {
                     try await send("expired", ["reason": "signed out"])
                     break
                 }
-                let fresh = try await store.boardEvents(after: floor).filter { seen[$0.arrival] == nil }
                 var doorsMayHaveChanged = tick % 5 == 0
-                for e in fresh {
-                    seen[e.arrival] = Date()
-                    try await send("entry", id: e.arrival, e)
+                func deliver(_ e: BoardEvent, ahead: Bool = false) async throws {
+                    try await send("entry", id: ahead ? nil : position.cursor, e)
                     if e.door != nil, e.kind == "door" || e.kind == "system" { doorsMayHaveChanged = true }
                 }
-                // Forget arrivals seen long ago, and raise the floor past them.
-                let old = Date().addingTimeInterval(-Self.lateCommitWindow)
-                for (a, at) in seen where at < old { floor = max(floor, a); seen[a] = nil }
+                // Alarms first, whatever is queued before them.
+                for e in try await store.boardAlarms(after: position.cursor) where position.sendAhead(e.arrival) { try await deliver(e, ahead: true) }
+                // Rows that committed late, below the cursor.
+                let late = try await store.boardEvents(arrivals: position.openGaps)
+                position.filled(late.committed)
+                for e in late.events where position.shouldSend(e.arrival) { try await deliver(e) }
+                // The next page after the cursor.
+                let page = try await store.boardPage(after: position.cursor)
+                position.advance(over: page.arrivals, now: Date())
+                for e in page.events where position.shouldSend(e.arrival) { try await deliver(e) }
+                position.expire(now: Date())
                 if doorsMayHaveChanged {
                     for d in try await store.boardDoors(now: clock()) {
                         let key = d.controller + "\u{0}" + d.door, u = DoorUpdate(d)

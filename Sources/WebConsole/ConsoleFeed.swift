@@ -39,7 +39,9 @@ public struct BoardEvent: Codable, Sendable, Equatable {
         if let l = e.face?.liveness {
             liveness = l.verdict + (l.scores.isEmpty ? "" : " (" + l.scores.map { String(format: "%.2f", $0) }.joined(separator: ", ") + String(format: "; needs %.2f)", l.threshold))
         }
-        let isAck = e.type == ConsoleFeed.acknowledgedType
+        // Only the server's own chain acknowledges alarms: a board that uploads an event of
+        // that type speaks of nothing but itself.
+        let isAck = e.type == ConsoleFeed.acknowledgedType && controller == "@server"
         return BoardEvent(arrival: arrival, controller: controller, seq: e.seq, at: AuditTime.utc(e.at), type: e.type, kind: e.kind.rawValue, door: isAck ? e.detail?["door"] : e.door,
                           result: e.result, personID: e.personID, personName: e.personName, badge: e.badge,
                           factors: (e.factors ?? []).map { "\($0.factor) \($0.ok ? "ok" : "failed")" }, distance: distance, liveness: liveness,
@@ -136,12 +138,43 @@ extension CentralStore {
         return doors.values.sorted { ($0.controller, $0.door) < ($1.controller, $1.door) }
     }
 
-    /// Events that arrived after `floor`, in arrival order: every controller's, and the
-    /// server's own acknowledgements (its other admin events belong to the audit page).
-    public func boardEvents(after floor: Int64, limit: Int = 5000) async throws -> [BoardEvent] {
+    /// The next rows after `cursor`, in arrival order: every arrival number (so the stream
+    /// can tell a number not yet committed from a row the board does not show), with the
+    /// event for those it shows: every controller's, and the server's own acknowledgements
+    /// (its other admin events belong to the audit page).
+    public func boardPage(after cursor: Int64, limit: Int = 5000) async throws -> (arrivals: [Int64], events: [BoardEvent]) {
+        var arrivals: [Int64] = []
+        for try await a in try await client.query("SELECT arrival FROM event WHERE arrival > \(cursor) ORDER BY arrival LIMIT \(limit)", logger: logger).decode(Int64.self) {
+            arrivals.append(a)
+        }
+        guard let last = arrivals.last else { return ([], []) }
+        let events = try await boardEvents(query: """
+            SELECT e.arrival, c.name, e.seq, e.payload, e.prev_hash, e.hash FROM event e JOIN controller c ON c.id = e.controller_id
+            WHERE e.arrival > \(cursor) AND e.arrival <= \(last) AND (e.controller_id <> 0 OR e.type = \(ConsoleFeed.acknowledgedType))
+            ORDER BY e.arrival
+            """)
+        return (arrivals, events)
+    }
+
+    /// The rows with these arrival numbers that have committed since (late commits), as the board shows them.
+    public func boardEvents(arrivals: [Int64]) async throws -> (committed: [Int64], events: [BoardEvent]) {
+        guard !arrivals.isEmpty else { return ([], []) }
+        var committed: [Int64] = []
+        for try await a in try await client.query("SELECT arrival FROM event WHERE arrival = ANY(\(arrivals))", logger: logger).decode(Int64.self) { committed.append(a) }
+        let events = try await boardEvents(query: """
+            SELECT e.arrival, c.name, e.seq, e.payload, e.prev_hash, e.hash FROM event e JOIN controller c ON c.id = e.controller_id
+            WHERE e.arrival = ANY(\(arrivals)) AND (e.controller_id <> 0 OR e.type = \(ConsoleFeed.acknowledgedType))
+            ORDER BY e.arrival
+            """)
+        return (committed, events)
+    }
+
+    /// Alarms that arrived after `cursor`: sent ahead of the rows before them, so a new alarm
+    /// never waits behind a board's backlog being uploaded.
+    public func boardAlarms(after cursor: Int64, limit: Int = 100) async throws -> [BoardEvent] {
         try await boardEvents(query: """
             SELECT e.arrival, c.name, e.seq, e.payload, e.prev_hash, e.hash FROM event e JOIN controller c ON c.id = e.controller_id
-            WHERE e.arrival > \(floor) AND (e.controller_id <> 0 OR e.type = \(ConsoleFeed.acknowledgedType))
+            WHERE e.arrival > \(cursor) AND e.controller_id <> 0 AND e.type = ANY(\(Array(ConsoleFeed.alarmTypes)))
             ORDER BY e.arrival LIMIT \(limit)
             """)
     }
@@ -198,4 +231,55 @@ extension CentralStore {
                                                                 detail: ["controller": controller, "seq": String(seq), "alarm": type, "door": door ?? "", "comment": comment], at: now)], conn)
         }
     }
+}
+
+/// Where one live stream is in the central log. Arrival numbers are taken at insert and
+/// become visible at commit, so a lower number can appear after a higher one was read: the
+/// numbers skipped below the cursor are kept as gaps and looked for again until
+/// `lateCommitWindow` has passed. Alarms are read ahead of the cursor and sent at once,
+/// then skipped when the page reaches them. The cursor always moves on, so a backlog of any
+/// size is sent a page a second (before: the same 5,000 rows were read again every second
+/// until they aged out of a two-minute window, and a board's 20,000-row backlog held a new
+/// forced-door alarm back for 198 s).
+package struct LiveCursor {
+    package private(set) var cursor: Int64
+    package private(set) var gaps: [Int64: Date] = [:]
+    private var sentAhead: Set<Int64> = []
+    let lateCommitWindow: TimeInterval
+    static let maximumGaps = 10_000
+
+    package init(after start: Int64, lateCommitWindow: TimeInterval) { cursor = start; self.lateCommitWindow = lateCommitWindow }
+
+    /// An alarm read ahead of the cursor: true when it is to be sent now (not sent before).
+    package mutating func sendAhead(_ arrival: Int64) -> Bool {
+        guard arrival > cursor else { return false }
+        return sentAhead.insert(arrival).inserted
+    }
+
+    /// A page read after the cursor (every arrival number, in order): the cursor moves past
+    /// it, the numbers it skipped become gaps. Returns whether `arrival` of this page is to
+    /// be sent (false for an alarm sent ahead).
+    package mutating func advance(over arrivals: [Int64], now: Date) {
+        var expected = cursor + 1
+        for a in arrivals {
+            if a > expected, gaps.count < Self.maximumGaps {
+                for missing in expected..<min(a, expected + Int64(Self.maximumGaps - gaps.count)) { gaps[missing] = now }
+            }
+            expected = a + 1
+            cursor = max(cursor, a)
+        }
+    }
+
+    /// Whether a row the page or a late commit brings is to be sent: not if it was sent ahead.
+    package mutating func shouldSend(_ arrival: Int64) -> Bool { sentAhead.remove(arrival) == nil }
+
+    /// Gaps that have since committed are filled; those older than the window are given up.
+    package mutating func filled(_ arrivals: [Int64]) { for a in arrivals { gaps[a] = nil } }
+
+    package mutating func expire(now: Date) {
+        for (a, at) in gaps where now.timeIntervalSince(at) > lateCommitWindow { gaps[a] = nil }
+        sentAhead = sentAhead.filter { $0 > cursor || gaps[$0] != nil }
+    }
+
+    package var openGaps: [Int64] { gaps.keys.sorted() }
 }

@@ -37,12 +37,17 @@ public struct TOTP: Sendable, Equatable {
 
     /// True for the code of this step or the one either side (a phone's clock may drift by
     /// a few seconds, and a code typed at the end of its step arrives in the next).
-    public func accepts(_ typed: String, at date: Date) -> Bool {
+    public func accepts(_ typed: String, at date: Date) -> Bool { acceptedStep(typed, at: date) != nil }
+
+    /// The step whose code this is (this step or one either side), or nil. A caller that
+    /// remembers the last step used refuses the same code twice.
+    public func acceptedStep(_ typed: String, at date: Date) -> UInt64? {
         let code = typed.filter { !$0.isWhitespace }
-        guard code.count == Self.digits, code.allSatisfy(\.isASCII), code.allSatisfy(\.isNumber) else { return false }
+        guard code.count == Self.digits, code.allSatisfy(\.isASCII), code.allSatisfy(\.isNumber) else { return nil }
         let now = UInt64(max(0, date.timeIntervalSince1970) / Self.step)
-        var match = false
-        for counter in [now &- 1, now, now + 1] where ConstantTime.equal(self.code(counter: counter), code) { match = true }
+        var match: UInt64? = nil
+        // Every candidate is compared, in constant time, whichever matches.
+        for counter in [now &- 1, now, now + 1] where ConstantTime.equal(self.code(counter: counter), code) { match = counter }
         return match
     }
 

@@ -37,7 +37,12 @@ public struct WebConsole: FleetServerExtension {
     }
 
     public func install(on router: Router<FleetRequestContext>, server: FleetHTTPServer) {
-        let console = router.group("console").add(middleware: ConsoleHeaders())
+        // On the router, not on the group: a group's middleware runs only for the routes it
+        // matches, and a path no route matches (/console/nonexistent) was answered with a
+        // bare 404. The router's middleware also wraps its not-found answer; it acts on
+        // console paths alone, and the fleet's routes (added before) never see it.
+        router.add(middleware: ConsoleHeaders())
+        let console = router.group("console")
         let routes = ConsoleRoutes(console: self, server: server)
         routes.install(console)
     }
@@ -49,10 +54,18 @@ struct ConsoleHeaders: RouterMiddleware {
     static let policy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
         + "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 
+    static func covers(_ path: String) -> Bool { path == "/console" || path.hasPrefix("/console/") }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard Self.covers(request.uri.path) else { return try await next(request, context) }
         var response: Response
         do { response = try await next(request, context) } catch let e as HTTPResponseError {
             response = try e.response(from: request, context: context)
+        } catch {
+            // Whatever a handler threw still leaves with the headers, as a page of words.
+            let e = CentralStore.refusal(error) as? CentralError ?? .database("the console failed: \(error)")
+            response = Response(status: .init(code: e.httpStatus), headers: [.contentType: "text/plain; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: e.description + "\n")))
         }
         response.headers[.contentSecurityPolicy] = Self.policy
         response.headers[.strictTransportSecurity] = "max-age=31536000"

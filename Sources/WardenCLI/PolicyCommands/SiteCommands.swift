@@ -190,8 +190,7 @@ struct AddGrant: ParsableCommand {
         }
         let db = try global.openDatabase()
         let p = try policyOption.load(global)
-        guard p.zones[zone] != nil else { throw CLIError("no zone '\(zone)'; zones: \(p.zones.keys.sorted().joined(separator: ", "))") }
-        if let schedule, p.schedules[schedule] == nil { throw CLIError("no schedule '\(schedule)'; schedules: \(p.schedules.keys.sorted().joined(separator: ", "))") }
+        if let problem = p.grantProblem(zone: zone, schedule: schedule) { throw CLIError(problem) }
         let end = try until.map { try parseLocal($0, p.timeZone) }
         var grant: AccessGrant
         if subject.hasPrefix("group:") {
