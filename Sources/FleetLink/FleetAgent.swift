@@ -20,6 +20,9 @@ public struct FleetLinkStatus: Codable, Sendable, Equatable {
     public var bufferLevel: FleetBuffer.Level?
     public var clockSkewSeconds: Double?
     public var lastError: String?
+    /// A configuration the server sent that this board could not put in place (the previous
+    /// one stays in force); nil once a later version of it applies.
+    public var applyProblem: String?
 }
 
 /// A controller's side of the fleet, run beside the doors by `warden run`: it pulls the
@@ -107,10 +110,20 @@ public final class FleetAgent: @unchecked Sendable {
         let since = try db.replica.appliedRevision()
         // The page fetched while the last one was applied, when it starts where we are.
         let ahead = lock.withLock { defer { prefetched = nil }; return prefetched }
-        let set: ChangeSet
+        var set: ChangeSet
         if let ahead, ahead.since == since { set = try await ahead.page.value } else {
             ahead?.page.cancel()
             set = try await fetchPage(since: since, wait: wait)
+        }
+        // Another feed than the one the replica counts in (the server's database was restored
+        // from a backup): the revision means nothing there, so start again from a snapshot.
+        if let feed = set.feed, let mine = try db.replica.appliedFeed(), feed != mine, !set.snapshot {
+            lock.withLock { prefetched?.page.cancel(); prefetched = nil }
+            record(AuditEvent(kind: .system, type: "fleet.feed_changed",
+                              detail: ["from_feed": mine, "to_feed": feed, "replica_revision": String(since),
+                                       "why": "the server's change feed is not the one this replica was built from (its database restored from a backup?); taking a fresh snapshot"]))
+            set = try await fetchPage(since: 0, wait: 0)
+            guard set.snapshot else { return 0 }
         }
         guard set.through > since || set.snapshot && !set.items.isEmpty else { return 0 }
         // More to come (a snapshot, a board far behind): the next page is fetched while
@@ -132,17 +145,30 @@ public final class FleetAgent: @unchecked Sendable {
     }
 
     /// Writes the configuration first (harmless if the transaction then fails: the same
-    /// versions come again), then applies the records in one transaction.
+    /// versions come again), then applies the records in one transaction. A configuration
+    /// this board cannot put in place is an alarm (`fleet.apply_failed`, in `warden status`
+    /// and on the console) and never holds back the records beside it: a badge revoked
+    /// after a bad policy file stayed active on every board while the sync retried for ever.
+    /// The previous configuration stays in force until a version that applies arrives.
     func apply(_ set: ChangeSet) throws {
         for item in set.items where !item.deleted {
             guard let config = item.configuration else { continue }
-            switch item.kind {
-            case .policy: try ConfigurationFiles.replaceDirectory(membership.policyDirectory, with: config.files)
-            case .thresholds:
-                for (name, text) in config.files where name == "matching.yaml" {
-                    try ConfigurationFiles.replaceFile((home as NSString).appendingPathComponent(name), with: text)
+            do {
+                switch item.kind {
+                case .policy: try ConfigurationFiles.replaceDirectory(membership.policyDirectory, with: config.files)
+                case .thresholds:
+                    for (name, text) in config.files where name == "matching.yaml" {
+                        try ConfigurationFiles.replaceFile((home as NSString).appendingPathComponent(name), with: text)
+                    }
+                default: break
                 }
-            default: break
+                update { if $0.applyProblem?.hasPrefix(item.kind.rawValue + " ") ?? false { $0.applyProblem = nil } }
+            } catch {
+                let why = DisplayText.escapingControls(String("\(error)".prefix(300)))
+                record(AuditEvent(kind: .system, type: "fleet.apply_failed",
+                                  detail: ["kind": item.kind.rawValue, "version": String(config.version), "revision": String(item.revision), "why": why,
+                                           "effect": "the previous \(item.kind.rawValue) stays in force; the rest of this change was applied"]))
+                update { $0.applyProblem = "\(item.kind.rawValue) version \(config.version) not applied: \(why)" }
             }
         }
         try db.replica.apply(ReplicaMapping.batch(set))
@@ -392,7 +418,7 @@ enum ReplicaMapping {
                 upserts.append(.grant(r))
             }
         }
-        return ReplicaBatch(snapshot: set.snapshot, revision: set.through, upserts: upserts, deletions: deletions)
+        return ReplicaBatch(snapshot: set.snapshot, revision: set.through, upserts: upserts, deletions: deletions, feed: set.feed)
     }
 }
 

@@ -186,8 +186,12 @@ public struct ChangeSet: Codable, Sendable, Equatable {
     /// The server's revision when it answered: above `through`, more pages follow, and a
     /// board fetches the next while it applies this one.
     public var current: Int64?
-    public init(since: Int64, through: Int64, snapshot: Bool, items: [ChangeItem], current: Int64? = nil) {
-        self.since = since; self.through = through; self.snapshot = snapshot; self.items = items; self.current = current
+    /// Which feed these revisions belong to. A database restored from a backup hands out
+    /// revision numbers again; its feed id is new, and a board that sees another feed id
+    /// than the one it applied takes a fresh snapshot instead of trusting its revision.
+    public var feed: String?
+    public init(since: Int64, through: Int64, snapshot: Bool, items: [ChangeItem], current: Int64? = nil, feed: String? = nil) {
+        self.since = since; self.through = through; self.snapshot = snapshot; self.items = items; self.current = current; self.feed = feed
     }
 }
 

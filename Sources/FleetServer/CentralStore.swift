@@ -90,13 +90,18 @@ public final class CentralStore: Sendable {
     package let logger: Logger
     /// Seals templates at rest (the server's own key, like a board's `keys/template.key`).
     let cipher: TemplateCipher
+    /// The highest revision this server handed out (FeedIdentity.swift).
+    package let watermark: FeedWatermark
 
     public static let notifyChannel = "warden_changes"
     public static let serverControllerID: Int64 = 0
 
     /// The client must be running (`run()` in a task group) before any call.
-    public init(client: PostgresClient, templateKey: TemplateCipher, logger: Logger) {
+    /// `watermarkPath`: where the server keeps the highest revision it handed out (its home);
+    /// nil for commands that keep it in memory only.
+    public init(client: PostgresClient, templateKey: TemplateCipher, logger: Logger, watermarkPath: String? = nil) {
         self.client = client; self.cipher = templateKey; self.logger = logger
+        self.watermark = FeedWatermark(path: watermarkPath)
     }
 
     /// The pool's own background log is kept to errors: it warns of a query queued in the
@@ -120,17 +125,22 @@ public final class CentralStore: Sendable {
     /// One replicated change: the body gets the connection and the new revision, and
     /// returns its result with the admin event that records it.
     package func change<T: Sendable>(by op: Operator, _ body: @Sendable (PostgresConnection, Int64) async throws -> (T, AuditEvent)) async throws -> T {
-        try await transaction { conn in
+        // Never hand a revision out twice: a rewound database gets a new feed id first, in a
+        // transaction of its own (so a change that then fails cannot roll the new id back).
+        if try await currentRevision() < watermark.value { try await checkRewind() }
+        let (result, rev) = try await transaction { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(\(Locks.changes))", logger: self.logger)
-            let rev = try await self.one(conn.query("UPDATE feed_state SET current_revision = current_revision + 1 WHERE id = 1 RETURNING current_revision", logger: self.logger), Int64.self)!
+            let rev = try await self.one(conn.query("UPDATE feed_state SET current_revision = current_revision + 1, highest_served = current_revision + 1 WHERE id = 1 RETURNING current_revision", logger: self.logger), Int64.self)!
             var (result, event) = try await body(conn, rev)
             var detail = event.detail ?? [:]
             detail["revision"] = String(rev)
             event.detail = detail
             try await self.appendServerEvents([event], conn)
             try await conn.query("SELECT pg_notify(\(Self.notifyChannel), \(String(rev)))", logger: self.logger)
-            return result
+            return (result, rev)
         }
+        watermark.raise(to: rev)
+        return result
     }
 
     /// An admin event that changes nothing replicated (a token, a revocation, an operator):

@@ -12,8 +12,14 @@ extension CentralStore {
     /// state the server was in, or (mid-way through a long catch-up) on the way to it.
     /// `since` 0 is a snapshot: the replica replaces what it holds.
     public func changes(since: Int64, limit: Int = defaultPageSize) async throws -> ChangeSet {
-        let current = try await currentRevision()
-        guard since < current else { return ChangeSet(since: since, through: max(since, current), snapshot: since == 0, items: [], current: current) }
+        var current = try await currentRevision()
+        // A board holding a revision this database never reached: it was rewound.
+        if since > current || current < watermark.value {
+            try await checkRewind(claimed: since)
+            current = try await currentRevision()
+        }
+        let feed = try await feedIdentity()
+        guard since < current else { return ChangeSet(since: since, through: max(since, current), snapshot: since == 0, items: [], current: current, feed: feed) }
         var items: [ChangeItem] = []
         // Each source, with whether it filled its limit (then it may hold more).
         var truncatedAt: [Int64] = []
@@ -32,7 +38,7 @@ extension CentralStore {
         for t in truncatedAt { through = min(through, t - 1) }
         if through <= since { through = items.first!.revision }  // one revision larger than a page: send it whole
         items.removeAll { $0.revision > through }
-        return ChangeSet(since: since, through: through, snapshot: since == 0, items: items, current: current)
+        return ChangeSet(since: since, through: through, snapshot: since == 0, items: items, current: current, feed: feed)
     }
 
     private func persons(since: Int64, limit: Int) async throws -> [ChangeItem] {

@@ -47,6 +47,16 @@ public final class PrivatePostgres: @unchecked Sendable {
                                   "-o", "-k \(socketDirectory) -c listen_addresses='' -p \(port) -c fsync=off -c max_connections=200", "start"])
     }
 
+    /// `pg_dump -Fc` of the database to `file`, as an operator's nightly backup makes it.
+    public func dump(to file: String) throws {
+        try run("\(bin)/pg_dump", ["-h", socketDirectory, "-p", String(port), "-U", "warden", "-Fc", "-f", file, "warden"], asUser: nil)
+    }
+
+    /// `pg_restore --clean` of a dump over the same database, as an operator restores a backup in place.
+    public func restore(from file: String) throws {
+        try run("\(bin)/pg_restore", ["-h", socketDirectory, "-p", String(port), "-U", "warden", "--clean", "--if-exists", "-d", "warden", file], asUser: nil)
+    }
+
     /// Runs SQL as the database's owner, through psql on the socket.
     public func sql(_ statement: String) throws {
         try run("/usr/bin/psql", ["-h", socketDirectory, "-p", String(port), "-U", "warden", "-d", "warden", "-v", "ON_ERROR_STOP=1", "-qc", statement])

@@ -12,6 +12,8 @@ import Yams
 ///     server.key/.pem    the server's TLS certificate, signed by the CA
 ///     keys/template.key  seals templates at rest in PostgreSQL
 public struct ServerHome: Sendable {
+    /// The highest revision of the change feed this server handed out (FeedIdentity.swift).
+    public var feedWatermarkPath: String { (path as NSString).appendingPathComponent("feed-revision") }
     public let path: String
     public init(path: String) { self.path = path }
 

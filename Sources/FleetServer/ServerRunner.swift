@@ -13,7 +13,7 @@ public enum ServerRunner {
         let settings = try home.settings()
         let address = try DatabaseAddress(parsing: settings.database)
         let client = CentralStore.makeClient(address, logger: logger)
-        let store = CentralStore(client: client, templateKey: try home.templateCipher(), logger: logger)
+        let store = CentralStore(client: client, templateKey: try home.templateCipher(), logger: logger, watermarkPath: home.feedWatermarkPath)
         let notifier = ChangeNotifier()
         let server = FleetHTTPServer(store: store, ca: try home.siteCA(), serverCertificate: try home.serverCertificate(),
                                      serverNames: settings.names, notifier: notifier, logger: logger, enrollment: enrollment, extensions: extensions,
@@ -25,6 +25,7 @@ public enum ServerRunner {
         defer { database.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             try await store.migrate()
+            try await store.checkRewind()
             group.addTask { await notifier.listen(client, logger: logger) }
             let app = try server.makeApplication(host: host ?? settings.listen, port: port ?? settings.port) { p in await onRunning(p, store) }
             if handleSignals { try await app.runService() } else { try await app.run() }
@@ -39,7 +40,7 @@ public enum ServerRunner {
     public static func withStore<T: Sendable>(home: ServerHome, logger: Logger, _ body: @Sendable (CentralStore) async throws -> T) async throws -> T {
         let settings = try home.settings()
         let client = CentralStore.makeClient(try DatabaseAddress(parsing: settings.database), logger: logger)
-        let store = CentralStore(client: client, templateKey: try home.templateCipher(), logger: logger)
+        let store = CentralStore(client: client, templateKey: try home.templateCipher(), logger: logger, watermarkPath: home.feedWatermarkPath)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { await client.run(); return nil }
             defer { group.cancelAll() }

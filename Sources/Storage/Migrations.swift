@@ -99,6 +99,11 @@ enum WardenMigrations {
             // an interrupted change never leaves a reader under a key nobody holds.
             try db.execute(sql: "CREATE TABLE readerKey (door TEXT PRIMARY KEY, sealed BLOB, pending BLOB, generation INTEGER NOT NULL, setAt DATETIME)")
         }
+        m.registerMigration("v6-replica-feed") { db in
+            // Which change feed the replica's revision counts in: a server restored from a
+            // backup starts a new one, and the replica then takes a fresh snapshot.
+            try db.execute(sql: "ALTER TABLE fleetReplica ADD COLUMN feed TEXT")
+        }
         return m
     }
 }

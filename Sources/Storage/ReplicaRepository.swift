@@ -19,8 +19,10 @@ public struct ReplicaBatch: Sendable {
     public var upserts: [Upsert]
     public var deletions: [(Kind, Int64)]
 
-    public init(snapshot: Bool, revision: Int64, upserts: [Upsert], deletions: [(Kind, Int64)]) {
-        self.snapshot = snapshot; self.revision = revision; self.upserts = upserts; self.deletions = deletions
+    /// The change feed the revision belongs to (nil from a server that names none).
+    public var feed: String?
+    public init(snapshot: Bool, revision: Int64, upserts: [Upsert], deletions: [(Kind, Int64)], feed: String? = nil) {
+        self.snapshot = snapshot; self.revision = revision; self.upserts = upserts; self.deletions = deletions; self.feed = feed
     }
 }
 
@@ -36,6 +38,14 @@ public struct ReplicaRepository: Sendable {
         try writer.read { db in
             guard try db.tableExists("fleetReplica") else { return 0 }
             return try Int64.fetchOne(db, sql: "SELECT revision FROM fleetReplica WHERE id = 1") ?? 0
+        }
+    }
+
+    /// The change feed the replica's revision belongs to (nil: none named yet).
+    public func appliedFeed() throws -> String? {
+        try writer.read { db in
+            guard try db.tableExists("fleetReplica") else { return nil }
+            return try String.fetchOne(db, sql: "SELECT feed FROM fleetReplica WHERE id = 1")
         }
     }
 
@@ -83,8 +93,10 @@ public struct ReplicaRepository: Sendable {
                 case .grant(var g): try g.upsert(db); counts["grants", default: 0] += 1
                 }
             }
-            try db.execute(sql: "INSERT INTO fleetReplica (id, revision, appliedAt) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, appliedAt = excluded.appliedAt",
-                           arguments: [batch.revision, Date()])
+            try db.execute(sql: """
+                INSERT INTO fleetReplica (id, revision, appliedAt, feed) VALUES (1, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, appliedAt = excluded.appliedAt, feed = coalesce(excluded.feed, fleetReplica.feed)
+                """, arguments: [batch.revision, Date(), batch.feed])
             var fields = counts.mapValues(String.init)
             fields["revision"] = String(batch.revision)
             fields["from_revision"] = String(current)

@@ -88,7 +88,8 @@ public enum ConsoleFeed {
     public static let acknowledgedType = "admin.alarm_acknowledged"
     /// The events a guard must acknowledge.
     public static let alarmTypes: Set<String> = AuditStats.alarmTypes.union(["reader.offline", "system.camera_fault", "door.tamper", "reader.power_failed",
-                                                                          "reader.secure_channel_refused", "system.door_unavailable", "fleet.clock_skew"])
+                                                                          "reader.secure_channel_refused", "system.door_unavailable", "fleet.clock_skew",
+                                                                          "fleet.apply_failed"])
         .subtracting(["door.held_open_prealarm"])
     /// A controller silent this long (six missed heartbeats) shows as offline.
     public static let controllerOfflineAfter: TimeInterval = 30

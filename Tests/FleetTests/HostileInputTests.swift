@@ -348,3 +348,86 @@ extension FleetHarness {
         }
     }
 }
+
+/// A central database restored from a backup hands revision numbers out again: the boards
+/// notice the feed's new identity and take a fresh snapshot.
+@Suite(.serialized) struct FeedIdentityTests {
+    @Test func aBoardTakesASnapshotAfterTheDatabaseIsRestoredFromABackup() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        try await h.whileRunning {
+            let admin = Operator("test-admin")
+            let board = try await h.joinedController("b1")
+            let badge = try BadgeCredential(parsing: "12:1001")
+            let (kept, _) = try await h.central { store in
+                let p1 = try await store.addPerson(name: "Kept Person", externalID: "K1", validFrom: nil, validUntil: nil, by: admin)
+                _ = try await store.issueBadge(badge, to: p1.id, by: admin)
+                return (p1, try await store.currentRevision())
+            }
+            let backup = h.root + "/central.dump"
+            try h.postgres.dump(to: backup)
+            // After the backup: someone added, whom the restore forgets.
+            try await h.central { store in
+                for i in 1...3 { _ = try await store.addPerson(name: "Forgotten \(i)", externalID: "F\(i)", validFrom: nil, validUntil: nil, by: admin) }
+            }
+            while try await board.agent.syncOnce() > 0 {}
+            let before = try board.db.replica.appliedRevision()
+            #expect(try board.db.people.list().map(\.displayName).sorted() == ["Forgotten 1", "Forgotten 2", "Forgotten 3", "Kept Person"])
+
+            // The database is restored in place, under the same server home.
+            await h.stopServer()
+            try h.postgres.restore(from: backup)
+            try await h.startServer()
+            // Changes made after the restore reuse revision numbers the board already holds.
+            try await h.central { store in
+                _ = try await store.revokeBadge(badge, by: admin)
+                _ = try await store.addPerson(name: "New Person", externalID: "N1", validFrom: nil, validUntil: nil, by: admin)
+            }
+            #expect(try await h.central { try await $0.currentRevision() } <= before, "the test wants revisions handed out again")
+            for _ in 0..<5 { while try await board.agent.syncOnce() > 0 {} }
+            #expect(try board.db.people.list().map(\.displayName).sorted() == ["Kept Person", "New Person"])
+            #expect(try board.db.badges.lookup(badge)?.status != .active, "the badge revoked after the restore is still active on the board")
+            #expect(board.recorded.types.contains("fleet.feed_changed"))
+            let rewound = try await h.central { store in
+                var types: [String] = []
+                try await store.forEachEvent(controller: "@server") { _, row in types.append(try AuditChain.event(of: row).type) }
+                return types
+            }
+            #expect(rewound.contains("admin.feed_rewound"))
+            _ = kept
+        }
+    }
+}
+
+/// A change a board cannot apply (stored at the server before it checked, or by a newer
+/// server) raises an alarm on the board and holds nothing else back.
+@Suite(.serialized) struct ApplyFailureTests {
+    @Test func aConfigurationABoardCannotWriteIsAnAlarmAndARevocationStillLands() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        try await h.whileRunning {
+            let admin = Operator("test-admin")
+            let board = try await h.joinedController("b1")
+            let badge = try BadgeCredential(parsing: "12:2002")
+            try await h.central { store in
+                let p = try await store.addPerson(name: "Ada", externalID: "E1", validFrom: nil, validUntil: nil, by: admin)
+                _ = try await store.issueBadge(badge, to: p.id, by: admin)
+            }
+            while try await board.agent.syncOnce() > 0 {}
+            #expect(try board.db.badges.lookup(badge)?.status == .active)
+            // Straight into the store, past the admin API's checks, then a revocation after it.
+            try await h.central { store in
+                _ = try await store.putConfiguration(.policy, files: [String(repeating: "p", count: 300) + ".yaml": "zones: []\n"], by: admin)
+                _ = try await store.revokeBadge(badge, by: admin)
+            }
+            for _ in 0..<3 { _ = try? await board.agent.syncOnce() }
+            #expect(try board.db.badges.lookup(badge)?.status != .active, "the revocation waited behind the bad file")
+            #expect(board.recorded.types.contains("fleet.apply_failed"))
+            #expect(board.agent.linkStatus.applyProblem?.contains("policy version") == true, "\(board.agent.linkStatus)")
+            // A policy that applies clears the alarm's state.
+            try await h.central { _ = try await $0.putConfiguration(.policy, files: try ExamplePolicy.files(), by: admin) }
+            while try await board.agent.syncOnce() > 0 {}
+            #expect(board.agent.linkStatus.applyProblem == nil)
+        }
+    }
+}

@@ -109,6 +109,7 @@ enum FleetStatusLine {
         if let k = s.clockSkewSeconds { f["clock_skew_seconds"] = String(format: "%.2f", k) }
         if let c = s.lastContact { f["last_contact"] = AuditTime.utc(c) }
         if let e = s.lastError { f["last_error"] = e }
+        if let p = s.applyProblem { f["apply_problem"] = "ALARM: " + p }
         return f
     }
 
