@@ -201,7 +201,9 @@ public struct SiteConfig: Sendable {
         case "5", "5.0": out.protocolVersion = .v5
         case let other: problems.append("mqtt.protocol must be 3.1.1 or 5 (got \(other))")
         }
-        if let c = m.client_id { out.clientID = c }
+        if let c = m.client_id { out.clientID = c; out.board = c; out.clientIDChosen = true } else {
+            out.clientID = MQTTSettings.automaticClientID(controller: nil); out.board = out.clientID
+        }
         out.username = m.username
         if let f = m.password_file {
             let path = resolve(f)

@@ -26,10 +26,16 @@ public struct MQTTMessage: Sendable, Equatable {
 ///     door/<door>/command            what Warden reads: remote commands (refused unless enabled)
 public struct TopicScheme: Sendable, Equatable {
     public let base: String
-    public init(prefix: String, site: String) {
+    /// This board's level in the status topic.
+    public let board: String
+    public init(prefix: String, site: String, board: String) {
         base = prefix.split(separator: "/").map { MQTTSettings.topicLevel(String($0)) }.joined(separator: "/") + "/" + MQTTSettings.topicLevel(site)
+        self.board = MQTTSettings.topicLevel(board)
     }
-    public var status: String { base + "/status" }
+    /// `online` / `offline` (retained, and the broker's will) of this board alone: two boards
+    /// of a site each have their own, and Home Assistant reads a door's availability from the
+    /// board that runs it.
+    public var status: String { base + "/status/" + board }
     public var systemEvent: String { base + "/event" }
     public func door(_ id: String) -> String { base + "/door/" + MQTTSettings.topicLevel(id) }
     public func decision(_ door: String) -> String { self.door(door) + "/decision" }

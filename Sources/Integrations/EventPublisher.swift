@@ -59,7 +59,7 @@ public final class EventPublisher: EventSink, @unchecked Sendable {
         self.settings = settings
         self.connection = connection
         self.record = record
-        let topics = TopicScheme(prefix: settings.topicPrefix, site: settings.site)
+        let topics = TopicScheme(prefix: settings.topicPrefix, site: settings.site, board: settings.board)
         self.topics = topics
         projection = EventProjection(topics: topics, site: settings.site, person: settings.person, doors: doors.map(\.id))
         var levels: [String: String?] = [:]

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 
 /// How a person appears in published events: ids by default, since names are personal data
 /// that the broker, a webhook receiver and every subscriber would hold.
@@ -21,7 +22,16 @@ public struct MQTTSettings: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var protocolVersion: ProtocolVersion
+    /// The broker session's id. Two boards with one id take each other's session (the
+    /// broker drops the older at every connect), so the default is this board's own
+    /// (`automaticClientID`); `client_id` in the site file sets it.
     public var clientID: String
+    /// Which board this is, in the status topic and in Home Assistant's availability: one
+    /// board stopping marks its own doors unavailable, not the site's.
+    public var board: String
+    /// Whether the site file named the client id (else `warden run` may name it after the
+    /// board's fleet controller name).
+    public var clientIDChosen = false
     public var username: String?
     /// The password, read from `password_file` when the site file is loaded.
     public var password: String?
@@ -50,26 +60,31 @@ public struct MQTTSettings: Sendable, Equatable {
 
     public init(host: String, port: Int = 1883, protocolVersion: ProtocolVersion = .v311, clientID: String = "warden", username: String? = nil,
                 password: String? = nil, tls: TLS? = nil, topicPrefix: String = "warden", site: String, person: PersonField = .id,
-                discovery: Bool = true, discoveryPrefix: String = "homeassistant", queueLimit: Int = 1000, keepAlive: Int = 30) {
-        self.host = host; self.port = port; self.protocolVersion = protocolVersion; self.clientID = clientID; self.username = username
+                discovery: Bool = true, discoveryPrefix: String = "homeassistant", queueLimit: Int = 1000, keepAlive: Int = 30, board: String? = nil) {
+        self.host = host; self.port = port; self.protocolVersion = protocolVersion; self.clientID = clientID; self.board = board ?? clientID; self.username = username
         self.password = password; self.tls = tls; self.topicPrefix = topicPrefix; self.site = site; self.person = person
         self.discovery = discovery; self.discoveryPrefix = discoveryPrefix; self.queueLimit = queueLimit; self.keepAlive = keepAlive
     }
 
-    /// A topic level from free text (a site or door name): MQTT's wildcards and separators
-    /// (`+ # /`) and anything outside a plain set become `_`, so a name can never widen a
-    /// subscription or add a level.
-    public static func topicLevel(_ s: String) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count)
-        // Byte by byte: a multi-byte character becomes one `_` per byte, still never a separator.
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"): out.append(b)
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): out.append(b + 32)
-            default: if b < 0x80 || b >= 0xC0 { out.append(UInt8(ascii: "_")) }
-            }
-        }
-        return out.isEmpty ? "_" : String(decoding: out, as: UTF8.self)
+    /// This board's client id when the site file names none: after its fleet controller name
+    /// (unique in the fleet), else its host name and machine id (a cloned SD card keeps the
+    /// host name `raspberrypi`; /etc/machine-id is made anew at first boot).
+    public static func automaticClientID(controller: String?) -> String {
+        if let controller { return "warden-" + TopicLevel.of(controller) }
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "board"
+        let machine = ((try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        return "warden-" + TopicLevel.of(host) + (machine.isEmpty ? "" : "-" + String(machine.prefix(8)))
     }
+
+    /// Names the board (and, unless the site file chose one, the client id) after its fleet
+    /// controller name.
+    public mutating func identify(controller: String) {
+        board = controller
+        if !clientIDChosen { clientID = Self.automaticClientID(controller: controller) }
+    }
+
+    /// A topic level from free text (`TopicLevel`, shared with the policy loader's check
+    /// that no two doors fold to one level).
+    public static func topicLevel(_ s: String) -> String { TopicLevel.of(s) }
 }

@@ -123,6 +123,15 @@ struct Builder {
             let known = (defined[r.kind] ?? [:]).keys.sorted()
             issue(r.at, "\(r.what) '\(r.id)' is not defined; expected one of: \(known.isEmpty ? "(none defined)" : known.joined(separator: ", "))")
         }
+        // Door ids that fold to one MQTT topic level would publish to the same topics and the
+        // same Home Assistant device, and a command for one would reach the other.
+        var levels: [String: String] = [:]
+        for (id, at) in (defined["door"] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let level = TopicLevel.of(id)
+            if let other = levels[level] {
+                issue(at, "door '\(id)' and door '\(other)' would share MQTT topics and a Home Assistant device (both are '\(level)'); rename one")
+            } else { levels[level] = id }
+        }
         // Zone tree: no cycles.
         for (zone, _, at) in zoneParents {
             var seen: Set<String> = [zone]

@@ -11,7 +11,7 @@ struct MQTTBrokerTests {
     static let doors = [HomeAssistantDiscovery.Door(id: "lobby", name: "Main entrance"), HomeAssistantDiscovery.Door(id: "server-room", name: "Server room")]
 
     func publisher(_ broker: TestBroker, _ recorded: Recorded, configure: (inout MQTTSettings) -> Void = { _ in }) throws -> EventPublisher {
-        var s = MQTTSettings(host: "127.0.0.1", port: broker.port, clientID: "warden-test-\(UUID().uuidString.prefix(6))", site: "Example HQ")
+        var s = MQTTSettings(host: "127.0.0.1", port: broker.port, clientID: "warden-test-\(UUID().uuidString.prefix(6))", site: "Example HQ", board: "board-1")
         configure(&s)
         let p = EventPublisher(settings: s, connection: MosquittoConnection(settings: s), doors: Self.doors, version: "test", record: { recorded.add($0) })
         try p.start()
@@ -33,7 +33,7 @@ struct MQTTBrokerTests {
         try await waitFor("connect") { p.counters.connected }
         // Subscribed once the retained status has come; then the events.
         let sub = try broker.subscriber("warden/example_hq/#")
-        #expect(try await sub.waitFor { $0 == "warden/example_hq/status online" })
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/status/board-1 online" })
         var denied = AuditEvent(kind: .decision, type: "access.denied", door: "lobby", personID: 8, personName: "Eve", result: "denied", reasons: ["no_grant"])
         denied.seq = 2
         var released = AuditEvent(kind: .door, type: "door.released", door: "lobby"); released.seq = 3
@@ -55,9 +55,40 @@ struct MQTTBrokerTests {
         #expect(later.contains("warden/example_hq/door/lobby/state open"), "\(later)")
         #expect(later.contains("warden/example_hq/door/lobby/lock UNLOCKED"), "\(later)")
         #expect(later.contains("warden/example_hq/door/lobby/contact open"), "\(later)")
-        let status = try await broker.subscribe("warden/example_hq/status", count: 1, seconds: 5)
-        #expect(status == ["warden/example_hq/status offline"], "a stopped publisher says so: \(status)")
+        let status = try await broker.subscribe("warden/example_hq/status/board-1", count: 1, seconds: 5)
+        #expect(status == ["warden/example_hq/status/board-1 offline"], "a stopped publisher says so: \(status)")
         #expect(recorded.count("integration.mqtt_connected") == 1)
+    }
+
+    /// Two boards of one site on one broker, each with the client id it chooses by default:
+    /// neither takes the other's session, and one stopping marks only its own doors offline.
+    @Test func twoBoardsOfOneSiteKeepTheirOwnSessionsAndStatus() async throws {
+        let broker = try TestBroker()
+        defer { broker.destroy() }
+        let (r1, r2) = (Recorded(), Recorded())
+        func board(_ name: String, _ doors: [HomeAssistantDiscovery.Door], _ recorded: Recorded) throws -> EventPublisher {
+            var s = MQTTSettings(host: "127.0.0.1", port: broker.port, clientID: MQTTSettings.automaticClientID(controller: nil), site: "Example HQ")
+            s.identify(controller: name)
+            let p = EventPublisher(settings: s, connection: MosquittoConnection(settings: s), doors: doors, version: "test", record: { recorded.add($0) })
+            try p.start()
+            return p
+        }
+        let b1 = try board("b1", [.init(id: "lobby", name: "Lobby")], r1)
+        let b2 = try board("b2", [.init(id: "server-room", name: "Server room")], r2)
+        #expect(b1.settings.clientID != b2.settings.clientID)
+        try await waitFor("both connect") { b1.counters.connected && b2.counters.connected }
+        let sub = try broker.subscriber("warden/example_hq/status/#")
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/status/b2 online" })
+        // A while for any session take-over to show as a reconnect.
+        try await Task.sleep(for: .seconds(3))
+        #expect(r1.count("integration.mqtt_connected") == 1 && r2.count("integration.mqtt_connected") == 1,
+                "sessions taken over: \(r1.count("integration.mqtt_connected")), \(r2.count("integration.mqtt_connected"))")
+        b1.stop()
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/status/b1 offline" })
+        let lines = sub.stop()
+        #expect(!lines.contains("warden/example_hq/status/b2 offline"), "\(lines)")
+        #expect(b2.counters.connected)
+        b2.stop()
     }
 
     @Test func namesArePublishedOnlyWhenTheSiteChoosesThem() async throws {
@@ -66,7 +97,7 @@ struct MQTTBrokerTests {
         let p = try publisher(broker, Recorded()) { $0.person = .name }
         try await waitFor("connect") { p.counters.connected }
         let sub = try broker.subscriber("warden/example_hq/#")
-        #expect(try await sub.waitFor { $0 == "warden/example_hq/status online" })
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/status/board-1 online" })
         p.accept([Self.granted(seq: 5)])
         #expect(try await sub.waitFor { $0.contains("/decision ") })
         let lines = sub.stop().filter { $0.contains("/decision ") }
@@ -104,7 +135,7 @@ struct MQTTBrokerTests {
             #expect(rule.required.isSubset(of: Set(config.keys)), "\(topic[1]) needs \(rule.required)")
             #expect(Set(config.keys).isSubset(of: rule.allowed), "\(topic[1]) has undocumented \(Set(config.keys).subtracting(rule.allowed))")
             if topic[1] == "binary_sensor" { #expect(binaryClasses.contains(config["device_class"] as? String ?? ""), "\(config)") }
-            #expect(config["availability_topic"] as? String == "warden/example_hq/status")
+            #expect(config["availability_topic"] as? String == "warden/example_hq/status/board-1")
             let device = try #require(config["device"] as? [String: Any])
             #expect(device["manufacturer"] as? String == "Warden" && (device["name"] as? String).map { ["Main entrance", "Server room"].contains($0) } == true)
             devices.insert(((device["identifiers"] as? [String]) ?? []).joined())
@@ -139,7 +170,7 @@ struct MQTTBrokerTests {
         #expect(dropped == 250, "\(restored.detail ?? [:])")
         #expect(restored.detail?["offline_seconds"] != nil)
         let sub = try broker.subscriber("warden/example_hq/#")
-        #expect(try await sub.waitFor { $0 == "warden/example_hq/status online" })
+        #expect(try await sub.waitFor { $0 == "warden/example_hq/status/board-1 online" })
         p.accept([Self.granted(seq: 999)])
         #expect(try await sub.waitFor { $0.contains("\"seq\":999") }, "messages flow again")
         _ = sub.stop()
@@ -159,8 +190,8 @@ struct MQTTBrokerTests {
         let recorded = Recorded()
         let right = try publisher(broker, recorded) { $0.username = "warden"; $0.password = "s3cret-door" }
         try await waitFor("connect") { right.counters.connected }
-        let status = try await broker.subscribe("warden/example_hq/status", count: 1, seconds: 5, user: ("warden", "s3cret-door"))
-        #expect(status == ["warden/example_hq/status online"], "\(status)")
+        let status = try await broker.subscribe("warden/example_hq/status/board-1", count: 1, seconds: 5, user: ("warden", "s3cret-door"))
+        #expect(status == ["warden/example_hq/status/board-1 online"], "\(status)")
         right.stop()
     }
 

@@ -5,7 +5,7 @@ import Testing
 
 /// The pure parts, and the publisher's queueing over the in-memory link.
 struct ProjectionTests {
-    static let topics = TopicScheme(prefix: "warden", site: "Example HQ")
+    static let topics = TopicScheme(prefix: "warden", site: "Example HQ", board: "warden")
 
     func door(_ type: String, _ door: String = "lobby", kind: AuditEvent.Kind = .door) -> AuditEvent { AuditEvent(kind: kind, type: type, door: door) }
 
@@ -43,7 +43,7 @@ struct ProjectionTests {
 
     @Test func aNameNeverWidensATopic() {
         #expect(MQTTSettings.topicLevel("Lab/+#\u{0}Ü") == "lab_____")
-        #expect(TopicScheme(prefix: "a/#", site: "+").base == "a/_/_")
+        #expect(TopicScheme(prefix: "a/#", site: "+", board: "b").base == "a/_/_")
         #expect(Self.topics.door("server room/#") == "warden/example_hq/door/server_room__")
     }
 
@@ -58,7 +58,7 @@ struct ProjectionTests {
         let p = EventPublisher(settings: MQTTSettings(host: "x", site: "Example HQ", discovery: false, queueLimit: 10), connection: link,
                                doors: [.init(id: "lobby", name: "Lobby")], version: "t", record: { recorded.add($0) })
         try p.start()
-        #expect(link.will == MQTTMessage(topic: "warden/example_hq/status", text: "offline", retain: true))
+        #expect(link.will == MQTTMessage(topic: "warden/example_hq/status/warden", text: "offline", retain: true))
         p.accept((1...25).map(Self.decision))
         #expect(p.counters.queued == 10 && p.counters.dropped == 15)
         link.connect()
@@ -72,7 +72,7 @@ struct ProjectionTests {
         #expect(recorded.all.first { $0.type == "integration.mqtt_connected" }?.detail?["dropped"] == String(p.counters.dropped))
         #expect(link.subscribed == ["warden/example_hq/door/+/command"])
         p.stop(drain: 0)
-        #expect(link.stoppedWith == .some(MQTTMessage(topic: "warden/example_hq/status", text: "offline", retain: true)))
+        #expect(link.stoppedWith == .some(MQTTMessage(topic: "warden/example_hq/status/warden", text: "offline", retain: true)))
     }
 
     /// A slow broker: at most `maximumInFlight` messages wait for its acknowledgement.

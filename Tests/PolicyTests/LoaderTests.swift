@@ -34,6 +34,20 @@ struct LoaderTests {
         #expect(issues.contains { $0.message.contains("schedule 'never'") && $0.line == 5 })
     }
 
+    /// `Front.Door` and `front_door` fold to one MQTT topic level: they would publish to the
+    /// same topics and one Home Assistant device, and a command for one would reach the other.
+    @Test func doorIDsThatShareAnMQTTTopicAreRefused() {
+        let issues = errors([("doors.yaml", """
+        doors:
+          - {id: Front.Door, into: a, factors: badge}
+          - {id: front_door, into: a, factors: badge}
+          - {id: Back-Door, into: a, factors: badge}
+        """), ("base.yaml", base)])
+        #expect(issues.count == 1, "\(issues)")
+        #expect(issues.first?.message.contains("would share MQTT topics") == true && issues.first?.message.contains("front_door") == true, "\(issues)")
+        #expect(issues.first?.file == "doors.yaml")
+    }
+
     @Test func syntaxErrorsCarryTheirLine() {
         let issues = errors([("bad.yaml", "zones:\n  - id: a\n   parent: [b\n")])
         #expect(issues.count == 1)

@@ -321,7 +321,7 @@ struct RunMQTTTests {
         try await Task.sleep(for: .milliseconds(500))
         sub.kill(SIGINT)
         let lines = sub.wait().stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains("warden/test_site/status online"), "\(lines.prefix(5))")
+        #expect(lines.contains("warden/test_site/status/warden-run-test online"), "\(lines.prefix(5))")
         #expect(lines.contains { $0.hasPrefix("warden/test_site/door/lobby/decision ") && $0.contains("\"result\":\"granted\"") }, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("warden/test_site/door/server-room/decision ") && $0.contains("\"result\":\"denied\"") }, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("warden/test_site/event ") && $0.contains("system.start") }, "\(lines)")

@@ -243,6 +243,7 @@ struct RunCommand: ParsableCommand {
         let commands = RemoteCommandInbox()
         if var m = config.mqtt {
             if m.site.isEmpty { m.site = policy.name }
+            if let controller = membership?.settings.controller { m.identify(controller: controller) }
             let doors = config.doors.keys.sorted().map { HomeAssistantDiscovery.Door(id: $0, name: policy.doors[$0]?.name ?? $0) }
             let p = EventPublisher(settings: m, connection: MosquittoConnection(settings: m), doors: doors, version: WardenVersion.current,
                                    record: { [audit] e in audit.record(e) })
