@@ -45,6 +45,8 @@ public struct FleetHTTPServer: Sendable {
     let captures = CaptureRelay()
     /// What one connection may hold of the server.
     public let connections: ConnectionLimits
+    /// The requests under way (what a stopping server waits for).
+    package let ledger = RequestLedger()
 
     public init(store: CentralStore, ca: SiteCA, serverCertificate: KeyAndCertificate, serverNames: [String], notifier: ChangeNotifier, logger: Logger,
                 enrollment: ServerEnrollment? = nil, extensions: [any FleetServerExtension] = [], connections: ConnectionLimits = ConnectionLimits()) {
@@ -74,6 +76,7 @@ public struct FleetHTTPServer: Sendable {
         let router = Router(context: FleetRequestContext.self)
         // First, so that it runs before any route authenticates: a body larger than its route
         // takes is refused by its declared length, unread.
+        router.add(middleware: LedgerMiddleware(ledger: ledger))
         router.add(middleware: BodyLimits())
         routes(router)
         adminRoutes(router)

@@ -28,7 +28,12 @@ public enum ServerRunner {
             try await store.checkRewind()
             group.addTask { await notifier.listen(client, logger: logger) }
             let app = try server.makeApplication(host: host ?? settings.listen, port: port ?? settings.port) { p in await onRunning(p, store) }
-            if handleSignals { try await app.runService() } else { try await app.run() }
+            if handleSignals {
+                // ServiceLifecycle handles the signals; the watch only bounds how long it may take.
+                let watch = ShutdownWatch.arm(limit: .seconds(25), ledger: server.ledger, logger: logger)
+                defer { watch.forEach { $0.cancel() } }
+                try await app.runService()
+            } else { try await app.run() }
             group.cancelAll()
         }
         database.cancel()

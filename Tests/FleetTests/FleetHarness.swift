@@ -30,12 +30,13 @@ final class FleetHarness: @unchecked Sendable {
     var url: String { "https://127.0.0.1:\(port)" }
 
     /// Starts the server (again, on the same port once it has had one).
-    func startServer(enrollment: ServerEnrollment? = nil, extensions: [any FleetServerExtension] = []) async throws {
+    func startServer(enrollment: ServerEnrollment? = nil, extensions: [any FleetServerExtension] = [], connections: ConnectionLimits = ConnectionLimits()) async throws {
         let box = PortBox()
         let home = serverHome, logger = logger
         let want = port
         serverTask = Task {
-            try await ServerRunner.run(home: home, port: want, handleSignals: false, enrollment: enrollment, extensions: extensions, logger: logger) { p, store in await box.set(p, store) }
+            try await ServerRunner.run(home: home, port: want, handleSignals: false, enrollment: enrollment, extensions: extensions, connections: connections,
+                                       logger: logger) { p, store in await box.set(p, store) }
         }
         let task = serverTask!
         let failed = FailureBox()

@@ -431,3 +431,57 @@ extension FleetHarness {
         }
     }
 }
+
+/// What one client can hold of the server: idle connections are closed, connections past
+/// the cap wait in the kernel's queue instead of using up file descriptors, and a join's
+/// body is refused by its declared size before anything reads it.
+@Suite(.serialized) struct ConnectionLimitTests {
+    /// Opens `count` TCP connections that never speak, and reports how many the server
+    /// closed within `seconds`.
+    static func idleSockets(port: Int, count: Int, seconds: Int) throws -> Spawn.Running {
+        let script = """
+        import socket, sys, time
+        port, n, limit = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+        socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+        print("open", flush=True)
+        deadline, closed = time.time() + limit, 0
+        for s in socks:
+            s.settimeout(max(0.1, deadline - time.time()))
+            try:
+                if s.recv(1) == b"": closed += 1
+            except Exception:
+                pass
+        print("closed", closed, flush=True)
+        """
+        return try Spawn.start(["/usr/bin/env", "python3", "-c", script, String(port), String(count), String(seconds)])
+    }
+
+    @Test func idleConnectionsAreClosedAndABoardIsStillServed() async throws {
+        let h = try FleetHarness()
+        try await h.startServer(connections: ConnectionLimits(idleTimeout: .seconds(2), maximumConnections: 8))
+        try await h.whileRunning {
+            let board = try await h.joinedController("b1")
+            let idle = try Self.idleSockets(port: h.port, count: 20, seconds: 60)
+            defer { idle.kill(SIGKILL); _ = idle.wait() }
+            try await Task.sleep(for: .milliseconds(500))
+            // More sockets than the cap say nothing; a board's heartbeat still gets through.
+            try await board.agent.heartbeatOnce()
+            let out = try await offThePool { idle.wait() }
+            #expect(out.stdout.contains("closed 20"), "\(out.stdout) \(out.stderr)")
+        }
+    }
+
+    @Test func aJoinBodyLargerThanAJoinNeedsIsRefusedUnread() async throws {
+        let h = try FleetHarness()
+        try await h.startServer()
+        try await h.whileRunning {
+            let anonymous = try HTTPSFleetTransport(server: h.url, identity: nil, trustedCA: try h.serverHome.siteCA().pem.certificatePEM)
+            let big = Data(repeating: UInt8(ascii: " "), count: 1 << 20)
+            let a = await HostileInputTests.answer { try await anonymous.post(FleetPath.join, body: big, timeout: .seconds(30)) }
+            #expect(a.status == 413 && a.text.contains("65536"), "\(a)")
+            // A controller's upload route takes more.
+            let board = try await h.joinedController("b1")
+            try await board.agent.heartbeatOnce()
+        }
+    }
+}
