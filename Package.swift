@@ -201,7 +201,7 @@ let package = Package(
 
         // Hostile-input harnesses (image decoders, Wiegand, policy and pin-map YAML, badge
         // identifiers): libFuzzer targets under `make fuzz`, corpus replay under `make test`.
-        .target(name: "FuzzHarnesses", dependencies: ["FaceKit", "DoorIO", "Policy", "WardenCore", "CLibOSDP"]),
+        .target(name: "FuzzHarnesses", dependencies: ["FaceKit", "DoorIO", "Policy", "WardenCore", "CLibOSDP", "FleetProtocol"]),
         .executableTarget(name: "warden-fuzz", dependencies: ["FuzzHarnesses"]),
 
         .testTarget(name: "FaceKitTests", dependencies: ["FaceKit", "WardenCore"]),

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"image wiegand policy pinmap identifiers osdp"}
+TARGETS=${FUZZ_TARGETS:-"image wiegand policy pinmap identifiers osdp peer"}
 WORK=.cache/fuzz
 SWIFT=${SWIFT:-swift}
 echo "fuzz: building warden-fuzz (libFuzzer + ASan)"

@@ -1,6 +1,7 @@
 import CLibOSDP
 import DoorIO
 import FaceKit
+import FleetProtocol
 import Foundation
 import Policy
 import WardenCore
@@ -13,7 +14,7 @@ import WardenCore
 /// `make test` replays every file in `fuzz/corpus/<target>/`, so a crash once found stays
 /// a regression test.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case image, wiegand, policy, pinmap, identifiers, osdp
+    case image, wiegand, policy, pinmap, identifiers, osdp, peer
 
     public func run(_ bytes: [UInt8]) {
         switch self {
@@ -23,7 +24,33 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .pinmap: Self.pinMap(bytes)
         case .identifiers: Self.identifiers(bytes)
         case .osdp: Self.osdp(bytes)
+        case .peer: Self.peer(bytes)
         }
+    }
+
+    /// What a controller or an operator sends the fleet server: every message the server
+    /// reads, through its one reader (`FleetJSON.decodeChecked`), and the query-parameter
+    /// parsers. None may trap; whatever passes is within its ranges, so the conversions a
+    /// handler then makes (seconds to milliseconds, dates to PostgreSQL's microseconds) hold.
+    static func peer(_ bytes: [UInt8]) {
+        let data = Data(bytes)
+        func read<T: Decodable>(_ type: T.Type) -> T? { try? FleetJSON.decodeChecked(T.self, from: data) }
+        if let r = read(ControllerReport.self) {
+            precondition(r.appliedRevision >= 0 && r.bufferedEvents >= 0, "a heartbeat passed with a negative count")
+            _ = r.sentAt.timeIntervalSince1970 * 1_000_000
+        }
+        if let b = read(EventBatch.self) { precondition(b.rows.allSatisfy { $0.seq >= 1 }, "an upload passed with a row numbered below 1") }
+        _ = read(AppliedReport.self); _ = read(JoinRequest.self); _ = read(CaptureProgressWire.self); _ = read(CaptureResultWire.self)
+        _ = read(AdminBadge.self); _ = read(AdminGroupMember.self); _ = read(AdminConfiguration.self); _ = read(AdminGrantRef.self)
+        for date in [read(AdminPersonAdd.self)?.validFrom, read(AdminPersonAdd.self)?.validUntil, read(AdminGrant.self)?.until].compactMap({ $0 }) {
+            // What PostgreSQL's encoder computes for a timestamp: must not overflow.
+            precondition(Int64(exactly: (date.timeIntervalSince(Date(timeIntervalSince1970: 946_684_800)) * 1_000_000).rounded()) != nil, "a date PostgreSQL cannot encode passed")
+        }
+        if let c = read(AdminCameraEnroll.self) { _ = Int(c.seconds * 1000) }
+        guard let text = String(bytes: bytes.prefix(200), encoding: .utf8) else { return }
+        if let wait = try? PeerInput.seconds(text, "wait", in: 0...30, default: 0) { _ = Int(wait * 1000) }
+        _ = try? PeerInput.integer(text, "since", in: 0...(Int64.max / 2), default: 0)
+        if let t = try? PeerInput.time(text, "from") { _ = Int64(t.timeIntervalSince1970 * 1_000_000) }
     }
 
     /// JPEG, PNG, WebP and PGM/PPM by content, with small caps so oversized headers are

@@ -29,11 +29,25 @@ final class FleetHarness: @unchecked Sendable {
 
     var url: String { "https://127.0.0.1:\(port)" }
 
-    /// Starts the server (again, on the same port once it has had one).
+    /// Starts the server (again, on the same port once it has had one). The first start
+    /// takes a free port below the kernel's ephemeral range (32768 and up), never port 0:
+    /// suites run side by side in one process, and a server of another suite bound to port 0
+    /// could be handed this one's port while it restarts.
     func startServer(enrollment: ServerEnrollment? = nil, extensions: [any FleetServerExtension] = [], connections: ConnectionLimits = ConnectionLimits()) async throws {
+        guard port == 0 else { return try await start(on: port, enrollment: enrollment, extensions: extensions, connections: connections) }
+        var lastError: Error?
+        for _ in 0..<20 {
+            do { return try await start(on: Int.random(in: 20_000..<32_000), enrollment: enrollment, extensions: extensions, connections: connections) } catch {
+                lastError = error
+                guard "\(error)".contains("Address already in use") else { throw error }
+            }
+        }
+        throw lastError!
+    }
+
+    private func start(on want: Int, enrollment: ServerEnrollment?, extensions: [any FleetServerExtension], connections: ConnectionLimits) async throws {
         let box = PortBox()
         let home = serverHome, logger = logger
-        let want = port
         serverTask = Task {
             try await ServerRunner.run(home: home, port: want, handleSignals: false, enrollment: enrollment, extensions: extensions, connections: connections,
                                        logger: logger) { p, store in await box.set(p, store) }
