@@ -43,7 +43,7 @@ public final class FleetAgent: @unchecked Sendable {
 
     private let lock = NSLock()
     private var status: FleetLinkStatus
-    private var reloadRequested = false
+    private var reloadRequested: ReloadScope? = nil
     private var everConnected: Bool? = nil
     private var lostAt: Date? = nil
     private var skewAlarmed = false
@@ -71,8 +71,8 @@ public final class FleetAgent: @unchecked Sendable {
 
     public var linkStatus: FleetLinkStatus { lock.withLock { status } }
 
-    /// True once after the replica or the configuration changed: the door loop reloads.
-    public func takeReloadRequest() -> Bool { lock.withLock { defer { reloadRequested = false }; return reloadRequested } }
+    /// What to reload, once after the replica or the configuration changed (nil: nothing).
+    public func takeReloadRequest() -> ReloadScope? { lock.withLock { defer { reloadRequested = nil }; return reloadRequested } }
 
     private func update(_ body: (inout FleetLinkStatus) -> Void) { lock.withLock { body(&status) } }
 
@@ -135,7 +135,8 @@ public final class FleetAgent: @unchecked Sendable {
         try apply(set)
         update { $0.appliedRevision = set.through; $0.serverRevision = max($0.serverRevision ?? 0, set.through) }
         _ = try? await linked { try await self.transport.postJSON(AppliedReport.self, FleetPath.applied, AppliedReport(revision: set.through)) }
-        lock.withLock { reloadRequested = true }
+        let scope = ReloadScope.of(set)
+        lock.withLock { reloadRequested = reloadRequested.map { $0.union(scope) } ?? scope }
         return max(1, set.items.count)
     }
 
@@ -378,6 +379,25 @@ final class LatestProgress: @unchecked Sendable {
     private var value: CaptureProgressWire?
     func put(_ p: CaptureProgressWire) { lock.withLock { value = p } }
     func take() -> CaptureProgressWire? { lock.withLock { defer { value = nil }; return value } }
+}
+
+/// What a change asks the door loop to read again. The policy and grants are cheap; the
+/// gallery means decrypting every template, which a change to one badge or one grant does
+/// not need (before, every page of the feed rebuilt it).
+public struct ReloadScope: Sendable, Equatable {
+    /// Templates came or went (or people whose templates go with them).
+    public var gallery: Bool
+
+    public static let everything = ReloadScope(gallery: true)
+    public init(gallery: Bool) { self.gallery = gallery }
+
+    public func union(_ o: ReloadScope) -> ReloadScope { ReloadScope(gallery: gallery || o.gallery) }
+
+    /// A snapshot replaces everything; otherwise only templates and deleted people touch the
+    /// gallery (a deleted person's templates go with them).
+    public static func of(_ set: ChangeSet) -> ReloadScope {
+        ReloadScope(gallery: set.snapshot || set.items.contains { $0.kind == .template || ($0.kind == .person && $0.deleted) })
+    }
 }
 
 /// Wire records to Storage's.

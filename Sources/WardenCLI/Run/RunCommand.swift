@@ -400,8 +400,10 @@ struct RunCommand: ParsableCommand {
             if let n = stopAfterDecisions, script.isEmpty, controller.decisionCount >= n { stopReason = "\(controller.decisionCount) decisions made"; break }
             // A reload is read and checked on a thread of its own and swapped in here, whole:
             // a large policy never holds up the doors (a released strike still relocks on time).
-            if signals.takeReload() || agent?.takeReloadRequest() == true {
-                if reloading.start({ try loadReload(policyDirectory: policyDirectory, db: db) }) == false { Output.note("warden: a reload is already under way") }
+            // SIGHUP reads everything again; a fleet change only what it touched.
+            let scope: ReloadScope? = signals.takeReload() ? .everything : agent?.takeReloadRequest()
+            if let scope {
+                if reloading.start({ try loadReload(policyDirectory: policyDirectory, db: db, scope: scope) }) == false { Output.note("warden: a reload is already under way") }
             }
             if let outcome = reloading.take() { apply(outcome, to: controller, policyDirectory: policyDirectory) }
             while decidedAt.count < controller.decisionCount { decidedAt.append(clock.now) }
@@ -448,14 +450,15 @@ struct RunCommand: ParsableCommand {
 
     /// What a SIGHUP reads again: the policy, the thresholds and the gallery (enrollments
     /// and removals made with the CLI since start, under a key rotated since start).
-    struct Reloaded { let policy: SitePolicy; let thresholds: MatchThresholds; let gallery: Gallery }
+    /// `gallery` nil: the change touched no template, and the running gallery stays.
+    struct Reloaded { let policy: SitePolicy; let thresholds: MatchThresholds; let gallery: Gallery? }
 
     /// Runs off the door loop.
-    private func loadReload(policyDirectory: String, db: WardenDatabase) throws -> Reloaded {
+    private func loadReload(policyDirectory: String, db: WardenDatabase, scope: ReloadScope) throws -> Reloaded {
         let p = try PolicyLoader().load(directory: policyDirectory).merging(db)
         let t = try global.thresholds()
         try db.reloadKeyIfRotated()
-        let g = try global.loadGallery(db)
+        let g = scope.gallery ? try global.loadGallery(db) : nil
         // Erasures made since (person remove) leave no page image in the log.
         try? db.checkpointAndTruncateLog()
         return Reloaded(policy: p, thresholds: t, gallery: g)
@@ -468,10 +471,12 @@ struct RunCommand: ParsableCommand {
         case .success(let r):
             controller.policy = r.policy
             controller.thresholds = r.thresholds
-            controller.gallery = r.gallery
+            if let g = r.gallery { controller.gallery = g }
+            let templates = String(controller.gallery.count)
             controller.record(AuditEvent(kind: .system, type: "system.config_reload",
-                                         detail: ["policy": policyDirectory, "templates": String(r.gallery.count)], siteTimeZone: r.policy.timeZone))
-            print("warden: policy, thresholds and \(r.gallery.count) templates reloaded")
+                                         detail: ["policy": policyDirectory, "templates": templates, "gallery": r.gallery == nil ? "kept" : "reloaded"],
+                                         siteTimeZone: r.policy.timeZone))
+            print("warden: policy, thresholds\(r.gallery == nil ? "" : " and \(templates) templates") reloaded")
         case .failure(let error):
             controller.record(AuditEvent(kind: .system, type: "system.config_reload_failed", detail: ["reason": "\(error)"], siteTimeZone: controller.policy.timeZone))
             Output.error("reload refused, keeping the running policy: \(error)")
