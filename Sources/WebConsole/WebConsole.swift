@@ -37,6 +37,9 @@ public struct WebConsole: FleetServerExtension {
     }
 
     public func install(on router: Router<FleetRequestContext>, server: FleetHTTPServer) {
+        // The decoy bcrypt hash for unknown names, built now rather than at the first one (a
+        // refusal that took longer would tell that name apart).
+        _ = CentralStore.decoyHash
         // On the router, not on the group: a group's middleware runs only for the routes it
         // matches, and a path no route matches (/console/nonexistent) was answered with a
         // bare 404. The router's middleware also wraps its not-found answer; it acts on
