@@ -523,8 +523,7 @@ final class DoorController {
             reasons = ["lockout"]
         } else {
             lockedOutUntil = nil
-            let facts = person.map { PersonFacts(id: $0.id!, name: $0.displayName, groups: groups, active: $0.status == .active,
-                                                 validFrom: $0.validFrom, validUntil: $0.validUntil) }
+            let facts = person.map { $0.facts(groups: groups) }
             let d = site.engine.decide(AccessRequest(door: id, time: now, person: facts, badge: badge, succeeded: succeeded, failed: failed,
                                                      cameraFault: cameraFault != nil, liveness: livenessOutOfService ? .unavailable : liveness),
                                         state: site.state)

@@ -418,7 +418,7 @@ enum ReplicaMapping {
             guard let kind else { continue }
             if i.deleted { deletions.append((kind, i.id)); continue }
             if let p = i.person {
-                var r = Person(displayName: p.displayName, externalID: p.externalID, status: PersonStatus(rawValue: p.status) ?? .suspended,
+                var r = Person(displayName: p.displayName, externalID: p.externalID, status: PersonStatus(stored: p.status),
                                validFrom: p.validFrom, validUntil: p.validUntil, at: p.createdAt)
                 r.id = p.id; r.updatedAt = p.updatedAt
                 upserts.append(.person(r))

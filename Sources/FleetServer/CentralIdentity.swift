@@ -268,7 +268,7 @@ extension CentralStore {
     public func revokeGrant(_ id: Int64, by op: Operator, now: Date = Date()) async throws {
         try await change(by: op) { conn, rev in
             guard let zone = try await self.one(conn.query("DELETE FROM access_grant WHERE id = \(id) RETURNING zone", logger: self.logger), String.self) else {
-                throw CentralError.notFound("no grant #\(id)")
+                throw CentralError.notFound("no stored grant grant-\(id)")
             }
             try await self.tombstone("grant", [id], rev, conn)
             return ((), AuditEvent.admin("admin.grant_revoke", operator: op.name, subject: "grant:\(id)", detail: ["zone": zone], at: now))

@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 
 /// A reason code, as stored in the audit log.
 public struct Reason: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
@@ -95,6 +96,13 @@ public struct PersonFacts: Sendable, Equatable {
     public var validUntil: Date?
     public init(id: Int64, name: String, groups: Set<String> = [], active: Bool = true, validFrom: Date? = nil, validUntil: Date? = nil) {
         self.id = id; self.name = name; self.groups = groups; self.active = active; self.validFrom = validFrom; self.validUntil = validUntil
+    }
+
+    /// What the policy engine knows of a person, from whichever record holds them (a board's
+    /// database row, the server's wire record): written once here, so the board's doors, its
+    /// CLI and the console's explain read a person the same way.
+    public init(id: Int64, name: String, status: PersonStatus, groups: Set<String>, validFrom: Date?, validUntil: Date?) {
+        self.init(id: id, name: name, groups: groups, active: status == .active, validFrom: validFrom, validUntil: validUntil)
     }
 }
 

@@ -240,6 +240,27 @@ extension SitePolicy {
     }
 }
 
+extension Grant {
+    /// A grant made outside the policy files: with `warden grant` on a board, or at the fleet
+    /// server and replicated to every board with its number. Its rule id is `grant-N`, the
+    /// same on the board, at the server, in the console and in the audit log (a board called
+    /// it `cli-N` and the console `server-N`, so one grant had two ids).
+    public init(stored id: Int64, personID: Int64?, groupName: String?, zone: String, schedule: String?, until: Date?) {
+        self.init(id: Self.ruleID(stored: id), subject: personID.map { .person($0) } ?? .group(groupName ?? ""), zone: zone, schedule: schedule, until: until)
+    }
+
+    public static func ruleID(stored id: Int64) -> String { "grant-\(id)" }
+
+    /// The stored grant's number from what a person types: `grant-7`, `7`, `#7`, or the
+    /// earlier names `cli-7` and `server-7`; nil for a rule of the policy files.
+    public static func storedID(_ text: String) -> Int64? {
+        var t = Substring(text.trimmingCharacters(in: .whitespaces))
+        for prefix in ["grant-", "cli-", "server-", "#"] where t.hasPrefix(prefix) { t = t.dropFirst(prefix.count); break }
+        guard let id = Int64(t), id > 0 else { return nil }
+        return id
+    }
+}
+
 extension SitePolicy {
     /// Why a grant to `zone` during `schedule` does not fit this policy, or nil: the check
     /// a board's `grant` command and the fleet server's make, in the same words.

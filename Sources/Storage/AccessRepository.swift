@@ -90,7 +90,7 @@ public struct AccessRepository: Sendable {
 
     public func revokeGrant(_ id: Int64, by op: Operator) throws -> AccessGrant {
         try changes.write { db, journal in
-            guard let g = try AccessGrant.fetchOne(db, key: id) else { throw StorageError.notFound("no CLI grant #\(id) (`warden grant list` shows them; grants in policy files are changed there)") }
+            guard let g = try AccessGrant.fetchOne(db, key: id) else { throw StorageError.notFound("no stored grant grant-\(id) (`warden grant list` shows them; grants in policy files are changed there)") }
             _ = try AccessGrant.deleteOne(db, key: id)
             try journal.record("grant.revoke", subject: g.personId.map { "person:\($0)" } ?? "group:\(g.groupName!)",
                                fields: ["grant": String(id), "zone": g.zone], by: op, in: db)

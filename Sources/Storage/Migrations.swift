@@ -1,4 +1,5 @@
 import GRDB
+import WardenCore
 
 /// Every schema change, in order, in one place. Never edit a shipped migration; add one.
 enum WardenMigrations {

@@ -2,9 +2,8 @@ import Foundation
 import GRDB
 import WardenCore
 
-public enum PersonStatus: String, Codable, Sendable, DatabaseValueConvertible, CaseIterable {
-    case active, suspended
-}
+/// `PersonStatus` (WardenCore) stored as its text.
+extension PersonStatus: DatabaseValueConvertible {}
 
 /// A person who may be granted access.
 public struct Person: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {

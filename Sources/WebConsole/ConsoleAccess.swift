@@ -81,7 +81,7 @@ extension ConsoleRoutes {
     func explain(person ref: String, door: String, at: String?, badge: Bool, face: Bool, policy files: SitePolicy, site: AdminSiteView) async throws -> [String: Any] {
         let p = try await store.findPerson(ref)
         let grants = site.grants.map { g in
-            Grant(id: "server-\(g.id)", subject: g.personID.map { .person($0) } ?? .group(g.groupName ?? ""), zone: g.zone, schedule: g.schedule, until: g.until)
+            Grant(stored: g.id, personID: g.personID, groupName: g.groupName, zone: g.zone, schedule: g.schedule, until: g.until)
         }
         var ignored: [String] = []
         let policy = files.adding(grants, warn: { ignored.append($0) })
@@ -94,7 +94,7 @@ extension ConsoleRoutes {
         if badge { ok.insert(.badge) }
         if face { ok.insert(.face) }
         let groups = Set(site.groups.filter { $0.members.contains(p.id) }.map(\.name))
-        let facts = PersonFacts(id: p.id, name: p.displayName, groups: groups, active: p.status == "active", validFrom: p.validFrom, validUntil: p.validUntil)
+        let facts = PersonFacts(id: p.id, name: p.displayName, status: PersonStatus(stored: p.status), groups: groups, validFrom: p.validFrom, validUntil: p.validUntil)
         let d = PolicyEngine(policy: policy).decide(AccessRequest(door: door, time: when, person: facts, badge: badge ? .valid : .none, succeeded: ok,
                                                                   liveness: face ? .live : .notChecked), state: SiteState())
         return ["verdict": d.allow ? "ALLOW" : "DENY", "verdictClass": d.allow ? "allow" : "deny", "who": "#\(p.id) \(p.displayName)", "door": door,

@@ -81,10 +81,10 @@ import WardenCore
         // A CLI grant at the server is listed with the files' grants and decides explain.
         #expect(try await h.adminCLI(["grant", "add", "G1", "office-floor", "--until", "2027-01-31"], token: ops.admin).status == 0)
         let grants = try await h.adminCLI(["grant", "list", "--json"], token: ops.auditor)
-        #expect(grants.status == 0 && grants.stdout.contains("\"cli-1\"") && grants.stdout.contains("staff-building"), "\(grants.stderr)")
+        #expect(grants.status == 0 && grants.stdout.contains("\"grant-1\"") && grants.stdout.contains("staff-building"), "\(grants.stderr)")
         #expect(try await h.adminCLI(["group", "remove", "G1", "it-admins"], token: ops.admin).status == 0)
         let office = try await h.adminCLI(["policy", "explain", "--person", "G1", "--door", "office", "--at", "2026-12-02 10:00", "--factors", "badge", "--json"], token: ops.auditor)
-        #expect(office.status == 0 && office.stdout.contains("\"allow\" : true") && office.stdout.contains("cli-1"), "\(office.stdout) \(office.stderr)")
+        #expect(office.status == 0 && office.stdout.contains("\"allow\" : true") && office.stdout.contains("grant-1"), "\(office.stdout) \(office.stderr)")
         await h.destroy()
     }
 

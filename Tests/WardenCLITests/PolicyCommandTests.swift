@@ -47,13 +47,18 @@ struct PolicyCommandTests {
 
         #expect(try w("grant", "add", "E1", "office-floor", "--until", "2026-12-05", "--operator", "boss").status == 0)
         let granted = try #require(try w("policy", "explain", "--person", "E1", "--door", "office", "--at", "2026-12-01 10:00", "--json").json() as? [String: Any])
-        #expect(granted["allow"] as? Bool == true && granted["rule"] as? String == "grant:cli-1")
+        #expect(granted["allow"] as? Bool == true && granted["rule"] as? String == "grant:grant-1")
         let lapsed = try #require(try w("policy", "explain", "--person", "E1", "--door", "office", "--at", "2026-12-06 10:00", "--json").json() as? [String: Any])
         #expect(lapsed["reasons"] as? [String] == ["expired"])
         let printed = try #require(try w("policy", "explain", "--person", "E1", "--door", "office", "--at", "2026-12-01 10:00", "--factors", "face",
                                          "--liveness", "attack", "--json").json() as? [String: Any])
         #expect(printed["allow"] as? Bool == false && printed["reasons"] as? [String] == ["presentation_attack"])
-        #expect(try w("revoke", "cli-1").status == 0)
+        // One id for the grant everywhere: listed, decided and revoked as grant-1.
+        #expect(try w("grant", "list").stdout.contains("grant-1"))
+        #expect(try w("revoke", "grant-1").status == 0)
+        // The earlier name still revokes (scripts written for it keep working).
+        #expect(try w("grant", "add", "E1", "office-floor").status == 0)
+        #expect(try w("revoke", "cli-2").status == 0)
         #expect(try w("revoke", "staff-office").status != 0)  // file grants are edited in the files
 
         #expect(try w("group", "add", "E1", "it-admins").status == 0)

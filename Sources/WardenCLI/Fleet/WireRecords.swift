@@ -1,11 +1,12 @@
 import FleetProtocol
 import Storage
+import WardenCore
 
 /// The server's records as the local ones, so a command prints the same whether it ran
 /// here or at the server.
 extension Person {
     init(wire w: PersonRecordWire) {
-        self.init(displayName: w.displayName, externalID: w.externalID, status: PersonStatus(rawValue: w.status) ?? .suspended,
+        self.init(displayName: w.displayName, externalID: w.externalID, status: PersonStatus(stored: w.status),
                   validFrom: w.validFrom, validUntil: w.validUntil, at: w.createdAt)
         id = w.id
         updatedAt = w.updatedAt

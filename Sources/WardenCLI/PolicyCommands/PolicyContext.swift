@@ -34,14 +34,8 @@ extension SitePolicy {
 
     func merging(_ grants: [AccessGrant], warn: (String) -> Void = { Output.error($0) }) -> SitePolicy {
         adding(grants.map { g in
-            Grant(id: "cli-\(g.id!)", subject: g.personId.map { .person($0) } ?? .group(g.groupName!), zone: g.zone, schedule: g.schedule, until: g.until)
+            Grant(stored: g.id!, personID: g.personId, groupName: g.groupName, zone: g.zone, schedule: g.schedule, until: g.until)
         }, warn: warn)
     }
 }
 
-extension Person {
-    /// What the policy engine needs to know about a person.
-    func facts(groups: Set<String>) -> PersonFacts {
-        PersonFacts(id: id!, name: displayName, groups: groups, active: status == .active, validFrom: validFrom, validUntil: validUntil)
-    }
-}

@@ -185,7 +185,7 @@ struct AddGrant: ParsableCommand {
                                                                                       group: subject.hasPrefix("group:") ? String(subject.dropFirst(6)) : nil,
                                                                                       zone: zone, schedule: schedule, until: end))
             if global.json { try Output.json(["grant": g.id]); return }
-            print("grant #\(g.id) at \(remote.server): \(subject) -> \(zone)\(schedule.map { " during \($0)" } ?? "")\(until.map { " until \($0)" } ?? "")")
+            print("\(Grant.ruleID(stored: g.id)) at \(remote.server): \(subject) -> \(zone)\(schedule.map { " during \($0)" } ?? "")\(until.map { " until \($0)" } ?? "")")
             return
         }
         let db = try global.openDatabase()
@@ -201,7 +201,7 @@ struct AddGrant: ParsableCommand {
         }
         grant = try storage { try db.access.addGrant(grant, by: op.resolved) }
         if global.json { try Output.json(["grant": grant.id!]); return }
-        print("grant #\(grant.id!): \(subject) -> \(zone)\(schedule.map { " during \($0)" } ?? "")\(until.map { " until \($0)" } ?? "")")
+        print("\(Grant.ruleID(stored: grant.id!)): \(subject) -> \(zone)\(schedule.map { " during \($0)" } ?? "")\(until.map { " until \($0)" } ?? "")")
     }
 }
 
@@ -219,21 +219,21 @@ struct ListGrants: ParsableCommand {
 }
 
 struct RevokeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a grant made with `warden grant` (its number from `warden grant list`, cli-N).")
+    static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a grant made with `warden grant` (its id from `warden grant list`, grant-N).")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var op: OperatorOption
-    @Argument(help: "Grant number (N or cli-N).") var grant: String
+    @Argument(help: "The grant's id: grant-N or N (cli-N, its earlier name, is taken too).") var grant: String
     func run() throws {
-        guard let id = Int64(grant.hasPrefix("cli-") ? String(grant.dropFirst(4)) : grant) else {
-            throw CLIError("'\(grant)' is not a CLI grant number; grants in the policy files are removed by editing the files")
+        guard let id = Grant.storedID(grant) else {
+            throw CLIError("'\(grant)' is not a stored grant's id (grant-N); grants in the policy files are removed by editing the files")
         }
         if let remote = try global.remoteAdmin() {
             _ = try remote.post(AdminGrantRef.self, AdminPath.grantRevoke, AdminGrantRef(id: id))
-            if global.json { try Output.json(["revoked": id]) } else { print("revoked grant #\(id) at \(remote.server); every board within seconds") }
+            if global.json { try Output.json(["revoked": id]) } else { print("revoked \(Grant.ruleID(stored: id)) at \(remote.server); every board within seconds") }
             return
         }
         let db = try global.openDatabase()
         let g = try storage { try db.access.revokeGrant(id, by: op.resolved) }
-        if global.json { try Output.json(["revoked": id]) } else { print("revoked grant #\(id) (\(g.zone))") }
+        if global.json { try Output.json(["revoked": id]) } else { print("revoked \(Grant.ruleID(stored: id)) (\(g.zone))") }
     }
 }
