@@ -2,19 +2,16 @@ import Audit
 import Controller
 import FaceKit
 import Foundation
+import WardenTestSupport
 import Policy
 import Matching
 import PresentationAttack
 import Testing
 
 enum PADSamples {
-    static let models = Paths.root.appendingPathComponent("../shared/models").standardized.path
-    static let pad = Paths.root.appendingPathComponent("../shared/pad").standardized
-    static func sample(_ n: String) -> String { pad.appendingPathComponent(n).path }
-    static var present: Bool {
-        Paths.haveFixtures && FileManager.default.fileExists(atPath: sample("image_F1.jpg"))
-            && PADModelFile.pair.allSatisfy { FileManager.default.fileExists(atPath: models + "/" + $0.rawValue) }
-    }
+    static let models = TestCheckout.sharedModels.path
+    static func sample(_ n: String) -> String { TestCheckout.padSample(n) }
+    static var present: Bool { TestCheckout.haveFixtures && TestCheckout.havePAD(models: PADModelFile.pair.map(\.rawValue)) }
     static let detector = Result { try LivenessDetector(locator: PADModelLocator(explicitDirectory: models, faceModels: ModelLocator())) }
 }
 

@@ -4,17 +4,14 @@ import Controller
 import DoorIO
 import FaceKit
 import Foundation
+import WardenTestSupport
 import Policy
 import PresentationAttack
 import Testing
 import WardenCore
 
 enum Paths {
-    static let root: URL = {
-        var u = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { u.deleteLastPathComponent() }
-        return u
-    }()
+    static let root: URL = TestCheckout.root
     static func fixture(_ n: String) -> String { root.appendingPathComponent("fixtures/test_images/\(n)").path }
     static let shared = root.appendingPathComponent("../shared/faces").standardized
     static var haveFixtures: Bool { FileManager.default.fileExists(atPath: fixture("obama.jpg")) }

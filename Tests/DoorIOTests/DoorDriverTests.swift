@@ -1,4 +1,5 @@
 import Foundation
+import WardenTestSupport
 import Testing
 import WardenCore
 @testable import DoorIO
@@ -7,11 +8,7 @@ import WardenCore
 /// the hardware-in-the-loop VM runs the same behaviour against the kernel's gpio-sim.
 @Suite("Door driver on simulated GPIO", .serialized)
 struct DoorDriverTests {
-    let pins = try! PinMap.load(path: {
-        var u = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { u.deleteLastPathComponent() }
-        return u.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path
-    }())
+    let pins = try! PinMap.load(path: TestCheckout.path("hardware/pinmaps/gpio-sim.yaml"))
 
     func rig(_ door: String = "lobby", failMode: DoorBehaviour.FailMode? = nil) throws -> (DoorDriver, SimulatedGPIO, ManualClock, PinMap.DoorPins) {
         let clock = ManualClock()
@@ -160,14 +157,12 @@ struct DoorDriverTests {
     @Test func shippedPinMapsParse() throws {
         #expect(pins.doors.count == 3 && pins.fireAlarm != nil)
         #expect(pins.doors["lobby"]!.contact!.debounce == 0.02)
-        var u = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { u.deleteLastPathComponent() }
-        let pi = try PinMap.load(path: u.appendingPathComponent("hardware/pinmaps/raspberry-pi-relay-hat.yaml").path)
+        let pi = try PinMap.load(path: TestCheckout.path("hardware/pinmaps/raspberry-pi-relay-hat.yaml"))
         #expect(pi.doors["lab"]?.failMode == .safe && pi.doors["lab"]?.exitMode == .quiet)
         #expect(pi.doors["front"]?.relay == LineSpec(name: "GPIO26", activeLow: true))
         #expect(throws: PinMap.LoadError.self) { try PinMap.parse("doors:\n  d: {relay: {chip: c}}\n") }
         #expect(throws: PinMap.LoadError.self) { try PinMap.parse("doors:\n  d: {relay: {chip: c, line: 1}, fail_mode: maybe}\n") }
-        let osdp = try PinMap.load(path: u.appendingPathComponent("hardware/pinmaps/osdp-rs485.yaml").path)
+        let osdp = try PinMap.load(path: TestCheckout.path("hardware/pinmaps/osdp-rs485.yaml"))
         #expect(osdp.doors["front"]?.osdp?.address == 1 && osdp.doors["lab"]?.osdp?.address == 2 && osdp.doors["lab"]?.osdp?.baud == 9600)
         #expect(osdp.formats(for: "front").map(\.name) == ["H10301", "H10304"])
     }

@@ -1,16 +1,13 @@
 import FaceKit
 import Foundation
+import WardenTestSupport
 import Testing
 import WardenCore
 
 /// Paths into the checkout: the fixtures and models that `make setup` installs, and the
 /// shared face set beside the checkout.
 enum TestPaths {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let root: URL = TestCheckout.root
     static let fixtures = root.appendingPathComponent("fixtures/test_images")
     static let models = root.appendingPathComponent("models")
     static let sharedFaces = root.appendingPathComponent("../shared/faces").standardized

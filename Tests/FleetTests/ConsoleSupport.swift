@@ -98,14 +98,6 @@ struct ConsoleTestError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// A clock the test moves by hand, for sessions' idle and absolute time-outs.
-final class ManualClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var now: Date
-    init(_ start: Date = Date()) { now = start }
-    func read() -> Date { lock.withLock { now } }
-    func advance(_ seconds: TimeInterval) { lock.withLock { now = now.addingTimeInterval(seconds) } }
-}
 
 /// The example site's policy files, as `warden policy publish` sends them.
 enum ExamplePolicy {

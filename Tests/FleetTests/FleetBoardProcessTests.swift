@@ -3,6 +3,7 @@ import FleetLink
 import FleetProtocol
 import FleetServer
 import Foundation
+import WardenTestSupport
 import Storage
 import Testing
 import WardenCore
@@ -11,7 +12,7 @@ import WardenCore
 /// `warden run` keeps deciding from its replica with the server gone, logging the loss;
 /// once the server is back, what it decided offline reaches the central log.
 @Suite(.serialized) struct FleetBoardProcessTests {
-    static let root: URL = { var u = URL(fileURLWithPath: #filePath); for _ in 0..<3 { u.deleteLastPathComponent() }; return u }()
+    static let root = TestCheckout.root
     static let warden: String? = {
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let p = dir.appendingPathComponent("warden").path

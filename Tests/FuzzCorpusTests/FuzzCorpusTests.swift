@@ -1,4 +1,5 @@
 import Foundation
+import WardenTestSupport
 import FuzzHarnesses
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
 /// seeds, and each crash the fuzzer once found (saved as `crash-*`), stay regression tests.
 @Suite("Fuzz corpus replay")
 struct FuzzCorpusTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = TestCheckout.root
         .appendingPathComponent("fuzz/corpus")
 
     @Test(arguments: FuzzTarget.allCases)

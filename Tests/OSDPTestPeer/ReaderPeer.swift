@@ -1,11 +1,12 @@
 import Foundation
+import WardenTestSupport
 import WardenCore
 
 /// libosdp's Python PD (hardware/osdp/reader_peer.py) as a bus of readers behind a pty:
 /// the real peer of every OSDP test. Steered through a FIFO; its events are JSON lines.
 /// (A library of the tests', not of the product: see Package.swift.)
 public final class ReaderPeer {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = TestCheckout.root
     static let python = root.appendingPathComponent(".cache/osdp-peer/bin/python").path
     static let script = root.appendingPathComponent("hardware/osdp/reader_peer.py").path
     public static var available: Bool { FileManager.default.isExecutableFile(atPath: python) }

@@ -1,12 +1,9 @@
 import Foundation
+import WardenTestSupport
 @testable import Policy
 
 enum Example {
-    static let directory: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("policies/example").path
-    }()
+    static let directory = TestCheckout.path("policies/example")
     static let policy: SitePolicy = try! PolicyLoader().load(directory: directory)
     static let engine = PolicyEngine(policy: policy)
     static let berlin = TimeZone(identifier: "Europe/Berlin")!

@@ -1,20 +1,17 @@
 import FaceKit
 import Foundation
+import WardenTestSupport
 import Testing
 @testable import PresentationAttack
 
 enum PADPaths {
-    static let root: URL = {
-        var u = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { u.deleteLastPathComponent() }
-        return u
-    }()
-    static let sharedModels = root.appendingPathComponent("../shared/models").standardized.path
-    static let sharedPAD = root.appendingPathComponent("../shared/pad").standardized
-    static let faceModels = root.appendingPathComponent("models").path
-    static func sample(_ n: String) -> String { sharedPAD.appendingPathComponent(n).path }
+    static let root: URL = TestCheckout.root
+    static let sharedModels = TestCheckout.sharedModels.path
+    static let sharedPAD = TestCheckout.sharedPAD
+    static let faceModels = TestCheckout.models.path
+    static func sample(_ n: String) -> String { TestCheckout.padSample(n) }
     static var haveModels: Bool { PADModelFile.pair.allSatisfy { FileManager.default.fileExists(atPath: sharedModels + "/" + $0.rawValue) } }
-    static var haveSamples: Bool { FileManager.default.fileExists(atPath: sample("image_F1.jpg")) }
+    static var haveSamples: Bool { TestCheckout.havePAD(models: PADModelFile.pair.map(\.rawValue)) }
     static var haveFaceModels: Bool { FileManager.default.fileExists(atPath: faceModels + "/" + ModelFile.recognition.rawValue) }
 
     static let detector = Result { try LivenessDetector(locator: PADModelLocator(explicitDirectory: sharedModels, faceModels: ModelLocator())) }

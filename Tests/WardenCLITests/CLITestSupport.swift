@@ -1,12 +1,9 @@
 import Foundation
+import WardenTestSupport
 import Testing
 
 enum CLI {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
+    static let root: URL = TestCheckout.root
     static let fixtures = root.appendingPathComponent("fixtures/test_images")
     static let sharedFaces = root.appendingPathComponent("../shared/faces").standardized
     static var haveFixtures: Bool { FileManager.default.fileExists(atPath: fixtures.appendingPathComponent("obama.jpg").path) }

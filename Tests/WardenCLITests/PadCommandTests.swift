@@ -1,14 +1,13 @@
 import Audit
 import Foundation
+import PresentationAttack
 import Testing
+import WardenTestSupport
 
 enum PADFiles {
-    static let models = CLI.root.appendingPathComponent("../shared/models").standardized.path
-    static let pad = CLI.root.appendingPathComponent("../shared/pad").standardized
-    static func sample(_ n: String) -> String { pad.appendingPathComponent(n).path }
-    static var present: Bool {
-        FileManager.default.fileExists(atPath: models + "/minifasnet_v2_2.7_80x80.onnx") && FileManager.default.fileExists(atPath: sample("image_F1.jpg"))
-    }
+    static let models = TestCheckout.sharedModels.path
+    static func sample(_ n: String) -> String { TestCheckout.padSample(n) }
+    static var present: Bool { TestCheckout.havePAD(models: PADModelFile.pair.map(\.rawValue)) }
 }
 
 /// `warden pad` and liveness under `warden run`, through the binary.
