@@ -24,6 +24,7 @@ build: setup
 release: setup
 	$(SWIFT) build -c release --product warden $(BUILD_FLAGS)
 	$(SWIFT) build -c release --product warden-server $(BUILD_FLAGS)
+	$(SWIFT) build -c release --product warden-lab $(BUILD_FLAGS)
 
 demo: setup
 	$(SWIFT) build -c release --product warden $(BUILD_FLAGS)

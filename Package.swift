@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .executable(name: "warden", targets: ["warden"]),
         .executable(name: "warden-server", targets: ["warden-server"]),
+        .executable(name: "warden-lab", targets: ["warden-lab"]),
         .library(name: "FaceKit", targets: ["FaceKit"]),
     ],
     dependencies: [
@@ -182,13 +183,19 @@ let package = Package(
         ]),
         .target(name: "WardenCLI", dependencies: [
             "FleetProtocol", "FleetLink", "Integrations", "OSDP",
-            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "CFreeType",
+            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
+        // The lab: evaluation, calibration, metric training, liveness studies and benchmarks,
+        // a binary of its own so the door's `warden` links none of it (`warden eval` runs it).
+        .target(name: "WardenLab", dependencies: ["WardenCLI", "CFreeType", "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "Controller",
+                                                  "PresentationAttack", "Capture", "Integrations", "FleetProtocol",
+                                                  .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "warden-lab", dependencies: ["WardenLab"]),
         // The fleet server's commands and binary, apart from the board's: `warden server ...`
         // runs it, so a door controller's `warden` links no server, no PostgreSQL driver and
         // no SwiftNIO.
@@ -223,7 +230,7 @@ let package = Package(
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "IntegrationsTests", dependencies: ["WardenTestSupport", "Integrations", "Audit", "Policy", "WardenCore"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "WardenCLI", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "WardenCLI", "WardenLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     cxxLanguageStandard: .cxx17

@@ -11,6 +11,7 @@ DATASET=${1:-../shared/faces}
 SEEDS=${2:-1 2 3 4 5}
 WARDEN=${WARDEN:-.build/release/warden}
 [ -x "$WARDEN" ] || swift build -c release --product warden >/dev/null
+[ -x "$(dirname "$WARDEN")/warden-lab" ] || swift build -c release --product warden-lab >/dev/null
 [ -d "$DATASET" ] || { echo "metric-learning: $DATASET is absent; nothing to measure" >&2; exit 0; }
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT

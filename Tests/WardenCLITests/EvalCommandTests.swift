@@ -2,6 +2,7 @@ import Foundation
 import FaceKit
 import Testing
 @testable import WardenCLI
+@testable import WardenLab
 
 @Suite("warden eval and calibrate", .serialized)
 struct EvalCommandTests {

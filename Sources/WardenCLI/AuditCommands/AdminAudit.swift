@@ -6,7 +6,7 @@ import WardenCore
 extension GlobalOptions {
     /// The audit log in the data directory, for appending. A log that is not the one Warden
     /// wrote (see AuditStore.headProblem) opens, but refuses every append.
-    func openAudit(readOnly: Bool = false) throws -> AuditStore {
+    package func openAudit(readOnly: Bool = false) throws -> AuditStore {
         do {
             if !readOnly { try wardenHome.create() }
             return try AuditStore(home: wardenHome.path, readOnly: readOnly)
@@ -18,7 +18,7 @@ extension GlobalOptions {
     /// the event is on disk, and throws, making no change, when it cannot be written. Call
     /// it before making the change; database changes are audited by ChangeJournal instead,
     /// inside their transaction.
-    func recordAdmin(_ type: String, by op: Operator, subject: String, detail: [String: String] = [:]) throws {
+    package func recordAdmin(_ type: String, by op: Operator, subject: String, detail: [String: String] = [:]) throws {
         do {
             try openAudit().append([AuditEvent.admin(type, operator: op.name, subject: subject, detail: detail)])
         } catch {

@@ -110,7 +110,7 @@ struct FleetStatusCommand: ParsableCommand {
         discussion: "Runs `warden-server status` with the same arguments."
     )
     @Argument(parsing: .captureForPassthrough, help: "Options for `warden-server status` (--home, --json).") var arguments: [String] = []
-    func run() throws { try ServerBinary.exec(["status"] + arguments) }
+    func run() throws { try CompanionBinary.server.exec(["status"] + arguments) }
 }
 
 struct FleetVerifyCommand: ParsableCommand {
@@ -120,7 +120,7 @@ struct FleetVerifyCommand: ParsableCommand {
         discussion: "Runs `warden-server verify` with the same arguments: gaps, broken links, rows changed after upload, silent controllers."
     )
     @Argument(parsing: .captureForPassthrough, help: "Options for `warden-server verify` (--home, --json, --silent-minutes).") var arguments: [String] = []
-    func run() throws { try ServerBinary.exec(["verify"] + arguments) }
+    func run() throws { try CompanionBinary.server.exec(["verify"] + arguments) }
 }
 
 /// `warden server ...`: the fleet server is its own binary, so a door controller's `warden`
@@ -132,21 +132,81 @@ struct ServerCommand: ParsableCommand {
         discussion: "`warden server ARGS` runs `warden-server ARGS`, found beside this binary or on PATH. See docs/fleet.md."
     )
     @Argument(parsing: .captureForPassthrough, help: "The server command and its options (`warden server --help` lists them).") var arguments: [String] = []
-    func run() throws { try ServerBinary.exec(arguments.isEmpty ? ["--help"] : arguments) }
+    func run() throws { try CompanionBinary.server.exec(arguments.isEmpty ? ["--help"] : arguments) }
 }
 
-enum ServerBinary {
-    static func exec(_ arguments: [String]) throws {
+/// A program of Warden's beside this one: the fleet server, or the lab. A door controller's
+/// `warden` links neither; `warden server ...` and `warden eval ...` run them.
+package struct CompanionBinary: Sendable {
+    let name: String
+    let how: String
+
+    package static let server = CompanionBinary(name: "warden-server", how: "build it with `swift build -c release --product warden-server`; `make demo-fleet` does")
+    static let lab = CompanionBinary(name: "warden-lab", how: "build it with `swift build -c release --product warden-lab`")
+
+    package func exec(_ arguments: [String]) throws {
         let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var candidates = [((selfPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("warden-server")]
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/warden-server") }
+        var candidates = [((selfPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)]
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") { candidates.append("\(dir)/\(name)") }
         guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw CLIError("the fleet server is the separate program warden-server, not found beside \(selfPath) or on PATH "
-                           + "(build it with `swift build -c release --product warden-server`; `make demo-fleet` does)")
+            throw CLIError("this is the separate program \(name), not found beside \(selfPath) or on PATH (\(how))")
         }
         let argv = [path] + arguments
         var cargs = argv.map { strdup($0) } + [nil]
         execv(path, &cargs)
         throw CLIError("cannot run \(path): \(String(cString: strerror(errno)))")
     }
+}
+
+/// A lab command as `warden` offers it: the same name and arguments, run by `warden-lab`.
+protocol LabPassthrough: ParsableCommand {
+    /// The command's words in `warden-lab` (`["pad", "eval"]`).
+    static var labPath: [String] { get }
+    var arguments: [String] { get }
+}
+
+extension LabPassthrough {
+    func run() throws { try CompanionBinary.lab.exec(Self.labPath + arguments) }
+}
+
+struct EvalPassthrough: LabPassthrough {
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Accuracy on labelled faces (runs `warden-lab eval`; `warden eval --help` shows its options).")
+    static let labPath = ["eval"]
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+}
+
+struct CalibratePassthrough: LabPassthrough {
+    static let configuration = CommandConfiguration(commandName: "calibrate", abstract: "Fit the thresholds to a target FMR on labelled faces (runs `warden-lab calibrate`).")
+    static let labPath = ["calibrate"]
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+}
+
+struct TrainMetricPassthrough: LabPassthrough {
+    static let configuration = CommandConfiguration(commandName: "train-metric", abstract: "Train a metric head on labelled faces (runs `warden-lab train-metric`).")
+    static let labPath = ["train-metric"]
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+}
+
+struct BenchPassthrough: LabPassthrough {
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks against the reference pipeline and FAISS (runs `warden-lab bench`).")
+    static let labPath = ["bench"]
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+}
+
+struct PadEvalPassthrough: LabPassthrough {
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "APCER per species and BPCER on labelled data (runs `warden-lab pad eval`).")
+    static let labPath = ["pad", "eval"]
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+}
+
+struct PadMotionPassthrough: LabPassthrough {
+    static let configuration = CommandConfiguration(commandName: "motion", abstract: "The planar-motion cue on clips against flat sheets (runs `warden-lab pad motion`).")
+    static let labPath = ["pad", "motion"]
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+}
+
+struct PadFramingPassthrough: LabPassthrough {
+    static let configuration = CommandConfiguration(commandName: "framing", abstract: "HOG's box against RetinaFace's, and BPCER under each (runs `warden-lab pad framing`).")
+    static let labPath = ["pad", "framing"]
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
 }

@@ -21,12 +21,12 @@ struct PadCommand: ParsableCommand {
           warden pad eval --bona-fide ../shared/faces --attack print=prints/ --attack screen=screens/
           warden pad framing ../shared/faces
         """,
-        subcommands: [PadModels.self, PadCheck.self, PadEval.self, PadMotion.self, PadFramingCommand.self]
+        subcommands: [PadModels.self, PadCheck.self, PadEvalPassthrough.self, PadMotionPassthrough.self, PadFramingPassthrough.self]
     )
 }
 
 extension GlobalOptions {
-    func loadLiveness(framing: PADFraming = .retinaFace) throws -> LivenessDetector {
+    package func loadLiveness(framing: PADFraming = .retinaFace) throws -> LivenessDetector {
         do { return try LivenessDetector(locator: padModelLocator, framing: framing) } catch { throw CLIError(error.description) }
     }
 }

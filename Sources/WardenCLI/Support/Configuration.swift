@@ -10,14 +10,14 @@ import Yams
 /// ever installed together with thresholds calibrated through it (`warden calibrate
 /// --metric-head`). A named head that is missing, altered or malformed stops every command
 /// that matches, rather than matching in the wrong space.
-enum MatchingConfiguration {
-    static let fileName = "matching.yaml"
-    typealias CalibrationRecord = ThresholdsFile.CalibrationRecord
-    typealias HeadReference = ThresholdsFile.HeadReference
+package enum MatchingConfiguration {
+    package static let fileName = "matching.yaml"
+    package typealias CalibrationRecord = ThresholdsFile.CalibrationRecord
+    package typealias HeadReference = ThresholdsFile.HeadReference
 
     /// Writes the thresholds in force, with the calibration they came from and the head
     /// they were calibrated through, owner-only.
-    static func write(_ t: MatchThresholds, calibration: CalibrationRecord?, head: HeadReference?, home: WardenHome) throws {
+    package static func write(_ t: MatchThresholds, calibration: CalibrationRecord?, head: HeadReference?, home: WardenHome) throws {
         try home.create()
         let path = home.file(fileName)
         let text = try ThresholdsFile(t, calibration: calibration, head: head).text()
@@ -28,7 +28,7 @@ enum MatchingConfiguration {
     }
 
     /// The file's text, or nil when there is none (the defaults).
-    static func text(home: WardenHome) throws -> String? {
+    package static func text(home: WardenHome) throws -> String? {
         let path = home.file(fileName)
         // Absent means the defaults; present but unreadable (not UTF-8, not a regular file)
         // is an error, never a silent fall back to the defaults.
@@ -44,15 +44,15 @@ enum MatchingConfiguration {
     }
 
     /// The configured head reference, if any (not loaded).
-    static func headReference(home: WardenHome) throws -> HeadReference? { try file(home: home)?.metric_head }
+    package static func headReference(home: WardenHome) throws -> HeadReference? { try file(home: home)?.metric_head }
 
     /// The configured metric head, loaded and checked; nil when none is configured.
-    static func loadHead(home: WardenHome) throws -> MetricHead? {
+    package static func loadHead(home: WardenHome) throws -> MetricHead? {
         guard let ref = try headReference(home: home) else { return nil }
         return try MetricHeadFile.load(ref.file, expectedSHA256: ref.sha256, configuredIn: home.file(fileName)).head
     }
 
-    static func load(home: WardenHome) throws -> MatchThresholds {
+    package static func load(home: WardenHome) throws -> MatchThresholds {
         guard let file = try file(home: home) else { return .default }
         do { return try file.thresholds(source: home.file(fileName)) } catch { throw CLIError(error.description) }
     }

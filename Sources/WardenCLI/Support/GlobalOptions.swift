@@ -35,5 +35,5 @@ package struct GlobalOptions: ParsableArguments {
 
     package var modelLocator: ModelLocator { ModelLocator(explicitDirectory: models, homeDirectory: wardenHome.path) }
 
-    var padModelLocator: PADModelLocator { PADModelLocator(explicitDirectory: padModels, faceModels: modelLocator) }
+    package var padModelLocator: PADModelLocator { PADModelLocator(explicitDirectory: padModels, faceModels: modelLocator) }
 }

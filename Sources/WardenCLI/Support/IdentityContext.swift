@@ -31,7 +31,7 @@ extension GlobalOptions {
     /// refused rather than run on this host's own home, where its answer or its change would
     /// look like the fleet's. `ownHome`: commands that only ever concern this home (`run`,
     /// `match`, `calibrate`).
-    func openDatabase(readOnly: Bool = false, forReplica: Bool = false, ownHome: Bool = false,
+    package func openDatabase(readOnly: Bool = false, forReplica: Bool = false, ownHome: Bool = false,
                       environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WardenDatabase {
         let path = wardenHome.file(WardenDatabase.fileName)
         if !forReplica, !ownHome, let url = server ?? environment["WARDEN_SERVER"], !url.isEmpty {
@@ -67,7 +67,7 @@ extension GlobalOptions {
     package func thresholds() throws -> MatchThresholds { try MatchingConfiguration.load(home: wardenHome) }
 
     /// The learned metric head in force, if one is configured (see MatchingConfiguration).
-    func metricHead() throws -> MetricHead? { try MatchingConfiguration.loadHead(home: wardenHome) }
+    package func metricHead() throws -> MetricHead? { try MatchingConfiguration.loadHead(home: wardenHome) }
 
     /// Every stored template in the matching space in force.
     func loadGallery(_ db: WardenDatabase, modelID: String = ModelSet.recognitionModelID) throws -> Gallery {

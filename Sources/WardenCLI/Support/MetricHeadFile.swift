@@ -6,8 +6,8 @@ import Matching
 
 /// A metric head on disk: JSON with its weights and metadata, written owner-only (it is
 /// learned from biometric data), pinned in the matching configuration by SHA-256.
-enum MetricHeadFile {
-    static func write(_ head: MetricHead, to path: String) throws -> String {
+package enum MetricHeadFile {
+    package static func write(_ head: MetricHead, to path: String) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(head)
@@ -21,7 +21,7 @@ enum MetricHeadFile {
     /// Reads and checks a head, returning it with the SHA-256 of the file as read (one
     /// read, so the hash is of the bytes decoded); with `expectedSHA256`, refuses a file
     /// that has changed since it was configured.
-    static func load(_ path: String, expectedSHA256: String? = nil, configuredIn: String? = nil) throws -> (head: MetricHead, sha256: String) {
+    package static func load(_ path: String, expectedSHA256: String? = nil, configuredIn: String? = nil) throws -> (head: MetricHead, sha256: String) {
         let origin = configuredIn.map { " (named in \($0))" } ?? ""
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CLIError("metric head \(path)\(origin) cannot be read" + (configuredIn == nil ? "" : "; restore it, or stop using it with `warden calibrate DATASET --metric-head none`"))
@@ -36,5 +36,5 @@ enum MetricHeadFile {
         return (head, digest)
     }
 
-    static func sha256(_ data: Data) -> String { Hex.encode(SHA256.hash(data: data)) }
+    package static func sha256(_ data: Data) -> String { Hex.encode(SHA256.hash(data: data)) }
 }

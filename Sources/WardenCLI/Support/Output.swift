@@ -24,5 +24,5 @@ package enum Output {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }
 
-    static func fixed(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", value) }
+    package static func fixed(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", value) }
 }

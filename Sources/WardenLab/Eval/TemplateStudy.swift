@@ -1,3 +1,4 @@
+import WardenCLI
 import FaceKit
 import Foundation
 import Matching

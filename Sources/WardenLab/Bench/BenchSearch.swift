@@ -1,3 +1,4 @@
+import WardenCLI
 import ArgumentParser
 import FaceKit
 import Foundation

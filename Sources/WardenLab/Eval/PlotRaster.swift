@@ -1,3 +1,5 @@
+import WardenCLI
+import WardenCore
 import CFreeType
 import FaceKit
 import Foundation

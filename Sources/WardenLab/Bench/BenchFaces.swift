@@ -1,3 +1,5 @@
+import WardenCLI
+import WardenCore
 import ArgumentParser
 import FaceKit
 import Foundation

@@ -1,3 +1,5 @@
+import WardenCLI
+import WardenCore
 import Foundation
 
 /// A labelled face dataset on disk: one folder per identity, as ../shared/faces. Folders

@@ -1,3 +1,5 @@
+import WardenCLI
+import WardenCore
 import ArgumentParser
 import Capture
 import Controller

@@ -1,3 +1,4 @@
+import WardenCLI
 import Crypto
 import FaceKit
 import Foundation

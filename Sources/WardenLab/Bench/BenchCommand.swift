@@ -1,3 +1,5 @@
+import WardenCLI
+import WardenCore
 import ArgumentParser
 
 struct BenchCommand: ParsableCommand {
@@ -23,5 +25,5 @@ struct BenchFleetPassthrough: ParsableCommand {
         discussion: "Runs `warden-server bench fleet` with the same arguments (--people, --controllers, --rounds, --json); see docs/benchmarks.md."
     )
     @Argument(parsing: .captureForPassthrough, help: "Options for `warden-server bench fleet`.") var arguments: [String] = []
-    func run() throws { try ServerBinary.exec(["bench", "fleet"] + arguments) }
+    func run() throws { try CompanionBinary.server.exec(["bench", "fleet"] + arguments) }
 }

@@ -1,0 +1,5 @@
+import Glibc
+import WardenLab
+
+signal(SIGPIPE, SIG_IGN)
+WardenLabCommand.main()
