@@ -102,6 +102,9 @@ let package = Package(
         // The int8 scan kernel of 1:N search, with run-time CPU dispatch (see its header).
         .target(name: "CSearchKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Matching", dependencies: ["FaceKit", "CSearchKernels", "WardenCore", .product(name: "Yams", package: "Yams")]),
+        // What measures matching and is not needed at a door: evaluation (FMR/FNMR, EER, FPIR/FNIR,
+        // calibration) and metric training. The lab links it; the board and the server do not.
+        .target(name: "MatchingLab", dependencies: ["Matching", "WardenCore"]),
         // What the two SQLite stores (identity, audit) share: opening read-only on a full disk.
         .target(name: "SQLiteSupport", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Storage", dependencies: [
@@ -192,7 +195,7 @@ let package = Package(
         .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
         // The lab: evaluation, calibration, metric training, liveness studies and benchmarks,
         // a binary of its own so the door's `warden` links none of it (`warden eval` runs it).
-        .target(name: "WardenLab", dependencies: ["WardenCLI", "CFreeType", "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "Controller",
+        .target(name: "WardenLab", dependencies: ["WardenCLI", "CFreeType", "FaceKit", "Matching", "MatchingLab", "Storage", "WardenCore", "Audit", "Policy", "Controller",
                                                   "PresentationAttack", "Capture", "Integrations", "FleetProtocol",
                                                   .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "warden-lab", dependencies: ["WardenLab"]),
@@ -214,6 +217,7 @@ let package = Package(
         // What every test target shares: the checkout's paths (models, fixtures, ../shared).
         .target(name: "WardenTestSupport", path: "Tests/WardenTestSupport"),
         .testTarget(name: "FaceKitTests", dependencies: ["WardenTestSupport", "FaceKit", "WardenCore"]),
+        .testTarget(name: "MatchingLabTests", dependencies: ["WardenTestSupport", "MatchingLab", "Matching", "WardenCore"]),
         .testTarget(name: "MatchingTests", dependencies: ["WardenTestSupport", "Matching", "FaceKit", "CSearchKernels", "WardenCore"]),
         .testTarget(name: "StorageTests", dependencies: ["WardenTestSupport", "Storage", "FaceKit", "WardenCore"]),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenTestSupport", "WardenCore"]),

@@ -19,7 +19,7 @@ public struct MetricHead: Sendable, Codable, Equatable {
             self.inputs = inputs; self.outputs = outputs; self.weights = weights; self.bias = bias
         }
 
-        func apply(_ x: [Double]) -> [Double] {
+        package func apply(_ x: [Double]) -> [Double] {
             var y = bias
             weights.withUnsafeBufferPointer { w in
                 for o in 0..<outputs {

@@ -3,6 +3,7 @@ import ArgumentParser
 import FaceKit
 import Foundation
 import Matching
+import MatchingLab
 import WardenCore
 
 struct CalibrateCommand: ParsableCommand {

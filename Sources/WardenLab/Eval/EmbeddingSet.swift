@@ -3,6 +3,7 @@ import Crypto
 import FaceKit
 import Foundation
 import Matching
+import MatchingLab
 import WardenCore
 
 /// Unit embeddings per identity, from a dataset folder, with a cache.

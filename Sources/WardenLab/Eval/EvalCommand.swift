@@ -4,6 +4,7 @@ import Crypto
 import FaceKit
 import Foundation
 import Matching
+import MatchingLab
 import WardenCore
 
 struct EvalCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import WardenCLI
 import WardenCore
 import Foundation
 import Matching
+import MatchingLab
 
 /// The evaluation plots: ROC, DET and distance histograms, each written as SVG (plain
 /// text, any browser) and PNG (for reports, tickets and chat).

@@ -2,6 +2,7 @@ import WardenCLI
 import FaceKit
 import Foundation
 import Matching
+import MatchingLab
 import WardenCore
 
 /// `warden eval DATASET --templates 1,3,5 [--jitter 10]`: how many templates per person,

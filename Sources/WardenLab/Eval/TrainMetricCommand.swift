@@ -4,6 +4,7 @@ import ArgumentParser
 import FaceKit
 import Foundation
 import Matching
+import MatchingLab
 
 struct TrainMetricCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

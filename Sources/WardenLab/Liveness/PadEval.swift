@@ -4,6 +4,7 @@ import ArgumentParser
 import FaceKit
 import Foundation
 import Matching
+import MatchingLab
 import PresentationAttack
 
 /// Presentation-attack detection measured in ISO/IEC 30107-3 terms: APCER per attack

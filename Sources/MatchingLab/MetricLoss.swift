@@ -1,4 +1,5 @@
 import Foundation
+import Matching
 
 /// The two losses metric learning for faces is built on, over Euclidean distances D
 /// between unit vectors, with their derivatives.

@@ -1,4 +1,5 @@
 import Foundation
+import Matching
 
 /// Accuracy measured the way NIST's FRVT/FRTE reports do, on distances (lower = more
 /// alike; a comparison matches when its distance is at most the threshold).

@@ -1,5 +1,6 @@
 import Foundation
 import Matching
+import MatchingLab
 import Testing
 import WardenCore
 
