@@ -11,6 +11,7 @@ public struct WardenLabCommand: ParsableCommand {
         commandName: "warden-lab",
         abstract: "Measure Warden: accuracy, calibration, metric training, liveness studies, benchmarks.",
         discussion: "`warden eval`, `warden calibrate`, `warden train-metric`, `warden bench` and `warden pad eval|motion|framing` run these.",
+        version: WardenVersion.current,
         subcommands: [EvalCommand.self, CalibrateCommand.self, TrainMetricCommand.self, BenchCommand.self, LabPadCommand.self]
     )
     public init() {}

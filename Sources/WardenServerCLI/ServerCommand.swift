@@ -53,6 +53,7 @@ public struct WardenServerCommand: ParsableCommand {
         hardware/warden-server.service), then join each board: `warden server token create \
         --controller NAME` here, `warden fleet join URL --token T` on the board. See docs/fleet.md.
         """,
+        version: WardenVersion.current,
         subcommands: [ServerInitCommand.self, ServerRunCommand.self, ServerBenchCommand.self, ServerTokenCommand.self, ServerOperatorCommand.self, ServerRevokeCommand.self,
                       ServerDoorCommand.self, ServerStatusCommand.self, ServerVerifyCommand.self]
     )

@@ -1,5 +1,6 @@
 import Audit
 import Foundation
+import WardenCore
 import Testing
 
 @Suite("warden audit", .serialized)
@@ -57,6 +58,18 @@ struct AuditCommandTests {
         #expect(rows[1][4] == "admin.person_add" && rows[1][23] == "ops-1")
         let jsonl = try CLI.run(["audit", "export", "--format", "jsonl"], home: home)
         #expect(jsonl.stdout.split(separator: "\n").count == 2)
+        // --json alone is JSON Lines (it printed CSV); --json with --format csv is refused.
+        let json = try CLI.run(["audit", "export", "--json"], home: home)
+        #expect(json.status == 0 && json.stdout == jsonl.stdout, "\(json.stdout.prefix(200))")
+        #expect(json.stdout.split(separator: "\n").allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+        let both = try CLI.run(["audit", "export", "--json", "--format", "csv"], home: home)
+        #expect(both.status != 0 && both.stderr.contains("--json writes JSON Lines"), "\(both.stderr)")
+        // `tail -n`, as docs/audit.md shows it and as tail takes it.
+        let tail = try CLI.run(["audit", "tail", "-n", "1", "--no-follow"], home: home)
+        #expect(tail.status == 0 && tail.stdout.split(separator: "\n").count == 1, "\(tail.stdout) \(tail.stderr)")
+        // Every program says its version.
+        let version = try CLI.run(["--version"], home: home)
+        #expect(version.status == 0 && version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == WardenVersion.current)
 
         // Tamper with the file behind Warden's back: verify fails and names the row.
         let store = try AuditStore(home: home.path)

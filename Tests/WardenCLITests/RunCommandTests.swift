@@ -158,6 +158,12 @@ struct RunCommandTests {
         #expect(r.stderr.contains("no door was touched"))
         #expect(r.stderr.contains("no-such-folder") && r.stderr.contains("missing.yaml"))
         #expect(try s.events().isEmpty)
+        // A door the policy or the pin map lacks is named with the doors they do have.
+        try "policy: policy\npinmap: \(CLI.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)\ngpio: simulated\ndoors:\n  attic: {}\n"
+            .write(to: s.dir.appendingPathComponent("site.yaml"), atomically: true, encoding: .utf8)
+        let attic = try s.w("run", "--site", s.siteFile, "--duration", "1")
+        #expect(attic.status == 2 && attic.stderr.contains("door 'attic' is not in the policy; its doors: lobby, server-room"), "\(attic.stderr)")
+        #expect(attic.stderr.contains("door 'attic' has no wiring in") && attic.stderr.contains("its doors: "), "\(attic.stderr)")
     }
 
     /// Thresholds calibrated through a head that has since gone: matching in the raw space

@@ -140,13 +140,20 @@ struct ExportAudit: ParsableCommand {
     )
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: AuditFilterOptions
-    @Option(help: "csv or jsonl.") var format: ExportFormat = .csv
+    @Option(help: "csv (the default) or jsonl; --json alone means jsonl.") var format: ExportFormat?
     @Option(name: .shortAndLong, help: "Write to this file instead of stdout.") var output: String?
 
     @Option(help: "Only this controller's events (with --server: the fleet's central log).") var controller: String?
 
+    /// What is written: --format, else JSON Lines under --json (it printed CSV), else CSV.
+    func chosenFormat() throws -> ExportFormat {
+        if global.json, format == .csv { throw CLIError("--json writes JSON Lines; leave out --format csv, or leave out --json for CSV") }
+        return format ?? (global.json ? .jsonl : .csv)
+    }
+
     func run() throws {
-        if let remote = try global.remoteAdmin() { try exportFromServer(remote); return }
+        let format = try chosenFormat()
+        if let remote = try global.remoteAdmin() { try exportFromServer(remote, format: format); return }
         if controller != nil { throw CLIError("--controller picks from the fleet's central log: give --server URL too") }
         let store = try global.openAudit(readOnly: true)
         let filter = try filters.filter()
@@ -172,7 +179,7 @@ struct TailAudit: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tail", abstract: "Print the latest events and follow new ones as they are written (Ctrl-C to stop).")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: AuditFilterOptions
-    @Option(name: .shortAndLong, help: "How many recent events to show first.") var lines = 10
+    @Option(name: [.customShort("n"), .customShort("l"), .long], help: "How many recent events to show first (-n, as tail takes it).") var lines = 10
     @Flag(help: "Print the recent events and exit instead of following.") var noFollow = false
 
     func run() throws {
@@ -260,7 +267,7 @@ struct PruneAudit: ParsableCommand {
 extension ExportAudit {
     /// Every controller's rows as the server stores them (plus the server's own chain),
     /// filtered, each line naming its controller.
-    func exportFromServer(_ remote: RemoteAdmin) throws {
+    func exportFromServer(_ remote: RemoteAdmin, format: ExportFormat) throws {
         let f = try filters.filter()
         var q: [String: String] = ["format": format.rawValue]
         if let controller { q["controller"] = controller }

@@ -44,7 +44,7 @@ struct CheckHardware: ParsableCommand {
     func run() throws {
         let pinMap: PinMap
         do { pinMap = try PinMap.load(path: map) } catch { throw CLIError("\(error)") }
-        if let pulse, pinMap.doors[pulse] == nil { throw CLIError("no door '\(pulse)' in \(map); doors: \(pinMap.doors.keys.sorted().joined(separator: ", "))") }
+        if let pulse, pinMap.doors[pulse] == nil { throw CLIError(NotFound.message("door", pulse, "is not in \(map)", known: pinMap.doors.keys)) }
         let backend = LibgpiodGPIO()
         var lines: [LineStatus] = []
         for l in pinMap.allLines {

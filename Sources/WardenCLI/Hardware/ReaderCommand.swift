@@ -36,7 +36,7 @@ struct ReaderSelection: ParsableArguments {
 
     func wiring(_ door: String) throws -> PinMap.OSDPWiring {
         let pinMap = try pinMap()
-        guard let pins = pinMap.doors[door] else { throw CLIError("no door '\(door)' in \(map); doors: \(pinMap.doors.keys.sorted().joined(separator: ", "))") }
+        guard let pins = pinMap.doors[door] else { throw CLIError(NotFound.message("door", door, "is not in \(map)", known: pinMap.doors.keys)) }
         guard let o = pins.osdp else { throw CLIError("door \(door) has no OSDP reader in \(map) (its reader is wired as Wiegand, or not at all)") }
         return o
     }

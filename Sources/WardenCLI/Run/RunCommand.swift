@@ -195,8 +195,12 @@ struct RunCommand: ParsableCommand {
         }
         if let c = config {
             if let policy = loadedPolicy, let pinMap {
-                for id in c.doors.keys.sorted() where policy.doors[id] == nil { problems.append("\(c.file): door '\(id)' is not in the policy") }
-                for id in c.doors.keys.sorted() where pinMap.doors[id] == nil { problems.append("\(c.file): door '\(id)' has no wiring in \(c.pinMapPath)") }
+                for id in c.doors.keys.sorted() where policy.doors[id] == nil {
+                    problems.append("\(c.file): " + NotFound.message("door", id, "is not in the policy", known: policy.doors.keys))
+                }
+                for id in c.doors.keys.sorted() where pinMap.doors[id] == nil {
+                    problems.append("\(c.file): " + NotFound.message("door", id, "has no wiring in \(c.pinMapPath)", known: pinMap.doors.keys))
+                }
             }
         }
         let models: ModelSet?
