@@ -173,7 +173,11 @@ extension ConsoleRoutes {
                                                             useLargest: FormFields.query(req).get("largest") == "1", force: false), by: s.op)
             if reply.status == "enrolled" {
                 let q = String(format: "%.0f px between the eyes, yaw %.0f°", reply.interEyeDistance ?? 0, reply.yaw ?? 0)
-                return Self.json(EnrollAnswer(status: "enrolled", message: "Enrolled (template #\(reply.templateID ?? 0); \(q)). The photo was not kept.", reasons: []))
+                let message = "Enrolled (template #\(reply.templateID ?? 0); \(q)). The photo was not kept."
+                // The page reloads to show the new template: the confirmation goes with it, so
+                // it is not gone after the script's second and a half.
+                await console.flashes.put(Notice(text: message, error: false), for: s.key)
+                return Self.json(EnrollAnswer(status: "enrolled", message: message, reasons: []))
             }
             return Self.json(EnrollAnswer(status: "rejected", message: "Rejected: this photo cannot be enrolled.", reasons: reply.reasons ?? []), status: .unprocessableContent)
         } catch let e as CentralError {
