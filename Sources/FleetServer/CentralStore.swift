@@ -130,7 +130,7 @@ public final class CentralStore: Sendable {
         if try await currentRevision() < watermark.value { try await checkRewind() }
         let (result, rev) = try await transaction { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(\(Locks.changes))", logger: self.logger)
-            let rev = try await self.one(conn.query("UPDATE feed_state SET current_revision = current_revision + 1, highest_served = current_revision + 1 WHERE id = 1 RETURNING current_revision", logger: self.logger), Int64.self)!
+            let rev = try await self.one(conn.query("UPDATE feed_state SET current_revision = current_revision + 1 WHERE id = 1 RETURNING current_revision", logger: self.logger), Int64.self)!
             var (result, event) = try await body(conn, rev)
             var detail = event.detail ?? [:]
             detail["revision"] = String(rev)

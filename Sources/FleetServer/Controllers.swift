@@ -146,13 +146,15 @@ extension CentralStore {
         let claimed = report.doors.map(\.id)
         var owned = Set<String>()
         if !claimed.isEmpty {
-            try await client.query("""
-                INSERT INTO door_owner (door, controller_id, since) SELECT d, \(controller.id), \(now) FROM unnest(\(claimed)::text[]) AS u(d)
-                ON CONFLICT (door) DO NOTHING
+            // One statement: doors nobody owned yet become this controller's, and the ones it
+            // owns come back (the statement's snapshot does not see its own inserts, hence the union).
+            let rows = try await client.query("""
+                WITH pinned AS (
+                    INSERT INTO door_owner (door, controller_id, since) SELECT d, \(controller.id), \(now) FROM unnest(\(claimed)::text[]) AS u(d)
+                    ON CONFLICT (door) DO NOTHING RETURNING door)
+                SELECT door FROM pinned UNION SELECT door FROM door_owner WHERE door = ANY(\(claimed)) AND controller_id = \(controller.id)
                 """, logger: logger)
-            for try await d in try await client.query("SELECT door FROM door_owner WHERE door = ANY(\(claimed)) AND controller_id = \(controller.id)", logger: logger).decode(String.self) {
-                owned.insert(d)
-            }
+            for try await d in rows.decode(String.self) { owned.insert(d) }
         }
         let refused = claimed.filter { !owned.contains($0) }
         if !refused.isEmpty {

@@ -64,7 +64,7 @@ extension CentralStore {
             let current = try await self.one(conn.query("SELECT current_revision FROM feed_state WHERE id = 1", logger: self.logger), Int64.self) ?? Int64(0)
             let known = max(self.watermark.value, claimed)
             guard current < known else { return false }
-            try await conn.query("UPDATE feed_state SET feed_id = md5(random()::text || clock_timestamp()::text), highest_served = current_revision WHERE id = 1",
+            try await conn.query("UPDATE feed_state SET feed_id = md5(random()::text || clock_timestamp()::text) WHERE id = 1",
                                  logger: self.logger)
             let cause = claimed > self.watermark.value ? "a controller holds a later revision" : "this server handed out a later revision"
             try await self.appendServerEvents([AuditEvent.admin("admin.feed_rewound", operator: "@server", subject: "feed",

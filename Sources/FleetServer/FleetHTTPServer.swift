@@ -86,8 +86,7 @@ public struct FleetHTTPServer: Sendable {
         // time; a request in progress (a long poll) is not idle. Past the connection cap the
         // server stops accepting until one closes, so it never runs out of file descriptors
         // (systemd's default is 1,024; the unit raises it, and the cap stays below it).
-        let http = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(Int64(connections.idleTimeout.components.seconds) * 1_000_000_000
-                                                                       + connections.idleTimeout.components.attoseconds / 1_000_000_000))
+        let http = HTTP1Channel.Configuration(idleTimeout: TimeAmount(connections.idleTimeout))
         return Application(router: router, server: try .tls(.http1(configuration: http), tlsConfiguration: tlsConfiguration()),
                            configuration: .init(address: .hostname(host, port: port), serverName: "warden",
                                                 availableConnectionsDelegate: MaximumAvailableConnections(connections.maximumConnections, logger: logger)),

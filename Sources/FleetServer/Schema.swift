@@ -145,11 +145,10 @@ enum CentralSchema {
             """,
         ]),
         // The change feed's identity (FeedIdentity.swift): a new one whenever revisions could
-        // be handed out again (a restore); with the highest revision ever given out, kept in
-        // the same row, and in the server's home, to notice it.
+        // be handed out again (a restore, noticed against the server's own watermark).
         ("v5-feed-identity", [
-            "ALTER TABLE feed_state ADD COLUMN feed_id text, ADD COLUMN highest_served bigint NOT NULL DEFAULT 0",
-            "UPDATE feed_state SET feed_id = md5(random()::text || clock_timestamp()::text), highest_served = current_revision",
+            "ALTER TABLE feed_state ADD COLUMN feed_id text",
+            "UPDATE feed_state SET feed_id = md5(random()::text || clock_timestamp()::text)",
         ]),
     ]
 

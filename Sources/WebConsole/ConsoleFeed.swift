@@ -144,30 +144,31 @@ extension CentralStore {
     /// event for those it shows: every controller's, and the server's own acknowledgements
     /// (its other admin events belong to the audit page).
     public func boardPage(after cursor: Int64, limit: Int = 5000) async throws -> (arrivals: [Int64], events: [BoardEvent]) {
-        var arrivals: [Int64] = []
-        for try await a in try await client.query("SELECT arrival FROM event WHERE arrival > \(cursor) ORDER BY arrival LIMIT \(limit)", logger: logger).decode(Int64.self) {
-            arrivals.append(a)
-        }
-        guard let last = arrivals.last else { return ([], []) }
-        let events = try await boardEvents(query: """
-            SELECT e.arrival, c.name, e.seq, e.payload, e.prev_hash, e.hash FROM event e JOIN controller c ON c.id = e.controller_id
-            WHERE e.arrival > \(cursor) AND e.arrival <= \(last) AND (e.controller_id <> 0 OR e.type = \(ConsoleFeed.acknowledgedType))
-            ORDER BY e.arrival
+        try await arrivalsAndEvents("""
+            SELECT e.arrival, e.controller_id <> 0 OR e.type = \(ConsoleFeed.acknowledgedType), c.name, e.seq, e.payload, e.prev_hash, e.hash
+            FROM event e JOIN controller c ON c.id = e.controller_id WHERE e.arrival > \(cursor) ORDER BY e.arrival LIMIT \(limit)
             """)
-        return (arrivals, events)
     }
 
     /// The rows with these arrival numbers that have committed since (late commits), as the board shows them.
     public func boardEvents(arrivals: [Int64]) async throws -> (committed: [Int64], events: [BoardEvent]) {
         guard !arrivals.isEmpty else { return ([], []) }
-        var committed: [Int64] = []
-        for try await a in try await client.query("SELECT arrival FROM event WHERE arrival = ANY(\(arrivals))", logger: logger).decode(Int64.self) { committed.append(a) }
-        let events = try await boardEvents(query: """
-            SELECT e.arrival, c.name, e.seq, e.payload, e.prev_hash, e.hash FROM event e JOIN controller c ON c.id = e.controller_id
-            WHERE e.arrival = ANY(\(arrivals)) AND (e.controller_id <> 0 OR e.type = \(ConsoleFeed.acknowledgedType))
-            ORDER BY e.arrival
+        return try await arrivalsAndEvents("""
+            SELECT e.arrival, e.controller_id <> 0 OR e.type = \(ConsoleFeed.acknowledgedType), c.name, e.seq, e.payload, e.prev_hash, e.hash
+            FROM event e JOIN controller c ON c.id = e.controller_id WHERE e.arrival = ANY(\(arrivals)) ORDER BY e.arrival
             """)
-        return (committed, events)
+    }
+
+    /// Every arrival number a query returns, and the events among them the board shows.
+    private func arrivalsAndEvents(_ query: PostgresQuery) async throws -> ([Int64], [BoardEvent]) {
+        var arrivals: [Int64] = [], events: [BoardEvent] = []
+        let rows = try await client.query(query, logger: logger)
+        for try await (arrival, shown, name, seq, payload, prev, hash) in rows.decode((Int64, Bool, String, Int64, String, String, String).self) {
+            arrivals.append(arrival)
+            guard shown, case .success(let e) = AuditChain.checked(AuditRow(seq: seq, payload: payload, prevHash: prev, hash: hash)) else { continue }
+            events.append(BoardEvent.of(e, controller: name, arrival: arrival))
+        }
+        return (arrivals, events)
     }
 
     /// Alarms that arrived after `cursor`: sent ahead of the rows before them, so a new alarm
@@ -258,8 +259,7 @@ package struct LiveCursor {
     }
 
     /// A page read after the cursor (every arrival number, in order): the cursor moves past
-    /// it, the numbers it skipped become gaps. Returns whether `arrival` of this page is to
-    /// be sent (false for an alarm sent ahead).
+    /// it, and the numbers it skipped become gaps.
     package mutating func advance(over arrivals: [Int64], now: Date) {
         var expected = cursor + 1
         for a in arrivals {

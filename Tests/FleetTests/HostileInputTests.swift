@@ -479,7 +479,7 @@ extension FleetHarness {
             let big = Data(repeating: UInt8(ascii: " "), count: 1 << 20)
             let a = await HostileInputTests.answer { try await anonymous.post(FleetPath.join, body: big, timeout: .seconds(30)) }
             #expect(a.status == 413 && a.text.contains("65536"), "\(a)")
-            // A controller's upload route takes more.
+            // The server still serves boards after the refusal.
             let board = try await h.joinedController("b1")
             try await board.agent.heartbeatOnce()
         }
