@@ -26,6 +26,11 @@ final class DoorController {
     let pipeline: FacePipeline
     private var evidence: [Int: TrackEvidence] = [:]
     private var pendingBadge: PendingBadge?
+    /// Only frames captured from this time on are evidence: set when a badge is read (a
+    /// frame from before it, still being recognised on a slow board, may show the previous
+    /// person) and when the camera faults or recovers (its frames in flight were seen
+    /// before the gap, not by a camera that watched all along).
+    private var evidenceSince = Date.distantPast
     private var failures: [Date] = []
     private var lockedOutUntil: Date?
     private var health = CameraHealth()
@@ -257,9 +262,11 @@ final class DoorController {
                    liveness: .unavailable)
         } else if required == .badgeAndFace {
             pendingBadge = PendingBadge(credential: text, person: person, until: now.addingTimeInterval(face.badgeWindow))
-            // A new badge is a new request: faces already in view are looked at afresh.
+            // A new badge is a new request: faces already in view are looked at afresh, in
+            // frames captured from now on.
             for track in evidence.keys { pipeline.settle(track: track, until: nil) }
             evidence = [:]
+            evidenceSince = now
             site.timeline(id, "badge \(text) read (#\(person.id!) \(person.displayName)): look at the camera")
             driver.signalLookAtCamera()
         } else {
@@ -269,12 +276,15 @@ final class DoorController {
 
     // MARK: Faces
 
-    func setCameraFault(_ fault: CameraHealth.Fault?) {
+    /// `since`: the capture time of the frame that showed the change (now, for a camera gone
+    /// silent); frames captured earlier are no evidence afterwards.
+    func setCameraFault(_ fault: CameraHealth.Fault?, since: Date? = nil) {
         guard fault != cameraFault else { return }
         cameraFault = fault
         // Frames missed or unusable meanwhile: the face in view afterwards is looked at afresh.
         pipeline.reset()
         evidence = [:]
+        evidenceSince = since ?? now
         if let fault {
             site.record(AuditEvent(at: now, kind: .system, type: "system.camera_fault", door: id, camera: camera?.name,
                                    detail: ["fault": fault.rawValue, "fallback": fallbackText], siteTimeZone: site.policy.timeZone))
@@ -334,8 +344,8 @@ final class DoorController {
 
     func process(_ frame: Frame) {
         site.latestFrames.put(id, frame)
-        if let change = health.check(frame.image, at: frame.at) { setCameraFault(change) }
-        else if cameraFault == .noSignal { setCameraFault(health.fault) }   // frames again
+        if let change = health.check(frame.image, at: frame.at) { setCameraFault(change, since: frame.at) }
+        else if cameraFault == .noSignal { setCameraFault(health.fault, since: frame.at) }   // frames again
         guard cameraFault == nil, !livenessOutOfService, let door else { return }
         let required = site.engine.factors(for: door, at: now)
         let wantsFace = pendingBadge != nil || required == .face || required == .badgeOrFace
@@ -360,7 +370,9 @@ final class DoorController {
     /// Turns what the engine saw into evidence per tracked face, and decisions.
     func consider(_ observation: FaceObservation) {
         noteLag(capturedAt: observation.at)
-        // A frame captured after a badge window closed is no evidence for that badge.
+        // A frame captured before the door last started afresh is no evidence now, nor is one
+        // captured after a badge window closed.
+        if observation.at < evidenceSince { return }
         if let p = pendingBadge, observation.at > p.until { return }
         for tf in observation.faces {
             var ev = evidence[tf.track] ?? TrackEvidence()

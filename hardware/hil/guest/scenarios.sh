@@ -23,6 +23,9 @@ took() { TOOK=$(( $(date +%s) - LAST_RESULT )); LAST_RESULT=$((LAST_RESULT + TOO
 pass() { took; echo "HIL: PASS $SCENARIO (${TOOK} s)"; }
 fail() {
     took; echo "HIL: FAIL $SCENARIO (${TOOK} s): $*"; FAILED=$((FAILED + 1))
+    # The warden log since the scenario's mark, prefixed so the host's filter shows it
+    # (CI keeps only the console lines that start with hil:).
+    [ -n "$WLOG" ] && since_mark | tail -n 40 | sed 's/^/hil: log: /'
     # What the controller and the camera looked like, for whoever reads the failure.
     wd status > $OUT/status-fail-$FAILED.txt 2>&1 && sed 's/^/hil: status: /' $OUT/status-fail-$FAILED.txt
     /tmp/bin/v4l2-ctl -d $CAP --stream-mmap --stream-count=1 --stream-to=$OUT/capture-fail-$FAILED.rgb >/dev/null 2>&1 \
