@@ -65,14 +65,15 @@ let package = Package(
             ]
         ),
 
-        // A thin extern "C" shim over OpenCV's DNN module: the MiniFASNet presentation-attack
-        // pair and upstream's RetinaFace detector. Debian 12's OpenCV 4.6 ships no opencv4.pc
-        // without the whole of libopencv-dev, so the three libraries are named directly.
+        // A thin extern "C" shim over OpenCV's DNN and objdetect modules: the MiniFASNet
+        // presentation-attack pair, upstream's RetinaFace detector, SFace and YuNet. Debian 12's OpenCV 4.6 ships no opencv4.pc
+        // without the whole of libopencv-dev, so the libraries are named directly.
         .target(
             name: "COpenCV",
             cxxSettings: [.unsafeFlags(["-O2", "-std=c++17", "-I/usr/include/opencv4"])],
             linkerSettings: [
-                .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core"), .linkedLibrary("stdc++"),
+                .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core"),
+                .linkedLibrary("stdc++"),
             ]
         ),
         // libosdp 3.2.9 (Apache-2.0), the OSDP stack, built from the C sources of its PyPI
@@ -97,6 +98,9 @@ let package = Package(
         .target(name: "PresentationAttack", dependencies: ["COpenCV", "FaceKit", .product(name: "Crypto", package: "swift-crypto")]),
 
         .target(name: "FaceKit", dependencies: ["CDlibFace", "CTurboJPEG", "CPNG", "CWebP", "WardenCore"]),
+        // The second recognition model: SFace behind FaceKit's FaceRecognizer port, aligned by
+        // YuNet's five points, with its files' sums and where they come from.
+        .target(name: "OpenCVFaces", dependencies: ["COpenCV", "FaceKit", "WardenCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Value types every layer shares (badge credentials, operators), with no I/O.
         .target(name: "WardenCore"),
         // The int8 scan kernel of 1:N search, with run-time CPU dispatch (see its header).
@@ -186,7 +190,7 @@ let package = Package(
         ]),
         .target(name: "WardenCLI", dependencies: [
             "FleetProtocol", "FleetLink", "Integrations", "OSDP",
-            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack",
+            "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "OpenCVFaces",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
@@ -196,7 +200,7 @@ let package = Package(
         // The lab: evaluation, calibration, metric training, liveness studies and benchmarks,
         // a binary of its own so the door's `warden` links none of it (`warden eval` runs it).
         .target(name: "WardenLab", dependencies: ["WardenCLI", "CFreeType", "FaceKit", "Matching", "MatchingLab", "Storage", "WardenCore", "Audit", "Policy", "Controller",
-                                                  "PresentationAttack", "Capture", "Integrations", "FleetProtocol",
+                                                  "PresentationAttack", "OpenCVFaces", "Capture", "Integrations", "FleetProtocol",
                                                   .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "warden-lab", dependencies: ["WardenLab"]),
         // The fleet server's commands and binary, apart from the board's: `warden server ...`
@@ -228,6 +232,7 @@ let package = Package(
         .target(name: "OSDPTestPeer", dependencies: ["WardenCore", "WardenTestSupport"], path: "Tests/OSDPTestPeer"),
         .testTarget(name: "OSDPTests", dependencies: ["WardenTestSupport", "OSDP", "OSDPTestPeer", "DoorIO", "WardenCore"]),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["WardenTestSupport", "FuzzHarnesses"]),
+        .testTarget(name: "OpenCVFacesTests", dependencies: ["WardenTestSupport", "OpenCVFaces", "FaceKit", "Matching"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["WardenTestSupport", "PresentationAttack", "FaceKit"]),
         .testTarget(name: "ControllerTests", dependencies: ["WardenTestSupport", "Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
         .testTarget(name: "FleetTests", dependencies: ["WardenTestSupport", "FleetProtocol", "FleetServer", "WebConsole", "HTTPClient", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",

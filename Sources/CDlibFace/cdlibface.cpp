@@ -396,3 +396,38 @@ int32_t cdf_embed_chips(cdf_engine *engine, const uint8_t *chips, int32_t n, flo
 }
 
 }  // extern "C"
+
+struct cdf_shape68 {
+    shape_predictor predictor;
+};
+
+extern "C" {
+
+cdf_shape68 *cdf_shape68_create(const char *shape_predictor_68_path, cdf_error *err) {
+    cdf_shape68 *out = nullptr;
+    int32_t status = guarded(err, [&] {
+        std::unique_ptr<cdf_shape68> p(new cdf_shape68());
+        load_model(p->predictor, shape_predictor_68_path, "68-point shape predictor");
+        if (p->predictor.num_parts() != 68) fail(CDF_ERR_MODEL, std::string("the shape predictor at ") + shape_predictor_68_path + " has " + std::to_string(p->predictor.num_parts()) + " points, not 68");
+        out = p.release();
+    });
+    return status == CDF_OK ? out : nullptr;
+}
+
+void cdf_shape68_destroy(cdf_shape68 *predictor) { delete predictor; }
+
+int32_t cdf_shape68_fit(cdf_shape68 *predictor, cdf_image image, int32_t left, int32_t top, int32_t right, int32_t bottom,
+                        float *out136, cdf_error *err) {
+    return guarded(err, [&] {
+        if (!predictor || !out136) fail(CDF_ERR_ARGUMENT, "null predictor or output");
+        if (right < left || bottom < top) fail(CDF_ERR_ARGUMENT, "face box is empty");
+        full_object_detection shape = predictor->predictor(view_of(image), rectangle(left, top, right, bottom));
+        if (shape.num_parts() != 68) fail(CDF_ERR_INTERNAL, "the shape predictor did not give 68 points");
+        for (unsigned long i = 0; i < 68; ++i) {
+            out136[2 * i] = static_cast<float>(shape.part(i).x());
+            out136[2 * i + 1] = static_cast<float>(shape.part(i).y());
+        }
+    });
+}
+
+}  // extern "C"

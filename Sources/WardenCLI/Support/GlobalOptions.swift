@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceKit
+import OpenCVFaces
 import PresentationAttack
 
 /// Options every command accepts.
@@ -36,4 +37,10 @@ package struct GlobalOptions: ParsableArguments {
     package var modelLocator: ModelLocator { ModelLocator(explicitDirectory: models, homeDirectory: wardenHome.path) }
 
     package var padModelLocator: PADModelLocator { PADModelLocator(explicitDirectory: padModels, faceModels: modelLocator) }
+    /// The second recognition model's files (SFace, YuNet): where the face models are, then
+    /// the presentation-attack models' folder, which holds the other OpenCV model files.
+    package var recognitionModelLocator: RecognitionModelLocator {
+        let pad = padModelLocator.candidates.filter { !modelLocator.candidates.contains($0) }
+        return RecognitionModelLocator(faceModels: modelLocator, extraDirectories: pad)
+    }
 }

@@ -4,6 +4,7 @@ import FaceKit
 import Foundation
 import Matching
 import MatchingLab
+import OpenCVFaces
 import WardenCore
 
 /// Unit embeddings per identity, from a dataset folder, with a cache.
@@ -79,13 +80,18 @@ struct EmbeddingSet {
         return VerificationScores(genuine: genuine, impostor: impostor)
     }
 
-    static func load(dataset: String, maxPerIdentity: Int, exclude: [String], cropped: Bool, engine: FaceEngine, cache: String, progress: Bool) throws -> EmbeddingSet {
+    /// `engine` finds the face (dlib's HOG and five points); `recognizer` embeds it (dlib's
+    /// network when nil), so two models are measured on the very same faces.
+    static func load(dataset: String, maxPerIdentity: Int, exclude: [String], cropped: Bool, engine: FaceEngine, recognizer: (any FaceRecognizer)? = nil,
+                     cache: String, progress: Bool) throws -> EmbeddingSet {
+        let recognizer: any FaceRecognizer = recognizer ?? engine
         let fm = FileManager.default
         guard let identities = try? FaceDataset(root: URL(fileURLWithPath: dataset)).identities(skipping: { name in exclude.contains { name.contains($0) } }) else {
             throw CLIError("cannot read the dataset folder \(dataset)")
         }
         try fm.createDirectory(atPath: cache, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let cacheFile = URL(fileURLWithPath: cache).appendingPathComponent("embeddings-\(engine.modelID)-\(FaceEngine.landmarkFitID).json")
+        let alignment = (recognizer as? SFaceRecognizer).map { "-\($0.alignmentID)" } ?? ""
+        let cacheFile = URL(fileURLWithPath: cache).appendingPathComponent("embeddings-\(recognizer.modelID)-\(FaceEngine.landmarkFitID)\(alignment).json")
         var cached = (try? JSONDecoder().decode([String: [Float]].self, from: Data(contentsOf: cacheFile))) ?? [:]
         var out = EmbeddingSet()
         var done = 0
@@ -105,9 +111,9 @@ struct EmbeddingSet {
                 if let image = try? RGBImage(decoding: Array(bytes), limits: ImageLimits(strict: false)) {
                     if cropped {
                         let box = FaceBox(left: 0, top: 0, right: image.width - 1, bottom: image.height - 1)
-                        if let f = try? engine.landmarks(image, box: box), let e = try? engine.embed(image, face: f) { vector = e.values }
+                        if let f = try? engine.landmarks(image, box: box), let e = try? recognizer.embed(image, face: f) { vector = e.values }
                     } else if let faces = try? engine.detect(image, options: DetectionOptions(upsample: 1)), faces.count == 1,
-                              let e = try? engine.embed(image, face: faces[0]) {
+                              let e = try? recognizer.embed(image, face: faces[0]) {
                         vector = e.values
                     }
                 }

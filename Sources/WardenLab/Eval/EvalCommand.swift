@@ -5,6 +5,7 @@ import FaceKit
 import Foundation
 import Matching
 import MatchingLab
+import OpenCVFaces
 import WardenCore
 
 struct EvalCommand: ParsableCommand {
@@ -65,7 +66,16 @@ struct EvalCommand: ParsableCommand {
         let rank1: Double; let rank10: Double
         let fnirAtFPIR: [String: Double?]
         let modelID: String
+        /// dlib, the second model and their fusion on the same faces, when the second model
+        /// is installed; otherwise why not.
+        var fusion: FusionStudy.Report? = nil
+        var secondModelProblem: String? = nil
     }
+
+    /// Where SFace's five points come from.
+    enum Alignment: String, ExpressibleByArgument, CaseIterable { case dlib68, yunet }
+    @Option(help: ArgumentHelp("How the second model's faces are aligned: dlib68 (dlib's 68-point predictor, installed by make setup) or yunet (YuNet on the face's region; its file is copied by hand).",
+                               valueName: "method")) var alignment: Alignment = .dlib68
 
     @Option(help: "Evaluate in the space of this learned metric head (`warden train-metric`).") var metricHead: String?
     @Option(help: ArgumentHelp("Compare spaces side by side, e.g. base,learned.",
@@ -127,11 +137,41 @@ struct EvalCommand: ParsableCommand {
         if let head { data = data.projected(through: head) }
         let modelID = engine.modelID + (head.map { "+head:" + $0.weightsDigest } ?? "")
         let configured = inForce ? try global.thresholds().verify : nil
-        let result = try evaluate(data, modelID: modelID, configured: configured)
+        var result = try evaluate(data, modelID: modelID, configured: configured)
         if let plot, let note = try EvalPlots.write(scores: result.scores, identification: result.identification, to: plot) { Output.note("eval: \(note)") }
+        if head == nil { try studySecondModel(firstSet: data, firstID: engine.modelID, engine: engine, into: &result.report) }
         if global.json { try Output.json(result.report); return }
         print(render(result.report))
+        if let f = result.report.fusion { print(FusionStudy.render(f)) }
+        else if let why = result.report.secondModelProblem { print("\nsecond model: not measured: \(why)") }
         if let plot { print("\nplots: \(plot)/roc.svg, det.svg, histogram.svg (and .png)") }
+    }
+
+    /// The second model on the same faces, and the fusion, when its files are installed.
+    private func studySecondModel(firstSet: EmbeddingSet, firstID: String, engine: FaceEngine, into report: inout Report) throws {
+        let second: SFaceRecognizer
+        do {
+            let points: any FivePointFinder
+            switch alignment {
+            case .dlib68:
+                do { points = try Dlib68Points(models: try global.modelLocator.locate(requiring: [.landmarks68])) } catch {
+                    report.secondModelProblem = "\(error)"; return
+                }
+            case .yunet: points = try YuNetPoints(locator: global.recognitionModelLocator)
+            }
+            second = try SFaceRecognizer(locator: global.recognitionModelLocator, points: points)
+        } catch {
+            report.secondModelProblem = error.description
+            return
+        }
+        let set = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: cropped, engine: engine,
+                                        recognizer: second, cache: global.wardenHome.path + "/cache", progress: !global.json)
+        do {
+            report.fusion = try FusionStudy.run(first: firstSet, second: set, firstID: firstID, secondID: second.modelID, seed: seed,
+                                                maxImpostorPairs: maxImpostorPairs)
+        } catch {
+            report.secondModelProblem = "\(error)"
+        }
     }
 
     /// Every figure for one set of vectors. `configured`: the 1:1 threshold in force, when

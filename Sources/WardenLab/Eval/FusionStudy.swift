@@ -1,0 +1,145 @@
+import FaceKit
+import WardenCLI
+import Foundation
+import Matching
+import MatchingLab
+import WardenCore
+
+/// dlib's model, the second model and their fusion, measured on the same faces, in two
+/// folds: the fusion's normalisation is fitted on a seeded half of the identities and every
+/// figure (each model's too) is scored on the other half, then the halves swap and the scores
+/// are pooled. So the fused score is judged only on people its constants never saw, and the
+/// three columns on the same pairs (within each half: pairs across the halves are not used).
+struct FusionStudy {
+    struct Column: Codable {
+        let name: String
+        let eer: Double?; let eerThreshold: Double?
+        let fnmrAtFMR: [String: Double?]
+        let rank1: Double
+        let fnirAtFPIR: [String: Double?]
+    }
+    struct Report: Codable {
+        let firstModel: String; let secondModel: String
+        /// Identities in the study, split in two halves for two-fold fitting.
+        let identities: Int
+        /// Images with a face in both models / failures of each model alone.
+        let images: Int; let firstFailures: Int; let secondFailures: Int
+        let genuinePairs: Int; let impostorPairs: Int; let matedSearches: Int; let nonMatedSearches: Int
+        /// The first fold's fitted normalisation (the second's is fitted on the other half).
+        let normalisationFirstFold: [String: ImpostorModel]
+        let columns: [Column]
+    }
+
+    static let fmrTargets = [1e-3, 1e-4, 1e-5]
+    static let fpirTargets = [1e-1, 1e-2, 3e-3]
+
+    /// One face measured by both models.
+    struct Item { let identity: String; let first: [Float]; let second: [Float] }
+
+    static func run(first: EmbeddingSet, second: EmbeddingSet, firstID: String, secondID: String, seed: UInt64, maxImpostorPairs: Int) throws -> Report {
+        // The same image in both sets, matched by identity and the image's SHA-256.
+        var items: [Item] = []
+        for name in first.identities {
+            let secondByHash = Dictionary(zip(second.imageHashes[name] ?? [], second.byIdentity[name] ?? []), uniquingKeysWith: { a, _ in a })
+            for (hash, v) in zip(first.imageHashes[name] ?? [], first.byIdentity[name] ?? []) {
+                if let w = secondByHash[hash] { items.append(Item(identity: name, first: v, second: w)) }
+            }
+        }
+        let names = Array(Set(items.map(\.identity))).sorted()
+        guard names.count >= 8 else { throw CLIError("the fusion study needs at least 8 identities with faces both models embed; found \(names.count)") }
+        var rng = SplitMix64(seed: seed)
+        let shuffled = names.shuffled(using: &rng)
+        let halves = [Set(shuffled.prefix(names.count / 2)), Set(shuffled.dropFirst(names.count / 2))]
+
+        let d1: (Item, Item) -> Double = { DistanceMetric.euclidean.distance($0.first, $1.first) }
+        let d2: (Item, Item) -> Double = { DistanceMetric.euclidean.distance($0.second, $1.second) }
+        func impostors(_ set: [Item], _ d: (Item, Item) -> Double) -> [Double] {
+            var out: [Double] = []
+            for i in set.indices { for j in (i + 1)..<set.count where set[i].identity != set[j].identity { out.append(d(set[i], set[j])) } }
+            return out
+        }
+
+        // Two folds: the normalisation is fitted on one half and scored on the other, then
+        // the other way round; each column pools both folds' scores.
+        var genuine = [[Double]](repeating: [], count: 3), impostor = [[Double]](repeating: [], count: 3)
+        var mated = [[(rank: Int, distance: Double)?]](repeating: [], count: 3), nonMated = [[Double]](repeating: [], count: 3)
+        var normalisations: [String: ImpostorModel] = [:]
+        for (fold, fitNames) in halves.enumerated() {
+            let fit = items.filter { fitNames.contains($0.identity) }, test = items.filter { !fitNames.contains($0.identity) }
+            guard let m1 = ScoreFusion.impostorModel(of: impostors(fit, d1), source: "fusion study, fold \(fold + 1)"),
+                  let m2 = ScoreFusion.impostorModel(of: impostors(fit, d2), source: "fusion study, fold \(fold + 1)") else {
+                throw CLIError("too few impostor pairs to fit the fusion")
+            }
+            let fusion = ScoreFusion(models: [firstID: m1, secondID: m2])
+            if fold == 0 { normalisations = fusion.models }
+            let fused: (Item, Item) -> Double = { a, b in fusion.score([firstID: d1(a, b), secondID: d2(a, b)])! }
+
+            // Open-set identification: every fourth identity (seeded) left out, the others
+            // enroll their first image.
+            let testNames = Array(Set(test.map(\.identity))).sorted().shuffled(using: &rng)
+            let leftOut = Set(testNames.enumerated().filter { $0.offset % 4 == 3 }.map(\.element))
+            var galleryItems: [String: Item] = [:]
+            var probes: [Item] = []
+            for it in test {
+                if !leftOut.contains(it.identity) && galleryItems[it.identity] == nil { galleryItems[it.identity] = it } else { probes.append(it) }
+            }
+            let gallery = galleryItems.sorted { $0.key < $1.key }
+            for (c, d) in [d1, d2, fused].enumerated() {
+                for i in test.indices {
+                    for j in (i + 1)..<test.count {
+                        let x = d(test[i], test[j])
+                        if test[i].identity == test[j].identity { genuine[c].append(x) } else { impostor[c].append(x) }
+                    }
+                }
+                for p in probes {
+                    let ranked = gallery.map { (name: $0.key, score: d(p, $0.value)) }.sorted { $0.score < $1.score }
+                    if leftOut.contains(p.identity) {
+                        if let best = ranked.first { nonMated[c].append(best.score) }
+                    } else {
+                        mated[c].append(ranked.firstIndex { $0.name == p.identity }.map { (rank: $0 + 1, distance: ranked[$0].score) })
+                    }
+                }
+            }
+        }
+
+        var columns: [Column] = []
+        for (c, name) in [firstID, secondID, "fused"].enumerated() {
+            var imp = impostor[c]
+            if imp.count > maxImpostorPairs { var r = SplitMix64(seed: seed); imp.shuffle(using: &r); imp = Array(imp.prefix(maxImpostorPairs)) }
+            let scores = VerificationScores(genuine: genuine[c], impostor: imp)
+            let ident = IdentificationScores(mated: mated[c], nonMatedBest: nonMated[c])
+            let eer = scores.equalErrorRate()
+            var fnmr: [String: Double?] = [:]
+            for t in fmrTargets where scores.supports(fmr: t) { fnmr[String(format: "%.0e", t)] = scores.threshold(forFMR: t)?.fnmr }
+            var fnir: [String: Double?] = [:]
+            for t in fpirTargets where Double(nonMated[c].count) >= 3 / t { fnir[String(format: "%.0e", t)] = ident.fnir(atFPIR: t)?.fnir }
+            columns.append(Column(name: name, eer: eer?.rate, eerThreshold: eer?.threshold, fnmrAtFMR: fnmr, rank1: ident.rankAccuracy(1), fnirAtFPIR: fnir))
+        }
+        return Report(firstModel: firstID, secondModel: secondID, identities: names.count,
+                      images: items.count, firstFailures: first.failures.count, secondFailures: second.failures.count,
+                      genuinePairs: genuine[0].count, impostorPairs: min(impostor[0].count, maxImpostorPairs), matedSearches: mated[0].count,
+                      nonMatedSearches: nonMated[0].count, normalisationFirstFold: normalisations, columns: columns)
+    }
+
+    static func render(_ r: Report) -> String {
+        func pct(_ x: Double??) -> String { (x ?? nil).map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
+        func row(_ label: String, _ cells: [String]) -> String {
+            label.padding(toLength: 24, withPad: " ", startingAt: 0) + cells.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined()
+        }
+        var lines = ["\nTwo models and their fusion, \(r.identities) identities in two folds (the fusion fitted on one half, scored on the other, and back)",
+                     "  \(r.images) images with a face both models embed (failures: \(r.firstModel) \(r.firstFailures), \(r.secondModel) \(r.secondFailures))",
+                     "  \(r.genuinePairs) genuine and \(r.impostorPairs) impostor pairs; \(r.matedSearches) mated and \(r.nonMatedSearches) non-mated searches", "",
+                     row("", r.columns.map { $0.name == r.firstModel ? "dlib" : $0.name == r.secondModel ? "SFace" : $0.name })]
+        lines.append(row("EER", r.columns.map { pct($0.eer) }))
+        for t in fmrTargets {
+            let k = String(format: "%.0e", t)
+            lines.append(row("FNMR at FMR \(k)", r.columns.map { $0.fnmrAtFMR[k].map { pct($0) } ?? "unsupported" }))
+        }
+        lines.append(row("rank-1", r.columns.map { pct($0.rank1) }))
+        for t in fpirTargets {
+            let k = String(format: "%.0e", t)
+            lines.append(row("FNIR at FPIR \(k)", r.columns.map { $0.fnirAtFPIR[k].map { pct($0) } ?? "unsupported" }))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
