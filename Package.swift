@@ -100,7 +100,7 @@ let package = Package(
         .target(name: "FaceKit", dependencies: ["CDlibFace", "CTurboJPEG", "CPNG", "CWebP", "WardenCore"]),
         // The second recognition model: SFace behind FaceKit's FaceRecognizer port, aligned by
         // YuNet's five points, with its files' sums and where they come from.
-        .target(name: "OpenCVFaces", dependencies: ["COpenCV", "FaceKit", "WardenCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "OpenCVFaces", dependencies: ["COpenCV", "FaceKit", "Matching", "WardenCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Value types every layer shares (badge credentials, operators), with no I/O.
         .target(name: "WardenCore"),
         // The int8 scan kernel of 1:N search, with run-time CPU dispatch (see its header).
@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["WardenTestSupport", "FuzzHarnesses"]),
         .testTarget(name: "OpenCVFacesTests", dependencies: ["WardenTestSupport", "OpenCVFaces", "FaceKit", "Matching"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["WardenTestSupport", "PresentationAttack", "FaceKit"]),
-        .testTarget(name: "ControllerTests", dependencies: ["WardenTestSupport", "Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore"]),
+        .testTarget(name: "ControllerTests", dependencies: ["WardenTestSupport", "Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore", "OpenCVFaces"]),
         .testTarget(name: "FleetTests", dependencies: ["WardenTestSupport", "FleetProtocol", "FleetServer", "WebConsole", "HTTPClient", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),

@@ -73,6 +73,8 @@ final class DoorController {
         /// The first embedding of the track: a face far from it is someone else who
         /// stepped into the same place, and starts fresh evidence.
         var reference: [Float]?
+        /// Which models decided the track's last embedded frame (dlib's alone, or fused).
+        var decidedBy: String?
         /// Presentation-attack scores of the fresh frames.
         var liveness = LivenessEvidence()
         var livenessProblem: String?
@@ -358,7 +360,7 @@ final class DoorController {
             return
         }
         do {
-            let observation = try pipeline.process(frame, engine: site.faceEngine, liveness: site.liveness)
+            let observation = try pipeline.process(frame, engine: site.faceEngine, liveness: site.liveness, second: site.secondRecognizer)
             // A simulated slow board: the result arrives as late as it would there.
             site.inlineInferenceDone?()
             consider(observation)
@@ -404,9 +406,10 @@ final class DoorController {
     private func verifyFace(_ tf: TrackedFace, pending: PendingBadge, evidence ev: inout TrackEvidence) {
         var last: Verification? = nil
         if let e = tf.embedding {
-            let v = site.gallery.verify(e.values, person: pending.person.id!, using: site.verifier)
+            let (v, by) = site.verify(e.values, second: tf.secondEmbedding?.values, person: pending.person.id!)
             ev.verified.append((v.match, true, tf.quality))
             last = v
+            ev.decidedBy = by
             if Set(ev.verified.filter(\.fresh).map(\.ok)).count > 1 { pipeline.wantEvidence(track: tf.track) }
         } else if let previous = ev.verified.last {
             ev.verified.append((previous.ok, false, tf.quality))
@@ -415,7 +418,7 @@ final class DoorController {
         let share = matched.map(\.weight).reduce(0, +) / max(1e-9, ev.verified.map(\.weight).reduce(0, +))
         func evidence() -> FaceEvidence {
             FaceEvidence(distance: last?.distance, threshold: last?.threshold ?? site.verifier.thresholds.verify, margin: last?.margin,
-                         quality: tf.face.landmarks.interEyeDistance, frames: ev.verified.count, modelID: tf.embedding?.modelID ?? site.faceEngine.modelID,
+                         quality: tf.face.landmarks.interEyeDistance, frames: ev.verified.count, modelID: ev.decidedBy ?? site.faceEngine.modelID,
                          liveness: livenessRecord(ev))
         }
         if matched.filter(\.fresh).count >= face.framesRequired && share >= Self.weightedMajority {
@@ -426,6 +429,8 @@ final class DoorController {
                                  faceEvidence: evidence(), note: livenessNote(ev), liveness: livenessFact(ev))
             if allowed, let e = tf.embedding {
                 site.considerTemplateUpdate(person: pending.person, probe: e, face: tf.face, door: id, live: livenessFact(ev) == .live, badgeMatched: true)
+                site.considerSecondTemplate(person: pending.person, probe: e, second: tf.secondEmbedding, face: tf.face, door: id,
+                                            live: livenessFact(ev) == .live, badgeMatched: true)
             }
         } else if ev.verified.count >= face.maximumFrames {
             ev.decided = true; pendingBadge = nil
@@ -441,7 +446,8 @@ final class DoorController {
     private func identifyFace(_ tf: TrackedFace, evidence ev: inout TrackEvidence, at: Date) {
         var result: Identification? = nil
         if let e = tf.embedding {
-            let r = site.identify(e.values)
+            let (r, by) = site.identify(e.values, second: tf.secondEmbedding?.values)
+            ev.decidedBy = r.candidates.first.flatMap { by[$0.personID] } ?? e.modelID
             var who: Int64? = nil
             if case .identified(let pid) = r.outcome { who = pid }
             ev.identified.append((who, true, tf.quality))
@@ -457,7 +463,8 @@ final class DoorController {
             .max { $0.share < $1.share }
         let faceEvidence = FaceEvidence(distance: result?.candidates.first?.distance, threshold: result?.threshold ?? 0, margin: result?.margin,
                                         quality: tf.face.landmarks.interEyeDistance, frames: ev.identified.count,
-                                        modelID: tf.embedding?.modelID ?? site.faceEngine.modelID, liveness: livenessRecord(ev))
+                                        modelID: ev.decidedBy ?? site.faceEngine.modelID,
+                                        liveness: livenessRecord(ev))
         if let best, best.n >= face.framesRequired, best.share >= Self.weightedMajority {
             if awaitingLiveness(ev, track: tf.track, frames: ev.identified.count) { return }
             ev.decided = true
@@ -469,6 +476,8 @@ final class DoorController {
             // Only this frame's own embedding, and only if it named the same person.
             if allowed, let person, let e = tf.embedding, case .identified(let named)? = result?.outcome, named == best.pid {
                 site.considerTemplateUpdate(person: person, probe: e, face: tf.face, door: id, live: livenessFact(ev) == .live, badgeMatched: nil)
+                site.considerSecondTemplate(person: person, probe: e, second: tf.secondEmbedding, face: tf.face, door: id,
+                                            live: livenessFact(ev) == .live, badgeMatched: nil)
             }
             pipeline.settle(track: tf.track, until: allowed ? .distantFuture : at.addingTimeInterval(Self.redecideAfter))
         } else if ev.identified.count >= face.maximumFrames {

@@ -13,10 +13,13 @@ public struct Enroller {
     public var quality: EnrollmentQualityPolicy
     public var thresholds: MatchThresholds
     public var detection: DetectionOptions
+    /// The second recognition model, when installed: a photo's face is enrolled as a
+    /// template of each model, in one change.
+    public var second: (any FaceRecognizer)?
 
     public init(engine: FaceEngine, db: WardenDatabase, quality: EnrollmentQualityPolicy = .default, thresholds: MatchThresholds = .default,
-                detection: DetectionOptions = DetectionOptions(upsample: 1)) {
-        self.engine = engine; self.db = db; self.quality = quality; self.thresholds = thresholds; self.detection = detection
+                detection: DetectionOptions = DetectionOptions(upsample: 1), second: (any FaceRecognizer)? = nil) {
+        self.engine = engine; self.db = db; self.quality = quality; self.thresholds = thresholds; self.detection = detection; self.second = second
     }
 
     public enum Outcome {
@@ -39,6 +42,13 @@ public struct Enroller {
     /// several; otherwise several faces are a rejection.
     public func enroll(photo path: String, for person: Person, useLargest: Bool, force: Bool, by op: Operator,
                 gallery: inout Gallery) throws -> Outcome {
+        var unused = Gallery(modelID: second?.modelID ?? "none")
+        return try enroll(photo: path, for: person, useLargest: useLargest, force: force, by: op, gallery: &gallery, secondGallery: &unused)
+    }
+
+    /// The same, adding the second model's template (when there is one) to `secondGallery`.
+    public func enroll(photo path: String, for person: Person, useLargest: Bool, force: Bool, by op: Operator,
+                gallery: inout Gallery, secondGallery: inout Gallery) throws -> Outcome {
         guard let personID = person.id else { throw StorageError.invalid("person has no id") }
         // Bounded and regular files only: a 1 GiB file, a FIFO or /dev/zero is refused
         // before it costs memory or blocks.
@@ -48,8 +58,10 @@ public struct Enroller {
         if let same = try db.templates.forPerson(personID).first(where: { $0.sourceSHA256 == sha }), let id = same.id {
             return .duplicatePhoto(templateID: id)
         }
-        let verdict: EnrollmentAssessment.Verdict
-        do { verdict = try EnrollmentAssessment.assess(bytes, engine: engine, detection: detection, quality: quality, useLargest: useLargest) } catch let e as ImageError {
+        let verdict: EnrollmentAssessment.Verdict, secondEmbedding: Embedding?
+        do {
+            (verdict, secondEmbedding) = try EnrollmentAssessment.assess(bytes, engine: engine, detection: detection, quality: quality, useLargest: useLargest, second: second)
+        } catch let e as ImageError {
             throw EnrollmentError("\(path): \(e.description)")
         }
         guard case .accepted(let embedding, let q) = verdict else {
@@ -62,13 +74,19 @@ public struct Enroller {
            other.distance <= thresholds.verify, let otherPerson = try db.people.get(other.personID) {
             throw DuplicateIdentity(otherPerson: otherPerson, distance: other.distance, threshold: thresholds.verify)
         }
-        let template = try db.templates.add(FaceTemplate(
-            personId: personID, embedding: Data(embedding.serialized()), modelID: embedding.modelID,
-            interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
-            detectionScore: q.detectionScore, sourceSHA256: sha, sourceName: (path as NSString).lastPathComponent,
-            createdBy: op.name), by: op)
-        try gallery.add(templateID: template.id!, personID: personID, embedding: embedding)
-        return .enrolled(template, q)
+        func row(_ e: Embedding) -> FaceTemplate {
+            FaceTemplate(personId: personID, embedding: Data(e.serialized()), modelID: e.modelID,
+                         interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
+                         detectionScore: q.detectionScore, sourceSHA256: sha, sourceName: (path as NSString).lastPathComponent,
+                         createdBy: op.name)
+        }
+        // One change: both models' templates of the photo, or neither.
+        let stored = try db.templates.addAll([row(embedding)] + (secondEmbedding.map { [row($0)] } ?? []), by: op)
+        try gallery.add(templateID: stored[0].id!, personID: personID, embedding: embedding)
+        if stored.count > 1, let e = secondEmbedding, secondGallery.modelID == e.modelID {
+            try secondGallery.add(templateID: stored[1].id!, personID: personID, embedding: e)
+        }
+        return .enrolled(stored[0], q)
     }
 }
 

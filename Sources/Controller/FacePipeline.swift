@@ -11,6 +11,9 @@ public struct TrackedFace: Sendable {
     /// Inter-eye distance x detector score: larger, clearer, more frontal faces score higher.
     public let quality: Double
     public let embedding: Embedding?
+    /// The second model's embedding of the same face, taken with each fresh `embedding`
+    /// when a second model is installed (nil where its points could not be found).
+    public var secondEmbedding: Embedding? = nil
     /// Presentation-attack scores, taken with each fresh embedding when a detector is loaded.
     public let liveness: LivenessScore?
     /// Why the face could not be scored, if it could not.
@@ -32,6 +35,8 @@ public struct FaceObservation: Sendable {
 public struct StageTimes: Sendable, Equatable, Codable {
     public var detect = 0.0
     public var embed = 0.0
+    /// The second recognition model (its five points and its network), when installed.
+    public var secondEmbed = 0.0
     public var liveness = 0.0
     public init() {}
 }
@@ -173,8 +178,8 @@ public final class FacePipeline: @unchecked Sendable {
     /// Both stages, one after the other. `liveness`: score each freshly embedded face for
     /// presentation attacks (one pass per fresh embedding, never per frame: a repeated vote
     /// repeats its score too).
-    public func process(_ frame: Frame, engine: FaceEngine, liveness: LivenessDetector? = nil) throws -> FaceObservation {
-        try track(try detect(frame, engine: engine), engine: engine, liveness: liveness)
+    public func process(_ frame: Frame, engine: FaceEngine, liveness: LivenessDetector? = nil, second: (any FaceRecognizer)? = nil) throws -> FaceObservation {
+        try track(try detect(frame, engine: engine), engine: engine, liveness: liveness, second: second)
     }
 
     /// The detection stage: the region around last frame's faces or the whole frame, and
@@ -192,7 +197,9 @@ public final class FacePipeline: @unchecked Sendable {
 
     /// The tracking stage: tracks, the choice of which faces to embed, their embeddings and
     /// liveness. Only one thread at a time, frames in the order `detect` saw them.
-    public func track(_ detected: DetectedFrame, engine: FaceEngine, liveness: LivenessDetector? = nil) throws -> FaceObservation {
+    /// `second`: the second recognition model, which embeds the same face whenever dlib's
+    /// does (never on frames dlib skips).
+    public func track(_ detected: DetectedFrame, engine: FaceEngine, liveness: LivenessDetector? = nil, second: (any FaceRecognizer)? = nil) throws -> FaceObservation {
         let frame = detected.frame, faces = detected.faces
         lock.lock()
         let resetting = resetRequested
@@ -220,11 +227,17 @@ public final class FacePipeline: @unchecked Sendable {
         for (face, track) in zip(faces, tracks) {
             let quality = FaceTracker.quality(of: face)
             var embedding: Embedding? = nil
+            var secondEmbedding: Embedding? = nil
             var score: LivenessScore? = nil, scoreError: String? = nil
             if shouldEmbed(track: track, quality: quality, at: frame.at, settled: settled, wanted: wantedNow) {
                 let embedStart = DispatchTime.now().uptimeNanoseconds
                 embedding = try? engine.embed(frame.image, face: face)
                 stages.embed += Self.seconds(since: embedStart)
+                if embedding != nil, let second {
+                    let secondStart = DispatchTime.now().uptimeNanoseconds
+                    secondEmbedding = try? second.embed(frame.image, face: face)
+                    stages.secondEmbed += Self.seconds(since: secondStart)
+                }
                 if embedding != nil {
                     let n = (lastEmbedded[track]?.count ?? 0) + 1
                     lastEmbedded[track] = (n, quality, frame.at)
@@ -237,7 +250,9 @@ public final class FacePipeline: @unchecked Sendable {
             } else {
                 embeddingsSkipped += 1
             }
-            out.append(TrackedFace(face: face, track: track, quality: quality, embedding: embedding, liveness: score, livenessError: scoreError))
+            var tracked = TrackedFace(face: face, track: track, quality: quality, embedding: embedding, liveness: score, livenessError: scoreError)
+            tracked.secondEmbedding = secondEmbedding
+            out.append(tracked)
         }
         return FaceObservation(at: frame.at, faces: out, liveTracks: live, stages: stages)
     }

@@ -17,6 +17,8 @@ public final class InferenceWorker: @unchecked Sendable {
     public let pipeline: FacePipeline
     /// This worker's own PAD detector (OpenCV nets keep per-pass state too).
     public let liveness: LivenessDetector?
+    /// This worker's own second recognition model, when one is installed.
+    public let second: (any FaceRecognizer)?
     /// 1: one thread runs both stages; 2: a detection thread and a tracking thread.
     public let stages: Int
     private let condition = NSCondition()
@@ -31,10 +33,11 @@ public final class InferenceWorker: @unchecked Sendable {
     public private(set) var errors = 0
     static let maxResults = 8
 
-    public init(engine: FaceEngine, pipeline: FacePipeline, liveness: LivenessDetector? = nil, stages: Int = 1) {
+    public init(engine: FaceEngine, pipeline: FacePipeline, liveness: LivenessDetector? = nil, second: (any FaceRecognizer)? = nil, stages: Int = 1) {
         self.engine = engine
         self.pipeline = pipeline
         self.liveness = liveness
+        self.second = second
         self.stages = stages >= 2 ? 2 : 1
         if self.stages == 2 {
             let detector = Thread { [weak self] in self?.detectLoop() }
@@ -136,11 +139,11 @@ public final class InferenceWorker: @unchecked Sendable {
             if stages == 2 {
                 let input = detected!
                 detected = nil; tracking = input.frame.at
-                work = { try self.pipeline.track(input, engine: self.engine, liveness: self.liveness) }
+                work = { try self.pipeline.track(input, engine: self.engine, liveness: self.liveness, second: self.second) }
             } else {
                 let frame = pending!
                 pending = nil; tracking = frame.at
-                work = { try self.pipeline.process(frame, engine: self.engine, liveness: self.liveness) }
+                work = { try self.pipeline.process(frame, engine: self.engine, liveness: self.liveness, second: self.second) }
             }
             condition.broadcast()
             condition.unlock()

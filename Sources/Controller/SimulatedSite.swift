@@ -28,7 +28,7 @@ public final class SimulatedSite {
     /// manual clock, as detection and embedding would on a board that slow.
     public init(home: String, policy: SitePolicy, pinMap: PinMap, models: ModelSet, start: Date,
                 face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(), secondsPerFrame: TimeInterval? = nil,
-                liveness: LivenessDetector? = nil, livenessProblem: String? = nil) throws {
+                liveness: LivenessDetector? = nil, livenessProblem: String? = nil, secondModel: SiteController.SecondModel? = nil) throws {
         clock = ManualClock(start)
         self.pinMap = pinMap
         gpio = SimulatedGPIO(clock: clock, pinMap: pinMap)
@@ -40,6 +40,7 @@ public final class SimulatedSite {
         site = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: try Gallery.load(from: db),
                               thresholds: .default, clock: clock, liveness: liveness, livenessProblem: livenessProblem)
         if let secondsPerFrame { site.inlineInferenceDone = { [clock] in clock.advance(by: secondsPerFrame) } }
+        if let secondModel { site.useSecondModel(secondModel, gallery: try Gallery.load(from: db, modelID: secondModel.modelID)) }
         var cams: [String: SceneCamera] = [:]
         try gpio.setIdleLevels(pinMap)
         for (id, pins) in pinMap.doors.sorted(by: { $0.key < $1.key }) where policy.doors[id] != nil {
@@ -61,13 +62,17 @@ public final class SimulatedSite {
     /// Adds a person, enrolls one photo, sets groups and a badge; the gallery follows.
     @discardableResult
     /// `quality`: the enrollment gates (a test may enroll a sample that is not a good photo).
+    /// `secondModel` false: enrolled for dlib's model only, as before the second model was
+    /// installed.
     public func enroll(name: String, photo: String, groups: [String], badge: String?, by op: Operator = Operator("demo-admin"),
-                       quality: EnrollmentQualityPolicy = .default) throws -> Person {
+                       quality: EnrollmentQualityPolicy = .default, secondModel: Bool = true) throws -> Person {
         let person = try db.people.add(Person(displayName: name, at: clock.now), by: op)
-        var gallery = site.gallery
-        let outcome = try Enroller(engine: engine, db: db, quality: quality, detection: DetectionOptions(upsample: 1)).enroll(photo: photo, for: person, useLargest: true, force: false, by: op, gallery: &gallery)
+        var gallery = site.gallery, secondGallery = site.secondGallery
+        let enroller = Enroller(engine: engine, db: db, quality: quality, detection: DetectionOptions(upsample: 1), second: secondModel ? site.secondRecognizer : nil)
+        let outcome = try enroller.enroll(photo: photo, for: person, useLargest: true, force: false, by: op, gallery: &gallery, secondGallery: &secondGallery)
         guard case .enrolled(let t, _) = outcome else { throw EnrollmentError("\(photo) was not enrolled: \(outcome)") }
         site.gallery = gallery
+        site.secondGallery = secondGallery
         site.record(AuditEvent.admin("admin.enroll", operator: op.name, subject: "person:\(person.id!)", detail: ["template": String(t.id!), "source": t.sourceName], at: clock.now))
         for g in groups { try db.access.addMember(person.id!, to: g, by: op) }
         if let badge {

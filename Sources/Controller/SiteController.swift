@@ -63,6 +63,39 @@ public final class SiteController {
     }
 
 
+    /// The second recognition model, when installed: how to make one recognizer per
+    /// inference thread (its network keeps state between passes), and how its distances fuse
+    /// with dlib's. Without it, doors decide on dlib alone, as before.
+    public struct SecondModel: Sendable {
+        public let modelID: String
+        public let make: @Sendable () throws -> any FaceRecognizer
+        public let matching: FusedMatching
+        public init(modelID: String, make: @escaping @Sendable () throws -> any FaceRecognizer, matching: FusedMatching) {
+            self.modelID = modelID; self.make = make; self.matching = matching
+        }
+    }
+    public private(set) var secondModel: SecondModel?
+    /// The main loop's own second recognizer (doors that recognise inline).
+    private(set) var secondRecognizer: (any FaceRecognizer)?
+    /// The second model's templates, beside `gallery`'s dlib ones.
+    public var secondGallery = Gallery(modelID: "none")
+
+    /// Installs the second model before the doors are added. A recognizer that cannot be
+    /// made leaves the site on dlib alone, and says why.
+    public func useSecondModel(_ model: SecondModel, gallery: Gallery) {
+        do {
+            secondRecognizer = try model.make()
+            secondModel = model
+            secondGallery = gallery
+        } catch {
+            secondProblem = "the second model could not load (\(error)); faces are decided by dlib's model alone"
+            timeline("site", secondProblem!)
+        }
+    }
+    /// Why the second model is not in use, when it is not (set by the caller when its files
+    /// are missing, or here when it would not load).
+    public var secondProblem: String?
+
     public init(policy: SitePolicy, db: WardenDatabase, audit: AuditLog, faceEngine: FaceEngine, gallery: Gallery,
                 thresholds: MatchThresholds, clock: any WardenClock, liveness: LivenessDetector? = nil, livenessProblem: String? = nil) {
         self.policy = policy; self.engine = PolicyEngine(policy: policy); self.db = db; self.audit = audit
@@ -99,7 +132,8 @@ public final class SiteController {
         if setup.dedicatedInference, setup.camera != nil {
             do {
                 let pad = try liveness.map { try LivenessDetector(directory: $0.directory, framing: $0.framing) }
-                worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline, liveness: pad, stages: setup.inferenceStages)
+                let second = try secondModel.map { try $0.make() }
+                worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline, liveness: pad, second: second, stages: setup.inferenceStages)
             } catch {
                 timeline(setup.id, "face engine for this door's camera could not load (\(error)); inference runs on the main loop")
             }
@@ -156,12 +190,60 @@ public final class SiteController {
         audit.flush(timeout: 10)
     }
 
-    func identify(_ vector: [Float]) -> Identification {
+    /// 1:N. With the second model, people holding both models' templates are scored on the
+    /// fusion and the rest on dlib alone; `decidedBy` says which, per candidate.
+    func identify(_ vector: [Float], second: [Float]? = nil) -> (identification: Identification, decidedBy: [Int64: String]) {
         let now = clock.now
-        return Identifier(thresholds: thresholds).identify(vector, in: gallery) { [db] pid in
-            (try? db.people.get(pid))?.isEligible(at: now) ?? false
+        let eligible: (Int64) -> Bool = { [db] pid in (try? db.people.get(pid))?.isEligible(at: now) ?? false }
+        guard let secondModel else {
+            return (Identifier(thresholds: thresholds).identify(vector, in: gallery, isEligible: eligible), [:])
+        }
+        return secondModel.matching.identify(first: vector, second: second, firstGallery: gallery, secondGallery: secondGallery,
+                                             thresholds: thresholds, isEligible: eligible)
+    }
+
+    /// 1:1 against a person's templates: fused when the person and the probe both have the
+    /// second model, dlib alone otherwise.
+    func verify(_ vector: [Float], second: [Float]?, person: Int64) -> (verification: Verification, decidedBy: String) {
+        guard let secondModel else { return (gallery.verify(vector, person: person, using: verifier), gallery.modelID) }
+        return secondModel.matching.verify(first: vector, second: second, person: person, firstGallery: gallery, secondGallery: secondGallery,
+                                           thresholds: thresholds)
+    }
+
+    /// A person admitted on dlib who holds no template of the second model gains one from
+    /// this face, when the pass was confident (well inside the 1:1 threshold of their
+    /// enrolled dlib templates, by the template-update margin) and vouched for: liveness
+    /// confirmed, or the person's own badge presented with it. Warden keeps no photos, so
+    /// this (or re-enrollment) is how existing people get the second template. Audited.
+    func considerSecondTemplate(person: Person, probe: Embedding, second: Embedding?, face: Face, door: String, live: Bool, badgeMatched: Bool?) {
+        guard let secondModel, let second, second.modelID == secondModel.modelID, let pid = person.id,
+              secondGallery.templates(of: pid).isEmpty, live || badgeMatched == true else { return }
+        do {
+            let enrolled = try db.templates.forPerson(pid).filter { $0.modelID == probe.modelID && $0.createdBy != TemplateUpdateRule.creator }
+                .map { try db.templates.embedding(of: $0).values }
+            guard let d = enrolled.map({ DistanceMetric.euclidean.distance(probe.values, $0) }).min(),
+                  d <= thresholds.verify - templateUpdate.margin else { return }
+            let op = Operator(Self.secondTemplateCreator)
+            let pose = FacePose(face.landmarks)
+            let data = Data(second.serialized())
+            let t = try db.templates.add(FaceTemplate(
+                personId: pid, embedding: data, modelID: second.modelID, interEyeDistance: face.landmarks.interEyeDistance, sharpness: 0,
+                yaw: pose.yaw, roll: pose.roll, detectionScore: face.score, sourceSHA256: Hex.encode(SHA256.hash(data: data)),
+                sourceName: String(format: "second model at door %@ (dlib %.3f from the enrolled templates)", door, d),
+                createdBy: op.name, createdAt: clock.now), by: op)
+            try secondGallery.add(templateID: t.id!, personID: pid, embedding: second)
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.second_template_added", door: door, personID: pid, personName: person.displayName,
+                              detail: ["template": String(t.id!), "model": second.modelID, "dlib_distance": String(format: "%.3f", d),
+                                       "vouched_by": live ? "liveness" : "badge"], siteTimeZone: policy.timeZone))
+            timeline(door, String(format: "#%lld %@ gained a %@ template (#%lld) at this pass (dlib %.3f)", pid, person.displayName, second.modelID, t.id!, d))
+        } catch {
+            record(AuditEvent(at: clock.now, kind: .system, type: "system.template_update_failed", door: door, personID: pid,
+                              detail: ["reason": "\(error)", "model": second.modelID, "effect": "no second-model template was added; the decision stands"],
+                              siteTimeZone: policy.timeZone))
         }
     }
+    /// Who added a second-model template at a door, in the store and the audit log.
+    public static let secondTemplateCreator = "warden:second-model"
 
     private var limiter = EventRateLimiter()
     /// Access decisions made since start (what `warden run --stop-after-decisions` counts).
@@ -322,6 +404,10 @@ public struct SiteStatus: Codable, Sendable {
     public var mqtt: [String: String]? = nil
     /// Each OSDP bus: its port, its readers online, and what it rejected (set by `warden run`).
     public var osdp: [[String: String]]? = nil
+    /// The face models deciding: dlib's alone, or dlib's with the second and how many
+    /// enrolled people still lack its template (they are decided on dlib alone until a
+    /// confident door pass or a re-enrollment gives them one).
+    public var faceModels: [String: String]? = nil
 }
 
 extension SiteController {
@@ -340,6 +426,17 @@ extension SiteController {
                                                     overloaded: $0.inferenceLag.map { [w = $0.workableLag] in $0 > w },
                                                     faceOutOfService: $0.livenessOutOfService ? "liveness required; " + (livenessProblemSummary ?? "no PAD model") : nil)
                           },
-                          auditLog: log, recent: entries.suffix(10).map { "\(f.string(from: $0.at)) [\($0.door)] \($0.text)" })
+                          auditLog: log, recent: entries.suffix(10).map { "\(f.string(from: $0.at)) [\($0.door)] \($0.text)" },
+                          faceModels: faceModelsStatus)
+    }
+
+    /// What `faceModels` in the status says.
+    public var faceModelsStatus: [String: String] {
+        guard let secondModel else {
+            return ["models": gallery.modelID, "second_model": "not in use: " + (secondProblem ?? "not installed")]
+        }
+        let people = Set(gallery.entries.map(\.personID)), withSecond = Set(secondGallery.entries.map(\.personID))
+        return ["models": "\(gallery.modelID) + \(secondModel.modelID), fused", "people": String(people.count),
+                "people_without_second_template": String(people.subtracting(withSecond).count)]
     }
 }

@@ -15,6 +15,7 @@ import Yams
 /// impostors: {mean: 0.5915, standard_deviation: 0.0614, source: "..."}
 /// calibration: {dataset: ..., at: ..., target_fmr: ..., ...}   # written by `warden calibrate`
 /// metric_head: {file: /var/lib/warden/heads/triplet.json, sha256: ...}  # optional learned metric
+/// fusion: {models: {<model id>: {mean: ..., standard_deviation: ...}, ...}, fused_impostors: {...}}  # second model
 /// ```
 public struct ThresholdsFile: Codable, Sendable {
     public static let fileName = "matching.yaml"
@@ -26,6 +27,35 @@ public struct ThresholdsFile: Codable, Sendable {
     public var impostors: Impostors?
     public var calibration: CalibrationRecord?
     public var metric_head: HeadReference?
+    /// How the second model's distances fuse with dlib's (written by `warden calibrate` when
+    /// the second model is installed); absent: the measured default.
+    public var fusion: FusionSection?
+
+    public struct FusionSection: Codable, Sendable {
+        /// Each model's impostor distances, by model id.
+        public var models: [String: Impostors]
+        /// The fused score's impostor distribution.
+        public var fused_impostors: Impostors
+        public init(_ m: FusedMatching) {
+            models = m.fusion.models.mapValues { Impostors(mean: $0.mean, standard_deviation: $0.standardDeviation, source: $0.source) }
+            fused_impostors = Impostors(mean: m.fusedImpostors.mean, standard_deviation: m.fusedImpostors.standardDeviation, source: m.fusedImpostors.source)
+        }
+    }
+
+    /// The fusion it sets, checked: every spread positive and finite, two models at least.
+    public func fusedMatching(source: String) throws(ThresholdsFileError) -> FusedMatching? {
+        guard let f = fusion else { return nil }
+        func model(_ i: Impostors) throws(ThresholdsFileError) -> ImpostorModel {
+            guard i.mean.isFinite, i.standard_deviation.isFinite, i.standard_deviation > 0 else {
+                throw ThresholdsFileError("\(source): fusion: every mean must be a number and every standard_deviation above 0")
+            }
+            return ImpostorModel(mean: i.mean, standardDeviation: i.standard_deviation, source: i.source ?? source)
+        }
+        guard f.models.count >= 2 else { throw ThresholdsFileError("\(source): fusion: needs the impostor distributions of two models") }
+        var models: [String: ImpostorModel] = [:]
+        for (id, i) in f.models { models[id] = try model(i) }
+        return FusedMatching(fusion: ScoreFusion(models: models), fusedImpostors: try model(f.fused_impostors))
+    }
 
     public struct Impostors: Codable, Sendable { public var mean: Double; public var standard_deviation: Double; public var source: String? }
 
@@ -45,7 +75,8 @@ public struct ThresholdsFile: Codable, Sendable {
         public init(file: String, sha256: String) { self.file = file; self.sha256 = sha256 }
     }
 
-    public init(_ t: MatchThresholds, calibration: CalibrationRecord?, head: HeadReference?) {
+    public init(_ t: MatchThresholds, calibration: CalibrationRecord?, head: HeadReference?, fusion: FusedMatching? = nil) {
+        self.fusion = fusion.map(FusionSection.init)
         verify = t.verify; identify_ceiling = t.identifyCeiling; target_fpir = t.targetFPIR; ambiguity_margin = t.ambiguityMargin
         impostors = Impostors(mean: t.impostors.mean, standard_deviation: t.impostors.standardDeviation, source: t.impostors.source)
         self.calibration = calibration; metric_head = head

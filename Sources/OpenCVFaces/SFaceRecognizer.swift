@@ -1,5 +1,6 @@
 import COpenCV
 import FaceKit
+import Matching
 import Foundation
 
 /// SFace (opencv_zoo, 2021dec) behind the recognition port. Its input is a 112x112 face
@@ -157,4 +158,17 @@ public final class YuNetPoints: FivePointFinder, @unchecked Sendable {
         return inter / (a.2 * a.3 + b.2 * b.3 - inter)
     }
 
+}
+
+extension SFaceRecognizer {
+    /// How SFace's distances fuse with dlib's until `warden calibrate` fits a site's own:
+    /// each model's impostor distribution and the fused score's, measured on ../shared/faces
+    /// (36 identities, 771 images, every impostor pair; SFace aligned by dlib's 68 points;
+    /// 2026-12-07, docs/accuracy.md).
+    public static let measuredFusion = FusedMatching(
+        fusion: ScoreFusion(models: [
+            ModelSet.recognitionModelID: ImpostorModel(mean: 0.5632, standardDeviation: 0.0661, source: "../shared/faces, 771 images"),
+            modelID: ImpostorModel(mean: 1.3402, standardDeviation: 0.0772, source: "../shared/faces, 771 images"),
+        ]),
+        fusedImpostors: ImpostorModel(mean: 0, standardDeviation: 0.8189, source: "../shared/faces, 771 images"))
 }

@@ -25,12 +25,14 @@ final class Rig {
     /// `liveness`: a PAD detector. Without one, liveness is switched off at every door: these
     /// flows are about faces, badges and doors (the liveness flows pass a detector).
     init(at hhmm: String = "10:00", face: FaceSettings = FaceSettings(), lockout: LockoutSettings = LockoutSettings(),
-         secondsPerFrame: TimeInterval? = nil, liveness: LivenessDetector? = nil, keepLivenessPolicy: Bool = false) throws {
+         secondsPerFrame: TimeInterval? = nil, liveness: LivenessDetector? = nil, keepLivenessPolicy: Bool = false,
+         secondModel: SiteController.SecondModel? = nil) throws {
         var policy = try PolicyLoader().load(directory: Paths.root.appendingPathComponent("policies/example").path)
         if liveness == nil && !keepLivenessPolicy { policy = policy.withLivenessOff() }
         let pins = try PinMap.load(path: Paths.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
         s = try SimulatedSite(home: home, policy: policy, pinMap: pins, models: ModelSet(directory: Paths.root.appendingPathComponent("models").path),
-                              start: Rig.time(hhmm), face: face, lockout: lockout, secondsPerFrame: secondsPerFrame, liveness: liveness)
+                              start: Rig.time(hhmm), face: face, lockout: lockout, secondsPerFrame: secondsPerFrame, liveness: liveness,
+                              secondModel: secondModel)
     }
     static func time(_ hhmm: String) -> Date {
         let f = DateFormatter(); f.timeZone = TimeZone(identifier: "Europe/Berlin"); f.dateFormat = "yyyy-MM-dd HH:mm"

@@ -5,6 +5,13 @@ import Testing
 enum CLI {
     static let root: URL = TestCheckout.root
     static let fixtures = root.appendingPathComponent("fixtures/test_images")
+    /// Whether make setup installed the second face model (SFace and dlib's 68-point
+    /// predictor): enrollment then stores a template of each model.
+    static var secondModelInstalled: Bool {
+        ["face_recognition_sface_2021dec.onnx", "shape_predictor_68_face_landmarks.dat"].allSatisfy {
+            FileManager.default.fileExists(atPath: root.appendingPathComponent("models/\($0)").path)
+        }
+    }
     static let sharedFaces = root.appendingPathComponent("../shared/faces").standardized
     static var haveFixtures: Bool { FileManager.default.fileExists(atPath: fixtures.appendingPathComponent("obama.jpg").path) }
     static var haveSharedFaces: Bool { FileManager.default.fileExists(atPath: sharedFaces.appendingPathComponent("README.md").path) }

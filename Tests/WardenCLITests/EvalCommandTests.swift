@@ -70,6 +70,17 @@ struct EvalCommandTests {
         #expect((fusion["identities"] as? Int ?? 0) >= 30 && (fusion["genuinePairs"] as? Int ?? 0) > 100)
         // Each column is a real measurement: an EER between 0 and 50%.
         for c in columns { #expect(((c["eer"] as? Double) ?? -1) >= 0 && ((c["eer"] as? Double) ?? 1) < 0.5) }
+
+        // calibrate fits the fusion on the same faces (the embeddings are cached) and
+        // matching.yaml keeps it beside the thresholds, for `warden run` to use.
+        let c = try CLI.run(["calibrate", TestCheckout.sharedFaces.path, "--max-per-identity", "5", "--target-fmr", "1e-2", "--json"], home: home)
+        #expect(c.status == 0, "\(c.stderr)")
+        let cj = try #require(try c.json() as? [String: Any])
+        let fitted = try #require(cj["fusion"] as? [String: Any], "\(cj["fusionProblem"] ?? "no fusion")")
+        let spread = ((fitted["fusedImpostors"] as? [String: Any])?["standardDeviation"] as? Double) ?? 0
+        #expect(spread > 0.3 && spread < 1.0)
+        let yaml = try String(contentsOf: home.url.appendingPathComponent("matching.yaml"), encoding: .utf8)
+        #expect(yaml.contains("fusion:") && yaml.contains("opencv_zoo_sface_2021dec") && yaml.contains("fused_impostors"))
     }
 
     /// train-metric on the shared set: a head over a seeded identity split, compared on the

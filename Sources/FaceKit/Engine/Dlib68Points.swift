@@ -6,7 +6,8 @@ import CDlibFace
 /// The predictor ships in the same package as dlib's other models, so `make setup` installs
 /// it by name.
 ///
-/// Not thread-safe: one per thread.
+/// Thread-safe: dlib's shape predictor only reads its trees, so one (100 MB) serves every
+/// inference thread.
 public final class Dlib68Points: FivePointFinder, @unchecked Sendable {
     public var methodID: String { "dlib68" }
     private let predictor: OpaquePointer

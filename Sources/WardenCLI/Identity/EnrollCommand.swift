@@ -61,6 +61,8 @@ struct EnrollCommand: ParsableCommand {
         let templateID: Int64?
         let quality: FaceQuality?
         let reasons: [String]?
+        /// The second model whose template was enrolled with it, if any.
+        var secondModel: String? = nil
     }
 
     func run() throws {
@@ -71,14 +73,21 @@ struct EnrollCommand: ParsableCommand {
         if let remote = try global.remoteAdmin() { try runAtServer(remote); return }
         let db = try global.openDatabase()
         let p = try storage { try db.people.find(person) }
-        let enroller = Enroller(engine: try global.loadEngine(), db: db, thresholds: try global.thresholds())
+        var enroller = Enroller(engine: try global.loadEngine(), db: db, thresholds: try global.thresholds())
+        // With the second model installed, each photo is enrolled for both models at once.
+        let second = SecondModelLoading.load(global: global, metricHead: try global.metricHead())
+        enroller.second = try? second.model?.make()
         var gallery = try global.loadGallery(db)
+        var secondGallery = Gallery(modelID: enroller.second?.modelID ?? "none")
         var results: [Result] = []
         for photo in photos {
             do {
-                switch try enroller.enroll(photo: photo, for: p, useLargest: largest, force: force, by: op.resolved, gallery: &gallery) {
+                let before = secondGallery.count
+                switch try enroller.enroll(photo: photo, for: p, useLargest: largest, force: force, by: op.resolved, gallery: &gallery, secondGallery: &secondGallery) {
                 case .enrolled(let t, let q):
-                    results.append(Result(photo: photo, status: "enrolled", templateID: t.id, quality: q, reasons: nil))
+                    var r = Result(photo: photo, status: "enrolled", templateID: t.id, quality: q, reasons: nil)
+                    r.secondModel = secondGallery.count > before ? enroller.second?.modelID : nil
+                    results.append(r)
                 case .duplicatePhoto(let id): results.append(Result(photo: photo, status: "already_enrolled", templateID: id, quality: nil, reasons: nil))
                 case .rejected(let why): results.append(Result(photo: photo, status: "rejected", templateID: nil, quality: nil, reasons: why))
                 }
@@ -93,14 +102,18 @@ struct EnrollCommand: ParsableCommand {
                 switch r.status {
                 case "enrolled":
                     let q = r.quality!
-                    print(String(format: "enrolled %@ for #%lld %@: template #%lld (eyes %.0f px, sharpness %.0f, yaw %+.2f, roll %+.1f°)",
-                                 r.photo, p.id!, p.displayName, r.templateID!, q.interEyeDistance, q.sharpness, q.yaw, q.roll))
+                    print(String(format: "enrolled %@ for #%lld %@: template #%lld (eyes %.0f px, sharpness %.0f, yaw %+.2f, roll %+.1f°)%@",
+                                 r.photo, p.id!, p.displayName, r.templateID!, q.interEyeDistance, q.sharpness, q.yaw, q.roll,
+                                 r.secondModel.map { ", and its \($0) template" } ?? ""))
                 case "already_enrolled": print("\(r.photo): already enrolled for #\(p.id!) as template #\(r.templateID!)")
                 default:
                     Output.error("\(r.photo) not enrolled:")
                     for why in r.reasons ?? [] { FileHandle.standardError.write(Data("  - \(why)\n".utf8)) }
                 }
             }
+        }
+        if !global.json, enroller.second == nil, let why = second.problem, results.contains(where: { $0.status == "enrolled" }) {
+            Output.note("enrolled for dlib's model only: \(why)")
         }
         if results.contains(where: { $0.status == "rejected" || $0.status == "error" }) { throw ExitCode(1) }
     }

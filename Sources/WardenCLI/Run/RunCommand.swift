@@ -285,10 +285,20 @@ struct RunCommand: ParsableCommand {
         let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock,
                                         liveness: pad.detector, livenessProblem: pad.problem)
         controller.templateUpdate = config.templateUpdate
+        let second = SecondModelLoading.load(global: global, metricHead: head)
+        if let model = second.model {
+            do { controller.useSecondModel(model, gallery: try global.loadGallery(db, modelID: model.modelID)) } catch {
+                controller.secondProblem = "its templates cannot be read (\(error)); faces are decided by dlib's model alone"
+            }
+        } else {
+            controller.secondProblem = second.problem
+        }
+        if let why = controller.secondProblem { Output.error("second face model not in use: \(why)") }
         let started = clock.now
         controller.record(AuditEvent(at: started, kind: .system, type: "system.start",
                                      detail: ["site": config.file, "gpio": config.gpio.rawValue, "templates": String(gallery.count),
                                               "metric_head": head.map { "\($0.kind.rawValue) \($0.weightsDigest)" } ?? "none",
+                                              "face_models": controller.faceModelsStatus["models"] ?? "",
                                               "unaudited_rows": String(reconciliation?.unaccounted.count ?? 0)], siteTimeZone: policy.timeZone))
         // A lockdown in force when the controller stopped is in force again.
         controller.restoreDoorModes(from: DoorModeFile(path: global.wardenHome.file("door-modes.json")))
@@ -407,7 +417,8 @@ struct RunCommand: ParsableCommand {
             // SIGHUP reads everything again; a fleet change only what it touched.
             let scope: ReloadScope? = signals.takeReload() ? .everything : agent?.takeReloadRequest()
             if let scope {
-                if reloading.start({ try loadReload(policyDirectory: policyDirectory, db: db, scope: scope) }) == false { Output.note("warden: a reload is already under way") }
+                let secondModelID = controller.secondModel?.modelID
+                if reloading.start({ try loadReload(policyDirectory: policyDirectory, db: db, scope: scope, secondModelID: secondModelID) }) == false { Output.note("warden: a reload is already under way") }
             }
             if let outcome = reloading.take() { apply(outcome, to: controller, policyDirectory: policyDirectory) }
             while decidedAt.count < controller.decisionCount { decidedAt.append(clock.now) }
@@ -455,17 +466,18 @@ struct RunCommand: ParsableCommand {
     /// What a SIGHUP reads again: the policy, the thresholds and the gallery (enrollments
     /// and removals made with the CLI since start, under a key rotated since start).
     /// `gallery` nil: the change touched no template, and the running gallery stays.
-    struct Reloaded { let policy: SitePolicy; let thresholds: MatchThresholds; let gallery: Gallery? }
+    struct Reloaded { let policy: SitePolicy; let thresholds: MatchThresholds; let gallery: Gallery?; var secondGallery: Gallery? = nil }
 
     /// Runs off the door loop.
-    private func loadReload(policyDirectory: String, db: WardenDatabase, scope: ReloadScope) throws -> Reloaded {
+    private func loadReload(policyDirectory: String, db: WardenDatabase, scope: ReloadScope, secondModelID: String?) throws -> Reloaded {
         let p = try PolicyLoader().load(directory: policyDirectory).merging(db)
         let t = try global.thresholds()
         try db.reloadKeyIfRotated()
         let g = scope.gallery ? try global.loadGallery(db) : nil
         // Erasures made since (person remove) leave no page image in the log.
         try? db.checkpointAndTruncateLog()
-        return Reloaded(policy: p, thresholds: t, gallery: g)
+        let g2 = scope.gallery ? try secondModelID.map { try global.loadGallery(db, modelID: $0) } : nil
+        return Reloaded(policy: p, thresholds: t, gallery: g, secondGallery: g2)
     }
 
     /// On the door loop: all of it, or none of it (a bad policy or an unreadable template
@@ -476,6 +488,7 @@ struct RunCommand: ParsableCommand {
             controller.policy = r.policy
             controller.thresholds = r.thresholds
             if let g = r.gallery { controller.gallery = g }
+            if let g = r.secondGallery { controller.secondGallery = g }
             let templates = String(controller.gallery.count)
             controller.record(AuditEvent(kind: .system, type: "system.config_reload",
                                          detail: ["policy": policyDirectory, "templates": templates, "gallery": r.gallery == nil ? "kept" : "reloaded"],
@@ -527,6 +540,14 @@ struct StatusCommand: ParsableCommand {
             print("  \(pad(d.id, 14)) mode \(pad(d.mode, 18)) lock \(d.lockReleased ? "RELEASED" : "locked  ") door \(d.contactOpen ? "open  " : "closed")"
                   + (d.alarm ? "  ALARM" : "") + (d.cameraFault.map { "  camera fault: \($0)" } ?? "") + (d.faceOutOfService.map { "  FACE FACTOR OUT OF SERVICE: \($0)" } ?? "")
                   + (d.inferenceLagSeconds.map { String(format: "  recognition %.1f s behind%@", $0, d.overloaded == true ? " (OVERLOADED: see inference_lag in the log)" : "") } ?? ""))
+        }
+        if let m = s.faceModels {
+            if let people = m["people"] {
+                print("faces: \(m["models"] ?? "?"); \(m["people_without_second_template"] ?? "?") of \(people) enrolled people still decided on dlib alone"
+                      + " (no second-model template yet: a confident door pass or re-enrollment gives one)")
+            } else {
+                print("faces: \(m["models"] ?? "?") alone; second model \(m["second_model"] ?? "not in use")")
+            }
         }
         if let f = s.fleet {
             print("fleet: controller \(f["controller"] ?? "?") of \(f["server"] ?? "?"): link \(f["link"] ?? "?"); replica revision \(f["applied_revision"] ?? "?")"

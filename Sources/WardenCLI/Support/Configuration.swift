@@ -17,10 +17,10 @@ package enum MatchingConfiguration {
 
     /// Writes the thresholds in force, with the calibration they came from and the head
     /// they were calibrated through, owner-only.
-    package static func write(_ t: MatchThresholds, calibration: CalibrationRecord?, head: HeadReference?, home: WardenHome) throws {
+    package static func write(_ t: MatchThresholds, calibration: CalibrationRecord?, head: HeadReference?, fusion: FusedMatching? = nil, home: WardenHome) throws {
         try home.create()
         let path = home.file(fileName)
-        let text = try ThresholdsFile(t, calibration: calibration, head: head).text()
+        let text = try ThresholdsFile(t, calibration: calibration, head: head, fusion: fusion).text()
         guard FileManager.default.createFile(atPath: path + ".tmp", contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw CLIError("cannot write \(path)")
         }
@@ -50,6 +50,12 @@ package enum MatchingConfiguration {
     package static func loadHead(home: WardenHome) throws -> MetricHead? {
         guard let ref = try headReference(home: home) else { return nil }
         return try MetricHeadFile.load(ref.file, expectedSHA256: ref.sha256, configuredIn: home.file(fileName)).head
+    }
+
+    /// The fusion calibrated for this site, if `warden calibrate` fitted one.
+    package static func fusion(home: WardenHome) throws -> FusedMatching? {
+        guard let file = try file(home: home) else { return nil }
+        do { return try file.fusedMatching(source: home.file(fileName)) } catch { throw CLIError(error.description) }
     }
 
     package static func load(home: WardenHome) throws -> MatchThresholds {

@@ -4,6 +4,7 @@ import FaceKit
 import Foundation
 import Matching
 import MatchingLab
+import OpenCVFaces
 import WardenCore
 
 struct CalibrateCommand: ParsableCommand {
@@ -73,6 +74,9 @@ struct CalibrateCommand: ParsableCommand {
         let openSet: OpenSetCheck?
         let metricHead: String?
         let written: String?
+        /// The second model's fusion fitted on the same faces, or why it was not.
+        var fusion: FusedMatching? = nil
+        var fusionProblem: String? = nil
     }
 
     func validate() throws {
@@ -128,6 +132,12 @@ struct CalibrateCommand: ParsableCommand {
         // than the target, the ceiling comes down to what the data supports.
         if let e = fpir?.supportedThreshold, e < thresholds.identifyCeiling { thresholds.identifyCeiling = e }
         let identifyThreshold = thresholds.identifyThreshold(people: people)
+        // The second model, when installed (and no head): each model's impostor distances
+        // and the fused score's, fitted on the same faces.
+        let fusion: (matching: FusedMatching?, problem: String?) = head == nil
+            ? try fitFusion(firstSet: data, engine: engine)
+            : (nil, "a learned metric head is configured: the fusion applies to dlib's own distances")
+        let fusionNote: String = fusion.matching.map { "fitted on \($0.fusedImpostors.source)" } ?? ("none: " + (fusion.problem ?? ""))
         var written: String? = nil
         if !dryRun {
             let record = MatchingConfiguration.CalibrationRecord(
@@ -141,8 +151,9 @@ struct CalibrateCommand: ParsableCommand {
                 "impostor_pairs": String(calibration.impostorPairs), "genuine_pairs": String(calibration.genuinePairs),
                 "ambiguity_margin": String(format: "%.4f", margin.margin), "target_fpir": String(thresholds.targetFPIR),
                 "metric_head": headRef.map { "\($0.file) sha256:\($0.sha256)" } ?? "none",
+                "fusion": fusionNote,
             ])
-            do { try MatchingConfiguration.write(thresholds, calibration: record, head: headRef, home: global.wardenHome) } catch {
+            do { try MatchingConfiguration.write(thresholds, calibration: record, head: headRef, fusion: fusion.matching, home: global.wardenHome) } catch {
                 try? global.recordAdmin("admin.calibrate_failed", by: op.resolved, subject: "matching", detail: ["reason": "\(error)"])
                 throw error
             }
@@ -151,7 +162,8 @@ struct CalibrateCommand: ParsableCommand {
         let report = Report(calibration: calibration, previousVerify: previous.verify, ambiguityMargin: margin.margin,
                             previousAmbiguityMargin: previous.ambiguityMargin, misidentifications: margin.wrong, misidentificationsRefused: margin.wrongRefused,
                             correctIdentifications: margin.correct, targetFPIR: thresholds.targetFPIR, galleryPeople: people,
-                            identifyThreshold: identifyThreshold, openSet: fpir, metricHead: headRef?.file, written: written)
+                            identifyThreshold: identifyThreshold, openSet: fpir, metricHead: headRef?.file, written: written,
+                            fusion: fusion.matching, fusionProblem: fusion.problem)
         if global.json { try Output.json(report); return }
         let c = calibration
         print("""
@@ -167,7 +179,28 @@ struct CalibrateCommand: ParsableCommand {
         \(margin.wrong) where the nearest person within the 1:1 threshold was the wrong one
         metric head: \(headRef.map { "\($0.file) (calibrated on the \(data.byIdentity.count) identities it never trained on)" } ?? "none (raw embeddings)")
         """)
+        if let f = fusion.matching {
+            let parts = f.fusion.models.sorted { $0.key < $1.key }.map { "\($0.key) \(Output.fixed($0.value.mean, 4)) sd \(Output.fixed($0.value.standardDeviation, 4))" }
+            print("fusion (second model): impostor distances \(parts.joined(separator: ", ")); fused sd \(Output.fixed(f.fusedImpostors.standardDeviation, 4)), fitted on \(f.fusedImpostors.source)")
+        } else if let why = fusion.problem {
+            print("fusion: not fitted: \(why)")
+        }
         print(written.map { "written to \($0) and recorded in the audit log" } ?? "dry run: nothing changed")
+    }
+
+    /// The fusion fitted on the dataset's faces (both models on the same faces), or why not.
+    private func fitFusion(firstSet: EmbeddingSet, engine: FaceEngine) throws -> (matching: FusedMatching?, problem: String?) {
+        let second: SFaceRecognizer
+        do {
+            let models = try global.modelLocator.locate(requiring: [.landmarks68])
+            second = try SFaceRecognizer(locator: global.recognitionModelLocator, points: try Dlib68Points(models: models))
+        } catch let e as RecognitionModelError { return (nil, e.description) } catch { return (nil, "\(error)") }
+        let set = try EmbeddingSet.load(dataset: dataset, maxPerIdentity: maxPerIdentity, exclude: exclude, cropped: false, engine: engine,
+                                        recognizer: second, cache: global.wardenHome.path + "/cache", progress: !global.json)
+        let items = FusionStudy.pairedItems(first: firstSet, second: set)
+        guard Set(items.map(\.identity)).count >= 2 else { return (nil, "fewer than two identities have faces both models embed") }
+        let dataset = URL(fileURLWithPath: self.dataset).absoluteURL.standardized.path
+        return (try FusionStudy.fitFusion(items, firstID: engine.modelID, secondID: second.modelID, source: "\(items.count) images of \(dataset)"), nil)
     }
 
     /// The 1:N threshold checked open-set on the dataset.

@@ -25,8 +25,8 @@ struct FusionStudy {
         /// Images with a face in both models / failures of each model alone.
         let images: Int; let firstFailures: Int; let secondFailures: Int
         let genuinePairs: Int; let impostorPairs: Int; let matedSearches: Int; let nonMatedSearches: Int
-        /// The first fold's fitted normalisation (the second's is fitted on the other half).
-        let normalisationFirstFold: [String: ImpostorModel]
+        /// The fusion fitted on every identity, as `warden calibrate` would fit it.
+        let fittedOnAll: FusedMatching
         let columns: [Column]
     }
 
@@ -36,8 +36,8 @@ struct FusionStudy {
     /// One face measured by both models.
     struct Item { let identity: String; let first: [Float]; let second: [Float] }
 
-    static func run(first: EmbeddingSet, second: EmbeddingSet, firstID: String, secondID: String, seed: UInt64, maxImpostorPairs: Int) throws -> Report {
-        // The same image in both sets, matched by identity and the image's SHA-256.
+    /// The same image in both sets, matched by identity and the image's SHA-256.
+    static func pairedItems(first: EmbeddingSet, second: EmbeddingSet) -> [Item] {
         var items: [Item] = []
         for name in first.identities {
             let secondByHash = Dictionary(zip(second.imageHashes[name] ?? [], second.byIdentity[name] ?? []), uniquingKeysWith: { a, _ in a })
@@ -45,6 +45,11 @@ struct FusionStudy {
                 if let w = secondByHash[hash] { items.append(Item(identity: name, first: v, second: w)) }
             }
         }
+        return items
+    }
+
+    static func run(first: EmbeddingSet, second: EmbeddingSet, firstID: String, secondID: String, seed: UInt64, maxImpostorPairs: Int) throws -> Report {
+        let items = pairedItems(first: first, second: second)
         let names = Array(Set(items.map(\.identity))).sorted()
         guard names.count >= 8 else { throw CLIError("the fusion study needs at least 8 identities with faces both models embed; found \(names.count)") }
         var rng = SplitMix64(seed: seed)
@@ -63,15 +68,9 @@ struct FusionStudy {
         // the other way round; each column pools both folds' scores.
         var genuine = [[Double]](repeating: [], count: 3), impostor = [[Double]](repeating: [], count: 3)
         var mated = [[(rank: Int, distance: Double)?]](repeating: [], count: 3), nonMated = [[Double]](repeating: [], count: 3)
-        var normalisations: [String: ImpostorModel] = [:]
         for (fold, fitNames) in halves.enumerated() {
             let fit = items.filter { fitNames.contains($0.identity) }, test = items.filter { !fitNames.contains($0.identity) }
-            guard let m1 = ScoreFusion.impostorModel(of: impostors(fit, d1), source: "fusion study, fold \(fold + 1)"),
-                  let m2 = ScoreFusion.impostorModel(of: impostors(fit, d2), source: "fusion study, fold \(fold + 1)") else {
-                throw CLIError("too few impostor pairs to fit the fusion")
-            }
-            let fusion = ScoreFusion(models: [firstID: m1, secondID: m2])
-            if fold == 0 { normalisations = fusion.models }
+            let fusion = try fitFusion(fit, firstID: firstID, secondID: secondID, source: "fusion study, fold \(fold + 1)").fusion
             let fused: (Item, Item) -> Double = { a, b in fusion.score([firstID: d1(a, b), secondID: d2(a, b)])! }
 
             // Open-set identification: every fourth identity (seeded) left out, the others
@@ -118,7 +117,27 @@ struct FusionStudy {
         return Report(firstModel: firstID, secondModel: secondID, identities: names.count,
                       images: items.count, firstFailures: first.failures.count, secondFailures: second.failures.count,
                       genuinePairs: genuine[0].count, impostorPairs: min(impostor[0].count, maxImpostorPairs), matedSearches: mated[0].count,
-                      nonMatedSearches: nonMated[0].count, normalisationFirstFold: normalisations, columns: columns)
+                      nonMatedSearches: nonMated[0].count, fittedOnAll: try fitFusion(items, firstID: firstID, secondID: secondID, source: "all \(items.count) images"),
+                      columns: columns)
+    }
+
+    /// Each model's impostor distribution and the fused score's, fitted on `items`.
+    static func fitFusion(_ items: [Item], firstID: String, secondID: String, source: String) throws -> FusedMatching {
+        func impostors(_ d: (Item, Item) -> Double) -> [Double] {
+            var out: [Double] = []
+            for i in items.indices { for j in (i + 1)..<items.count where items[i].identity != items[j].identity { out.append(d(items[i], items[j])) } }
+            return out
+        }
+        let d1: (Item, Item) -> Double = { DistanceMetric.euclidean.distance($0.first, $1.first) }
+        let d2: (Item, Item) -> Double = { DistanceMetric.euclidean.distance($0.second, $1.second) }
+        guard let m1 = ScoreFusion.impostorModel(of: impostors(d1), source: source), let m2 = ScoreFusion.impostorModel(of: impostors(d2), source: source) else {
+            throw CLIError("too few impostor pairs to fit the fusion")
+        }
+        let fusion = ScoreFusion(models: [firstID: m1, secondID: m2])
+        guard let fused = ScoreFusion.impostorModel(of: impostors { fusion.score([firstID: d1($0, $1), secondID: d2($0, $1)])! }, source: source) else {
+            throw CLIError("too few impostor pairs to fit the fusion")
+        }
+        return FusedMatching(fusion: fusion, fusedImpostors: fused)
     }
 
     static func render(_ r: Report) -> String {
