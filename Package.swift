@@ -239,7 +239,7 @@ let package = Package(
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "IntegrationsTests", dependencies: ["WardenTestSupport", "Integrations", "Audit", "Policy", "WardenCore"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "WardenCLI", "WardenLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "WardenCLI", "WardenLab", "MatchingLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     cxxLanguageStandard: .cxx17

@@ -43,6 +43,9 @@ public final class CameraCapture {
 
     public struct ChosenFace: Sendable {
         public var embedding: Embedding
+        /// The second model's embedding of the same face, when one is installed and could
+        /// embed it.
+        public var secondEmbedding: Embedding? = nil
         public var quality: FaceQuality
         public var pose: FacePose
         public var bin: TemplateSelection.PoseBin
@@ -71,6 +74,9 @@ public final class CameraCapture {
     public let settings: Settings
     public let liveness: LivenessDetector?
     public let clock: any WardenClock
+    /// The second recognition model, when installed: each usable face is embedded by it too,
+    /// so the chosen faces become templates of both models.
+    public var second: (any FaceRecognizer)?
     /// Waits while no frame is due: a short sleep on the system clock; a manual clock's
     /// owner advances it instead.
     let pause: () -> Void
@@ -85,7 +91,7 @@ public final class CameraCapture {
 
     /// A face that passed the gates; its aligned chip is held (in memory only) until the
     /// capture ends, for the jittered template.
-    private struct Seen { var embedding: Embedding; var quality: FaceQuality; var pose: FacePose; var frame: Int; var chip: RGBImage }
+    private struct Seen { var embedding: Embedding; var quality: FaceQuality; var pose: FacePose; var frame: Int; var chip: RGBImage; var second: Embedding? = nil }
 
     public func run(_ source: any FrameSource, progress: (Progress) -> Void = { _ in }) -> Outcome {
         let start = clock.now
@@ -129,7 +135,8 @@ public final class CameraCapture {
                         if let firstSeen = seen.first, DistanceMetric.euclidean.distance(firstSeen.embedding.values, e.values) > Self.differentPerson {
                             return .refused("someone else came into view during the capture: only the person being enrolled may be in front of the camera")
                         }
-                        seen.append(Seen(embedding: e, quality: q, pose: FacePose(face.landmarks), frame: frame.sequence, chip: chip))
+                        seen.append(Seen(embedding: e, quality: q, pose: FacePose(face.landmarks), frame: frame.sequence, chip: chip,
+                                         second: try? second?.embed(frame.image, face: face)))
                         if let pad = liveness {
                             do { evidence.add(try pad.score(frame.image, face: face).bonaFide) } catch { livenessErrors += 1 }
                         }
@@ -178,7 +185,7 @@ public final class CameraCapture {
                     return .refused("the face could not be embedded: \(error.description)")
                 }
             }
-            chosen.append(ChosenFace(embedding: e, quality: s.quality, pose: s.pose, bin: c.bin, frame: s.frame))
+            chosen.append(ChosenFace(embedding: e, secondEmbedding: s.second, quality: s.quality, pose: s.pose, bin: c.bin, frame: s.frame))
         }
         return .captured(Captured(chosen: chosen, frames: frames, usable: seen.count, seconds: seconds,
                                   liveness: verdict.map { (verdict: $0.0, mean: $0.1, frames: $0.2) }))

@@ -96,6 +96,14 @@ extension Enroller {
     /// `force`). Each template records its pose and quality; no frame is kept.
     public func enroll(captured: CameraCapture.Captured, source: String, for person: Person, force: Bool, by op: Operator,
                        gallery: inout Gallery) throws -> [FaceTemplate] {
+        var unused = Gallery(modelID: "none")
+        return try enroll(captured: captured, source: source, for: person, force: force, by: op, gallery: &gallery, secondGallery: &unused)
+    }
+
+    /// The same, with the second model's embeddings of the chosen faces (when the capture
+    /// took them) stored beside dlib's, in the same change, and added to `secondGallery`.
+    public func enroll(captured: CameraCapture.Captured, source: String, for person: Person, force: Bool, by op: Operator,
+                       gallery: inout Gallery, secondGallery: inout Gallery) throws -> [FaceTemplate] {
         guard let personID = person.id else { throw StorageError.invalid("person has no id") }
         if !force {
             for c in captured.chosen {
@@ -105,12 +113,13 @@ extension Enroller {
                 }
             }
         }
-        let rows = captured.chosen.map { c -> FaceTemplate in
-            let data = Data(c.embedding.serialized())
+        let pairs = captured.chosen.map { ($0, $0.embedding) } + captured.chosen.compactMap { c in c.secondEmbedding.map { (c, $0) } }
+        let rows = pairs.map { c, embedding -> FaceTemplate in
+            let data = Data(embedding.serialized())
             let q = c.quality
             // The embedding's own hash stands where a photo's would: a capture has no file.
             return FaceTemplate(
-                personId: personID, embedding: data, modelID: c.embedding.modelID,
+                personId: personID, embedding: data, modelID: embedding.modelID,
                 interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
                 detectionScore: q.detectionScore, sourceSHA256: Hex.encode(SHA256.hash(data: data)),
                 sourceName: TemplateSelection.captureSourceName(camera: source, frame: c.frame, pose: c.bin.rawValue, yaw: c.pose.yaw, noseDrop: c.pose.noseDrop),
@@ -118,7 +127,10 @@ extension Enroller {
         }
         // One change: the whole set, or nothing (a full disk midway leaves no partial set).
         let stored = try db.templates.addAll(rows, by: op)
-        for (t, c) in zip(stored, captured.chosen) { try gallery.add(templateID: t.id!, personID: personID, embedding: c.embedding) }
+        for (t, (_, embedding)) in zip(stored, pairs) {
+            if embedding.modelID == gallery.modelID { try gallery.add(templateID: t.id!, personID: personID, embedding: embedding) }
+            else if embedding.modelID == secondGallery.modelID { try secondGallery.add(templateID: t.id!, personID: personID, embedding: embedding) }
+        }
         return stored
     }
 }

@@ -59,8 +59,10 @@ import WardenCore
         env.removeValue(forKey: "WARDEN_SERVER")
         let bin = try #require(FleetBoardProcessTests.warden)
         let run = try Spawn.start([bin, "run", "--site", home + "/site.yaml", "--duration", "300"], environment: env)
-        // The server learns which board runs the lobby from its heartbeat.
-        for _ in 0..<600 {
+        // The server learns which board runs the lobby from its heartbeat, once the board has
+        // loaded its models: up to three minutes on a loaded, slow machine (a wait, not a
+        // timed assertion).
+        for _ in 0..<1800 {
             if try await h.store?.controllers().first(where: { $0.name == "gate" })?.doors.contains(where: { $0.id == "lobby" }) == true { break }
             try await Task.sleep(for: .milliseconds(100))
         }

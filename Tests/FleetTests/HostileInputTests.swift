@@ -174,8 +174,12 @@ import WebConsole
             #expect(try await h.central { try await $0.doorOwner("lobby") } == "b1")
             let recorded = try await h.central { try await $0.controllers() }
             #expect(recorded.first { $0.name == "b2" }?.doors.map(\.id) == ["dock"], "b2's claim on lobby is not recorded")
-            // An enrollment at lobby's camera goes to the board that runs lobby.
+            // An enrollment at lobby's camera goes to the board that runs lobby. The server
+            // sends captures only to a board heard from in the last 15 s: b1 says it is
+            // alive again, as its heartbeat would (on a loaded machine the steps above can
+            // take longer than that).
             let p = try await ops.enroller.postJSON(PersonRecordWire.self, AdminPath.people, AdminPersonAdd(name: "Ada", externalID: "E1", validFrom: nil, validUntil: nil))
+            _ = try await l1.postJSON(HeartbeatReply.self, FleetPath.heartbeat, Self.report(["lobby"]))
             let job = try await ops.enroller.postJSON(CaptureJobStatus.self, AdminPath.enrollCamera, AdminCameraEnroll(person: "#\(p.id)", door: "lobby", seconds: 5, templates: 3, force: false))
             #expect(job.controller == "b1")
             let stolen = try await l2.getJSON([CaptureJob].self, FleetPath.captures, query: ["wait": "0"])

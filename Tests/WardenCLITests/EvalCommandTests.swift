@@ -1,5 +1,6 @@
 import Foundation
 import FaceKit
+import MatchingLab
 import Testing
 import WardenTestSupport
 @testable import WardenCLI
@@ -145,5 +146,30 @@ struct EvalPlotTests {
         #expect(ink(4...18, 200...240))
         #expect(!ink(4...18, 60...120))
         #expect(plot.svg().contains("<polyline") && plot.svg().contains("A diagonal"))
+    }
+}
+
+@Suite("the fusion study's projection to a site's size")
+struct FusionProjectionTests {
+    /// Impostors at exactly ±1 around 1 (mean 1, sample sd ~1.0005) and genuine scores
+    /// spread evenly over [-5, 0): at N people the per-comparison rate 1-(1-FPIR)^(1/N)
+    /// has a normal quantile q, the threshold is 1 + sd·q, and FNIR is the share of genuine
+    /// scores above it. Worked out here with the same normal but not the same code path.
+    @Test func theProjectedMissRateGrowsWithThePeopleEnrolledAsTheNormalSays() throws {
+        let impostors = Array(repeating: 0.0, count: 5000) + Array(repeating: 2.0, count: 5000)
+        let genuine = (0..<10_000).map { -5 + Double($0) / 2000 }
+        let scores = VerificationScores(genuine: genuine, impostor: impostors)
+        let sd = (10_000.0 / 9_999).squareRoot()
+        // Quantiles of the standard normal at 1-(0.997)^(1/N): N = 1,000 → 3.0e-6 → -4.526; 10,000 → 3.0e-7 → -4.991.
+        for (people, q) in [(1_000, -4.5264), (10_000, -4.9912)] {
+            let threshold = 1 + sd * q
+            let expected = Double(genuine.filter { $0 > threshold }.count) / Double(genuine.count)
+            let projected = try #require(FusionStudy.projectedFNIR(scores, people: people, fpir: 3e-3))
+            #expect(abs(projected - expected) < 0.002, "\(people) people: \(projected) vs \(expected)")
+        }
+        let small = try #require(FusionStudy.projectedFNIR(scores, people: 1_000, fpir: 3e-3))
+        let large = try #require(FusionStudy.projectedFNIR(scores, people: 10_000, fpir: 3e-3))
+        #expect(large > small + 0.05)
+        #expect(FusionStudy.projectedFNIR(VerificationScores(genuine: genuine, impostor: [1]), people: 10, fpir: 3e-3) == nil)
     }
 }

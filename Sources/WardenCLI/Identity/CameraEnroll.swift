@@ -48,6 +48,8 @@ extension EnrollCommand {
         settings.seconds = seconds
         settings.templates = templates
         let capture = CameraCapture(engine: engine, settings: settings, liveness: pad)
+        // With the second model installed, the chosen faces become templates of both models.
+        capture.second = try? SecondModelLoading.load(global: global, metricHead: try global.metricHead()).model?.make()
         let view = CaptureView(json: global.json)
         view.start("enrolling #\(p.id!) \(p.displayName) at \(source): look at the camera" + (pad == nil ? " (liveness not checked: \(padProblem ?? "no PAD model"))" : ""))
         let started = Date()
@@ -74,8 +76,9 @@ extension EnrollCommand {
         case .captured(let c):
             let enroller = Enroller(engine: engine, db: db, thresholds: try global.thresholds())
             var gallery = try global.loadGallery(db)
+            var secondGallery = Gallery(modelID: capture.second?.modelID ?? "none")
             let stored: [FaceTemplate]
-            do { stored = try enroller.enroll(captured: c, source: source, for: p, force: force, by: op.resolved, gallery: &gallery) } catch {
+            do { stored = try enroller.enroll(captured: c, source: source, for: p, force: force, by: op.resolved, gallery: &gallery, secondGallery: &secondGallery) } catch {
                 if !global.json { Output.error("not enrolled: \(error)") }
                 try report(CameraResult(status: "refused", person: p.id, source: source, templates: [], frames: c.frames, usableFrames: c.usable,
                                         seconds: c.seconds, totalSeconds: Date().timeIntervalSince(started),
@@ -90,6 +93,7 @@ extension EnrollCommand {
                 print(String(format: "enrolled #%lld %@ from %@: %d template%@ in %.1f s (capture %.1f s, %d frames, %d usable)", p.id!, p.displayName, source,
                              rows.count, rows.count == 1 ? "" : "s", result.totalSeconds, c.seconds, c.frames, c.usable))
                 for r in rows { print(r.line) }
+                if secondGallery.count > 0 { print("  and \(secondGallery.count) \(secondGallery.modelID) template\(secondGallery.count == 1 ? "" : "s") of the same faces") }
                 if let l = c.liveness { print(String(format: "  liveness: %@ (bona fide %.3f over %d frames)", l.verdict.rawValue, l.mean, l.frames)) }
                 else { print("  liveness: not checked (\(padProblem ?? "no PAD model")); `warden pad models` says what to install") }
             }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import FleetProtocol
 import Foundation
+import OpenCVFaces
+import FaceKit
 import Matching
 import Storage
 import WardenCore
@@ -70,16 +72,28 @@ struct ListPeople: ParsableCommand {
         let db = try global.openDatabase(readOnly: true)
         let people = try storage { try db.people.list(status: status) }
         let records = try people.map { p in
-            PersonRecord(p, templates: try db.templates.forPerson(p.id!).count,
-                         badges: try db.badges.list(personID: p.id!).filter { $0.status == .active }.map(\.credentialText))
+            let templates = try db.templates.forPerson(p.id!)
+            return PersonRecord(p, templates: templates.count,
+                                badges: try db.badges.list(personID: p.id!).filter { $0.status == .active }.map(\.credentialText),
+                                templateModels: Array(Set(templates.map(\.modelID))).sorted())
         }
         if global.json { try Output.json(records); return }
         if records.isEmpty { print("nobody yet: add someone with `warden person add NAME`"); return }
-        print("   id  status     templates  badges          valid until  name")
+        // Short names for the models: dlib's, and the second model's.
+        func short(_ id: String) -> String { id == ModelSet.recognitionModelID ? "dlib" : id == SFaceRecognizer.modelID ? "sface" : id }
+        print("   id  status     templates  models       badges          valid until  name")
         for r in records {
             print(String(format: "%5lld  ", r.id) + pad(r.status, 10) + pad(String(r.templates ?? 0), 11)
+                  + pad((r.templateModels ?? []).map(short).joined(separator: "+"), 13)
                   + pad((r.badges ?? []).joined(separator: ","), 16) + pad(formatDate(r.validUntil), 13) + shown(r.name)
                   + (r.externalID.map { " [\(shown($0))]" } ?? ""))
+        }
+        // People with dlib templates and none of the second model are decided on dlib alone.
+        let withFaces = records.filter { !($0.templateModels ?? []).isEmpty }
+        let lacking = withFaces.filter { !($0.templateModels ?? []).contains(SFaceRecognizer.modelID) }
+        let secondInstalled = lacking.count < withFaces.count || (try? global.recognitionModelLocator.locate(.sface)) != nil
+        if !lacking.isEmpty && secondInstalled {
+            print("\(lacking.count) of \(withFaces.count) people with a face have no sface template: decided on dlib alone until a confident door pass or re-enrollment gives them one")
         }
     }
 }

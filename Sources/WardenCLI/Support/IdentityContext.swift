@@ -101,10 +101,12 @@ struct PersonRecord: Codable {
     let validUntil: Date?
     let templates: Int?
     let badges: [String]?
+    /// The recognition models the person's templates are of (model ids), when listed.
+    var templateModels: [String]? = nil
 
-    init(_ p: Person, templates: Int? = nil, badges: [String]? = nil) {
+    init(_ p: Person, templates: Int? = nil, badges: [String]? = nil, templateModels: [String]? = nil) {
         id = p.id ?? -1; name = p.displayName; externalID = p.externalID; status = p.status.rawValue
-        validFrom = p.validFrom; validUntil = p.validUntil; self.templates = templates; self.badges = badges
+        validFrom = p.validFrom; validUntil = p.validUntil; self.templates = templates; self.badges = badges; self.templateModels = templateModels
     }
 }
 

@@ -6,6 +6,7 @@ import Controller
 import FaceKit
 import Foundation
 import Matching
+import OpenCVFaces
 import PresentationAttack
 
 struct BenchPipeline: ParsableCommand {
@@ -40,6 +41,8 @@ struct BenchPipeline: ParsableCommand {
     var wholeFrameEvery = ScanPlan.door.wholeFrameEvery
     @Flag(name: .customLong("no-liveness"), help: "Skip the run with presentation-attack detection (it runs when the PAD models are found).")
     var noLiveness = false
+    @Flag(name: .customLong("no-second-model"), help: "Skip the runs with the second face model (they run when SFace and the 68-point predictor are installed).")
+    var noSecondModel = false
     @Option(help: "Also run the frames through the door's inference worker with this many stages: 2 detects the next frame on a second thread while one embeds, as `warden run` does when the board has two cores per camera (1: skip).")
     var stages = InferenceWorker.stages(cameras: 1)
     @Option(name: .customLong("trace"), help: "Write every timed frame's faces (scan, box, quality, embedded, answer, distance) to this file as JSON lines, to compare two runs frame by frame.")
@@ -104,6 +107,11 @@ struct BenchPipeline: ParsableCommand {
         var wardenTwoStages: Side? = nil
         var fpsRatioTwoStages: Double? = nil
         var twoStagesSameAnswers: Bool? = nil
+        /// The same frames with the second model (SFace) embedding every face dlib embeds,
+        /// answered on the fusion, with PAD when it ran; the two-stage run then uses it too,
+        /// as a door with the model installed does.
+        var wardenWithSecond: Side? = nil
+        var fpsRatioWithSecond: Double? = nil
     }
     struct Report: Codable { let people: Int; let framesPerPerson: Int; let upsample: Int; let wholeFrameEvery: Int; let results: [ResolutionResult]; let wardenPeakRSSMiB: Double; let peerPeakRSSMiB: Double? }
 
@@ -124,6 +132,18 @@ struct BenchPipeline: ParsableCommand {
             // One thread, as the door pipeline runs it (one inference thread per camera).
             LivenessDetector.setThreads(1)
         }
+        // The second model, as `warden run` loads it: one recognizer per inference thread.
+        var makeSecond: (() throws -> SFaceRecognizer)? = nil
+        if !noSecondModel {
+            do {
+                let sface = try global.recognitionModelLocator.locate(.sface)
+                let points = try Dlib68Points(models: try global.modelLocator.locate(requiring: [.landmarks68]))
+                makeSecond = { try SFaceRecognizer(sfacePath: sface, points: points) }
+            } catch {
+                if !global.json { log("no second-model run: \("\(error)".components(separatedBy: "\n").first ?? "")") }
+            }
+        }
+        let second = try makeSecond?()
         var traceSink: TraceSink? = nil
         if let trace { traceSink = try TraceSink(path: trace) }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("warden-bench-pipeline-\(getpid())")
@@ -133,11 +153,13 @@ struct BenchPipeline: ParsableCommand {
         let galleryDir = work.appendingPathComponent("gallery")
         try FileManager.default.createDirectory(at: galleryDir, withIntermediateDirectories: true)
         var gallery = Gallery()
+        var secondGallery = Gallery(modelID: second?.modelID ?? "none")
         var names: [Int64: String] = [:]
         for (i, person) in identities.enumerated() {
             let photo = try RGBImage(contentsOf: person.enroll, limits: ImageLimits(strict: false))
             guard let face = try engine.detect(photo, options: DetectionOptions(upsample: 1)).first else { continue }
             try gallery.add(templateID: Int64(i + 1), personID: Int64(i + 1), embedding: try engine.embed(photo, face: face))
+            if let second, let e = try? second.embed(photo, face: face) { try secondGallery.add(templateID: Int64(1000 + i + 1), personID: Int64(i + 1), embedding: e) }
             names[Int64(i + 1)] = person.name
             try Data(try photo.jpegData(quality: 95)).write(to: galleryDir.appendingPathComponent("\(person.name).jpg"))
         }
@@ -181,9 +203,16 @@ struct BenchPipeline: ParsableCommand {
                 result.wardenWithPAD = withPAD
                 result.fpsRatioWithPAD = peer.map { withPAD.fps / $0.fps }
             }
+            if let second {
+                let withSecond = try measure(engine: engine, frames: frames, gallery: gallery, names: names, liveness: pad,
+                                             second: (second, secondGallery))
+                result.wardenWithSecond = withSecond
+                result.fpsRatioWithSecond = peer.map { withSecond.fps / $0.fps }
+            }
             if stages >= 2 {
-                let two = try measureTwoStages(engine: engine, frames: frames, gallery: gallery, names: names, liveness: pad)
-                let oneThread = result.wardenWithPAD ?? warden
+                let two = try measureTwoStages(engine: engine, frames: frames, gallery: gallery, names: names, liveness: pad,
+                                               second: try makeSecond.map { (try $0(), secondGallery) })
+                let oneThread = result.wardenWithSecond ?? result.wardenWithPAD ?? warden
                 result.wardenTwoStages = two
                 result.fpsRatioTwoStages = peer.map { two.fps / $0.fps }
                 result.twoStagesSameAnswers = two.embeddings == oneThread.embeddings && two.correct == oneThread.correct && two.wrong == oneThread.wrong
@@ -201,9 +230,11 @@ struct BenchPipeline: ParsableCommand {
 
     /// Warden's door pipeline, as `warden run` drives it, one frame at a time.
     private func measure(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String],
-                         liveness: LivenessDetector? = nil, trace: (sink: TraceSink, run: String, resolution: String)? = nil) throws -> Side {
+                         liveness: LivenessDetector? = nil, second: (recognizer: SFaceRecognizer, gallery: Gallery)? = nil,
+                         trace: (sink: TraceSink, run: String, resolution: String)? = nil) throws -> Side {
         var times: [Double] = [], padTimes: [Double] = []
         var stageTimes: [String: [Double]] = ["decode": [], "detect": [], "embed": [], "pad": [], "search": []]
+        if second != nil { stageTimes["second"] = [] }
         var tally = AnswerTally(names: names)
         let identifier = Identifier()
         var scans = ScanCounts()
@@ -230,7 +261,8 @@ struct BenchPipeline: ParsableCommand {
                     let size = try RGBImage(decoding: f.jpeg)
                     for _ in 0..<2 {
                         clock = clock.addingTimeInterval(1)
-                        _ = try pipeline.process(Frame(image: RGBImage(width: size.width, height: size.height), at: clock, sequence: 0), engine: engine, liveness: liveness)
+                        _ = try pipeline.process(Frame(image: RGBImage(width: size.width, height: size.height), at: clock, sequence: 0), engine: engine, liveness: liveness,
+                                                 second: second?.recognizer)
                     }
                     untimed.wholeFrame += pipeline.scans.wholeFrame - before.wholeFrame
                     untimed.region += pipeline.scans.region - before.region
@@ -244,8 +276,8 @@ struct BenchPipeline: ParsableCommand {
                 let (observation, ms) = try milliseconds { () throws -> FaceObservation in
                     let (image, d) = try milliseconds { try RGBImage(decoding: f.jpeg) }
                     decodeMs = d
-                    let o = try pipeline.process(Frame(image: image, at: clock, sequence: 0), engine: engine, liveness: liveness)
-                    (found, searchMs) = milliseconds { identify(o, identifier: identifier, gallery: gallery) }
+                    let o = try pipeline.process(Frame(image: image, at: clock, sequence: 0), engine: engine, liveness: liveness, second: second?.recognizer)
+                    (found, searchMs) = milliseconds { identify(o, identifier: identifier, gallery: gallery, second: second?.gallery) }
                     return o
                 }
                 if warm { continue }
@@ -253,6 +285,7 @@ struct BenchPipeline: ParsableCommand {
                 stageTimes["decode"]!.append(decodeMs); stageTimes["search"]!.append(searchMs)
                 stageTimes["detect"]!.append(observation.stages.detect * 1000); stageTimes["embed"]!.append(observation.stages.embed * 1000)
                 stageTimes["pad"]!.append(observation.stages.liveness * 1000)
+                if second != nil { stageTimes["second"]!.append(observation.stages.secondEmbed * 1000) }
                 // PAD per face: the frame's PAD time over the faces it scored (one, nearly always).
                 let scored = observation.faces.filter { $0.liveness != nil || $0.livenessError != nil }.count
                 if scored > 0 { padTimes += Array(repeating: observation.stages.liveness * 1000 / Double(scored), count: scored) }
@@ -305,10 +338,15 @@ struct BenchPipeline: ParsableCommand {
     }
 
     /// The 1:N answer for each freshly embedded face of an observation.
-    private func identify(_ o: FaceObservation, identifier: Identifier, gallery: Gallery) -> [(track: Int, answer: Int64?, best: Double?, threshold: Double)] {
+    /// `second`: the second model's gallery; each face is then answered on the fusion, as a
+    /// door with the model installed answers it.
+    private func identify(_ o: FaceObservation, identifier: Identifier, gallery: Gallery, second: Gallery? = nil) -> [(track: Int, answer: Int64?, best: Double?, threshold: Double)] {
         o.faces.compactMap { tf in
             guard let e = tf.embedding else { return nil }
-            let id = identifier.identify(e.values, in: gallery, isEligible: { _ in true })
+            let id = second.map { g2 in
+                SFaceRecognizer.measuredFusion.identify(first: e.values, second: tf.secondEmbedding?.values, firstGallery: gallery, secondGallery: g2,
+                                                        thresholds: identifier.thresholds, isEligible: { _ in true }).identification
+            } ?? identifier.identify(e.values, in: gallery, isEligible: { _ in true })
             if case .identified(let pid) = id.outcome { return (tf.track, pid, id.candidates.first?.distance, id.threshold) }
             return (tf.track, nil, id.candidates.first?.distance, id.threshold)
         }
@@ -320,13 +358,13 @@ struct BenchPipeline: ParsableCommand {
     /// is timed from its first frame in to its last answer out; the two empty frames
     /// between people are not timed, and the worker is drained before each person.
     private func measureTwoStages(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String],
-                                  liveness: LivenessDetector?) throws -> Side {
+                                  liveness: LivenessDetector?, second: (recognizer: SFaceRecognizer, gallery: Gallery)? = nil) throws -> Side {
         let identifier = Identifier()
         var tally = AnswerTally(names: names)
         var walkMs: [Double] = [], latencies: [Double] = []
         for warm in [true, false] {
             let pipeline = doorPipeline()
-            let worker = InferenceWorker(engine: engine, pipeline: pipeline, liveness: liveness, stages: 2)
+            let worker = InferenceWorker(engine: engine, pipeline: pipeline, liveness: liveness, second: second?.recognizer, stages: 2)
             defer { worker.stop() }
             var run = AnswerTally(names: names)
             var clock = Date(timeIntervalSince1970: 0)
@@ -348,7 +386,7 @@ struct BenchPipeline: ParsableCommand {
                 let walkStart = DispatchTime.now().uptimeNanoseconds
                 func consume(_ observations: [FaceObservation]) {
                     for o in observations {
-                        let fresh = identify(o, identifier: identifier, gallery: gallery).map { ($0.track, $0.answer) }
+                        let fresh = identify(o, identifier: identifier, gallery: gallery, second: second?.gallery).map { ($0.track, $0.answer) }
                         run.add(o, fresh: fresh, truth: frames[start].truth)
                         if let t = submittedAt[o.at] { latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6) }
                         received += 1
@@ -428,8 +466,14 @@ struct BenchPipeline: ParsableCommand {
                     lines.append("  Warden+PAD per stage, mean ms per frame: " + ["decode", "detect", "embed", "pad", "search"].map { "\($0) \(Output.fixed(m[$0] ?? 0, 1))" }.joined(separator: ", "))
                 }
             }
+            if let p = res.wardenWithSecond {
+                row(res.wardenWithPAD == nil ? "Warden+SFace" : "+PAD+SFace", p)
+                if let m = p.stageMeanMs {
+                    lines.append("  with SFace per stage, mean ms per frame: " + ["decode", "detect", "embed", "second", "pad", "search"].map { "\($0) \(Output.fixed(m[$0] ?? 0, 1))" }.joined(separator: ", "))
+                }
+            }
             if let t = res.wardenTwoStages {
-                row(res.wardenWithPAD == nil ? "2 stages" : "2 stages+PAD", t)
+                row((res.wardenWithPAD == nil ? "2 stages" : "2 stages+PAD") + (res.wardenWithSecond == nil ? "" : "+SF"), t)
                 if let same = res.twoStagesSameAnswers {
                     lines.append("  2 stages: detection of the next frame on a second thread; latency is submit to answer; answers "
                                  + (same ? "the same as one thread's" : "DIFFER from one thread's"))
@@ -438,8 +482,9 @@ struct BenchPipeline: ParsableCommand {
             if let p = res.peer { row("reference", p) }
             if let x = res.fpsRatio { lines.append("  Warden frames per second / reference: \(Output.fixed(x, 2))x") }
             if let x = res.fpsRatioWithPAD { lines.append("  Warden+PAD frames per second / reference: \(Output.fixed(x, 2))x") }
+            if let x = res.fpsRatioWithSecond { lines.append("  Warden\(res.wardenWithPAD == nil ? "" : "+PAD")+SFace frames per second / reference: \(Output.fixed(x, 2))x") }
             if let x = res.fpsRatioTwoStages {
-                lines.append("  Warden\(res.wardenWithPAD == nil ? "" : "+PAD") in 2 stages, frames per second / reference: \(Output.fixed(x, 2))x")
+                lines.append("  Warden\(res.wardenWithPAD == nil ? "" : "+PAD")\(res.wardenWithSecond == nil ? "" : "+SFace") in 2 stages, frames per second / reference: \(Output.fixed(x, 2))x")
             }
             if let p = res.wardenWithPAD, let f = p.padMsPerFace {
                 lines.append("  PAD per face: median \(Output.fixed(f.median, 1)) ms, p99 \(Output.fixed(f.p99, 1)) ms (target: at most 15 ms); per frame: median +\(Output.fixed(p.frameMs.median - res.warden.frameMs.median, 1)) ms")

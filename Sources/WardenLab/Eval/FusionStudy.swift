@@ -17,6 +17,26 @@ struct FusionStudy {
         let fnmrAtFMR: [String: Double?]
         let rank1: Double
         let fnirAtFPIR: [String: Double?]
+        /// Projected FNIR at FPIR 0.003 for galleries of 1,000 and 10,000 people (see
+        /// `projectedGallerySizes`).
+        var projectedFNIR: [String: Double] = [:]
+    }
+
+    /// The method: a normal fitted to the column's impostor scores stands for the tail no
+    /// dataset this size reaches; at N people a stranger is falsely matched with
+    /// probability 1 - (1 - f)^N, so holding FPIR 0.003 needs f = 1 - 0.997^(1/N), whose
+    /// normal quantile is the threshold; FNIR is the share of genuine comparisons above it
+    /// (one template per person, rank errors ignored). The measured impostor tail is heavier
+    /// than the normal one (docs/matching.md), so these err optimistic.
+    static let projectedGallerySizes = [1_000, 10_000]
+    static let projectionFPIR = 3e-3
+
+    /// FNIR at `fpir` with `people` enrolled, projected as the comment above says; nil with
+    /// fewer than two impostor scores.
+    static func projectedFNIR(_ scores: VerificationScores, people: Int, fpir: Double) -> Double? {
+        guard let normal = ScoreFusion.impostorModel(of: scores.impostor, source: "normal fit") else { return nil }
+        let perComparison = -expm1(log1p(-fpir) / Double(people))
+        return scores.fnmr(at: normal.threshold(forFalseMatchRate: perComparison))
     }
     struct Report: Codable {
         let firstModel: String; let secondModel: String
@@ -112,7 +132,11 @@ struct FusionStudy {
             for t in fmrTargets where scores.supports(fmr: t) { fnmr[String(format: "%.0e", t)] = scores.threshold(forFMR: t)?.fnmr }
             var fnir: [String: Double?] = [:]
             for t in fpirTargets where Double(nonMated[c].count) >= 3 / t { fnir[String(format: "%.0e", t)] = ident.fnir(atFPIR: t)?.fnir }
-            columns.append(Column(name: name, eer: eer?.rate, eerThreshold: eer?.threshold, fnmrAtFMR: fnmr, rank1: ident.rankAccuracy(1), fnirAtFPIR: fnir))
+            var column = Column(name: name, eer: eer?.rate, eerThreshold: eer?.threshold, fnmrAtFMR: fnmr, rank1: ident.rankAccuracy(1), fnirAtFPIR: fnir)
+            for n in projectedGallerySizes {
+                column.projectedFNIR[String(n)] = Self.projectedFNIR(scores, people: n, fpir: projectionFPIR)
+            }
+            columns.append(column)
         }
         return Report(firstModel: firstID, secondModel: secondID, identities: names.count,
                       images: items.count, firstFailures: first.failures.count, secondFailures: second.failures.count,
@@ -159,6 +183,11 @@ struct FusionStudy {
             let k = String(format: "%.0e", t)
             lines.append(row("FNIR at FPIR \(k)", r.columns.map { $0.fnirAtFPIR[k].map { pct($0) } ?? "unsupported" }))
         }
+        for n in projectedGallerySizes {
+            lines.append(row("FNIR 3e-3, \(n / 1000)k people*", r.columns.map { $0.projectedFNIR[String(n)].map { pct($0) } ?? "-" }))
+        }
+        lines.append("  * FNIR at FPIR 3e-3 with that many people enrolled, projected from a normal fit of the impostor scores")
+        lines.append("    (one template each, rank errors ignored; the measured tail is heavier than the normal one, so these err optimistic)")
         return lines.joined(separator: "\n")
     }
 }
