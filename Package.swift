@@ -188,8 +188,21 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Real servers on private ports for the tests and the benchmarks (a throw-away
+        // PostgreSQL, mosquitto, free loopback ports): no shipping library imports them.
+        .target(name: "PrivateServers", dependencies: ["WardenCore"]),
+        // The broker link in memory, as NIOEmbedded is a channel in memory: for tests of the
+        // publisher without a broker.
+        .target(name: "IntegrationsEmbedded", dependencies: ["Integrations"]),
+        // What every command-line program shares (board, lab and server): the data
+        // directory, the option groups, output and errors, and matching.yaml.
+        .target(name: "CommandSupport", dependencies: [
+            "FaceKit", "Matching", "Audit", "FleetProtocol", "WardenCore", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .target(name: "WardenCLI", dependencies: [
-            "FleetProtocol", "FleetLink", "Integrations", "OSDP",
+            "CommandSupport", "FleetProtocol", "FleetLink", "Integrations", "OSDP",
             "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "OpenCVFaces",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -199,7 +212,7 @@ let package = Package(
         .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
         // The lab: evaluation, calibration, metric training, liveness studies and benchmarks,
         // a binary of its own so the door's `warden` links none of it (`warden eval` runs it).
-        .target(name: "WardenLab", dependencies: ["WardenCLI", "CFreeType", "FaceKit", "Matching", "MatchingLab", "Storage", "WardenCore", "Audit", "Policy", "Controller",
+        .target(name: "WardenLab", dependencies: ["WardenCLI", "CommandSupport", "PrivateServers", "CFreeType", "FaceKit", "Matching", "MatchingLab", "Storage", "WardenCore", "Audit", "Policy", "Controller",
                                                   "PresentationAttack", "OpenCVFaces", "Capture", "Integrations", "FleetProtocol",
                                                   .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "warden-lab", dependencies: ["WardenLab"]),
@@ -207,7 +220,7 @@ let package = Package(
         // runs it, so a door controller's `warden` links no server, no PostgreSQL driver and
         // no SwiftNIO.
         .target(name: "WardenServerCLI", dependencies: [
-            "WardenCLI", "FleetServer", "WebConsole", "FleetLink", "FleetProtocol", "Matching", "WardenCore",
+            "CommandSupport", "FleetServer", "WebConsole", "FleetLink", "FleetProtocol", "Matching", "FaceKit", "Storage", "Audit", "WardenCore", "PrivateServers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -224,6 +237,8 @@ let package = Package(
         .testTarget(name: "MatchingLabTests", dependencies: ["WardenTestSupport", "MatchingLab", "Matching", "WardenCore"]),
         .testTarget(name: "MatchingTests", dependencies: ["WardenTestSupport", "Matching", "FaceKit", "CSearchKernels", "WardenCore"]),
         .testTarget(name: "StorageTests", dependencies: ["WardenTestSupport", "Storage", "FaceKit", "WardenCore"]),
+        // The module rules of docs/architecture.md, checked on `swift package dump-package`.
+        .testTarget(name: "ArchitectureTests", dependencies: ["WardenTestSupport"]),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenTestSupport", "WardenCore"]),
         .testTarget(name: "AuditTests", dependencies: ["WardenTestSupport", "Audit", "WardenCore"]),
         .testTarget(name: "PolicyTests", dependencies: ["WardenTestSupport", "Policy", "WardenCore"]),
@@ -235,11 +250,11 @@ let package = Package(
         .testTarget(name: "OpenCVFacesTests", dependencies: ["WardenTestSupport", "OpenCVFaces", "FaceKit", "Matching"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["WardenTestSupport", "PresentationAttack", "FaceKit"]),
         .testTarget(name: "ControllerTests", dependencies: ["WardenTestSupport", "Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore", "OpenCVFaces"]),
-        .testTarget(name: "FleetTests", dependencies: ["WardenTestSupport", "FleetProtocol", "FleetServer", "WebConsole", "HTTPClient", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
+        .testTarget(name: "FleetTests", dependencies: ["WardenTestSupport", "PrivateServers", "FleetProtocol", "FleetServer", "WebConsole", "HTTPClient", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
-        .testTarget(name: "IntegrationsTests", dependencies: ["WardenTestSupport", "Integrations", "Audit", "Policy", "WardenCore"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "WardenCLI", "WardenLab", "MatchingLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
+        .testTarget(name: "IntegrationsTests", dependencies: ["WardenTestSupport", "Integrations", "IntegrationsEmbedded", "PrivateServers", "Audit", "Policy", "WardenCore"]),
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "CommandSupport", "PrivateServers", "WardenCLI", "WardenLab", "MatchingLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,3 +1,5 @@
+import CommandSupport
+import PrivateServers
 import ArgumentParser
 import Audit
 import FaceKit
@@ -7,7 +9,7 @@ import FleetServer
 import Foundation
 import Logging
 import Storage
-import WardenCLI
+
 import WardenCore
 
 struct ServerBenchCommand: ParsableCommand {

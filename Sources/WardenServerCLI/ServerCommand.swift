@@ -1,15 +1,16 @@
+import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import FleetServer
 import Foundation
 import Logging
 import Matching
-import WardenCLI
+
 import FleetLink
 import WardenCore
 import WebConsole
 
-extension GlobalOptions {
+extension CommandOptions {
     /// The fleet server's directory inside the data directory: its configuration and
     /// secrets (all other server state is in PostgreSQL).
     var serverHome: ServerHome { ServerHome(path: wardenHome.file("server")) }
@@ -118,7 +119,7 @@ struct ServerRunCommand: ParsableCommand {
         https://HOST:PORT/console for operators with a password (`warden server operator password NAME`).
         """
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Listen on this port instead of server.yaml's (0: any free port, printed).") var port: Int?
     @Option(help: "Log level: debug, info, notice, warning, error.") var logLevel: String = "info"
 

@@ -1,3 +1,4 @@
+import PrivateServers
 import FleetServer
 import WardenCore
 

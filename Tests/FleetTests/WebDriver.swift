@@ -1,3 +1,4 @@
+import PrivateServers
 import Foundation
 import HTTPClient
 import WardenCore

@@ -1,3 +1,4 @@
+import PrivateServers
 import Audit
 import WardenCore
 import Foundation

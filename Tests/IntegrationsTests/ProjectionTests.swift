@@ -1,3 +1,4 @@
+import IntegrationsEmbedded
 import Audit
 import Foundation
 import Integrations

@@ -1,3 +1,4 @@
+import PrivateServers
 import Integrations
 
 typealias TestBroker = PrivateBroker

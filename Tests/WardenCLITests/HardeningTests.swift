@@ -1,3 +1,4 @@
+import CommandSupport
 import Audit
 import Controller
 import Foundation

@@ -1,3 +1,4 @@
+import PrivateServers
 import Audit
 import FaceKit
 import Foundation

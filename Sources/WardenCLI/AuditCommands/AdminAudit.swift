@@ -1,9 +1,10 @@
+import CommandSupport
 import Audit
 import Foundation
 import Storage
 import WardenCore
 
-extension GlobalOptions {
+extension CommandOptions {
     /// The audit log in the data directory, for appending. A log that is not the one Warden
     /// wrote (see AuditStore.headProblem) opens, but refuses every append.
     package func openAudit(readOnly: Bool = false) throws -> AuditStore {

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import Audit
@@ -58,7 +59,7 @@ struct VerifyAudit: ParsableCommand {
         acknowledged. Exit status: 0 when all of that holds, 1 when it does not.
         """
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
 
     @Option(help: "With --server: a controller not heard from for longer than this is reported.") var silentMinutes: Double = 60
 
@@ -138,7 +139,7 @@ struct ExportAudit: ParsableCommand {
         abstract: "Write events as CSV (RFC 4180) or JSON Lines to a file or stdout.",
         discussion: "The CSV opens cleanly in a spreadsheet; the JSONL schema is in docs/audit.md. Exports never contain face templates."
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var filters: AuditFilterOptions
     @Option(help: "csv (the default) or jsonl; --json alone means jsonl.") var format: ExportFormat?
     @Option(name: .shortAndLong, help: "Write to this file instead of stdout.") var output: String?
@@ -294,23 +295,5 @@ extension VerifyAudit {
     func verifyAtServer(_ remote: RemoteAdmin) throws {
         let reports = try remote.get([CentralChainReport].self, AdminPath.auditVerify + "?silent_seconds=\(Int(silentMinutes * 60))")
         try CentralChainReport.show(reports, json: global.json)
-    }
-}
-
-extension CentralChainReport {
-    /// The reports as lines (or JSON); exit status 1 when any chain does not hold. Shared by
-    /// `audit verify --server` and `warden-server verify`.
-    package static func show(_ reports: [CentralChainReport], json: Bool) throws {
-        let ok = allHold(reports)
-        if json {
-            struct R: Codable { let ok: Bool; let controllers: [CentralChainReport] }
-            try Output.json(R(ok: ok, controllers: reports))
-        } else {
-            for r in reports {
-                print("\(r.problems.isEmpty ? "OK    " : "BROKEN") \(r.controller): \(r.rows) rows through \(r.highWater)")
-                for p in r.problems { print("         \(p)") }
-            }
-        }
-        if !ok { throw ExitCode(1) }
     }
 }

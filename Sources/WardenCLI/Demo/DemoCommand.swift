@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import Audit
 import Controller
@@ -21,7 +22,7 @@ struct DemoCommand: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Folder with obama.jpg, obama2.jpg, obama3.jpg and biden.jpg (default: the fixtures).") var photos: String?
     @Flag(help: "Keep the temporary site folder and print its path.") var keep = false
 

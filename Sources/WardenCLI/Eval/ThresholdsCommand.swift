@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import Foundation
@@ -25,7 +26,7 @@ struct ThresholdsCommand: ParsableCommand {
 
 struct ShowThresholds: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "The thresholds in force: this home's, or with --server the ones published to the fleet.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
 
     struct Shown: Codable {
         let origin: String; let verify: Double; let identifyCeiling: Double; let targetFPIR: Double; let ambiguityMargin: Double
@@ -66,7 +67,7 @@ struct PublishThresholds: ParsableCommand {
         abstract: "Publish a matching.yaml to the fleet server (every board takes it within seconds).",
         discussion: "Checked here and again at the server as a board reads it. A file naming a learned metric head is refused: the fleet does not carry the head's file. Needs --server or WARDEN_SERVER."
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @Argument(help: "The file (default: <home>/matching.yaml, as `warden calibrate` writes it).") var file: String?
 
     func run() throws {

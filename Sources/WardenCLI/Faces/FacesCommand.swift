@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FaceKit
 import Foundation
@@ -39,7 +40,7 @@ struct DetectorOptions: ParsableArguments {
         DetectionOptions(detector: detector, upsample: upsample, minimumFaceSize: minimumFaceSize)
     }
 
-    func engine(_ global: GlobalOptions) throws -> FaceEngine { try global.loadEngine(cnn: detector == .cnn) }
+    func engine(_ global: some LoadsModels) throws -> FaceEngine { try global.loadEngine(cnn: detector == .cnn) }
 }
 
 extension FaceDetector: ExpressibleByArgument {}
@@ -84,7 +85,7 @@ struct DetectFaces: ParsableCommand {
         discussion: "Exit status is 1 if any image could not be read; the others are still reported."
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @OptionGroup var detection: DetectorOptions
     @Argument(help: "Image files.") var images: [String]
 
@@ -126,7 +127,7 @@ struct EmbedFaces: ParsableCommand {
         discussion: "Exit status is 1 if any image could not be read."
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @OptionGroup var detection: DetectorOptions
     @Flag(help: "Embed only the largest face of each image.") var largest = false
     @Argument(help: "Image files.") var images: [String]
@@ -181,7 +182,7 @@ struct CompareFaces: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @OptionGroup var detection: DetectorOptions
     @Option(help: "Distance: euclidean, manhattan or cosine (angular, 0-1).") var metric: DistanceMetric = .euclidean
     @Option(help: "Same person at or below this distance (default 0.41 for euclidean; required for other metrics).")

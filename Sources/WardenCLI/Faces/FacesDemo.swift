@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FaceKit
 import Foundation
@@ -13,7 +14,7 @@ struct FacesDemo: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Folder of photos to use instead of the fixtures.") var photos: String?
 
     func run() throws {

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import Audit
 import Controller
@@ -20,7 +21,7 @@ struct FleetCommand: ParsableCommand {
     )
 }
 
-extension GlobalOptions {
+extension CommandOptions {
     /// This board's membership, or nil off a fleet.
     func fleetMembership() throws -> FleetMembership? {
         do { return try FleetMembership.load(home: wardenHome.path) } catch { throw CLIError("\(error)") }

@@ -1,3 +1,4 @@
+import CommandSupport
 import FleetLink
 import FleetProtocol
 import Foundation
@@ -25,7 +26,7 @@ struct RemoteAdmin {
     }
 }
 
-extension GlobalOptions {
+extension ReachesServer {
     /// The fleet server to make changes at, or nil for this home's own database.
     func remoteAdmin(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RemoteAdmin? {
         guard let url = server ?? environment["WARDEN_SERVER"], !url.isEmpty else { return nil }

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import DoorIO
 import Foundation
@@ -42,7 +43,7 @@ struct ReaderSelection: ParsableArguments {
     }
 }
 
-extension GlobalOptions {
+extension CommandOptions {
     /// Reader keys belong to this board's hardware, fleet member or not: they are not part
     /// of the replica and never leave the board.
     func openReaderKeys() throws -> ReaderKeyRepository { try openDatabase(forReplica: true, ownHome: true).readerKeys }

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import DoorIO
@@ -38,7 +39,7 @@ func parseBadge(_ text: String, format: BadgeFormat) throws -> BadgeCredential {
 
 struct IssueBadge: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "issue", abstract: "Give a person a badge.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Warden id, external id or exact name.") var person: String
     @Argument(help: "FACILITY:NUMBER") var badge: String
@@ -62,7 +63,7 @@ struct IssueBadge: ParsableCommand {
 
 struct RevokeBadge: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a badge (it is kept, marked revoked, so its use is reported as such).")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "FACILITY:NUMBER") var badge: String
     @Option(help: "Card format.") var format: BadgeFormat = .h10301
@@ -84,7 +85,7 @@ struct RevokeBadge: ParsableCommand {
 
 struct ListBadges: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List badges.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @Option(help: "Only this person's badges.") var person: String?
 
     func run() throws {

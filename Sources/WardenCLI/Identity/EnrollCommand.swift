@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import Controller
@@ -37,7 +38,7 @@ struct EnrollCommand: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminModelCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Warden id, external id or exact name.") var person: String
     @Argument(help: "Photos of that person.") var photos: [String] = []

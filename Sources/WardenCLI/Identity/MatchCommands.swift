@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import Controller
 import FaceKit
@@ -19,7 +20,7 @@ struct VerifyCommand: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Badge as FACILITY:NUMBER.") var badge: String?
     @Option(help: "Badge format.") var format: BadgeFormat = .h10301
     @Option(help: "Person (instead of --badge).") var person: String?
@@ -98,7 +99,7 @@ struct IdentifyCommand: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "How many nearest people to list.") var top = 10
     @Argument(help: "Photo of the face to identify.") var photo: String
 

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import Foundation
@@ -27,7 +28,7 @@ struct PersonCommand: ParsableCommand {
 
 struct AddPerson: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a person (then enroll a photo with `warden enroll`).")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Display name.") var name: String
     @Option(name: .customLong("external-id"), help: "Your own identifier for them (unique).") var externalID: String?
@@ -59,7 +60,7 @@ struct AddPerson: ParsableCommand {
 
 struct ListPeople: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List people with their template and badge counts.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminModelCommandOptions
     @Option(help: "Only people with this status (active, suspended).") var status: PersonStatus?
 
     func run() throws {
@@ -102,7 +103,7 @@ extension PersonStatus: ExpressibleByArgument {}
 
 struct ShowPerson: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one person with their badges and templates.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @Argument(help: "Warden id, external id or exact name.") var person: String
 
     struct TemplateInfo: Codable {
@@ -148,7 +149,7 @@ struct ShowPerson: ParsableCommand {
 
 struct SuspendPerson: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "suspend", abstract: "Suspend a person: they are no longer recognised or let in, but keep their templates.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Warden id, external id or exact name.") var person: String
     func run() throws { try setStatus(global, op, person, .suspended) }
@@ -156,13 +157,13 @@ struct SuspendPerson: ParsableCommand {
 
 struct ActivatePerson: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "activate", abstract: "Lift a suspension.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Warden id, external id or exact name.") var person: String
     func run() throws { try setStatus(global, op, person, .active) }
 }
 
-private func setStatus(_ global: GlobalOptions, _ op: OperatorOption, _ ref: String, _ status: PersonStatus) throws {
+private func setStatus(_ global: some ReachesServer, _ op: OperatorOption, _ ref: String, _ status: PersonStatus) throws {
     if let remote = try global.remoteAdmin() {
         let p = Person(wire: try remote.post(PersonRecordWire.self, AdminPath.personStatus, AdminPersonStatus(person: ref, active: status == .active)))
         if global.json { try Output.json(PersonRecord(p)); return }
@@ -202,7 +203,7 @@ struct RemovePerson: ParsableCommand {
         abstract: "Delete a person and, for good, all their face templates and badges.",
         discussion: "This is the right-to-be-forgotten path: templates are deleted from the database, not flagged. The change record keeps only the id, name and counts."
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Warden id, external id or exact name.") var person: String
     @Flag(help: "Confirm the deletion.") var yes = false

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FaceKit
 import Foundation
@@ -25,7 +26,7 @@ struct PadCommand: ParsableCommand {
     )
 }
 
-extension GlobalOptions {
+extension LoadsModels {
     package func loadLiveness(framing: PADFraming = .retinaFace) throws -> LivenessDetector {
         do { return try LivenessDetector(locator: padModelLocator, framing: framing) } catch { throw CLIError(error.description) }
     }
@@ -33,7 +34,7 @@ extension GlobalOptions {
 
 struct PadModels: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "models", abstract: "Where the liveness models are, or where to get them.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
 
     struct Row: Codable { let file: String; let sha256: String; let source: String; let found: String?; let problem: String? }
 
@@ -62,7 +63,7 @@ struct PadCheck: ParsableCommand {
         abstract: "Score every face in image files: bona fide or attack, with each model's probabilities.",
         discussion: "One still is weak evidence; a door decides over several frames (`liveness_frames`). Exit status 1 if any image could not be read."
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Threshold on the pair's bona fide score, the geometric mean of both models' probabilities (default: the calibrated one in force).") var threshold: Double?
     @Argument(help: "Image files.") var images: [String]
 

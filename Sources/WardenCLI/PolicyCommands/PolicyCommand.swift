@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import Foundation
@@ -26,7 +27,7 @@ struct CheckPolicy: ParsableCommand {
         abstract: "Validate the policy files; report every problem with file, line and column.",
         discussion: "Exit status: 0 when valid, 1 otherwise."
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @Argument(help: "Policy directory (default: as --policy would choose).") var directory: String?
 
     struct Summary: Codable {
@@ -84,7 +85,7 @@ struct ExplainPolicy: ParsableCommand {
         abstract: "Show the decision for a person at a door, and the rules behind it.",
         discussion: "Uses the person's groups from the database and the CLI grants merged with the files. --at is site local time (YYYY-MM-DD HH:MM) or ISO 8601; default now. Assumes a quiet site: no lockdown, nobody pending, nobody inside."
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var policyOption: PolicyOption
     @Option(help: "Warden id, external id or exact name.") var person: String
     @Option(help: "Door id.") var door: String
@@ -146,7 +147,7 @@ struct PublishPolicy: ParsableCommand {
         abstract: "Publish a policy directory to the fleet server as its new version (every board takes it within seconds).",
         discussion: "Checked here and again at the server (the same loader and the same located errors); a policy that does not load is refused and the running one kept everywhere. Needs --server or WARDEN_SERVER."
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @Argument(help: "The policy directory (its *.yaml files).") var directory: String
 
     func run() throws {

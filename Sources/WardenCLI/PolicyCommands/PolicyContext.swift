@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import Foundation
 import Policy
@@ -9,15 +10,15 @@ struct PolicyOption: ParsableArguments {
     @Option(name: .customLong("policy"), help: ArgumentHelp("Policy directory.", discussion: "Default: <home>/policies, else the example site in the checkout.", valueName: "dir"))
     var directory: String?
 
-    func resolve(_ global: GlobalOptions) -> String { directory ?? Self.defaultDirectory(global) }
+    func resolve(_ global: some CommandOptions) -> String { directory ?? Self.defaultDirectory(global) }
 
-    static func defaultDirectory(_ global: GlobalOptions) -> String {
+    static func defaultDirectory(_ global: some CommandOptions) -> String {
         let home = global.wardenHome.file("policies")
         if FileManager.default.fileExists(atPath: home) { return home }
         return Checkout.root.appendingPathComponent("policies/example").path
     }
 
-    func load(_ global: GlobalOptions) throws -> SitePolicy {
+    func load(_ global: some CommandOptions) throws -> SitePolicy {
         let dir = resolve(global)
         do { return try PolicyLoader().load(directory: dir) } catch {
             throw CLIError("the policy in \(dir) has \(error.issues.count) problem(s):\n" + error.description)

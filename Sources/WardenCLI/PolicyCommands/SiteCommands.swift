@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import Foundation
@@ -10,7 +11,7 @@ struct ZoneCommand: ParsableCommand {
 
 struct ListZones: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the zones, nested, with their sensitivity and rules.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var policyOption: PolicyOption
 
     struct Row: Codable { let id: String; let name: String; let parent: String?; let sensitivity: Int; let rules: [String] }
@@ -40,7 +41,7 @@ struct DoorCommand: ParsableCommand {
 
 struct ListDoors: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List doors with their zone, factors and timings.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var policyOption: PolicyOption
 
     struct Row: Codable {
@@ -81,7 +82,7 @@ struct GroupCommand: ParsableCommand {
 
 struct CreateGroup: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a group.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Group name.") var name: String
     func run() throws {
@@ -98,7 +99,7 @@ struct CreateGroup: ParsableCommand {
 
 struct ListGroups: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List groups (from the policy files and the database) with their members.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var policyOption: PolicyOption
     struct Row: Codable { let name: String; let inPolicyFiles: Bool; let members: [Int64] }
     func run() throws {
@@ -112,7 +113,7 @@ struct ListGroups: ParsableCommand {
 
 struct AddToGroup: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a person to a group.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @OptionGroup var policyOption: PolicyOption
     @Argument(help: "Person.") var person: String
@@ -134,7 +135,7 @@ struct AddToGroup: ParsableCommand {
 
 struct RemoveFromGroup: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a person from a group.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Person.") var person: String
     @Argument(help: "Group.") var group: String
@@ -170,7 +171,7 @@ struct GrantCommand: ParsableCommand {
 
 struct AddGrant: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Grant access.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @OptionGroup var policyOption: PolicyOption
     @Argument(help: "A person, or group:NAME.") var subject: String
@@ -207,7 +208,7 @@ struct AddGrant: ParsableCommand {
 
 struct ListGrants: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List grants from the policy files and the CLI.")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var policyOption: PolicyOption
     struct Row: Codable { let id: String; let subject: String; let zone: String; let schedule: String?; let until: Date? }
     func run() throws {
@@ -220,7 +221,7 @@ struct ListGrants: ParsableCommand {
 
 struct RevokeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a grant made with `warden grant` (its id from `warden grant list`, grant-N).")
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: AdminCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "The grant's id: grant-N or N (cli-N, its earlier name, is taken too).") var grant: String
     func run() throws {

@@ -1,3 +1,4 @@
+import CommandSupport
 import FleetProtocol
 import Foundation
 import Policy
@@ -19,7 +20,7 @@ struct SiteSource {
     /// Finds a person by Warden id, external id or exact name.
     let findPerson: (String) throws -> Person
 
-    static func load(_ global: GlobalOptions, _ policyOption: PolicyOption) throws -> SiteSource {
+    static func load(_ global: some ReachesServer, _ policyOption: PolicyOption) throws -> SiteSource {
         if let remote = try global.remoteAdmin() {
             if let dir = policyOption.directory {
                 throw CLIError("--policy \(dir) names files on this host, but --server reads the policy published at \(remote.server); give one or the other")

@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import Audit
 import Capture
@@ -146,7 +147,7 @@ struct RunCommand: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Site file (YAML).") var site: String
     @Option(help: "Stop after this many seconds (for tests and trials).") var duration: Double?
     @Option(help: ArgumentHelp("Stop once this many access decisions have been made and the simulate script has played (for tests and trials).",

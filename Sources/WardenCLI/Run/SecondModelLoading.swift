@@ -1,3 +1,4 @@
+import CommandSupport
 import Controller
 import FaceKit
 import Foundation
@@ -10,7 +11,7 @@ import OpenCVFaces
 /// alone, with the reason in words.
 enum SecondModelLoading {
     /// The model, or why not.
-    static func load(global: GlobalOptions, metricHead: MetricHead?) -> (model: SiteController.SecondModel?, problem: String?) {
+    static func load(global: some LoadsModels, metricHead: MetricHead?) -> (model: SiteController.SecondModel?, problem: String?) {
         if metricHead != nil {
             return (nil, "a learned metric head is configured: the fusion is fitted on dlib's own distances, so faces are decided by dlib through the head alone")
         }

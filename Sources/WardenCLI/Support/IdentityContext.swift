@@ -1,3 +1,4 @@
+import CommandSupport
 import ArgumentParser
 import Audit
 import FaceKit
@@ -6,16 +7,7 @@ import Matching
 import Storage
 import WardenCore
 
-/// The operator option for commands that change state.
-package struct OperatorOption: ParsableArguments {
-    package init() {}
-    @Option(name: .customLong("operator"), help: "Who is making this change (default: the OS user).")
-    package var name: String?
-    package var resolved: Operator { Operator.resolve(explicit: name) }
-    package func validate() throws { if let p = Operator.problem(with: name) { throw ValidationError(p) } }
-}
-
-extension GlobalOptions {
+extension CommandOptions {
     /// Opens (creating it in a new home) the identity database in the data directory. Every
     /// change made through it is audited inside its own transaction (AuditedChanges).
     /// `readOnly` for commands that only read: they still work on a full disk.
@@ -59,15 +51,6 @@ extension GlobalOptions {
             throw CLIError(DiskSpace.explain("cannot use the data directory \(wardenHome.path): \(error)", home: wardenHome.path))
         }
     }
-
-    package func loadEngine(cnn: Bool = false) throws -> FaceEngine {
-        do { return try FaceEngine(locator: modelLocator, loadCNNDetector: cnn) } catch { throw CLIError(error.description) }
-    }
-
-    package func thresholds() throws -> MatchThresholds { try MatchingConfiguration.load(home: wardenHome) }
-
-    /// The learned metric head in force, if one is configured (see MatchingConfiguration).
-    package func metricHead() throws -> MetricHead? { try MatchingConfiguration.loadHead(home: wardenHome) }
 
     /// Every stored template in the matching space in force.
     func loadGallery(_ db: WardenDatabase, modelID: String = ModelSet.recognitionModelID) throws -> Gallery {

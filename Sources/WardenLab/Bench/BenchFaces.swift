@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import WardenCore
 import ArgumentParser
@@ -17,7 +18,7 @@ struct BenchFaces: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Folder of photos (one folder per identity, or flat). Default: ../shared/faces, else the fixtures.")
     var images: String?
     @Option(help: "How many photos to use.") var count = 24

@@ -1,3 +1,5 @@
+import CommandSupport
+import PrivateServers
 import WardenCLI
 import WardenCore
 import ArgumentParser

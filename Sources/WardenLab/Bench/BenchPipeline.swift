@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import WardenCore
 import ArgumentParser
@@ -30,7 +31,7 @@ struct BenchPipeline: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Folder with one folder per identity. Default: ../shared/faces.") var images: String?
     @Option(help: "At most this many identities.") var people = 26
     @Option(help: "Photos shown per identity (each as a five-frame approach).") var photos = 2

@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import ArgumentParser
 import FaceKit
@@ -19,7 +20,7 @@ struct BenchSearch: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "Gallery sizes, comma-separated.") var sizes = "1000,10000,100000,1000000"
     @Option(help: "Queries per size (half real faces, half random).") var queries = 200
     @Option(help: "Real photos to embed for the gallery and queries.") var real = 120

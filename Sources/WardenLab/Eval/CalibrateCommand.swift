@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import ArgumentParser
 import FaceKit
@@ -42,7 +43,7 @@ struct CalibrateCommand: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @OptionGroup var op: OperatorOption
     @Argument(help: "Folder with one folder per identity.") var dataset: String
     @Option(help: "False-match rate to hold on impostor pairs.") var targetFMR = 1e-4

@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import ArgumentParser
 import Crypto
@@ -45,7 +46,7 @@ struct EvalCommand: ParsableCommand {
         """
     )
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Argument(help: "Folder with one folder per identity.") var dataset: String
     @Option(help: "Use at most this many images per identity.") var maxPerIdentity = 50
     @Option(help: "Skip identity folders whose name contains this (repeatable).") var exclude: [String] = []

@@ -1,3 +1,4 @@
+import CommandSupport
 import FaceKit
 import WardenCLI
 import Foundation

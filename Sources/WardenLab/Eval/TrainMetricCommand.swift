@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import WardenCore
 import ArgumentParser
@@ -43,7 +44,7 @@ struct TrainMetricCommand: ParsableCommand {
 
     enum Loss: String, ExpressibleByArgument, CaseIterable { case triplet, contrastive }
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Argument(help: "Folder with one folder per identity.") var dataset: String
     @Option(help: "triplet or contrastive.") var loss: Loss = .triplet
     @Flag(help: "Contrastive only: square the different-person hinge.") var squaredHinge = false

@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import WardenCore
 import ArgumentParser
@@ -40,7 +41,7 @@ struct PadEval: ParsableCommand {
               --attack print=prints/ --attack screen=screens/ --made-up 36 --plot /tmp/pad
         """
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "A folder of bona fide captures (repeatable).") var bonaFide: [String] = []
     @Option(help: "A bona fide video clip (repeatable).") var bonaFideVideo: [String] = []
     @Option(help: "SPECIES=DIR: a folder of attacks of one species (repeatable).") var attack: [String] = []

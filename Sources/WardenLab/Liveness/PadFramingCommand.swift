@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import WardenCore
 import ArgumentParser
@@ -23,7 +24,7 @@ struct PadFramingCommand: ParsableCommand {
         Needs the RetinaFace files as well as the pair (`warden pad models`).
         """
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Argument(help: "Folder with one folder per identity.") var dataset: String
     @Option(help: "Use at most this many images per identity.") var maxPerIdentity = 50
     @Option(help: "Bona fide threshold (default: the one in force).") var threshold: Double?

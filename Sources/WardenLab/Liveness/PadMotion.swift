@@ -1,3 +1,4 @@
+import CommandSupport
 import WardenCLI
 import WardenCore
 import ArgumentParser
@@ -23,7 +24,7 @@ struct PadMotion: ParsableCommand {
           warden pad motion --bona-fide-video ../shared/pad/short_hamilton_clip.mp4 --stills ../shared/faces --made-up 36
         """
     )
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup var global: ModelCommandOptions
     @Option(help: "A bona fide clip (repeatable).") var bonaFideVideo: [String] = []
     @Option(help: "Identity folders whose first photos become flat sheets.") var stills: String?
     @Option(help: "How many stills.") var madeUp = 36

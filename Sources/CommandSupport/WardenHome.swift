@@ -36,7 +36,7 @@ extension WardenHome {
     /// Why this home's identity database counts as lost, or nil: the home is established
     /// (the audit log's head records a row, or a template key exists) but `identity.sqlite`
     /// is missing or empty.
-    func lostIdentityDatabase() -> String? {
+    package func lostIdentityDatabase() -> String? {
         let fm = FileManager.default
         let db = file("identity.sqlite")
         let size = (try? fm.attributesOfItem(atPath: db))?[.size] as? Int
@@ -50,8 +50,8 @@ extension WardenHome {
 }
 
 /// Plain words for a full disk, with the way out.
-enum DiskSpace {
-    static func freeBytes(at path: String) -> UInt64? {
+package enum DiskSpace {
+    package static func freeBytes(at path: String) -> UInt64? {
         var st = statvfs()
         guard statvfs(path, &st) == 0 else { return nil }
         return UInt64(st.f_bavail) * UInt64(st.f_frsize)
@@ -59,7 +59,7 @@ enum DiskSpace {
 
     /// `message`, and when the disk holding `home` is (nearly) full, what that means and how
     /// to recover.
-    static func explain(_ message: String, home: String) -> String {
+    package static func explain(_ message: String, home: String) -> String {
         let diskish = ["SQLITE_FULL", "disk I/O error", "database or disk is full", "No space left", "disk is full"].contains { message.contains($0) }
         guard diskish, let free = freeBytes(at: home), free < 4 << 20 else { return message }
         return message + ". The disk holding \(home) is full (\(free / 1024) KiB free): free some space, or export the audit log "
@@ -69,7 +69,7 @@ enum DiskSpace {
 }
 
 /// Runs `body`, turning audit errors into one-line CLI errors with full-disk advice.
-func audited<T>(home: WardenHome? = nil, _ body: () throws -> T) throws -> T {
+package func audited<T>(home: WardenHome? = nil, _ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as CLIError { throw e } catch {
         throw CLIError(home.map { DiskSpace.explain("\(error)", home: $0.path) } ?? "\(error)")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import WardenCore
 
 /// Ports on 127.0.0.1 for the private servers Warden starts for its tests and benchmarks
 /// (PostgreSQL's peers, mosquitto, receivers).

@@ -1,4 +1,5 @@
 import Foundation
+import Integrations
 
 /// The broker link in memory, as swift-nio's `NIOEmbedded` is a channel in memory: the test
 /// says when it connects, drops or acknowledges, and reads what was published. For tests of
