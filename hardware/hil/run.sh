@@ -90,7 +90,9 @@ cp -r "$HIL" "$REPO/hardware/pinmaps" "$STAGE/hardware/"
 #    another; Biden is the stranger. Frames are 640x480 RGB24, the face cropped to about a
 #    third of the frame, with a little per-frame noise (identical frames read as a frozen
 #    camera). "idle" is an empty, noisy scene.
-wd() { "$STAGE/bin/warden" "$@" --home "$STAGE/home" --models "$STAGE/models"; }
+# The data directory and the models by environment: every command takes them that way,
+# and only the commands that load models have a --models option.
+wd() { WARDEN_HOME="$STAGE/home" WARDEN_MODELS="$STAGE/models" "$STAGE/bin/warden" "$@"; }
 F=$REPO/fixtures/test_images
 [ -f "$F/obama.jpg" ] || die "fixtures missing: run make setup"
 frames() {   # frames NAME PHOTO

@@ -9,7 +9,9 @@
 # active-low: pull-down = pressed / pulse.
 
 OUT=/hil/out
-wd() { /tmp/bin/warden "$@" --home /tmp/home --models /tmp/models; }
+# The data directory and the models by environment: every command takes them that way,
+# and only the commands that load models have a --models option.
+wd() { WARDEN_HOME=/tmp/home WARDEN_MODELS=/tmp/models /tmp/bin/warden "$@"; }
 FAILED=0
 SCENARIO=""
 
