@@ -220,7 +220,7 @@ let package = Package(
         // runs it, so a door controller's `warden` links no server, no PostgreSQL driver and
         // no SwiftNIO.
         .target(name: "WardenServerCLI", dependencies: [
-            "CommandSupport", "FleetServer", "WebConsole", "FleetLink", "FleetProtocol", "Matching", "FaceKit", "Storage", "Audit", "WardenCore", "PrivateServers",
+            "CommandSupport", "FleetServer", "WebConsole", "FleetLink", "FleetProtocol", "Matching", "FaceKit", "OpenCVFaces", "Storage", "Audit", "WardenCore", "PrivateServers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -250,7 +250,7 @@ let package = Package(
         .testTarget(name: "OpenCVFacesTests", dependencies: ["WardenTestSupport", "OpenCVFaces", "FaceKit", "Matching"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["WardenTestSupport", "PresentationAttack", "FaceKit"]),
         .testTarget(name: "ControllerTests", dependencies: ["WardenTestSupport", "Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore", "OpenCVFaces"]),
-        .testTarget(name: "FleetTests", dependencies: ["WardenTestSupport", "PrivateServers", "FleetProtocol", "FleetServer", "WebConsole", "HTTPClient", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
+        .testTarget(name: "FleetTests", dependencies: ["WardenTestSupport", "PrivateServers", "OpenCVFaces", "FleetProtocol", "FleetServer", "WebConsole", "HTTPClient", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "IntegrationsTests", dependencies: ["WardenTestSupport", "Integrations", "IntegrationsEmbedded", "PrivateServers", "Audit", "Policy", "WardenCore"]),

@@ -31,9 +31,13 @@ public struct DoorCapture: Sendable {
     public let frames: LatestFrames
     public let doors: Set<String>
     public let padLocator: PADModelLocator
+    /// Makes the second recognition model's recognizer, when the site has one: the chosen
+    /// faces then go back as templates of both models.
+    public let makeSecond: (@Sendable () throws -> any FaceRecognizer)?
 
-    public init(models: ModelSet, frames: LatestFrames, doors: Set<String>, padLocator: PADModelLocator) {
-        self.models = models; self.frames = frames; self.doors = doors; self.padLocator = padLocator
+    public init(models: ModelSet, frames: LatestFrames, doors: Set<String>, padLocator: PADModelLocator,
+                makeSecond: (@Sendable () throws -> any FaceRecognizer)? = nil) {
+        self.models = models; self.frames = frames; self.doors = doors; self.padLocator = padLocator; self.makeSecond = makeSecond
     }
 
     public struct Result {
@@ -50,6 +54,9 @@ public struct DoorCapture: Sendable {
         var problem: String? = nil
         do { pad = try LivenessDetector(locator: padLocator) } catch { problem = error.description.components(separatedBy: "\n").first }
         let capture = CameraCapture(engine: engine, settings: settings, liveness: pad)
+        // A second model that cannot be made leaves the capture on dlib: those people gain
+        // the second template at their first confident door pass.
+        capture.second = try? makeSecond?()
         return Result(outcome: capture.run(LatestFrameSource(frames: frames, door: door), progress: progress), livenessProblem: problem)
     }
 }

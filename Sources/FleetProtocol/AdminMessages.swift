@@ -51,6 +51,9 @@ public struct AdminEnrollReply: Codable, Sendable {
     /// enrolled, already_enrolled, rejected
     public var status: String; public var templateID: Int64?; public var reasons: [String]?
     public var interEyeDistance: Double?; public var sharpness: Double?; public var yaw: Double?; public var roll: Double?
+    /// The recognition models the photo was stored as (model ids; `templateID` is the
+    /// first's). Absent from servers before the second model.
+    public var models: [String]?
     public init(status: String, templateID: Int64? = nil, reasons: [String]? = nil) { self.status = status; self.templateID = templateID; self.reasons = reasons }
 }
 public struct AdminGrant: Codable, Sendable {

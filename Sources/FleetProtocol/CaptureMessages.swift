@@ -47,10 +47,14 @@ public struct CapturedTemplateWire: Codable, Sendable, Equatable {
     public var sharpness: Double
     public var detectionScore: Double
     public var frame: Int
+    /// The same face embedded by the board's second recognition model (its model id is
+    /// inside the serialized embedding), when the board has one; absent from older boards.
+    public var secondEmbedding: Data?
     public init(embedding: Data, modelID: String, pose: String, yaw: Double, noseDrop: Double, roll: Double, interEyeDistance: Double, sharpness: Double,
-                detectionScore: Double, frame: Int) {
+                detectionScore: Double, frame: Int, secondEmbedding: Data? = nil) {
         self.embedding = embedding; self.modelID = modelID; self.pose = pose; self.yaw = yaw; self.noseDrop = noseDrop; self.roll = roll
         self.interEyeDistance = interEyeDistance; self.sharpness = sharpness; self.detectionScore = detectionScore; self.frame = frame
+        self.secondEmbedding = secondEmbedding
     }
 }
 
@@ -109,6 +113,10 @@ public struct CaptureJobStatus: Codable, Sendable, Equatable {
     public var result: CaptureResultWire?
     /// The stored templates, in the order of `result.templates`.
     public var templateIDs: [Int64]
+    /// The second recognition model's templates of the same faces, in the same order, and
+    /// that model's id; absent when the board sent none.
+    public var secondTemplateIDs: [Int64]?
+    public var secondModel: String?
     public var reason: String?
     public init(job: String, door: String, controller: String, personID: Int64, state: State, version: Int, progress: CaptureProgressWire? = nil,
                 result: CaptureResultWire? = nil, templateIDs: [Int64] = [], reason: String? = nil) {

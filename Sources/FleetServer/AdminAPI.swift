@@ -14,14 +14,23 @@ import WardenCore
 /// request at a time (enrollment is rare; dlib's networks keep per-pass state).
 public final class ServerEnrollment: @unchecked Sendable {
     let engine: FaceEngine
+    /// The second recognition model (SFace), when installed beside dlib's: an accepted
+    /// photo is stored as a template of each, as `warden enroll` stores it on a board.
+    let second: (any FaceRecognizer)?
     let lock = NSLock()
     /// The server's own, used until thresholds are published to the fleet.
     let thresholds: MatchThresholds
-    public init(engine: FaceEngine, thresholds: MatchThresholds = .default) { self.engine = engine; self.thresholds = thresholds }
+    public init(engine: FaceEngine, thresholds: MatchThresholds = .default, second: (any FaceRecognizer)? = nil) {
+        self.engine = engine; self.thresholds = thresholds; self.second = second
+    }
 
-    func assess(_ bytes: [UInt8], useLargest: Bool) throws -> EnrollmentAssessment.Verdict {
+    /// The models an accepted photo becomes templates of.
+    public var modelIDs: [String] { [engine.modelID] + (second.map { [$0.modelID] } ?? []) }
+
+    func assess(_ bytes: [UInt8], useLargest: Bool) throws -> (verdict: EnrollmentAssessment.Verdict, second: Embedding?) {
         try lock.withLock {
-            try EnrollmentAssessment.assess(bytes, engine: engine, detection: DetectionOptions(upsample: 1), quality: .default, useLargest: useLargest)
+            try EnrollmentAssessment.assess(bytes, engine: engine, detection: DetectionOptions(upsample: 1), quality: .default, useLargest: useLargest,
+                                            second: second)
         }
     }
 }
@@ -227,18 +236,24 @@ extension FleetHTTPServer {
         let bytes = [UInt8](r.photo)
         guard bytes.count <= ImageLimits.default.maxBytes else { throw CentralError.invalid("\(r.sourceName): larger than \(ImageLimits.default.maxBytes) bytes") }
         let sha = Hex.encode(SHA256.hash(data: bytes))
-        let verdict: EnrollmentAssessment.Verdict
-        do { verdict = try enrollment.assess(bytes, useLargest: r.useLargest) } catch { throw CentralError.invalid("\(r.sourceName): \(error)") }
-        switch verdict {
+        let assessed: (verdict: EnrollmentAssessment.Verdict, second: Embedding?)
+        do { assessed = try enrollment.assess(bytes, useLargest: r.useLargest) } catch { throw CentralError.invalid("\(r.sourceName): \(error)") }
+        switch assessed.verdict {
         case .rejected(let why): return AdminEnrollReply(status: "rejected", reasons: why)
         case .accepted(let embedding, let q):
+            // The duplicate check is dlib's, against the whole fleet, as on a board.
             if !r.force { try await refuseDuplicates([embedding], of: person.id) }
-            let id = try await store.addTemplate(TemplateRecordWire(id: 0, personID: person.id, embedding: Data(embedding.serialized()), modelID: embedding.modelID,
-                                                                    interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
-                                                                    detectionScore: q.detectionScore, sourceSHA256: sha, sourceName: r.sourceName,
-                                                                    createdBy: op.name, createdAt: Date()), by: op.asOperator)
-            var reply = AdminEnrollReply(status: "enrolled", templateID: id)
+            // One change: the face as a template of each model, from the same detection.
+            let templates = ([embedding] + (assessed.second.map { [$0] } ?? [])).map {
+                TemplateRecordWire(id: 0, personID: person.id, embedding: Data($0.serialized()), modelID: $0.modelID,
+                                   interEyeDistance: q.interEyeDistance, sharpness: q.sharpness, yaw: q.yaw, roll: q.roll,
+                                   detectionScore: q.detectionScore, sourceSHA256: sha, sourceName: r.sourceName,
+                                   createdBy: op.name, createdAt: Date())
+            }
+            let ids = try await store.addTemplates(templates, source: r.sourceName, by: op.asOperator)
+            var reply = AdminEnrollReply(status: "enrolled", templateID: ids[0])
             reply.interEyeDistance = q.interEyeDistance; reply.sharpness = q.sharpness; reply.yaw = q.yaw; reply.roll = q.roll
+            reply.models = templates.map(\.modelID)
             return reply
         }
     }

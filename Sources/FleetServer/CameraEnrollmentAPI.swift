@@ -101,8 +101,10 @@ extension FleetHTTPServer {
     /// whole fleet's gallery and stored as one change, on behalf of the admin who asked.
     func finishCapture(_ r: CaptureResultWire, from controller: String) async throws -> CaptureJobStatus {
         let entry = try await captures.answering(r.job, from: controller)
-        func end(_ state: CaptureJobStatus.State, ids: [Int64] = [], _ reason: String?) async throws -> CaptureJobStatus {
-            guard let s = await captures.finish(r.job, state: state, result: r, templateIDs: ids, reason: reason) else { throw CentralError.notFound("capture \(r.job) ended meanwhile") }
+        func end(_ state: CaptureJobStatus.State, ids: [Int64] = [], second: (model: String, templateIDs: [Int64])? = nil, _ reason: String?) async throws -> CaptureJobStatus {
+            guard let s = await captures.finish(r.job, state: state, result: r, templateIDs: ids, second: second, reason: reason) else {
+                throw CentralError.notFound("capture \(r.job) ended meanwhile")
+            }
             return s
         }
         guard r.captured else { return try await end(.refused, r.reason ?? "the capture was refused") }
@@ -118,11 +120,25 @@ extension FleetHTTPServer {
             embeddings.append(e)
         }
         guard Set(embeddings.map(\.modelID)).count == 1 else { return try await end(.refused, "the controller sent templates of different models") }
+        // The second model's embeddings of the same faces: all or none, one model, not the
+        // first's, each readable.
+        var seconds: [Embedding] = []
+        for t in r.templates {
+            guard let data = t.secondEmbedding else { continue }
+            guard let e = try? Embedding(serialized: [UInt8](data)), e.values.allSatisfy(\.isFinite), e.modelID != embeddings[0].modelID else {
+                return try await end(.refused, "the controller sent a second-model template that cannot be read")
+            }
+            seconds.append(e)
+        }
+        guard seconds.isEmpty || (seconds.count == embeddings.count && Set(seconds.map(\.modelID)).count == 1) else {
+            return try await end(.refused, "the controller sent second-model templates for some faces and not others, or of different models")
+        }
         if !entry.force {
             do { try await refuseDuplicates(embeddings, of: entry.job.personID) } catch let e as CentralError { return try await end(.refused, e.description) }
         }
         let source = "door \(entry.job.door) at controller \(controller)"
-        let rows = zip(r.templates, embeddings).map { t, e in
+        let pairs = zip(r.templates, embeddings).map { ($0, $1) } + zip(r.templates, seconds).map { ($0, $1) }
+        let rows = pairs.map { t, e in
             let data = Data(e.serialized())
             return TemplateRecordWire(id: 0, personID: entry.job.personID, embedding: data, modelID: e.modelID, interEyeDistance: t.interEyeDistance,
                                       sharpness: t.sharpness, yaw: t.yaw, roll: t.roll, detectionScore: t.detectionScore,
@@ -132,7 +148,8 @@ extension FleetHTTPServer {
         }
         let ids = try await store.addTemplates(rows, source: "camera, \(source)", by: entry.requestedBy)
         logger.info("capture \(r.job): \(ids.count) templates stored for #\(entry.job.personID)")
-        return try await end(.enrolled, ids: ids, nil)
+        let second = seconds.first.map { (model: $0.modelID, templateIDs: Array(ids.dropFirst(embeddings.count))) }
+        return try await end(.enrolled, ids: Array(ids.prefix(embeddings.count)), second: second, nil)
     }
 
     /// Refuses a face that already matches another person anywhere in the fleet, at the

@@ -60,10 +60,14 @@ actor CaptureRelay {
         return e
     }
 
-    func finish(_ id: String, state: CaptureJobStatus.State, result: CaptureResultWire?, templateIDs: [Int64] = [], reason: String?) -> CaptureJobStatus? {
+    func finish(_ id: String, state: CaptureJobStatus.State, result: CaptureResultWire?, templateIDs: [Int64] = [],
+                second: (model: String, templateIDs: [Int64])? = nil, reason: String?) -> CaptureJobStatus? {
         guard entries[id] != nil else { return nil }
         entries[id]!.finishedAt = now()
-        change(id) { $0.state = state; $0.result = result; $0.templateIDs = templateIDs; $0.reason = reason }
+        change(id) {
+            $0.state = state; $0.result = result; $0.templateIDs = templateIDs; $0.reason = reason
+            $0.secondModel = second?.model; $0.secondTemplateIDs = second?.templateIDs
+        }
         return entries[id]!.status
     }
 

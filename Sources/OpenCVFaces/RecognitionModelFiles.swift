@@ -92,3 +92,38 @@ public struct RecognitionModelLocator: Sendable {
         throw RecognitionModelError(file: file, problem: .missing, searched: candidates)
     }
 }
+
+/// The installed second model, checked and ready to make recognizers: SFace aligned by
+/// dlib's 68 points, both found where the face models are. One place for the board (`warden
+/// run`, `warden enroll`) and the fleet server's enrollment, so they cannot disagree on
+/// which files make the model.
+public struct InstalledSecondModel: Sendable {
+    public let modelID = SFaceRecognizer.modelID
+    let sfacePath: String
+    /// dlib's shape predictor only reads its trees: one serves every thread (100 MB).
+    let points: Dlib68Points
+
+    /// Finds and checks both files, and parses SFace once so a bad file is refused now, not
+    /// at the first face. Throws `RecognitionModelError` for SFace, `ModelLocationError`
+    /// for the 68-point predictor, `FaceEngineError` when either cannot load.
+    public init(locator: RecognitionModelLocator) throws {
+        let sface = try locator.locate(.sface)
+        let models = try locator.faceModels.locate(requiring: [.landmarks68])
+        let points = try Dlib68Points(models: models)
+        _ = try SFaceRecognizer(sfacePath: sface, points: points)
+        self.sfacePath = sface; self.points = points
+    }
+
+    /// A recognizer of its own for one thread (OpenCV's nets keep per-pass state).
+    public func makeRecognizer() throws -> any FaceRecognizer { try SFaceRecognizer(sfacePath: sfacePath, points: points) }
+
+    /// Why the second model is not in use, in words a person can act on.
+    public static func problem(_ error: any Error) -> String {
+        switch error {
+        case let e as RecognitionModelError: return e.description
+        case let e as ModelLocationError:
+            return "dlib's 68-point predictor (\(ModelFile.landmarks68.rawValue)) is not installed; run `make setup`. " + e.description.components(separatedBy: "\n").first!
+        default: return "the second model could not load: \(error); faces are decided by dlib's model alone"
+        }
+    }
+}

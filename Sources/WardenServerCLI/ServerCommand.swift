@@ -6,7 +6,9 @@ import Foundation
 import Logging
 import Matching
 
+import FaceKit
 import FleetLink
+import OpenCVFaces
 import WardenCore
 import WebConsole
 
@@ -129,7 +131,16 @@ struct ServerRunCommand: ParsableCommand {
         let port = port
         // Enrollment at the server needs the face models; without them the rest still runs.
         var enrollment: ServerEnrollment? = nil
-        do { enrollment = ServerEnrollment(engine: try global.loadEngine(), thresholds: (try? global.thresholds()) ?? .default) } catch {
+        do {
+            let engine = try global.loadEngine()
+            // The second model, when installed beside dlib's: a photo enrolled here becomes a
+            // template of each, as on a board (SFace and dlib's 68 points, from --models).
+            var second: (any FaceRecognizer)? = nil
+            do { second = try InstalledSecondModel(locator: RecognitionModelLocator(faceModels: global.modelLocator)).makeRecognizer() } catch {
+                Output.note("warden server: photos are enrolled as dlib templates only: \(InstalledSecondModel.problem(error))")
+            }
+            enrollment = ServerEnrollment(engine: engine, thresholds: (try? global.thresholds()) ?? .default, second: second)
+        } catch {
             Output.note("warden server: photos cannot be enrolled here (\(error)); everything else runs")
         }
         let e = enrollment

@@ -4,6 +4,7 @@ import FleetProtocol
 import FleetServer
 import Foundation
 import Matching
+import OpenCVFaces
 import Testing
 import WardenCore
 
@@ -167,6 +168,45 @@ import WardenCore
         #expect(try await h.adminCLI(["thresholds", "publish", file], token: ops.admin).status == 0)
         let accepted = try await h.adminCLI(["enroll", "B2", second], token: ops.enroller)
         #expect(accepted.status == 0, "\(accepted.stderr)")
+        await h.destroy()
+    }
+
+    static var haveSecondModel: Bool {
+        haveFaces && (try? InstalledSecondModel(locator: RecognitionModelLocator(faceModels: ModelLocator()))) != nil
+    }
+
+    /// With SFace installed beside dlib's models, a photo enrolled at the server becomes a
+    /// template of each model in one change, and a board's replica receives both, each
+    /// opened under its own model id.
+    @Test(.enabled(if: haveSecondModel, "needs SFace and dlib's 68-point predictor from `make setup`"))
+    func enrollmentAtTheServerStoresATemplateOfEachModelAndTheBoardsReceiveBoth() async throws {
+        let h = try FleetHarness()
+        let second = try InstalledSecondModel(locator: RecognitionModelLocator(faceModels: ModelLocator())).makeRecognizer()
+        try await h.startServer(enrollment: ServerEnrollment(engine: try FaceEngine(locator: ModelLocator()), second: second))
+        let ops = try await operators(h)
+        #expect(try await h.adminCLI(["person", "add", "Barack Obama", "--external-id", "B1"], token: ops.enroller).status == 0)
+        let r = try await h.adminCLI(["enroll", "B1", Self.fixtures.appendingPathComponent("obama.jpg").path, "--json"], token: ops.enroller)
+        #expect(r.status == 0, "\(r.stderr)")
+        struct Row: Decodable { let status: String; let templateID: Int64?; let secondModel: String? }
+        let rows = try JSONDecoder().decode([Row].self, from: Data(r.stdout.utf8))
+        #expect(rows.count == 1 && rows[0].status == "enrolled" && rows[0].secondModel == SFaceRecognizer.modelID, "\(r.stdout)")
+        let human = try await h.adminCLI(["enroll", "B1", Self.fixtures.appendingPathComponent("obama2.jpg").path], token: ops.enroller)
+        #expect(human.status == 0 && human.stdout.contains("and its \(SFaceRecognizer.modelID) template"), "\(human.stdout) \(human.stderr)")
+
+        // Stored centrally as one model each, one audit event per photo naming both.
+        let dlib = try await h.central { try await $0.allTemplates(modelID: ModelSet.recognitionModelID) }
+        let sface = try await h.central { try await $0.allTemplates(modelID: SFaceRecognizer.modelID) }
+        #expect(dlib.count == 2 && sface.count == 2)
+        #expect(sface.allSatisfy { $0.embedding.modelID == SFaceRecognizer.modelID && $0.embedding.values.count == 128 })
+        let enrolls = try await h.serverEvents().filter { $0.type == "admin.template_enroll" }
+        #expect(enrolls.count == 2 && enrolls.allSatisfy { ($0.detail?["templates"] ?? "").split(separator: ",").count == 2 }, "\(enrolls.map(\.detail))")
+
+        // A board's replica: both models' templates, readable.
+        let board = try await h.joinedController("b1")
+        _ = try await board.agent.syncOnce()
+        let onBoard = try board.db.templates.forPerson(try #require(dlib.first?.personID))
+        #expect(Set(onBoard.map(\.modelID)) == [ModelSet.recognitionModelID, SFaceRecognizer.modelID] && onBoard.count == 4)
+        #expect(try board.db.templates.all(modelID: SFaceRecognizer.modelID).count == 2)
         await h.destroy()
     }
 }

@@ -1,7 +1,9 @@
 import Audit
 import FleetProtocol
 @testable import FleetServer
+import FaceKit
 import Foundation
+import OpenCVFaces
 import Testing
 import WardenCore
 
@@ -14,6 +16,8 @@ import WardenCore
     static var ready: Bool {
         FleetAdminCLITests.haveFaces && FileManager.default.fileExists(atPath: faces.appendingPathComponent("Barack_Obama").path)
     }
+
+    static var secondModelInstalled: Bool { (try? InstalledSecondModel(locator: RecognitionModelLocator(faceModels: ModelLocator()))) != nil }
 
     static let facePolicy = """
         site: {name: Gate, timezone: UTC}
@@ -87,12 +91,21 @@ import WardenCore
 
         let r = try await h.adminCLI(["enroll", "P1", "--camera", "lobby", "--seconds", "20", "--json"], token: ops.enroller)
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
-        struct Outcome: Decodable { struct T: Decodable { let templateID: Int64; let pose: String }; let status: String; let templates: [T]; let source: String; let liveness: String }
+        struct Outcome: Decodable {
+            struct T: Decodable { let templateID: Int64; let pose: String }
+            let status: String; let templates: [T]; let source: String; let liveness: String; let secondModel: String?; let secondTemplateIDs: [Int64]?
+        }
         let o = try? JSONDecoder().decode(Outcome.self, from: Data(r.stdout.utf8))
         #expect(o?.status == "enrolled" && (o?.templates.count ?? 0) >= 2 && o?.source == "door lobby of controller gate", "\(r.stdout)")
         #expect(o?.liveness == "not_checked")
         let stored = try await h.central { try await $0.personDetail("P1").templates }
-        #expect(Set(stored.map(\.id)) == Set(o?.templates.map(\.templateID) ?? []), "the server stored exactly the templates reported")
+        let reported = (o?.templates.map(\.templateID) ?? []) + (o?.secondTemplateIDs ?? [])
+        #expect(Set(stored.map(\.id)) == Set(reported), "the server stored exactly the templates reported")
+        // The board has SFace (make setup): each chosen face comes back as a template of each model.
+        if Self.secondModelInstalled {
+            #expect(o?.secondModel == SFaceRecognizer.modelID && o?.secondTemplateIDs?.count == o?.templates.count, "\(r.stdout)")
+            #expect(Set(stored.map(\.modelID)) == [ModelSet.recognitionModelID, SFaceRecognizer.modelID])
+        }
         #expect(stored.allSatisfy { $0.sourceName.hasPrefix("camera door lobby at controller gate, frame ") && $0.createdBy == "eve" }, "\(stored.map(\.sourceName))")
 
         // The same face for someone else: the fleet-wide duplicate check refuses it, and nothing is stored.

@@ -150,6 +150,17 @@ extension FleetHarness {
         return try await Spawn.output([bin] + args, environment: env)
     }
 
+    /// The server's own audit log (admin changes made at the server), checked, in order.
+    func serverEvents() async throws -> [AuditEvent] {
+        try await central { store in
+            var out: [AuditEvent] = []
+            try await store.forEachEvent(controller: "@server") { _, row in
+                if case .success(let e) = AuditChain.checked(row) { out.append(e) }
+            }
+            return out
+        }
+    }
+
     /// What the server stores of one controller's log, as (seq, hash), in order.
     func centralRows(_ controller: String) async throws -> [AuditRow] {
         try await central { store in

@@ -29,15 +29,7 @@ import WardenCore
         return h
     }
 
-    func serverEvents(_ h: FleetHarness) async throws -> [AuditEvent] {
-        try await h.central { store in
-            var out: [AuditEvent] = []
-            try await store.forEachEvent(controller: "@server") { _, row in
-                if case .success(let e) = AuditChain.checked(row) { out.append(e) }
-            }
-            return out
-        }
-    }
+    func serverEvents(_ h: FleetHarness) async throws -> [AuditEvent] { try await h.serverEvents() }
 
     @Test func everyPageNeedsASessionAndCarriesTheSecurityHeaders() async throws {
         let h = try await site()

@@ -33,6 +33,15 @@ extension EnrollCommand {
         let liveness: String
         let livenessScore: Double?
         let reasons: [String]?
+        /// The second recognition model's templates of the same faces, in the order of
+        /// `templates`, when the second model is installed.
+        var secondModel: String? = nil
+        var secondTemplateIDs: [Int64]? = nil
+        /// The human form's line for them.
+        var secondLine: String? {
+            guard let m = secondModel, let ids = secondTemplateIDs, !ids.isEmpty else { return nil }
+            return "  and \(ids.count) \(m) template\(ids.count == 1 ? "" : "s") of the same faces"
+        }
     }
 
     /// The capture at a camera, with a live line on the terminal that says what to do.
@@ -87,14 +96,18 @@ extension EnrollCommand {
                 return
             }
             let rows = zip(stored, c.chosen).map { CameraResult.Template(templateID: $0.id!, pose: $1.bin.rawValue, yaw: $1.pose.yaw, noseDrop: $1.pose.noseDrop, quality: $1.quality) }
-            let result = CameraResult(status: "enrolled", person: p.id, source: source, templates: rows, frames: c.frames, usableFrames: c.usable,
+            var result = CameraResult(status: "enrolled", person: p.id, source: source, templates: rows, frames: c.frames, usableFrames: c.usable,
                                       seconds: c.seconds, totalSeconds: Date().timeIntervalSince(started), liveness: c.liveness?.verdict.rawValue ?? "not_checked", livenessScore: c.liveness?.mean,
                                       reasons: padProblem.map { ["liveness not checked: \($0)"] })
+            if secondGallery.count > 0 {
+                result.secondModel = secondGallery.modelID
+                result.secondTemplateIDs = stored.filter { $0.modelID == secondGallery.modelID }.map { $0.id! }
+            }
             if !global.json {
                 print(String(format: "enrolled #%lld %@ from %@: %d template%@ in %.1f s (capture %.1f s, %d frames, %d usable)", p.id!, p.displayName, source,
                              rows.count, rows.count == 1 ? "" : "s", result.totalSeconds, c.seconds, c.frames, c.usable))
                 for r in rows { print(r.line) }
-                if secondGallery.count > 0 { print("  and \(secondGallery.count) \(secondGallery.modelID) template\(secondGallery.count == 1 ? "" : "s") of the same faces") }
+                if let line = result.secondLine { print(line) }
                 if let l = c.liveness { print(String(format: "  liveness: %@ (bona fide %.3f over %d frames)", l.verdict.rawValue, l.mean, l.frames)) }
                 else { print("  liveness: not checked (\(padProblem ?? "no PAD model")); `warden pad models` says what to install") }
             }
@@ -177,13 +190,15 @@ extension EnrollCommand {
         let source = "door \(door) of controller \(status.controller)"
         let enrolled = status.state == .enrolled
         let reasons = enrolled ? r?.livenessNote.map { ["liveness not checked at the board: \($0)"] } : [status.reason ?? "the capture failed"]
-        let result = CameraResult(status: enrolled ? "enrolled" : "refused", person: status.personID, source: source, templates: rows, frames: r?.frames ?? 0,
+        var result = CameraResult(status: enrolled ? "enrolled" : "refused", person: status.personID, source: source, templates: rows, frames: r?.frames ?? 0,
                                   usableFrames: r?.usable ?? 0, seconds: r?.seconds ?? 0, totalSeconds: Date().timeIntervalSince(started),
                                   liveness: r?.liveness ?? "not_checked", livenessScore: r?.livenessScore, reasons: reasons)
+        if let model = status.secondModel, let ids = status.secondTemplateIDs, !ids.isEmpty { result.secondModel = model; result.secondTemplateIDs = ids }
         if global.json { try Output.json(result) } else if enrolled {
             print(String(format: "enrolled #%lld at %@: %d template%@ in %.1f s (capture %.1f s, %d frames, %d usable)", status.personID, source,
                          rows.count, rows.count == 1 ? "" : "s", result.totalSeconds, result.seconds, result.frames, result.usableFrames))
             for t in rows { print(t.line) }
+            if let line = result.secondLine { print(line) }
             if let s = r?.livenessScore { print(String(format: "  liveness: %@ (bona fide %.3f)", result.liveness, s)) }
             else { print("  liveness: not checked at the board (\(r?.livenessNote ?? "no PAD model"))") }
         } else {

@@ -130,14 +130,18 @@ extension EnrollCommand {
                 let bytes = try RGBImage.readFile(photo)
                 let r = try remote.post(AdminEnrollReply.self, AdminPath.enroll, AdminEnroll(person: person, photo: Data(bytes), sourceName: (photo as NSString).lastPathComponent,
                                                                                             useLargest: largest, force: force))
-                results.append(Result(photo: photo, status: r.status, templateID: r.templateID, quality: nil, reasons: r.reasons))
+                var result = Result(photo: photo, status: r.status, templateID: r.templateID, quality: nil, reasons: r.reasons)
+                result.secondModel = r.models?.dropFirst().first
+                results.append(result)
             } catch {
                 results.append(Result(photo: photo, status: "error", templateID: nil, quality: nil, reasons: ["\(error)"]))
             }
         }
         if global.json { try Output.json(results) } else {
             for r in results {
-                if r.status == "enrolled" { print("enrolled \(r.photo) for \(person) at \(remote.server): template #\(r.templateID!)") } else {
+                if r.status == "enrolled" {
+                    print("enrolled \(r.photo) for \(person) at \(remote.server): template #\(r.templateID!)" + (r.secondModel.map { ", and its \($0) template" } ?? ""))
+                } else {
                     Output.error("\(r.photo) not enrolled:")
                     for why in r.reasons ?? [] { FileHandle.standardError.write(Data("  - \(why)\n".utf8)) }
                 }

@@ -36,7 +36,7 @@ struct FleetCaptureRunner: FleetCaptureRunning {
             let templates = c.chosen.map { f in
                 CapturedTemplateWire(embedding: Data(f.embedding.serialized()), modelID: f.embedding.modelID, pose: f.bin.rawValue, yaw: f.pose.yaw,
                                      noseDrop: f.pose.noseDrop, roll: f.quality.roll, interEyeDistance: f.quality.interEyeDistance, sharpness: f.quality.sharpness,
-                                     detectionScore: f.quality.detectionScore, frame: f.frame)
+                                     detectionScore: f.quality.detectionScore, frame: f.frame, secondEmbedding: f.secondEmbedding.map { Data($0.serialized()) })
             }
             return CaptureResultWire(job: job.id, captured: true, reason: nil, templates: templates, frames: c.frames, usable: c.usable, seconds: c.seconds,
                                      liveness: c.liveness?.verdict.rawValue ?? "not_checked", livenessScore: c.liveness?.mean, livenessNote: r.livenessProblem)

@@ -380,7 +380,7 @@ struct RunCommand: ParsableCommand {
                 let a = FleetAgent(membership: m, transport: try m.transport(), db: db, audit: auditStore, home: global.wardenHome.path,
                                    wardenVersion: WardenVersion.current, record: { [audit] e in audit.record(e) }, doors: { doorStates.get() },
                                    captures: FleetCaptureRunner(doorCapture: DoorCapture(models: models, frames: controller.latestFrames, doors: Set(config.doors.keys),
-                                                                                     padLocator: global.padModelLocator)))
+                                                                                     padLocator: global.padModelLocator, makeSecond: controller.secondModel?.make)))
                 agent = a
                 fleetTask = Task.detached { await a.run() }
                 log.info("fleet: controller '\(m.settings.controller)' of \(m.settings.server); replica at revision \(a.linkStatus.appliedRevision)")

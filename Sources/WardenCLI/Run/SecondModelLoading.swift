@@ -16,25 +16,15 @@ enum SecondModelLoading {
             return (nil, "a learned metric head is configured: the fusion is fitted on dlib's own distances, so faces are decided by dlib through the head alone")
         }
         do {
-            let sface = try global.recognitionModelLocator.locate(.sface)
-            let models = try global.modelLocator.locate(requiring: [.landmarks68])
-            // dlib's shape predictor only reads its trees: one serves every thread (100 MB).
-            let points = try Dlib68Points(models: models)
-            _ = try SFaceRecognizer(sfacePath: sface, points: points)   // refused now, not at the first face
+            let installed = try InstalledSecondModel(locator: global.recognitionModelLocator)
             // The site's own fusion when `warden calibrate` fitted one, else the measured default.
             let matching = try MatchingConfiguration.fusion(home: global.wardenHome) ?? SFaceRecognizer.measuredFusion
             guard matching.fusion.covers([ModelSet.recognitionModelID, SFaceRecognizer.modelID]) else {
                 return (nil, "matching.yaml's fusion does not cover \(ModelSet.recognitionModelID) and \(SFaceRecognizer.modelID); run `warden calibrate` again")
             }
-            let model = SiteController.SecondModel(modelID: SFaceRecognizer.modelID, make: { try SFaceRecognizer(sfacePath: sface, points: points) },
-                                                   matching: matching)
-            return (model, nil)
-        } catch let e as RecognitionModelError {
-            return (nil, e.description)
-        } catch let e as ModelLocationError {
-            return (nil, "dlib's 68-point predictor (\(ModelFile.landmarks68.rawValue)) is not installed; run `make setup`. " + e.description.components(separatedBy: "\n").first!)
+            return (SiteController.SecondModel(modelID: installed.modelID, make: { try installed.makeRecognizer() }, matching: matching), nil)
         } catch {
-            return (nil, "the second model could not load: \(error); faces are decided by dlib's model alone")
+            return (nil, InstalledSecondModel.problem(error))
         }
     }
 }
