@@ -209,13 +209,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "warden", dependencies: ["WardenCLI"]),
+        .executableTarget(name: "warden", dependencies: ["WardenCLI", "CommandSupport"]),
         // The lab: evaluation, calibration, metric training, liveness studies and benchmarks,
         // a binary of its own so the door's `warden` links none of it (`warden eval` runs it).
         .target(name: "WardenLab", dependencies: ["WardenCLI", "CommandSupport", "PrivateServers", "CFreeType", "FaceKit", "Matching", "MatchingLab", "Storage", "WardenCore", "Audit", "Policy", "Controller",
                                                   "PresentationAttack", "OpenCVFaces", "Capture", "Integrations", "FleetProtocol",
                                                   .product(name: "Yams", package: "Yams"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "warden-lab", dependencies: ["WardenLab"]),
+        .executableTarget(name: "warden-lab", dependencies: ["WardenLab", "CommandSupport"]),
         // The fleet server's commands and binary, apart from the board's: `warden server ...`
         // runs it, so a door controller's `warden` links no server, no PostgreSQL driver and
         // no SwiftNIO.
@@ -224,7 +224,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "warden-server", dependencies: ["WardenServerCLI"]),
+        .executableTarget(name: "warden-server", dependencies: ["WardenServerCLI", "CommandSupport"]),
 
         // Hostile-input harnesses (image decoders, Wiegand, policy and pin-map YAML, badge
         // identifiers): libFuzzer targets under `make fuzz`, corpus replay under `make test`.

@@ -216,7 +216,7 @@ public final class SiteController {
     /// confirmed, or the person's own badge presented with it. Warden keeps no photos, so
     /// this (or re-enrollment) is how existing people get the second template. Audited.
     func considerSecondTemplate(person: Person, probe: Embedding, second: Embedding?, face: Face, door: String, live: Bool, badgeMatched: Bool?) {
-        guard let secondModel, let second, second.modelID == secondModel.modelID, let pid = person.id,
+        guard !templatesFromServer, let secondModel, let second, second.modelID == secondModel.modelID, let pid = person.id,
               secondGallery.templates(of: pid).isEmpty, live || badgeMatched == true else { return }
         do {
             let enrolled = try db.templates.forPerson(pid).filter { $0.modelID == probe.modelID && $0.createdBy != TemplateUpdateRule.creator }
@@ -268,11 +268,18 @@ public final class SiteController {
     /// Off unless the site file turns it on (`template_update:`).
     public var templateUpdate = TemplateUpdateRule()
 
+    /// A fleet controller's identity database is a replica of the server's: its template
+    /// ids are the server's, and the next change from the server overwrites or deletes
+    /// whatever the board wrote itself. So a fleet controller adds no template at a door,
+    /// neither a template update nor a second-model template; people gain templates by
+    /// enrollment at the server (photos, or a capture at a door through the server).
+    public var templatesFromServer = false
+
     /// After a grant: the face may become one more template of the person, by the rule
     /// (confident against the enrolled templates, live, badge matched where there is one,
     /// once a day, bounded). Every step is audited; a failure costs the update only.
     func considerTemplateUpdate(person: Person, probe: Embedding, face: Face, door: String, live: Bool, badgeMatched: Bool?) {
-        guard templateUpdate.enabled, let pid = person.id else { return }
+        guard templateUpdate.enabled, !templatesFromServer, let pid = person.id else { return }
         do {
             let all = try db.templates.forPerson(pid)
             var enrolled: [[Float]] = [], added: [TemplateUpdateRule.Added] = []
@@ -436,7 +443,11 @@ extension SiteController {
             return ["models": gallery.modelID, "second_model": "not in use: " + (secondProblem ?? "not installed")]
         }
         let people = Set(gallery.entries.map(\.personID)), withSecond = Set(secondGallery.entries.map(\.personID))
-        return ["models": "\(gallery.modelID) + \(secondModel.modelID), fused", "people": String(people.count),
-                "people_without_second_template": String(people.subtracting(withSecond).count)]
+        var status = ["models": "\(gallery.modelID) + \(secondModel.modelID), fused", "people": String(people.count),
+                      "people_without_second_template": String(people.subtracting(withSecond).count)]
+        if templatesFromServer {
+            status["second_template_from"] = "enrollment at the fleet server (a fleet controller adds no template at a door)"
+        }
+        return status
     }
 }

@@ -1,5 +1,6 @@
+import CommandSupport
 import Glibc
 import WardenLab
 
 signal(SIGPIPE, SIG_IGN)
-WardenLabCommand.main()
+WardenLabCommand.mainReportingErrors()

@@ -1,5 +1,6 @@
+import CommandSupport
 import Glibc
 import WardenServerCLI
 
 signal(SIGPIPE, SIG_IGN)
-WardenServerCommand.main()
+WardenServerCommand.mainReportingErrors()

@@ -1,3 +1,4 @@
+import CommandSupport
 import Glibc
 import WardenCLI
 
@@ -5,4 +6,4 @@ import WardenCLI
 // EPIPE error on that write, not the whole process: SIGPIPE's default action kills a
 // controller with its doors.
 signal(SIGPIPE, SIG_IGN)
-WardenCommand.main()
+WardenCommand.mainReportingErrors()

@@ -75,6 +75,26 @@ struct SecondModelFlowTests {
         r.s.finish()
     }
 
+    /// A fleet controller's templates are the server's replica (their ids are the server's,
+    /// and the server's next change overwrites what a board wrote): the same confident pass
+    /// is granted on dlib and adds nothing, and the status says where the template comes from.
+    @Test func aFleetControllerAddsNoTemplateAtTheDoor() throws {
+        let r = try rig(at: "08:30")
+        r.s.site.templatesFromServer = true
+        r.s.site.templateUpdate = TemplateUpdateRule(enabled: true, maximumAdded: 3, margin: 0.10)
+        try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["it-admins", "staff"], badge: "12:1001", secondModel: false)
+        let before = try r.s.db.templates.count()
+        try r.s.swipe("server-room", badge: "12:1001")
+        try r.s.show("server-room", photo: Paths.fixture("obama2.jpg"))
+        r.s.run(for: 4)
+        let d = try r.decisions()
+        #expect(d.first?.type == "access.granted" && d.first?.face?.modelID == ModelSet.recognitionModelID)
+        #expect(try r.s.db.templates.count() == before && r.s.site.secondGallery.count == 0)
+        #expect(try r.events().filter { $0.type == "system.second_template_added" || $0.type == "system.template_update" }.isEmpty)
+        #expect(r.s.site.faceModelsStatus["second_template_from"]?.contains("fleet server") == true)
+        r.s.finish()
+    }
+
     @Test func aFaceOnlyDoorNamesThePersonOnTheFusionAndRefusesAStranger() throws {
         let r = try rig(at: "08:30")
         try r.s.enroll(name: "Barack Obama", photo: Paths.fixture("obama.jpg"), groups: ["staff"], badge: nil)

@@ -7,7 +7,13 @@ import WardenCore
 extension CommandOptions {
     /// The audit log in the data directory, for appending. A log that is not the one Warden
     /// wrote (see AuditStore.headProblem) opens, but refuses every append.
-    package func openAudit(readOnly: Bool = false) throws -> AuditStore {
+    ///
+    /// With --server or WARDEN_SERVER set, a command that reads or writes this home's log
+    /// and has no server form is refused (`refuseWithoutServerForm`). `ownHome`: callers
+    /// that only ever concern this home (`run`, `fleet sync`), or that already chose it.
+    package func openAudit(readOnly: Bool = false, ownHome: Bool = false,
+                           environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AuditStore {
+        if !ownHome { try refuseWithoutServerForm(environment: environment) }
         do {
             if !readOnly { try wardenHome.create() }
             return try AuditStore(home: wardenHome.path, readOnly: readOnly)
@@ -21,7 +27,8 @@ extension CommandOptions {
     /// inside their transaction.
     package func recordAdmin(_ type: String, by op: Operator, subject: String, detail: [String: String] = [:]) throws {
         do {
-            try openAudit().append([AuditEvent.admin(type, operator: op.name, subject: subject, detail: detail)])
+            // The command chose this home before it got here (its server form returned first).
+            try openAudit(ownHome: true).append([AuditEvent.admin(type, operator: op.name, subject: subject, detail: detail)])
         } catch {
             throw CLIError("refused: the change could not be written to the audit log, so nothing was changed (\(error))")
         }

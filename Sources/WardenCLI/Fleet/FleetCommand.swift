@@ -77,7 +77,7 @@ struct FleetSyncCommand: ParsableCommand {
         }
         defer { lock.release() }
         let db = try global.openDatabase(forReplica: true)
-        let audit = try global.openAudit()
+        let audit = try global.openAudit(ownHome: true)
         let transport: HTTPSFleetTransport
         do { transport = try m.transport() } catch { throw CLIError("\(error)") }
         let agent = FleetAgent(membership: m, transport: transport, db: db, audit: audit, home: global.wardenHome.path, wardenVersion: WardenVersion.current,

@@ -215,7 +215,7 @@ struct RunCommand: ParsableCommand {
         var db: WardenDatabase? = nil
         var auditStore: AuditStore? = nil
         do {
-            let store = try global.openAudit()
+            let store = try global.openAudit(ownHome: true)
             auditStore = store
             if let d = try store.discontinuity() { problems.append(AuditError.discontinuity(d).description) }
         } catch { problems.append("\(error)") }
@@ -286,6 +286,11 @@ struct RunCommand: ParsableCommand {
         let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock,
                                         liveness: pad.detector, livenessProblem: pad.problem)
         controller.templateUpdate = config.templateUpdate
+        // A fleet controller's templates are the server's (SiteController.templatesFromServer).
+        controller.templatesFromServer = membership != nil
+        if membership != nil && config.templateUpdate.enabled {
+            Output.error("template_update is ignored on a fleet controller: its templates are the server's replica; re-enroll at the server instead")
+        }
         let second = SecondModelLoading.load(global: global, metricHead: head)
         if let model = second.model {
             do { controller.useSecondModel(model, gallery: try global.loadGallery(db, modelID: model.modelID)) } catch {
@@ -545,7 +550,7 @@ struct StatusCommand: ParsableCommand {
         if let m = s.faceModels {
             if let people = m["people"] {
                 print("faces: \(m["models"] ?? "?"); \(m["people_without_second_template"] ?? "?") of \(people) enrolled people still decided on dlib alone"
-                      + " (no second-model template yet: a confident door pass or re-enrollment gives one)")
+                      + " (no second-model template yet: " + (m["second_template_from"] ?? "a confident door pass or re-enrollment gives one") + ")")
             } else {
                 print("faces: \(m["models"] ?? "?") alone; second model \(m["second_model"] ?? "not in use")")
             }

@@ -23,14 +23,20 @@ extension CommandOptions {
     /// refused rather than run on this host's own home, where its answer or its change would
     /// look like the fleet's. `ownHome`: commands that only ever concern this home (`run`,
     /// `match`, `calibrate`).
+    /// With --server or WARDEN_SERVER set, refuses a command that has no server form yet,
+    /// rather than run it on this host's own home, where its answer or its change would
+    /// look like the fleet's. One rule for the identity database and the audit log.
+    package func refuseWithoutServerForm(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        guard let url = server ?? environment["WARDEN_SERVER"], !url.isEmpty else { return }
+        throw CLIError("this command does not work against the fleet server yet (--server or WARDEN_SERVER is set to \(url)), and was not run on this "
+                       + "host's own data instead. Against the server: person, enroll, badge issue/revoke/list, group, grant, revoke, zone list, door list, "
+                       + "policy check/explain/publish, thresholds, audit verify/export (docs/fleet.md). For this home, unset WARDEN_SERVER.")
+    }
+
     package func openDatabase(readOnly: Bool = false, forReplica: Bool = false, ownHome: Bool = false,
                       environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WardenDatabase {
         let path = wardenHome.file(WardenDatabase.fileName)
-        if !forReplica, !ownHome, let url = server ?? environment["WARDEN_SERVER"], !url.isEmpty {
-            throw CLIError("this command does not work against the fleet server yet (--server or WARDEN_SERVER is set to \(url)), and was not run on this "
-                           + "host's own data instead. Against the server: person, enroll, badge issue/revoke/list, group, grant, revoke, zone list, door list, "
-                           + "policy check/explain/publish, thresholds, audit verify/export (docs/fleet.md). For this home, unset WARDEN_SERVER.")
-        }
+        if !forReplica, !ownHome { try refuseWithoutServerForm(environment: environment) }
         if !readOnly, !forReplica, let m = try fleetMembership() {
             throw CLIError("this board is controller '\(m.settings.controller)' of the fleet at \(m.settings.server): its people, badges, templates and grants "
                            + "are a replica of the server's. Make the change at the server; it reaches this board within seconds.")
@@ -43,7 +49,7 @@ extension CommandOptions {
             if readOnly { return try WardenDatabase(path: path, readOnly: true) }
             try wardenHome.create()
             let audit: AuditStore
-            do { audit = try openAudit() } catch {
+            do { audit = try openAudit(ownHome: true) } catch {
                 throw CLIError("refused: the audit log cannot be opened for writing, nothing was changed (\(error))")
             }
             return try WardenDatabase(path: path, auditor: AuditedChanges(store: audit))

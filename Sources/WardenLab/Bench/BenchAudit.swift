@@ -44,7 +44,7 @@ struct BenchAudit: ParsableCommand {
     }
 
     func run() throws {
-        let store = try global.openAudit()
+        let store = try global.openAudit(ownHome: true)
         let (flood, floodSeconds) = try phase(store: store, count: events, perSecond: 0)
         var paced: [Double]? = nil
         if events > 0, pacedSeconds > 0, rate > 0 {
