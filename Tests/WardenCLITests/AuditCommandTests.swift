@@ -63,7 +63,9 @@ struct AuditCommandTests {
         #expect(json.status == 0 && json.stdout == jsonl.stdout, "\(json.stdout.prefix(200))")
         #expect(json.stdout.split(separator: "\n").allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
         let both = try CLI.run(["audit", "export", "--json", "--format", "csv"], home: home)
-        #expect(both.status != 0 && both.stderr.contains("--json writes JSON Lines"), "\(both.stderr)")
+        // Under --json the refusal is JSON too, on stdout.
+        let refusal = (try? both.json() as? [String: Any])?["error"] as? String
+        #expect(both.status != 0 && refusal?.contains("--json writes JSON Lines") == true, "\(both.stdout) \(both.stderr)")
         // `tail -n`, as docs/audit.md shows it and as tail takes it.
         let tail = try CLI.run(["audit", "tail", "-n", "1", "--no-follow"], home: home)
         #expect(tail.status == 0 && tail.stdout.split(separator: "\n").count == 1, "\(tail.stdout) \(tail.stderr)")

@@ -62,4 +62,13 @@ struct CommandLineTests {
         let r = try CLI.run(["audit", "tail", "--models", "/tmp"])
         #expect(r.status == 64 && r.stderr.contains("--models"), "\(r.stderr)")
     }
+
+    /// The hint after `person add` names the person the way the site knows them.
+    @Test func theNextStepNamesThePersonByTheirExternalID() throws {
+        let home = CLI.Home()
+        let withID = try CLI.run(["person", "add", "Ada Lovelace", "--external-id", "E1001"], home: home)
+        #expect(withID.status == 0 && withID.stdout.contains("next: warden enroll E1001 PHOTO"), "\(withID.stdout)")
+        let without = try CLI.run(["person", "add", "Grace Hopper"], home: home)
+        #expect(without.status == 0 && without.stdout.contains("next: warden enroll 2 PHOTO"), "\(without.stdout)")
+    }
 }

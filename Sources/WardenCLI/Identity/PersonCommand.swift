@@ -43,7 +43,8 @@ struct AddPerson: ParsableCommand {
             let person = Person(wire: w)
             if global.json { try Output.json(PersonRecord(person, templates: 0, badges: [])); return }
             print("added #\(w.id) \(w.displayName) at \(remote.server)" + (w.externalID.map { " (external id \($0))" } ?? ""))
-            print("next: warden enroll \(w.id) PHOTO --server \(remote.server)")
+            // The reference the person is known by at the site: the external id, else the Warden id.
+            print("next: warden enroll \(w.externalID ?? String(w.id)) PHOTO --server \(remote.server)")
             return
         }
         let db = try global.openDatabase()
@@ -54,7 +55,7 @@ struct AddPerson: ParsableCommand {
         }
         if global.json { try Output.json(PersonRecord(person, templates: 0, badges: [])); return }
         print("added #\(person.id!) \(person.displayName)" + (person.externalID.map { " (external id \($0))" } ?? ""))
-        print("next: warden enroll \(person.id!) PHOTO")
+        print("next: warden enroll \(person.externalID ?? String(person.id!)) PHOTO")
     }
 }
 
