@@ -153,16 +153,22 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop once this many access decisions have been made and the simulate script has played (for tests and trials).",
                                discussion: "Ends a rehearsal when its outcome is known, however fast this board recognises faces; --duration still bounds it."))
     var stopAfterDecisions: Int?
+    @Flag(help: ArgumentHelp("Check the site and exit: every file, model and store a start needs, and what would start but not work (a face door without a camera). No door is touched.",
+                             discussion: "Exit 0 when the site would start (warnings may remain), 2 when it would not. Runs beside a running controller: it reads only."))
+    var check = false
 
     func run() throws {
         // 0. One controller per home: a second would take over the status socket, and both
-        // would drive the same relays. The lock goes with the process, however it ends.
-        let instanceLock: HomeLock
-        do { instanceLock = try HomeLock.acquire(home: global.wardenHome.path) } catch {
-            Output.error("not starting, no door was touched: \(error)")
-            throw ExitCode(2)
+        // would drive the same relays. The lock goes with the process, however it ends. A
+        // check reads only, so it runs beside the controller.
+        var instanceLock: HomeLock? = nil
+        if !check {
+            do { instanceLock = try HomeLock.acquire(home: global.wardenHome.path) } catch {
+                Output.error("not starting, no door was touched: \(error)")
+                throw ExitCode(2)
+            }
         }
-        defer { instanceLock.release() }
+        defer { instanceLock?.release() }
         // Caught from the start: a SIGTERM while the models load is a clean stop once the
         // loop begins (logged, flushed), not the default death with events in memory.
         let signals = SignalFlags()
@@ -214,17 +220,27 @@ struct RunCommand: ParsableCommand {
         // database, keeps every door from starting (the locks stay as the wiring holds them).
         var db: WardenDatabase? = nil
         var auditStore: AuditStore? = nil
-        do {
-            let store = try global.openAudit(ownHome: true)
-            auditStore = store
-            if let d = try store.discontinuity() { problems.append(AuditError.discontinuity(d).description) }
-        } catch { problems.append("\(error)") }
-        do {
-            let d = try global.openDatabase(forReplica: membership != nil, ownHome: true)
-            if let bad = d.integrityProblem() {
-                problems.append("the identity database \(d.path) is damaged (SQLite quick_check: \(bad)); restore it from a backup")
-            } else { db = d }
-        } catch { problems.append("\(error)") }
+        // A check opens the stores read-only; a home with no database yet is new, not broken
+        // (the first `warden person add` creates it).
+        let newHome = check && !FileManager.default.fileExists(atPath: global.wardenHome.file(WardenDatabase.fileName))
+        var notes: [String] = newHome ? ["no identity database in \(global.wardenHome.path) yet: `warden person add` creates it; the doors would start with no one enrolled"] : []
+        if !newHome {
+            do {
+                let store = try global.openAudit(readOnly: check, ownHome: true)
+                auditStore = store
+                if let d = try store.discontinuity() { problems.append(AuditError.discontinuity(d).description) }
+            } catch { problems.append("\(error)") }
+            do {
+                let d = try global.openDatabase(readOnly: check, forReplica: membership != nil, ownHome: true)
+                if let bad = d.integrityProblem() {
+                    problems.append("the identity database \(d.path) is damaged (SQLite quick_check: \(bad)); restore it from a backup")
+                } else { db = d }
+            } catch { problems.append("\(error)") }
+        }
+        if check {
+            try reportCheck(problems: problems, config: config, policy: loadedPolicy, database: db, notes: &notes)
+            return
+        }
         guard problems.isEmpty, let config, let filePolicy = loadedPolicy, let pinMap, let models, let thresholds, let db, let auditStore else {
             Output.error("not starting; \(problems.count) problem(s), no door was touched:")
             for p in problems { FileHandle.standardError.write(Data("  - \(p)\n".utf8)) }
@@ -282,6 +298,8 @@ struct RunCommand: ParsableCommand {
         // do not stop the site: those doors keep their face factor out of service, logged.
         let pad = LivenessLoading.forPolicy(policy, locator: global.padModelLocator)
         if let why = pad.problem { Output.error("liveness: \(why)") }
+        // What starts but would not work as the files mean (`warden run --check` lists it too).
+        for w in config.warnings(against: policy) { Output.note("warning: \(w)") }
         let clock = SystemClock()
         let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock,
                                         liveness: pad.detector, livenessProblem: pad.problem)
@@ -460,7 +478,7 @@ struct RunCommand: ParsableCommand {
         frameServer?.stop()
         // Erased templates must not outlive this process in the write-ahead log.
         try? db.checkpointAndTruncateLog()
-        instanceLock.release()
+        instanceLock?.release()
         log.info("stopped (\(stopReason)); relays in their safe state")
         // Everything is relocked, flushed and closed. Leave without running library
         // teardown: OpenBLAS's exit handler can deadlock joining its thread pool after

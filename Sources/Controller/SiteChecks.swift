@@ -1,0 +1,28 @@
+import Foundation
+import Policy
+
+extension SiteConfig {
+    /// What would let the site start but not work as its files mean, in words a person can
+    /// act on: a door that needs a face and has no camera (every badge there would wait for
+    /// a face that cannot come), and a camera device that is not there now (it may be
+    /// plugged in later, so it does not stop the start). `warden run` prints these at start,
+    /// and `warden run --check` lists them.
+    public func warnings(against policy: SitePolicy, deviceExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) -> [String] {
+        var out: [String] = []
+        for id in doors.keys.sorted() {
+            guard let door = policy.doors[id], let config = doors[id] else { continue }
+            let needsFace = ([(nil, door.factors)] + door.factorSchedule.map { ($0.schedule as String?, $0.factors) })
+                .filter { $0.1 == .face || $0.1 == .badgeAndFace }
+            if config.camera == nil, let first = needsFace.first {
+                let when = first.0.map { " during \($0)" } ?? ""
+                out.append("door \(id) needs a face (\(first.1.rawValue)\(when)) but has no camera in \(file): "
+                           + "no one can pass it that way; add `camera:` under doors.\(id)")
+            }
+            if case .device(let path)? = config.camera?.kind, !deviceExists(path) {
+                out.append("door \(id): camera device \(path) does not exist now (is it plugged in, and its driver loaded? `warden camera list` shows the devices); "
+                           + "the door starts and waits for it")
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,61 @@
+import Controller
+import Foundation
+import Testing
+
+/// `warden run --check`: what a start would find, without starting, touching a door or
+/// writing anything; beside a running controller too.
+@Suite("warden run --check")
+struct RunCheckTests {
+    static func site(_ dir: URL, doors: String) throws -> String {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("site.yaml").path
+        try """
+        policy: \(CLI.root.appendingPathComponent("policies/example").path)
+        pinmap: \(CLI.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path)
+        gpio: simulated
+        doors:
+        \(doors)
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func aSiteThatWouldStartIsOKAndWhatWouldNotWorkIsAWarning() throws {
+        let home = CLI.Home()
+        // The server room needs badge+face and has no camera; the lobby's camera is a device
+        // that is not there.
+        let site = try Self.site(home.url.appendingPathComponent("site"), doors: "  lobby:\n    camera: {device: /dev/no-such-video}\n  server-room: {}\n")
+        let r = try CLI.run(["run", "--site", site, "--check"], home: home)
+        #expect(r.status == 0 && r.stdout.hasPrefix("OK: ") && r.stdout.contains("2 doors (lobby, server-room)"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("warning: door server-room needs a face (badge+face) but has no camera"))
+        #expect(r.stdout.contains("warning: door lobby: camera device /dev/no-such-video does not exist now"))
+        // It wrote nothing: a new home stays without a database or a log.
+        #expect(!FileManager.default.fileExists(atPath: home.url.appendingPathComponent("identity.sqlite").path))
+        #expect(!FileManager.default.fileExists(atPath: home.url.appendingPathComponent("audit.sqlite").path))
+        let j = try #require(try CLI.run(["run", "--site", site, "--check", "--json"], home: home).json() as? [String: Any])
+        #expect(j["ok"] as? Bool == true && (j["doors"] as? [String]) == ["lobby", "server-room"])
+        #expect((j["warnings"] as? [String])?.contains { $0.hasPrefix("door server-room needs a face") } == true)
+    }
+
+    @Test func aSiteThatWouldNotStartSaysWhyAndExits2() throws {
+        let home = CLI.Home()
+        let site = try Self.site(home.url.appendingPathComponent("site"), doors: "  front: {}\n")
+        let r = try CLI.run(["run", "--site", site, "--check"], home: home)
+        #expect(r.status == 2 && r.stdout.hasPrefix("NOT OK: "), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("door 'front'") && r.stdout.contains("lobby"), "names the door and the ones there are: \(r.stdout)")
+        let j = try #require(try CLI.run(["run", "--site", site, "--check", "--json"], home: home).json() as? [String: Any])
+        #expect(j["ok"] as? Bool == false && ((j["problems"] as? [String])?.count ?? 0) >= 1)
+    }
+
+    /// A running controller holds the home; a check reads only, so it runs beside it.
+    @Test func aCheckRunsBesideARunningController() throws {
+        let home = CLI.Home()
+        #expect(try CLI.run(["person", "add", "Ada"], home: home).status == 0)
+        let site = try Self.site(home.url.appendingPathComponent("site"), doors: "  office: {}\n")
+        let lock = try HomeLock.acquire(home: home.path)
+        defer { lock.release() }
+        let held = try CLI.run(["run", "--site", site, "--duration", "1"], home: home)
+        #expect(held.status == 2, "a second controller is refused: \(held.stderr)")
+        let r = try CLI.run(["run", "--site", site, "--check"], home: home)
+        #expect(r.status == 0 && r.stdout.contains("1 door (office)"), "\(r.stdout) \(r.stderr)")
+    }
+}
