@@ -1,3 +1,4 @@
+import DoorIO
 import Foundation
 import Policy
 
@@ -6,11 +7,17 @@ extension SiteConfig {
     /// act on: a door that needs a face and has no camera (every badge there would wait for
     /// a face that cannot come), and a camera device that is not there now (it may be
     /// plugged in later, so it does not stop the start). `warden run` prints these at start,
-    /// and `warden run --check` lists them.
-    public func warnings(against policy: SitePolicy, deviceExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) -> [String] {
+    /// and `warden run --check` lists them. With the pin map: a door the policy and the
+    /// wiring disagree on (fail-safe against fail-secure) stays out of service.
+    public func warnings(against policy: SitePolicy, pinMap: PinMap? = nil,
+                         deviceExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) -> [String] {
         var out: [String] = []
         for id in doors.keys.sorted() {
             guard let door = policy.doors[id], let config = doors[id] else { continue }
+            if let pins = pinMap?.doors[id], pins.failMode.rawValue != door.failMode.rawValue {
+                out.append("door \(id) would stay out of service: the policy says fail-\(door.failMode.rawValue) but the pin map wires it "
+                           + "fail-\(pins.failMode.rawValue); fix one of them")
+            }
             let needsFace = ([(nil, door.factors)] + door.factorSchedule.map { ($0.schedule as String?, $0.factors) })
                 .filter { $0.1 == .face || $0.1 == .badgeAndFace }
             if config.camera == nil, let first = needsFace.first {

@@ -58,4 +58,35 @@ struct RunCheckTests {
         let r = try CLI.run(["run", "--site", site, "--check"], home: home)
         #expect(r.status == 0 && r.stdout.contains("1 door (office)"), "\(r.stdout) \(r.stderr)")
     }
+
+    /// A door the policy and the wiring disagree on would start out of service: said first.
+    @Test func aFailModeTheWiringContradictsIsAWarning() throws {
+        let home = CLI.Home()
+        let dir = home.url.appendingPathComponent("site")
+        let site = try Self.site(dir, doors: "  office: {}\n")
+        // The example policy's office is fail-secure; this copy of the pin map wires it fail-safe.
+        let original = try String(contentsOf: CLI.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml"), encoding: .utf8)
+        let rewired = try #require(Self.rewire(original, door: "office", to: "safe"))
+        let pinMap = dir.appendingPathComponent("pinmap.yaml").path
+        try rewired.write(toFile: pinMap, atomically: true, encoding: .utf8)
+        var text = try String(contentsOfFile: site, encoding: .utf8)
+        text = text.replacingOccurrences(of: CLI.root.appendingPathComponent("hardware/pinmaps/gpio-sim.yaml").path, with: pinMap)
+        try text.write(toFile: site, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "--site", site, "--check"], home: home)
+        #expect(r.status == 0 && r.stdout.contains("warning: door office would stay out of service: the policy says fail-secure but the pin map wires it fail-safe"),
+                "\(r.stdout) \(r.stderr)")
+    }
+
+    /// The pin map with `door`'s fail_mode set to `mode` (added when the door has none).
+    static func rewire(_ yaml: String, door: String, to mode: String) -> String? {
+        var lines = yaml.components(separatedBy: "\n")
+        guard let start = lines.firstIndex(of: "  \(door):") else { return nil }
+        var i = start + 1
+        while i < lines.count, lines[i].hasPrefix("    ") || lines[i].isEmpty {
+            if lines[i].trimmingCharacters(in: .whitespaces).hasPrefix("fail_mode:") { lines[i] = "    fail_mode: \(mode)"; return lines.joined(separator: "\n") }
+            i += 1
+        }
+        lines.insert("    fail_mode: \(mode)", at: start + 1)
+        return lines.joined(separator: "\n")
+    }
 }

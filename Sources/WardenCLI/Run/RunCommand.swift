@@ -238,7 +238,7 @@ struct RunCommand: ParsableCommand {
             } catch { problems.append("\(error)") }
         }
         if check {
-            try reportCheck(problems: problems, config: config, policy: loadedPolicy, database: db, notes: &notes)
+            try reportCheck(problems: problems, config: config, policy: loadedPolicy, pinMap: pinMap, database: db, notes: &notes)
             return
         }
         guard problems.isEmpty, let config, let filePolicy = loadedPolicy, let pinMap, let models, let thresholds, let db, let auditStore else {
@@ -299,7 +299,7 @@ struct RunCommand: ParsableCommand {
         let pad = LivenessLoading.forPolicy(policy, locator: global.padModelLocator)
         if let why = pad.problem { Output.error("liveness: \(why)") }
         // What starts but would not work as the files mean (`warden run --check` lists it too).
-        for w in config.warnings(against: policy) { Output.note("warning: \(w)") }
+        for w in config.warnings(against: policy, pinMap: pinMap) { Output.note("warning: \(w)") }
         let clock = SystemClock()
         let controller = SiteController(policy: policy, db: db, audit: audit, faceEngine: engine, gallery: gallery, thresholds: thresholds, clock: clock,
                                         liveness: pad.detector, livenessProblem: pad.problem)

@@ -1,6 +1,7 @@
 import CommandSupport
 import ArgumentParser
 import Controller
+import DoorIO
 import Foundation
 import Policy
 import Storage
@@ -18,7 +19,7 @@ struct SiteCheckReport: Codable {
 }
 
 extension RunCommand {
-    func reportCheck(problems: [String], config: SiteConfig?, policy filePolicy: SitePolicy?, database: WardenDatabase?, notes: inout [String]) throws {
+    func reportCheck(problems: [String], config: SiteConfig?, policy filePolicy: SitePolicy?, pinMap: PinMap?, database: WardenDatabase?, notes: inout [String]) throws {
         var problems = problems
         var warnings: [String] = []
         if let config, let filePolicy {
@@ -28,7 +29,7 @@ extension RunCommand {
                     problems.append("the grants in the identity database cannot be read: \(error)")
                 }
             }
-            warnings += config.warnings(against: policy)
+            warnings += config.warnings(against: policy, pinMap: pinMap)
             if let why = LivenessLoading.forPolicy(policy, locator: global.padModelLocator).problem { warnings.append("liveness: \(why)") }
             let second = SecondModelLoading.load(global: global, metricHead: try? global.metricHead())
             notes.append(second.model.map { "faces decided by dlib and \($0.modelID), fused" } ?? "faces decided by dlib alone: \(second.problem ?? "no second model")")
