@@ -89,4 +89,26 @@ struct RunCheckTests {
         lines.insert("    fail_mode: \(mode)", at: start + 1)
         return lines.joined(separator: "\n")
     }
+
+    /// The shipped examples fit together: the example site file, the example policy and each
+    /// Raspberry Pi pin map, as docs/operations.md installs them, check OK with no door out
+    /// of service or unusable (the camera devices and PAD models are absent on a build host).
+    @Test(arguments: ["raspberry-pi-relay-hat.yaml", "osdp-rs485.yaml"])
+    func theShippedExamplesFitTogether(pinMap: String) throws {
+        let home = CLI.Home()
+        let example = try String(contentsOf: CLI.root.appendingPathComponent("hardware/site.example.yaml"), encoding: .utf8)
+        let site = example
+            .replacingOccurrences(of: "policy: /var/lib/warden/policies", with: "policy: \(CLI.root.appendingPathComponent("policies/example").path)")
+            .replacingOccurrences(of: "pinmap: /etc/warden/pinmap.yaml", with: "pinmap: \(CLI.root.appendingPathComponent("hardware/pinmaps/\(pinMap)").path)")
+        #expect(site != example)
+        try FileManager.default.createDirectory(at: home.url, withIntermediateDirectories: true)
+        let path = home.url.appendingPathComponent("site.yaml").path
+        try site.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "--site", path, "--check", "--json"], home: home)
+        let j = try #require(try r.json() as? [String: Any], "\(r.stdout) \(r.stderr)")
+        #expect(j["ok"] as? Bool == true, "\(j["problems"] ?? [])")
+        let warnings = j["warnings"] as? [String] ?? []
+        #expect(!warnings.contains { $0.contains("needs a face") || $0.contains("would stay out of service") }, "\(warnings)")
+        #expect((j["doors"] as? [String]) == ["lobby", "server-room"])
+    }
 }
