@@ -181,3 +181,21 @@ struct EngineTests {
         #expect(d.explanation.last?.hasPrefix("DENY: two-person rule") == true)
     }
 }
+
+/// The example policy is what a new site copies: its "after-hours" is meant as every hour
+/// outside business hours (the server room's two-person rule and the lobby's badge+face
+/// follow it). Monday 00:00-08:00 was in neither, so at 03:00 on a Monday one person could
+/// open the server room alone.
+@Suite("the example's schedules")
+struct ExampleScheduleTests {
+    @Test func everyHourOfAWorkingWeekIsBusinessHoursOrAfterHoursAndNeverBoth() {
+        // 2026-11-30 is a Monday; no holiday that week.
+        let monday = t("2026-11-30 00:30")
+        for hour in 0..<(7 * 24) {
+            let at = monday.addingTimeInterval(Double(hour) * 3600)
+            let business = Example.engine.scheduleActive("business-hours", at), after = Example.engine.scheduleActive("after-hours", at)
+            #expect(business != after, "\(at): business-hours \(business), after-hours \(after)")
+        }
+        #expect(Example.engine.scheduleActive("after-hours", t("2026-11-30 03:00")))
+    }
+}
