@@ -16,8 +16,14 @@ struct ScheduleTests {
         #expect(!active(after, t("2026-12-01 17:59"), cal))
         #expect(active(after, t("2026-12-04 23:59"), cal))   // Friday to 24:00
         #expect(active(after, t("2026-12-05 00:00"), cal))   // Saturday all day
-        // Monday early: Sunday's window ended at 24:00, and Monday's starts at 18:00.
-        #expect(!active(after, t("2026-12-07 07:00"), cal))
+        // Monday early is after hours too: the example has a Monday 00:00-08:00 window
+        // (it had none, and the night into Monday was in no schedule: issue 39).
+        #expect(active(after, t("2026-12-07 07:00"), cal))
+        #expect(!active(after, t("2026-12-07 08:00"), cal))
+        // A window that ends at 24:00 does not spill into the next day.
+        let weekend = Schedule(id: "weekend", windows: [TimeWindow(days: [.sat, .sun], from: 0, to: 24 * 60)])
+        #expect(active(weekend, t("2026-12-06 23:59")))
+        #expect(!active(weekend, t("2026-12-07 00:00")) && !active(weekend, t("2026-12-07 07:00")))
     }
 
     @Test func holidaysStopAWindowOnItsOwnDayOnly() {
