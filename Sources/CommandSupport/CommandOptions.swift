@@ -86,40 +86,44 @@ package struct ServerOptions: ParsableArguments {
     package var serverCA: String?
 }
 
+// The bundles hold the groups; these give each bundle the accessors of the groups it
+// holds, once, so no bundle forwards them by hand.
+package protocol HoldsGlobalOptions: CommandOptions { var base: GlobalOptions { get } }
+extension HoldsGlobalOptions {
+    package var home: String? { base.home }
+    package var json: Bool { base.json }
+}
+package protocol HoldsModelOptions: LoadsModels { var modelFiles: ModelOptions { get } }
+extension HoldsModelOptions {
+    package var models: String? { modelFiles.models }
+    package var padModels: String? { modelFiles.padModels }
+}
+package protocol HoldsServerOptions: ReachesServer { var fleetServer: ServerOptions { get } }
+extension HoldsServerOptions {
+    package var server: String? { fleetServer.server }
+    package var serverCA: String? { fleetServer.serverCA }
+}
+
 /// `--home`, `--json`, `--models`, `--pad-models`: a command that loads models.
-package struct ModelCommandOptions: ParsableArguments, LoadsModels {
+package struct ModelCommandOptions: ParsableArguments, HoldsGlobalOptions, HoldsModelOptions {
     package init() {}
     @OptionGroup package var base: GlobalOptions
     @OptionGroup package var modelFiles: ModelOptions
-    package var home: String? { base.home }
-    package var json: Bool { base.json }
-    package var models: String? { modelFiles.models }
-    package var padModels: String? { modelFiles.padModels }
 }
 
 /// `--home`, `--json`, `--server`, `--server-ca`: an admin command with a server form.
-package struct AdminCommandOptions: ParsableArguments, ReachesServer {
+package struct AdminCommandOptions: ParsableArguments, HoldsGlobalOptions, HoldsServerOptions {
     package init() {}
     @OptionGroup package var base: GlobalOptions
     @OptionGroup package var fleetServer: ServerOptions
-    package var home: String? { base.home }
-    package var json: Bool { base.json }
-    package var server: String? { fleetServer.server }
-    package var serverCA: String? { fleetServer.serverCA }
 }
 
 /// All six: an admin command with a server form that also loads models (enrollment).
-package struct AdminModelCommandOptions: ParsableArguments, LoadsModels, ReachesServer {
+package struct AdminModelCommandOptions: ParsableArguments, HoldsGlobalOptions, HoldsModelOptions, HoldsServerOptions {
     package init() {}
     @OptionGroup package var base: GlobalOptions
     @OptionGroup package var modelFiles: ModelOptions
     @OptionGroup package var fleetServer: ServerOptions
-    package var home: String? { base.home }
-    package var json: Bool { base.json }
-    package var models: String? { modelFiles.models }
-    package var padModels: String? { modelFiles.padModels }
-    package var server: String? { fleetServer.server }
-    package var serverCA: String? { fleetServer.serverCA }
 }
 
 /// The operator option for commands that change state.

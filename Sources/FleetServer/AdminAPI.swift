@@ -24,9 +24,6 @@ public final class ServerEnrollment: @unchecked Sendable {
         self.engine = engine; self.thresholds = thresholds; self.second = second
     }
 
-    /// The models an accepted photo becomes templates of.
-    public var modelIDs: [String] { [engine.modelID] + (second.map { [$0.modelID] } ?? []) }
-
     func assess(_ bytes: [UInt8], useLargest: Bool) throws -> (verdict: EnrollmentAssessment.Verdict, second: Embedding?) {
         try lock.withLock {
             try EnrollmentAssessment.assess(bytes, engine: engine, detection: DetectionOptions(upsample: 1), quality: .default, useLargest: useLargest,

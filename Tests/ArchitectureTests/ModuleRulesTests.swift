@@ -55,6 +55,7 @@ struct ModuleRulesTests {
     /// Test rigs and in-memory twins are linked by tests, and by the two benchmark commands
     /// that start private servers; no shipping library imports them.
     @Test func testRigsStayOutOfShippingLibraries() {
+        #expect(Self.graph["PrivateServers"] != nil && Self.graph["WardenCLI"] != nil, "the package description was not read")
         let benchCommands: Set<String> = ["WardenLab", "WardenServerCLI"]
         for (name, t) in Self.graph where t.type != "test" && !Self.rigs.contains(name) {
             let used = Set(t.dependencies).intersection(Self.rigs)

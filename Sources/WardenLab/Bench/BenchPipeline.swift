@@ -134,14 +134,13 @@ struct BenchPipeline: ParsableCommand {
             LivenessDetector.setThreads(1)
         }
         // The second model, as `warden run` loads it: one recognizer per inference thread.
-        var makeSecond: (() throws -> SFaceRecognizer)? = nil
+        var makeSecond: (() throws -> any FaceRecognizer)? = nil
         if !noSecondModel {
             do {
-                let sface = try global.recognitionModelLocator.locate(.sface)
-                let points = try Dlib68Points(models: try global.modelLocator.locate(requiring: [.landmarks68]))
-                makeSecond = { try SFaceRecognizer(sfacePath: sface, points: points) }
+                let installed = try InstalledSecondModel(locator: global.recognitionModelLocator)
+                makeSecond = { try installed.makeRecognizer() }
             } catch {
-                if !global.json { log("no second-model run: \("\(error)".components(separatedBy: "\n").first ?? "")") }
+                if !global.json { log("no second-model run: \(InstalledSecondModel.problem(error).components(separatedBy: "\n").first ?? "")") }
             }
         }
         let second = try makeSecond?()
@@ -231,7 +230,7 @@ struct BenchPipeline: ParsableCommand {
 
     /// Warden's door pipeline, as `warden run` drives it, one frame at a time.
     private func measure(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String],
-                         liveness: LivenessDetector? = nil, second: (recognizer: SFaceRecognizer, gallery: Gallery)? = nil,
+                         liveness: LivenessDetector? = nil, second: (recognizer: any FaceRecognizer, gallery: Gallery)? = nil,
                          trace: (sink: TraceSink, run: String, resolution: String)? = nil) throws -> Side {
         var times: [Double] = [], padTimes: [Double] = []
         var stageTimes: [String: [Double]] = ["decode": [], "detect": [], "embed": [], "pad": [], "search": []]
@@ -359,7 +358,7 @@ struct BenchPipeline: ParsableCommand {
     /// is timed from its first frame in to its last answer out; the two empty frames
     /// between people are not timed, and the worker is drained before each person.
     private func measureTwoStages(engine: FaceEngine, frames: [(jpeg: [UInt8], truth: String)], gallery: Gallery, names: [Int64: String],
-                                  liveness: LivenessDetector?, second: (recognizer: SFaceRecognizer, gallery: Gallery)? = nil) throws -> Side {
+                                  liveness: LivenessDetector?, second: (recognizer: any FaceRecognizer, gallery: Gallery)? = nil) throws -> Side {
         let identifier = Identifier()
         var tally = AnswerTally(names: names)
         var walkMs: [Double] = [], latencies: [Double] = []
