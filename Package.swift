@@ -194,6 +194,9 @@ let package = Package(
         // The broker link in memory, as NIOEmbedded is a channel in memory: for tests of the
         // publisher without a broker.
         .target(name: "IntegrationsEmbedded", dependencies: ["Integrations"]),
+        // The door loop's in-memory twins (identity, audit, faces, camera) and a door wired to
+        // them: door tests without models or files. Tests only.
+        .target(name: "ControllerEmbedded", dependencies: ["Controller", "Audit", "Capture", "DoorIO", "FaceKit", "Matching", "Policy", "Storage", "WardenCore"]),
         // What every command-line program shares (board, lab and server): the data
         // directory, the option groups, output and errors, and matching.yaml.
         .target(name: "CommandSupport", dependencies: [
@@ -249,7 +252,7 @@ let package = Package(
         .testTarget(name: "FuzzCorpusTests", dependencies: ["WardenTestSupport", "FuzzHarnesses"]),
         .testTarget(name: "OpenCVFacesTests", dependencies: ["WardenTestSupport", "OpenCVFaces", "FaceKit", "Matching"]),
         .testTarget(name: "PresentationAttackTests", dependencies: ["WardenTestSupport", "PresentationAttack", "FaceKit"]),
-        .testTarget(name: "ControllerTests", dependencies: ["WardenTestSupport", "Controller", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore", "OpenCVFaces"]),
+        .testTarget(name: "ControllerTests", dependencies: ["WardenTestSupport", "Controller", "ControllerEmbedded", "PresentationAttack", "FaceKit", "Matching", "Storage", "Policy", "DoorIO", "Audit", "Capture", "WardenCore", "OpenCVFaces"]),
         .testTarget(name: "FleetTests", dependencies: ["WardenTestSupport", "PrivateServers", "OpenCVFaces", "FleetProtocol", "FleetServer", "WebConsole", "HTTPClient", "FleetLink", "Storage", "Audit", "WardenCore", "FaceKit", "Matching",
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),

@@ -18,6 +18,12 @@ public struct TrackedFace: Sendable {
     public let liveness: LivenessScore?
     /// Why the face could not be scored, if it could not.
     public let livenessError: String?
+
+    public init(face: Face, track: Int, quality: Double, embedding: Embedding?, secondEmbedding: Embedding? = nil,
+                liveness: LivenessScore? = nil, livenessError: String? = nil) {
+        self.face = face; self.track = track; self.quality = quality; self.embedding = embedding; self.secondEmbedding = secondEmbedding
+        self.liveness = liveness; self.livenessError = livenessError
+    }
 }
 
 /// What the face pipeline made of one frame.
@@ -28,6 +34,10 @@ public struct FaceObservation: Sendable {
     public let liveTracks: Set<Int>
     /// Where this frame's time went, so a benchmark can say which stage a change moved.
     public var stages = StageTimes()
+
+    public init(at: Date, faces: [TrackedFace], liveTracks: Set<Int>, stages: StageTimes = StageTimes()) {
+        self.at = at; self.faces = faces; self.liveTracks = liveTracks; self.stages = stages
+    }
 }
 
 /// Seconds per pipeline stage for one frame. Detection includes the landmarks dlib fits

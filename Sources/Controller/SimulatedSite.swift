@@ -84,13 +84,7 @@ public final class SimulatedSite {
 
     /// Runs the site for a while in small steps of simulated time.
     public func run(for seconds: TimeInterval, step: TimeInterval = 0.05) {
-        var t = 0.0
-        while t < seconds {
-            site.step()
-            clock.advance(by: step)
-            t += step
-        }
-        site.step()
+        clock.run(for: seconds, step: step, site.step)
     }
 
     /// The door's camera sees these photos, framed as the camera would, `frames` times
@@ -114,16 +108,7 @@ public final class SimulatedSite {
 
     /// Presents a card at the door's reader: its bits are clocked onto D0/D1.
     public func swipe(_ door: String, badge: String) throws {
-        guard let pins = pinMap.doors[door], let d0 = pins.wiegandD0, let d1 = pins.wiegandD1 else { throw EnrollmentError("door \(door) has no reader") }
-        guard let bits = pinMap.wiegandBits(door: door, badge: try BadgeCredential(parsing: badge)) else {
-            throw EnrollmentError("\(badge) does not fit the formats of door \(door)")
-        }
-        for bit in bits {
-            let line = bit ? d1 : d0
-            try gpio.drive(line, high: false); clock.advance(by: 0.0001)
-            try gpio.drive(line, high: true); clock.advance(by: 0.0019)
-            site.step()
-        }
+        try gpio.presentCard(try BadgeCredential(parsing: badge), door: door, pinMap: pinMap, advance: clock.advance(by:), afterEachBit: site.step)
         run(for: 0.1)
     }
 

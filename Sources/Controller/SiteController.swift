@@ -15,10 +15,18 @@ import WardenCore
 /// pending two-person and escort authentications, modes), the face engine and gallery,
 /// the audit log. Single-threaded: `step` runs each door in turn. (A worker pool per camera
 /// is the planned next step; see docs/architecture.md.)
-public final class SiteController {
-    public var policy: SitePolicy { didSet { engine = PolicyEngine(policy: policy) } }
-    public private(set) var engine: PolicyEngine
-    public var state = SiteState()
+public final class SiteController: DoorEventSink, GrantedFaceLearning {
+    /// The policy and the doors' shared state, which every door asks.
+    public let access: AccessDesk
+    public var policy: SitePolicy {
+        get { access.policy }
+        set { access.policy = newValue }
+    }
+    public var engine: PolicyEngine { access.engine }
+    public var state: SiteState {
+        get { access.state }
+        set { access.state = newValue }
+    }
     public let db: WardenDatabase
     public let audit: AuditLog
     public let faceEngine: FaceEngine
@@ -28,12 +36,26 @@ public final class SiteController {
     public let livenessProblem: String?
     /// Its first line, for the timeline, the status and decision notes.
     public let livenessProblemSummary: String?
-    public var gallery: Gallery
-    public var thresholds: MatchThresholds
+    /// The galleries and thresholds every door matches against.
+    public let matcher: GalleryMatcher
+    public var gallery: Gallery {
+        get { matcher.gallery }
+        set { matcher.gallery = newValue }
+    }
+    /// The second model's templates, beside `gallery`'s dlib ones.
+    public var secondGallery: Gallery {
+        get { matcher.secondGallery }
+        set { matcher.secondGallery = newValue }
+    }
+    public var thresholds: MatchThresholds {
+        get { matcher.thresholds }
+        set { matcher.thresholds = newValue }
+    }
+    /// The doors read people, badges and groups through this.
+    let identity: DatabaseIdentity
     /// Each door camera's newest frame, lent to `warden enroll --camera DOOR`.
     public let latestFrames = LatestFrames()
     public let clock: any WardenClock
-    var verifier: Verifier { Verifier(thresholds: thresholds) }
     private var doors: [DoorController] = []
     var doorControllers: [DoorController] { doors }
     public private(set) var entries: [TimelineEntry] = []
@@ -42,7 +64,6 @@ public final class SiteController {
     /// simulated board advances its manual clock here by what a frame would cost on a slow
     /// one, so tests can run a 12-second-per-frame board without waiting 12 seconds.
     public var inlineInferenceDone: (() -> Void)?
-    private var peopleCache: [Int64: Person] = [:]
 
     public struct DoorSetup {
         public var id: String
@@ -77,8 +98,6 @@ public final class SiteController {
     public private(set) var secondModel: SecondModel?
     /// The main loop's own second recognizer (doors that recognise inline).
     private(set) var secondRecognizer: (any FaceRecognizer)?
-    /// The second model's templates, beside `gallery`'s dlib ones.
-    public var secondGallery = Gallery(modelID: "none")
 
     /// Installs the second model before the doors are added. A recognizer that cannot be
     /// made leaves the site on dlib alone, and says why.
@@ -86,7 +105,8 @@ public final class SiteController {
         do {
             secondRecognizer = try model.make()
             secondModel = model
-            secondGallery = gallery
+            matcher.secondGallery = gallery
+            matcher.fusion = model.matching
         } catch {
             secondProblem = "the second model could not load (\(error)); faces are decided by dlib's model alone"
             timeline("site", secondProblem!)
@@ -98,8 +118,9 @@ public final class SiteController {
 
     public init(policy: SitePolicy, db: WardenDatabase, audit: AuditLog, faceEngine: FaceEngine, gallery: Gallery,
                 thresholds: MatchThresholds, clock: any WardenClock, liveness: LivenessDetector? = nil, livenessProblem: String? = nil) {
-        self.policy = policy; self.engine = PolicyEngine(policy: policy); self.db = db; self.audit = audit
-        self.faceEngine = faceEngine; self.gallery = gallery; self.thresholds = thresholds; self.clock = clock
+        self.access = AccessDesk(policy: policy); self.db = db; self.audit = audit
+        self.faceEngine = faceEngine; self.matcher = GalleryMatcher(gallery: gallery, thresholds: thresholds); self.clock = clock
+        self.identity = DatabaseIdentity(db: db)
         self.liveness = liveness
         self.livenessProblem = liveness == nil ? (livenessProblem ?? "no presentation-attack detector was loaded") : nil
         self.livenessProblemSummary = self.livenessProblem?.components(separatedBy: "\n").first
@@ -128,12 +149,17 @@ public final class SiteController {
             return false
         }
         let pipeline = FacePipeline(options: setup.face.detection, framesRequired: setup.face.framesRequired, scan: setup.face.scan)
-        var worker: InferenceWorker? = nil
+        var faces: (any DoorFaces)? = nil
+        if setup.camera != nil {
+            faces = InlineFaces(pipeline: pipeline, engine: faceEngine, liveness: liveness, second: secondRecognizer,
+                                afterFrame: { [weak self] in self?.inlineInferenceDone?() })
+        }
         if setup.dedicatedInference, setup.camera != nil {
             do {
                 let pad = try liveness.map { try LivenessDetector(directory: $0.directory, framing: $0.framing) }
                 let second = try secondModel.map { try $0.make() }
-                worker = InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline, liveness: pad, second: second, stages: setup.inferenceStages)
+                faces = ThreadedFaces(worker: InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline, liveness: pad,
+                                                              second: second, stages: setup.inferenceStages))
             } catch {
                 timeline(setup.id, "face engine for this door's camera could not load (\(error)); inference runs on the main loop")
             }
@@ -144,8 +170,10 @@ public final class SiteController {
                               detail: ["reason": why, "fallback": fallback], siteTimeZone: policy.timeZone))
             timeline(setup.id, "FACE FACTOR OUT OF SERVICE while liveness is required: \(livenessProblemSummary ?? why); \(fallback)")
         }
-        doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, site: self,
-                                     pipeline: pipeline, worker: worker))
+        let ports = DoorPorts(clock: clock, access: access, matcher: matcher, identity: identity, events: self, faces: faces,
+                              liveness: LivenessAvailability(loaded: liveness != nil, problem: livenessProblemSummary), learning: self,
+                              latestFrames: latestFrames, modesChanged: { [weak self] in self?.doorModesChanged() })
+        doors.append(DoorController(id: setup.id, driver: setup.driver, camera: setup.camera, face: setup.face, lockout: setup.lockout, ports: ports))
         return true
     }
 
@@ -183,31 +211,17 @@ public final class SiteController {
 
     /// Every exit path: relays to their safe state, lines released, the log flushed.
     public func shutdown(reason: String) {
-        for d in doors { d.driver.safeStop(); d.worker?.stop(); d.camera?.stop() }
+        for d in doors { d.driver.safeStop(); d.ports.faces?.stop(); d.camera?.stop() }
         fireAlarmInput?.release()
         for e in limiter.flush(now: clock.now, force: true) { audit.record(e) }
         record(AuditEvent(at: clock.now, kind: .system, type: "system.stop", detail: ["reason": reason], siteTimeZone: policy.timeZone))
         audit.flush(timeout: 10)
     }
 
-    /// 1:N. With the second model, people holding both models' templates are scored on the
-    /// fusion and the rest on dlib alone; `decidedBy` says which, per candidate.
-    func identify(_ vector: [Float], second: [Float]? = nil) -> (identification: Identification, decidedBy: [Int64: String]) {
-        let now = clock.now
-        let eligible: (Int64) -> Bool = { [db] pid in (try? db.people.get(pid))?.isEligible(at: now) ?? false }
-        guard let secondModel else {
-            return (Identifier(thresholds: thresholds).identify(vector, in: gallery, isEligible: eligible), [:])
-        }
-        return secondModel.matching.identify(first: vector, second: second, firstGallery: gallery, secondGallery: secondGallery,
-                                             thresholds: thresholds, isEligible: eligible)
-    }
-
-    /// 1:1 against a person's templates: fused when the person and the probe both have the
-    /// second model, dlib alone otherwise.
-    func verify(_ vector: [Float], second: [Float]?, person: Int64) -> (verification: Verification, decidedBy: String) {
-        guard let secondModel else { return (gallery.verify(vector, person: person, using: verifier), gallery.modelID) }
-        return secondModel.matching.verify(first: vector, second: second, person: person, firstGallery: gallery, secondGallery: secondGallery,
-                                           thresholds: thresholds)
+    /// After a grant on a face: the template-update rules may learn it.
+    public func granted(person: Person, probe: Embedding, second: Embedding?, face: Face, door: String, live: Bool, badgeMatched: Bool?) {
+        considerTemplateUpdate(person: person, probe: probe, face: face, door: door, live: live, badgeMatched: badgeMatched)
+        considerSecondTemplate(person: person, probe: probe, second: second, face: face, door: door, live: live, badgeMatched: badgeMatched)
     }
 
     /// A person admitted on dlib who holds no template of the second model gains one from
@@ -255,7 +269,7 @@ public final class SiteController {
         for e in limiter.admit(event) { audit.record(e) }
     }
 
-    func timeline(_ door: String, _ text: String) {
+    public func timeline(_ door: String, _ text: String) {
         let e = TimelineEntry(at: clock.now, door: door, text: text)
         entries.append(e)
         onTimeline?(e)
@@ -431,7 +445,7 @@ extension SiteController {
                                                     contactOpen: $0.driver.machine.contactOpen, alarm: $0.driver.machine.isAlarm,
                                                     cameraFault: $0.cameraFault?.rawValue, inferenceLagSeconds: $0.inferenceLag,
                                                     overloaded: $0.inferenceLag.map { [w = $0.workableLag] in $0 > w },
-                                                    faceOutOfService: $0.livenessOutOfService ? "liveness required; " + (livenessProblemSummary ?? "no PAD model") : nil)
+                                                    faceOutOfService: $0.liveness.outOfService ? "liveness required; " + (livenessProblemSummary ?? "no PAD model") : nil)
                           },
                           auditLog: log, recent: entries.suffix(10).map { "\(f.string(from: $0.at)) [\($0.door)] \($0.text)" },
                           faceModels: faceModelsStatus)

@@ -27,3 +27,17 @@ public final class ManualClock: WardenClock, @unchecked Sendable {
 
     public func set(_ date: Date) { lock.lock(); current = date; lock.unlock() }
 }
+
+extension ManualClock {
+    /// Simulated time passing: `work` runs, then the clock moves on by `step`, until
+    /// `seconds` have passed; `work` runs once more at the end.
+    public func run(for seconds: TimeInterval, step: TimeInterval, _ work: () -> Void) {
+        var t = 0.0
+        while t < seconds {
+            work()
+            advance(by: step)
+            t += step
+        }
+        work()
+    }
+}

@@ -46,7 +46,7 @@ struct ModuleRulesTests {
         return seen
     }
 
-    static let rigs: Set<String> = ["PrivateServers", "IntegrationsEmbedded", "WardenTestSupport", "OSDPTestPeer"]
+    static let rigs: Set<String> = ["PrivateServers", "IntegrationsEmbedded", "ControllerEmbedded", "WardenTestSupport", "OSDPTestPeer"]
 
     @Test func thePackageDescriptionIsRead() {
         #expect(Self.graph["warden"]?.type == "executable" && Self.graph.count > 40, "`swift package dump-package` gave \(Self.graph.count) targets")

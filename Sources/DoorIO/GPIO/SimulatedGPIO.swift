@@ -154,6 +154,28 @@ extension SimulatedGPIO {
     }
 }
 
+extension SimulatedGPIO {
+    /// Presents a card at a door's reader: its bits are clocked onto D0/D1 as a reader sends
+    /// them (a 100 µs low pulse per bit, 2 ms apart). `advance` moves the simulated clock;
+    /// `afterEachBit` lets the door loop read the lines, as it would between bits.
+    public func presentCard(_ badge: BadgeCredential, door: String, pinMap: PinMap, advance: (TimeInterval) -> Void, afterEachBit: () -> Void) throws {
+        guard let pins = pinMap.doors[door], let d0 = pins.wiegandD0, let d1 = pins.wiegandD1 else { throw SimulatedReaderError("door \(door) has no reader") }
+        guard let bits = pinMap.wiegandBits(door: door, badge: badge) else { throw SimulatedReaderError("\(badge) does not fit the formats of door \(door)") }
+        for bit in bits {
+            let line = bit ? d1 : d0
+            try drive(line, high: false); advance(0.0001)
+            try drive(line, high: true); advance(0.0019)
+            afterEachBit()
+        }
+    }
+}
+
+/// A card that cannot be presented at a simulated door.
+public struct SimulatedReaderError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 extension PinMap {
     /// The bits a reader at `door` sends for a card, in the first of the door's formats
     /// that carries the card's badge format (H10301 if none does).
