@@ -78,6 +78,15 @@ public struct ServerHome: Sendable {
         try write(try YAMLEncoder().encode(settings), "server.yaml", mode: 0o600)
     }
 
+    /// Takes back what `initialise` wrote (a set-up that could not finish), and the
+    /// directory itself when nothing else is in it.
+    public func discard() {
+        for name in ["server.yaml", "ca.key", "ca.pem", "server.key", "server.pem", "keys/template.key"] { try? FileManager.default.removeItem(atPath: file(name)) }
+        for dir in [file("keys"), path] where (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
     public func settings() throws -> Settings {
         guard exists else { throw CentralError.notFound("\(file("server.yaml")) is missing: set the server up with `warden server init`") }
         do { return try YAMLDecoder().decode(Settings.self, from: try String(contentsOfFile: file("server.yaml"), encoding: .utf8)) } catch {

@@ -19,7 +19,10 @@ public final class PrivatePostgres: @unchecked Sendable {
         return nil
     }
 
-    public init() throws {
+    /// `otherUsers`: how roles other than `warden` log in over the socket (pg_hba.conf's
+    /// method: "trust", or "peer" to meet what a Debian cluster does to a process whose
+    /// operating-system user is not the role).
+    public init(otherUsers: String = "trust") throws {
         guard let bin = Self.binaries() else {
             throw PrivatePostgresError("PostgreSQL's server binaries are not installed (/usr/lib/postgresql/*/bin/initdb): run `make setup` (or install Debian's postgresql)")
         }
@@ -30,6 +33,9 @@ public final class PrivatePostgres: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
         if let asUser { try run("/bin/chown", ["-R", asUser, directory], asUser: nil) }
         try run("\(bin)/initdb", ["-D", "\(directory)/data", "-A", "trust", "-U", "warden", "--no-sync", "-E", "UTF8"])
+        if otherUsers != "trust" {
+            try run("/bin/sh", ["-c", "printf 'local all warden trust\\nlocal all all %s\\n' \"$1\" > \"$0\"", "\(directory)/data/pg_hba.conf", otherUsers])
+        }
         try run("\(bin)/pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60",
                                   "-o", "-k \(socketDirectory) -c listen_addresses='' -p \(port) -c fsync=off -c max_connections=200", "start"])
         try run("\(bin)/createdb", ["-h", socketDirectory, "-p", String(port), "-U", "warden", "warden"])

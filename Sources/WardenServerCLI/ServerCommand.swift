@@ -86,27 +86,39 @@ struct ServerInitCommand: ParsableCommand {
         let home = global.serverHome
         var names = names
         if names.isEmpty { names = [ProcessInfo.processInfo.hostName, "localhost", "127.0.0.1"] }
-        _ = try DatabaseAddress(parsing: database)
+        let address: DatabaseAddress
+        do { address = try DatabaseAddress(parsing: database) } catch { throw CLIError("--database: \(error)") }
+        guard !home.exists else {
+            let existing = (try? home.settings()).map { " for \((try? DatabaseAddress(parsing: $0.database).description) ?? $0.database)" } ?? ""
+            throw CLIError("\(home.path) already holds a server\(existing): `warden server run` starts it. To set it up again from scratch, "
+                           + "move \(home.path) aside first (keep its ca.key, which signs every joined controller, and keys/template.key, which opens the stored templates)")
+        }
+        // The database first, before anything is written: a login it refuses fails here, in
+        // seconds, and leaves no half-made home behind.
+        let logger = global.serverLogger()
+        do { try runBlocking { try await DatabaseProbe.check(address, logger: logger) } } catch let e as DatabaseLoginError {
+            throw CLIError(e.description + "; nothing was written")
+        }
         do {
             try global.wardenHome.create()
             try home.initialise(site: site, settings: .init(database: database, listen: listen, port: port, names: names))
         } catch let e as CentralError { throw CLIError(e.description) }
-        let migrated = Result { try global.withCentralStore { try await $0.currentRevision() } }
+        do { _ = try global.withCentralStore { try await $0.currentRevision() } } catch {
+            // Logged in, but the tables could not be made (no right to create them, say):
+            // the home is taken back, so that the next try starts clean.
+            home.discard()
+            throw CLIError("the central database \(address) could not be migrated: \(error); nothing was kept in \(home.path)")
+        }
         let fingerprint = try home.siteCA().fingerprint
         if global.json {
-            struct R: Codable { let home: String; let caFingerprint: String; let names: [String]; let databaseReady: Bool; let databaseProblem: String? }
-            var problem: String? = nil
-            if case .failure(let e) = migrated { problem = "\(e)" }
-            try Output.json(R(home: home.path, caFingerprint: fingerprint, names: names, databaseReady: problem == nil, databaseProblem: problem))
+            struct R: Codable { let home: String; let caFingerprint: String; let names: [String]; let database: String; let databaseReady: Bool }
+            try Output.json(R(home: home.path, caFingerprint: fingerprint, names: names, database: address.description, databaseReady: true))
             return
         }
         print("server set up in \(home.path)")
         print("  site CA SHA-256  \(fingerprint)")
         print("  reached as       \(names.joined(separator: ", ")) (port \(port))")
-        switch migrated {
-        case .success: print("  database         ready (migrated)")
-        case .failure(let e): print("  database         NOT READY: \(e)\n  (it is migrated when `warden server run` starts)")
-        }
+        print("  database         \(address): ready (migrated)")
         print("next: `warden server run`, then `warden server token create --controller NAME` for each board")
     }
 }
