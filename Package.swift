@@ -204,8 +204,16 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The board's composition root: every service `warden run` starts, built, run and
+        // stopped in one place (BoardRunner), testable in-process.
+        .target(name: "Board", dependencies: [
+            "Controller", "FleetLink", "FleetProtocol", "Integrations", "OSDP", "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy",
+            "DoorIO", "Capture", "PresentationAttack",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "WardenCLI", dependencies: [
-            "CommandSupport", "FleetProtocol", "FleetLink", "Integrations", "OSDP",
+            "Board", "CommandSupport", "FleetProtocol", "FleetLink", "Integrations", "OSDP",
             "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "OpenCVFaces",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -257,7 +265,9 @@ let package = Package(
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "IntegrationsTests", dependencies: ["WardenTestSupport", "Integrations", "IntegrationsEmbedded", "PrivateServers", "Audit", "Policy", "WardenCore"]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "CommandSupport", "PrivateServers", "WardenCLI", "WardenLab", "MatchingLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
+        .testTarget(name: "BoardTests", dependencies: ["WardenTestSupport", "Board", "Controller", "Audit", "DoorIO", "FaceKit", "Matching", "PresentationAttack", "Policy", "Storage", "WardenCore",
+                                                   .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "CommandSupport", "PrivateServers", "Board", "WardenCLI", "WardenLab", "MatchingLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     cxxLanguageStandard: .cxx17

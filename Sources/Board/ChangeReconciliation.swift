@@ -8,24 +8,24 @@ import WardenCore
 /// database names the audit row that records it, and every person, badge, template, grant
 /// and group membership comes from such a change. `warden audit verify` and `warden run`'s
 /// start-up report what it finds.
-struct ChangeReconciliation: Codable {
+public struct ChangeReconciliation: Codable {
     /// Rows that no audit event accounts for: each a failure of the audit promise.
-    var unaccounted: [String] = []
+    public var unaccounted: [String] = []
     /// Audit events for changes the database does not hold (rolled back after they were
     /// logged by a process that was killed at that instant, or deleted since).
-    var orphanedEvents: [String] = []
+    public var orphanedEvents: [String] = []
     /// Changes made before changes were linked to their events (not checkable).
-    var legacyChanges = 0
+    public var legacyChanges = 0
     /// Changes whose events were lost in a discontinuity an operator acknowledged.
-    var acknowledgedLost = 0
-    var checkedChanges = 0
+    public var acknowledgedLost = 0
+    public var checkedChanges = 0
     /// The database is a fleet controller's replica: its rows come from the fleet server's
     /// changes (recorded in the server's own chain), applied here as `fleet.apply`.
-    var fleetReplica = false
+    public var fleetReplica = false
 
-    var ok: Bool { unaccounted.isEmpty }
+    public var ok: Bool { unaccounted.isEmpty }
 
-    static func run(db: WardenDatabase, audit: AuditStore) throws -> ChangeReconciliation {
+    public static func run(db: WardenDatabase, audit: AuditStore) throws -> ChangeReconciliation {
         var r = ChangeReconciliation()
         let changes = try db.changes.all()
         r.checkedChanges = changes.count

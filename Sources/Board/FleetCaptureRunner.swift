@@ -6,10 +6,11 @@ import PresentationAttack
 
 /// The board's side of enrollment at a door through the server: the capture runs here,
 /// on this controller's camera and models, and only the chosen templates go back.
-struct FleetCaptureRunner: FleetCaptureRunning {
-    let doorCapture: DoorCapture
+public struct FleetCaptureRunner: FleetCaptureRunning {
+    public let doorCapture: DoorCapture
+    public init(doorCapture: DoorCapture) { self.doorCapture = doorCapture }
 
-    func capture(_ job: CaptureJob, progress: @escaping @Sendable (CaptureProgressWire) -> Void) async -> CaptureResultWire {
+    public func capture(_ job: CaptureJob, progress: @escaping @Sendable (CaptureProgressWire) -> Void) async -> CaptureResultWire {
         // A capture blocks for seconds: a thread of its own, not one of the cooperative pool.
         await withCheckedContinuation { (c: CheckedContinuation<CaptureResultWire, Never>) in
             let t = Thread { c.resume(returning: self.run(job, progress: progress)) }
@@ -18,7 +19,7 @@ struct FleetCaptureRunner: FleetCaptureRunning {
         }
     }
 
-    func run(_ job: CaptureJob, progress: @escaping @Sendable (CaptureProgressWire) -> Void) -> CaptureResultWire {
+    public func run(_ job: CaptureJob, progress: @escaping @Sendable (CaptureProgressWire) -> Void) -> CaptureResultWire {
         var settings = CameraCapture.Settings()
         settings.seconds = min(60, max(1, job.seconds))
         settings.templates = min(10, max(1, job.templates))

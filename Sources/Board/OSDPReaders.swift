@@ -6,15 +6,15 @@ import Storage
 /// `warden run`'s OSDP readers: one bus per serial port, carrying every door's reader on it
 /// whose key is installed. A door whose reader cannot be used still comes up (its face
 /// factor works; its badges cannot be read) and says why.
-struct OSDPReaders {
-    var buses: [OSDPBus] = []
-    var readers: [String: OSDPReader] = [:]
+public struct OSDPReaders {
+    public var buses: [OSDPBus] = []
+    public var readers: [String: OSDPReader] = [:]
     /// Doors whose reader is offline from the start, and why.
-    var problems: [String: String] = [:]
+    public var problems: [String: String] = [:]
 
     /// For `warden status`: per bus, the readers online under Secure Channel and the
     /// counters of what the line carried and what was rejected.
-    func statusFields() -> [[String: String]] {
+    public func statusFields() -> [[String: String]] {
         buses.map { bus in
             let c = bus.counters, readers = bus.readerStatuses
             var f = ["port": bus.port, "readers": String(readers.count), "online": String(readers.filter { $0.online && $0.secure }.count),
@@ -26,7 +26,7 @@ struct OSDPReaders {
         }
     }
 
-    static func start(doors: [String], pinMap: PinMap, keys: ReaderKeyRepository, pinMapPath: String) -> OSDPReaders {
+    public static func start(doors: [String], pinMap: PinMap, keys: ReaderKeyRepository, pinMapPath: String) -> OSDPReaders {
         var out = OSDPReaders()
         let wired = doors.sorted().compactMap { id in pinMap.doors[id]?.osdp.map { (door: id, wiring: $0) } }
         for (port, onPort) in Dictionary(grouping: wired, by: \.wiring.port).sorted(by: { $0.key < $1.key }) {

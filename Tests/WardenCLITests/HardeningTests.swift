@@ -1,3 +1,4 @@
+import Board
 import CommandSupport
 import Audit
 import Controller
@@ -420,7 +421,7 @@ struct ControllerAvailabilityTests {
         #expect(!reload.start { throw CLIError("second") }, "two reloads at once")
         #expect(reload.take() == nil, "the loop waited for the load")
         gate.signal()
-        var outcome: Result<RunCommand.Reloaded, Error>? = nil
+        var outcome: Result<BoardRunner.Reloaded, Error>? = nil
         for _ in 0..<500 where outcome == nil { outcome = reload.take(); usleep(10_000) }
         guard case .failure(let e)? = outcome else { Issue.record("no outcome"); return }
         #expect("\(e)" == "loaded")

@@ -56,7 +56,7 @@ struct OSDPRunTests {
         let w = try RunningWarden(["run", "--site", b.site.siteFile, "--stop-after-decisions", "1", "--duration", "300"], home: b.site.home)
         #expect(w.waitFor("reader online (Secure Channel)", timeout: 120), "\(w.output)")
         try b.peer.send(["op": "card", "address": 1, "bits": ReaderPeer.h10301(facility: 12, card: 1001)])
-        #expect(w.waitFor("decisions made", timeout: 200), "\(w.output)")
+        #expect(w.waitFor("1 decision made", timeout: 200), "\(w.output)")
         _ = w.stop()
         return w.output
     }

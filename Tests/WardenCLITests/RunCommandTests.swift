@@ -221,7 +221,7 @@ struct RunReloadTests {
         #expect(try s.w("enroll", "P1", CLI.fixtures.appendingPathComponent("obama.jpg").path).status == 0)
         #expect(try s.w("group", "add", "P1", "staff", "--policy", s.dir.appendingPathComponent("policy").path).status == 0)
         kill(run.process.processIdentifier, SIGHUP)
-        #expect(run.waitFor("1 templates reloaded"))
+        #expect(run.waitFor("1 template reloaded"))
         #expect(run.waitFor("GRANTED #1 Barack Obama"))
         #expect(run.stop() == 0)
     }

@@ -26,17 +26,4 @@ struct PolicyOption: ParsableArguments {
     }
 }
 
-extension SitePolicy {
-    /// The files' grants plus those made with `warden grant`. A CLI grant naming a zone or
-    /// schedule the files no longer define is left out (fail secure) and reported.
-    func merging(_ db: WardenDatabase, warn: (String) -> Void = { Output.error($0) }) throws -> SitePolicy {
-        merging(try db.access.grants(), warn: warn)
-    }
-
-    func merging(_ grants: [AccessGrant], warn: (String) -> Void = { Output.error($0) }) -> SitePolicy {
-        adding(grants.map { g in
-            Grant(stored: g.id!, personID: g.personId, groupName: g.groupName, zone: g.zone, schedule: g.schedule, until: g.until)
-        }, warn: warn)
-    }
-}
 

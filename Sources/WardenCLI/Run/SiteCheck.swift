@@ -1,3 +1,4 @@
+import Board
 import CommandSupport
 import ArgumentParser
 import Controller
