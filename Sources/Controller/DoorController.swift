@@ -52,6 +52,10 @@ public final class DoorController {
         self.log = DoorLog(door: id, camera: camera?.name, events: ports.events, access: ports.access, clock: ports.clock)
         self.liveness = DoorLiveness(availability: ports.liveness, rule: face.liveness)
         self.watch = CameraWatch(since: ports.clock.now)
+        // The exit button of an interlocked door waits for the rest of its group, unless the
+        // door is an escape route (`exit_route: true`).
+        driver.exitRefusal = { [access = ports.access, id] in access.engine.exitRefusal(door: id, state: access.state) }
+        publishDoorNow()
     }
 
     var door: Door? { ports.access.door(id) }
@@ -75,6 +79,7 @@ public final class DoorController {
             decide(p.holder, badge: .valid, credential: p.credential, succeeded: [.badge], failed: [],
                    faceEvidence: nil, note: "no face shown within \(Int(face.badgeWindow))s of the badge")
         }
+        publishDoorNow()
         if let frame = try? camera?.nextFrame() {
             process(frame)
         } else if let camera, camera.deliversContinuously, cameraFault == nil, watch.silent(at: now) {
@@ -86,6 +91,11 @@ public final class DoorController {
     /// holder's face must be recognised in `frames_required` frames within the badge
     /// window.
     var workableLag: TimeInterval { face.badgeWindow / Double(face.framesRequired) }
+
+    /// The lock and contact as the other doors' interlocks see them.
+    private func publishDoorNow() {
+        ports.access.state.doorsNow[id] = DoorNow(lockReleased: driver.machine.lockReleased, open: driver.machine.contactOpen)
+    }
 
     /// Holds the driver in the mode the policy and site state give now.
     func syncMode() {
@@ -334,7 +344,7 @@ public final class DoorController {
             outcome.reasons = d.reasons.map(\.rawValue)
         }
         var reports: [DoorReport] = []
-        if outcome.allow, case .release(let seconds)? = outcome.decision?.action { reports = driver.grant(strikeTime: seconds) }
+        if outcome.allow, case .release(let seconds)? = outcome.decision?.action { reports = driver.grant(strikeTime: seconds); publishDoorNow() }
         outcome.pending = outcome.reasons.contains("two_person_pending") || outcome.reasons.contains("escort_required")
         if !outcome.pending { driver.signal(granted: outcome.allow) }
         if !outcome.allow && !outcome.pending && countsTowardLockout && storageError == nil, lockout.noteFailure(at: now) { log.lockout(lockout.settings) }
@@ -353,7 +363,7 @@ public final class DoorController {
         guard door != nil else { return }
         let d = ports.access.decide(RemoteRequest(door: id, time: now, action: command.action, requester: command.requestedBy))
         var reports: [DoorReport] = []
-        if command.action == .release, d.allow, case .release(let seconds) = d.action { reports = driver.grant(strikeTime: seconds) }
+        if command.action == .release, d.allow, case .release(let seconds) = d.action { reports = driver.grant(strikeTime: seconds); publishDoorNow() }
         log.remote(command, decision: d)
         for r in reports { handle(r) }
         if command.action != .release, d.allow && !d.changes.isEmpty {

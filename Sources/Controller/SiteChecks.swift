@@ -30,6 +30,14 @@ extension SiteConfig {
                            + "the door starts and waits for it")
             }
         }
+        // An interlock holds a door until every other door of its group is known to be shut;
+        // a door on another controller (or not run at all) never is.
+        for group in policy.interlocks {
+            let here = group.doors.filter { doors[$0] != nil }, elsewhere = group.doors.filter { doors[$0] == nil }
+            guard !here.isEmpty, !elsewhere.isEmpty else { continue }
+            out.append("interlock \(group.id): door\(elsewhere.count == 1 ? "" : "s") \(elsewhere.joined(separator: ", ")) \(elsewhere.count == 1 ? "is" : "are") not run by \(file), "
+                       + "so \(here.joined(separator: ", ")) will never release (fail secure); an interlock's doors must all be on one controller")
+        }
         return out
     }
 }

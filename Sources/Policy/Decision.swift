@@ -18,6 +18,8 @@ public struct Reason: RawRepresentable, Hashable, Sendable, Codable, CustomStrin
     public static let noGrant = Reason(rawValue: "no_grant")
     public static let outsideSchedule = Reason(rawValue: "outside_schedule")
     public static let twoPersonPending = Reason(rawValue: "two_person_pending")
+    /// Another door of the same interlock is open, released, or not known to be shut.
+    public static let interlock = Reason(rawValue: "interlock")
     public static let twoPersonComplete = Reason(rawValue: "two_person_complete")
     public static let antiPassback = Reason(rawValue: "anti_passback")
     public static let antiPassbackSoft = Reason(rawValue: "anti_passback_soft")
@@ -118,6 +120,15 @@ public enum DoorMode: String, Sendable, Equatable, Codable {
 
 /// What the controller knows that the policy files do not: modes, threat level, who is
 /// where, and authentications waiting for a second person or an escort.
+/// One door's lock and contact now.
+public struct DoorNow: Sendable, Equatable {
+    public var lockReleased: Bool
+    public var open: Bool
+    public init(lockReleased: Bool, open: Bool) { self.lockReleased = lockReleased; self.open = open }
+    /// Locked and closed: what every other door of an interlock must be.
+    public var shut: Bool { !lockReleased && !open }
+}
+
 public struct SiteState: Sendable, Equatable {
     public struct Position: Sendable, Equatable { public var zone: String; public var at: Date }
     public struct PendingAuth: Sendable, Equatable { public var person: Int64; public var at: Date; public var kind: String }
@@ -130,8 +141,20 @@ public struct SiteState: Sendable, Equatable {
     public var pending: [String: [PendingAuth]] = [:]
     /// Door → local date on which first-person-in was satisfied.
     public var firstPersonArrived: [String: String] = [:]
+    /// What the doors running here are doing now, as their state machines say (set by the
+    /// door loop every step): what an interlock asks of the other doors of its group. A door
+    /// missing here (out of service, or on another board) is not known to be shut.
+    public var doorsNow: [String: DoorNow] = [:]
 
     public init() {}
+
+    /// The state an explanation assumes (`policy explain`, the console's explain): every door
+    /// locked and closed, so an interlock holds nobody back.
+    public static func everyDoorShut(_ policy: SitePolicy) -> SiteState {
+        var s = SiteState()
+        for id in policy.doors.keys { s.doorsNow[id] = DoorNow(lockReleased: false, open: false) }
+        return s
+    }
 
     public mutating func apply(_ changes: [StateChange]) {
         for c in changes {
@@ -219,6 +242,7 @@ extension Reason {
             "outside_schedule": "outside the hours the grant allows",
             "two_person_pending": "waiting for a second person (two-person rule)",
             "two_person_complete": "second person arrived (two-person rule)",
+            "interlock": "another door of the interlock is open or unlocked",
             "anti_passback": "anti-passback: the person is recorded inside already",
             "anti_passback_soft": "anti-passback (soft): allowed, but the person is recorded inside",
             "lockdown": "the site is in lockdown",

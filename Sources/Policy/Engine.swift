@@ -7,6 +7,38 @@ public struct PolicyEngine: Sendable {
     public init(policy: SitePolicy) { self.policy = policy }
 
     public func decide(_ req: AccessRequest, state: SiteState) -> Decision {
+        let d = decideOnPolicy(req, state: state)
+        // An interlock is the last word on a release, whoever asked: a grant while another
+        // door of the group is not shut is refused, and changes nothing (no position, no
+        // first-person-in), as if it had not been asked.
+        guard d.allow, case .release = d.action, let door = policy.doors[req.door], let hold = interlockHold(door: door.id, state: state) else { return d }
+        return Decision(allow: false, reasons: [.interlock], rule: "interlock:\(hold.interlock.id)", action: .stayLocked,
+                        explanation: d.explanation + ["DENY: interlock \(hold.interlock.id): door \(hold.door) \(hold.why); "
+                                                      + "a door of the group releases only while every other one is locked and closed"],
+                        changes: [])
+    }
+
+    /// What keeps a door of an interlock from releasing now: another door of its group that
+    /// is open, released, or not known to be shut (out of service, or not on this board).
+    /// nil: the door is in no interlock, or every other door of it is shut.
+    public func interlockHold(door: String, state: SiteState) -> (interlock: Interlock, door: String, why: String)? {
+        guard let group = policy.interlock(of: door) else { return nil }
+        for other in group.doors where other != door {
+            guard let now = state.doorsNow[other] else { return (group, other, "is not known to be shut (out of service, or not on this controller)") }
+            if now.open { return (group, other, "is open") }
+            if now.lockReleased { return (group, other, "is released") }
+        }
+        return nil
+    }
+
+    /// Why a door's exit button must not release it now, or nil: an interlocked door waits
+    /// for the rest of its group, unless it is an escape route (`exit_route: true`).
+    public func exitRefusal(door: String, state: SiteState) -> String? {
+        guard policy.doors[door]?.exitRoute != true, let hold = interlockHold(door: door, state: state) else { return nil }
+        return "interlock \(hold.interlock.id): door \(hold.door) \(hold.why)"
+    }
+
+    func decideOnPolicy(_ req: AccessRequest, state: SiteState) -> Decision {
         var why: [String] = []
         func deny(_ reasons: [Reason], rule: String, _ note: String, changes: [StateChange] = []) -> Decision {
             why.append("DENY: " + note)

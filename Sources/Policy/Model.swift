@@ -12,13 +12,18 @@ public struct SitePolicy: Sendable, Equatable {
     public var groups: [String: Group]
     public var grants: [Grant]
     public var threatLevels: [ThreatLevel]
+    /// Groups of doors of which only one may be released or open at a time (mantraps).
+    public var interlocks: [Interlock]
 
     public init(name: String = "site", timeZone: TimeZone = TimeZone(identifier: "UTC")!, zones: [String: Zone] = [:],
                 doors: [String: Door] = [:], schedules: [String: Schedule] = [:], holidays: [String: HolidayCalendar] = [:],
-                groups: [String: Group] = [:], grants: [Grant] = [], threatLevels: [ThreatLevel] = []) {
+                groups: [String: Group] = [:], grants: [Grant] = [], threatLevels: [ThreatLevel] = [], interlocks: [Interlock] = []) {
         self.name = name; self.timeZone = timeZone; self.zones = zones; self.doors = doors; self.schedules = schedules
-        self.holidays = holidays; self.groups = groups; self.grants = grants; self.threatLevels = threatLevels
+        self.holidays = holidays; self.groups = groups; self.grants = grants; self.threatLevels = threatLevels; self.interlocks = interlocks
     }
+
+    /// The interlock a door belongs to (a door is in one at most).
+    public func interlock(of door: String) -> Interlock? { interlocks.first { $0.doors.contains(door) } }
 
     /// The same site with liveness off at every door (a demo or a test without the PAD
     /// models): a door's own setting overrides its zones', so the doors are enough.
@@ -168,6 +173,9 @@ public struct Door: Sendable, Equatable {
     public var livenessSchedule: [(schedule: String, liveness: LivenessRequirement)]
     /// What this door accepts from remote commands (nothing, by default).
     public var remote: RemoteAccess
+    /// An escape route: its exit button releases it even while another door of its
+    /// interlock is open (life safety before the mantrap).
+    public var exitRoute: Bool = false
 
     public init(id: String, name: String? = nil, into: String, from: String? = nil, hardware: [String: String] = [:],
                 strikeTime: TimeInterval = 5, heldOpenTime: TimeInterval = 30, factors: FactorRequirement,
@@ -186,7 +194,7 @@ public struct Door: Sendable, Equatable {
             && a.strikeTime == b.strikeTime && a.heldOpenTime == b.heldOpenTime && a.factors == b.factors
             && a.factorSchedule.map { "\($0.schedule)=\($0.factors.rawValue)" } == b.factorSchedule.map { "\($0.schedule)=\($0.factors.rawValue)" }
             && a.unlockSchedule == b.unlockSchedule && a.firstPersonIn == b.firstPersonIn && a.failMode == b.failMode
-            && a.cameraFallback == b.cameraFallback && a.liveness == b.liveness && a.remote == b.remote
+            && a.cameraFallback == b.cameraFallback && a.liveness == b.liveness && a.remote == b.remote && a.exitRoute == b.exitRoute
             && a.livenessSchedule.map { "\($0.schedule)=\($0.liveness.rawValue)" } == b.livenessSchedule.map { "\($0.schedule)=\($0.liveness.rawValue)" }
     }
 }
@@ -218,6 +226,16 @@ public struct Grant: Sendable, Equatable {
 }
 
 /// Above level 0, only the listed groups pass any door.
+/// A mantrap: a door of the group releases only while every other door of it is locked and
+/// closed. Exit buttons are interlocked too, except at doors marked `exit_route`.
+public struct Interlock: Sendable, Equatable {
+    public var id: String
+    /// Two to four doors.
+    public var doors: [String]
+    public init(id: String, doors: [String]) { self.id = id; self.doors = doors }
+    public static let maximumDoors = 4
+}
+
 public struct ThreatLevel: Sendable, Equatable {
     public var level: Int
     public var name: String

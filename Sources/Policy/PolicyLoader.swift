@@ -102,7 +102,8 @@ struct Builder {
             case "groups": r.list(v, "groups") { r, n in r.group(n) }
             case "grants": r.list(v, "grants") { r, n in r.grant(n) }
             case "threat_levels": r.list(v, "threat_levels") { r, n in r.threatLevel(n) }
-            default: r.b.issue(loc(file, k), "unknown section '\(key)'; expected one of site, zones, doors, schedules, holidays, groups, grants, threat_levels")
+            case "interlocks": r.list(v, "interlocks") { r, n in r.interlock(n) }
+            default: r.b.issue(loc(file, k), "unknown section '\(key)'; expected one of site, zones, doors, schedules, holidays, groups, grants, threat_levels, interlocks")
             }
             self = r.b
         }
@@ -292,7 +293,7 @@ struct Reader {
 
     mutating func door(_ node: Node) {
         let keys: Set<String> = ["id", "name", "into", "from", "hardware", "strike_time", "held_open_time", "factors", "factor_schedule",
-                                 "unlock_schedule", "first_person_in", "fail_mode", "camera_fallback", "liveness", "liveness_schedule", "remote"]
+                                 "unlock_schedule", "first_person_in", "fail_mode", "camera_fallback", "liveness", "liveness_schedule", "remote", "exit_route"]
         guard let f = fields(node, "door", allowed: keys), let id = id(f, "door", in: node) else { return }
         guard b.define("door", id, at(f["id"])) else { return }
         let into = text(f, "into", "door", in: node) ?? ""
@@ -341,6 +342,9 @@ struct Reader {
                                   firstPersonIn: firstIn, failMode: failMode, cameraFallback: fallback,
                                   liveness: livenessRequirement(f["liveness"]), livenessSchedule: livenessOverrides.map { (schedule: $0.0, liveness: $0.1) },
                                   remote: remote)
+        if let er = f["exit_route"] {
+            if let v = er.bool { b.policy.doors[id]!.exitRoute = v } else { issue(er, "exit_route must be true or false") }
+        }
     }
 
     mutating func schedule(_ node: Node) {
@@ -453,6 +457,20 @@ struct Reader {
         cal.timeZone = tz
         let p = date.split(separator: "-").map { Int($0)! }
         return cal.date(from: DateComponents(year: p[0], month: p[1], day: p[2]))!
+    }
+
+    mutating func interlock(_ node: Node) {
+        guard let f = fields(node, "interlock", allowed: ["id", "doors"]), let id = id(f, "interlock", in: node) else { return }
+        guard b.define("interlock", id, at(f["id"])) else { return }
+        let doors = names(f["doors"], "doors")
+        if doors.count < 2 || doors.count > Interlock.maximumDoors || Set(doors).count != doors.count {
+            issue(f["doors"] ?? node, "interlock '\(id)' needs 2 to \(Interlock.maximumDoors) different doors; found \(doors.count == 0 ? "none" : doors.joined(separator: ", "))")
+        }
+        for d in doors {
+            ref("door", d, f["doors"], "door")
+            if let other = b.policy.interlock(of: d) { issue(f["doors"], "door '\(d)' is in interlock '\(other.id)' already; a door may be in one interlock only") }
+        }
+        b.policy.interlocks.append(Interlock(id: id, doors: doors))
     }
 
     mutating func threatLevel(_ node: Node) {

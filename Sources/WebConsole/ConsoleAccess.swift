@@ -96,7 +96,7 @@ extension ConsoleRoutes {
         let groups = Set(site.groups.filter { $0.members.contains(p.id) }.map(\.name))
         let facts = PersonFacts(id: p.id, name: p.displayName, status: PersonStatus(stored: p.status), groups: groups, validFrom: p.validFrom, validUntil: p.validUntil)
         let d = PolicyEngine(policy: policy).decide(AccessRequest(door: door, time: when, person: facts, badge: badge ? .valid : .none, succeeded: ok,
-                                                                  liveness: face ? .live : .notChecked), state: SiteState())
+                                                                  liveness: face ? .live : .notChecked), state: SiteState.everyDoorShut(policy))
         return ["verdict": d.allow ? "ALLOW" : "DENY", "verdictClass": d.allow ? "allow" : "deny", "who": "#\(p.id) \(p.displayName)", "door": door,
                 "when": SiteLocalTime.format(when, in: policy.timeZone) + " (\(policy.timeZone.identifier))", "rule": d.rule, "action": d.action.summary,
                 "reasonsText": d.reasons.isEmpty ? "" : d.reasons.map(\.plainWords).joined(separator: "; ") + ".", "steps": d.explanation + ignored]

@@ -46,6 +46,21 @@ struct RunCheckTests {
         #expect(j["ok"] as? Bool == false && ((j["problems"] as? [String])?.count ?? 0) >= 1)
     }
 
+    /// An interlock whose doors are not all on this controller holds the ones that are: the
+    /// check says so before anyone finds a door that never opens.
+    @Test func anInterlockSplitAcrossControllersIsAWarning() throws {
+        let home = CLI.Home()
+        let policy = home.url.appendingPathComponent("policy")
+        try FileManager.default.copyItem(at: CLI.root.appendingPathComponent("policies/example"), to: policy)
+        try "interlocks: [{id: airlock, doors: [lobby, office]}]\n".write(to: policy.appendingPathComponent("interlocks.yaml"), atomically: true, encoding: .utf8)
+        let site = try Self.site(home.url.appendingPathComponent("site"), doors: "  lobby: {}\n")
+        let text = try String(contentsOfFile: site, encoding: .utf8).replacingOccurrences(of: CLI.root.appendingPathComponent("policies/example").path, with: policy.path)
+        try text.write(toFile: site, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", "--site", site, "--check"], home: home)
+        #expect(r.status == 0 && r.stdout.contains("warning: interlock airlock: door office is not run by") && r.stdout.contains("so lobby will never release"),
+                "\(r.stdout) \(r.stderr)")
+    }
+
     /// A running controller holds the home; a check reads only, so it runs beside it.
     @Test func aCheckRunsBesideARunningController() throws {
         let home = CLI.Home()

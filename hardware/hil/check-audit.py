@@ -36,6 +36,12 @@ checks = [
     has("5: office exit button", lambda e: e["type"] == "door.rex" and e.get("door") == "office"),
     has("6: stopped by SIGTERM", lambda e: e["type"] == "system.stop" and "SIGTERM" in json.dumps(e.get("detail", {}))),
     has("the V4L2 camera started", lambda e: e["type"] == "system.camera_started"),
+    has("8: server room refused for badge 12:1001 while the office was open (interlock)",
+        lambda e: e["type"] == "access.denied" and e.get("door") == "server-room" and e.get("badge") == "12:1001"
+        and e.get("reasons") == ["interlock"] and e.get("rule") == "interlock:airlock"),
+    has("8: server room granted to badge 12:1001 once the office was shut",
+        lambda e: e["type"] == "access.granted" and e.get("door") == "server-room" and e.get("badge") == "12:1001"
+        and factor(e, "face") is None),
 ]
 # 7: killed with SIGKILL, so that run has no system.stop: two starts in a row.
 lifecycle = [e["type"] for e in events if e["type"] in ("system.start", "system.stop")]

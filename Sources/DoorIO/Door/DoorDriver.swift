@@ -64,6 +64,10 @@ public final class DoorDriver: @unchecked Sendable {
     private var buzzerUntil: Date?
     /// The door's OSDP reader, when it has one instead of (or beside) Wiegand lines.
     public let reader: (any ReaderPort)?
+    /// Asked when the exit button is pressed: a reason to leave the lock as it is (another
+    /// door of an interlock is open), or nil to release as usual. The press is recorded
+    /// either way.
+    public var exitRefusal: (() -> String?)?
 
     public init(id: String, pins: PinMap.DoorPins, behaviour: DoorBehaviour, formats: [WiegandFormat], backend: any GPIOBackend, clock: any WardenClock,
                 reader: (any ReaderPort)? = nil) {
@@ -180,7 +184,9 @@ public final class DoorDriver: @unchecked Sendable {
                 contact = c
             }
             for e in try exit?.waitForEdges(timeout: 0) ?? [] where e.becameActive {
-                reports += apply(machine.handle(.requestToExit, at: clock.now))
+                if let why = exitRefusal?() { reports.append(.door(.requestToExit, detail: "refused: \(why)")) } else {
+                    reports += apply(machine.handle(.requestToExit, at: clock.now))
+                }
             }
             for e in try tamper?.waitForEdges(timeout: 0) ?? [] {
                 reports += apply(machine.handle(.tamper(active: e.becameActive), at: clock.now))

@@ -117,7 +117,7 @@ struct ExplainPolicy: ParsableCommand {
             guard let f = LivenessFact(rawValue: liveness) else { throw ValidationError("unknown --liveness '\(liveness)'; use live, attack, unsure, unavailable or not_checked") }
             fact = f
         } else { fact = ok.contains(.face) ? .live : .notChecked }
-        var state = SiteState()
+        var state = SiteState.everyDoorShut(policy)
         state.threatLevel = threatLevel
         let d = PolicyEngine(policy: policy).decide(AccessRequest(door: door, time: when, person: p.facts(groups: groups),
                                                                   badge: ok.contains(.badge) ? .valid : .none, succeeded: ok, liveness: fact), state: state)

@@ -245,14 +245,16 @@ scenario_kill9() {
     pass
 }
 
-# swipe_badge BITS: clocks the card and waits for the read. A reader frame that lost a bit
-# is rejected by warden with its bit count (the kernel queues 16 edges per line, and a
-# starved guest can miss one, docs/architecture.md); like a person, present it again.
+# swipe_badge BITS [PATTERN]: clocks the card and waits for the log to show PATTERN (at a
+# badge+face door, the read: "badge 12:1001 read"; at a badge door, the decision, which
+# names the badge). A reader frame that lost a bit is rejected by warden with its bit count
+# (the kernel queues 16 edges per line, and a starved guest can miss one,
+# docs/architecture.md); like a person, present it again.
 swipe_badge() {
-    local try=1
+    local try=1 pattern="${2:-badge 12:1001 read}"
     while [ $try -le 3 ]; do
         /tmp/bin/hil-pulse $SIM $SRV_D0 $SRV_D1 $1 || return 1
-        wait_log "badge 12:1001 read" 20 && return 0
+        wait_log "$pattern" 20 && return 0
         since_mark | grep -q "frame rejected" || return 1
         log "the reader frame was rejected (a lost bit); presenting the card again"
         sleep 2; try=$((try + 1))
@@ -287,6 +289,33 @@ scenario_badge_and_face() {
     pass
 }
 
+# Both doors in one interlock (policy-airlock): while the office is open, the server room
+# refuses the badge ("interlock") and its relay never moves; once the office has closed and
+# relocked, the same badge releases it.
+scenario_interlock() {
+    SCENARIO="8 interlock-holds-the-second-door"
+    local bits
+    bits=$(wd badge wiegand 12:1001) || { fail "cannot encode the badge"; return; }
+    start_warden airlock || { fail "warden did not start (airlock)"; return; }
+    sleep 3
+    mark
+    press_exit_button || { fail "the office exit button did not release the office"; since_mark; return; }
+    pull $OFFICE_CONTACT up
+    wait_log "door opened" 10 || { fail "office open not seen"; pull $OFFICE_CONTACT down; return; }
+    swipe_badge $bits "badge 12:1001\]" || { fail "no decision on the badge"; since_mark; pull $OFFICE_CONTACT down; return; }
+    wait_log "DENIED.*interlock" 10 || { fail "no interlock denial at the server room"; since_mark; pull $OFFICE_CONTACT down; return; }
+    never_value $SRV_RELAY 1 3 || { fail "the server room released while the office was open"; pull $OFFICE_CONTACT down; return; }
+    pull $OFFICE_CONTACT down
+    wait_value $OFFICE_RELAY 0 10 || { fail "the office did not relock after closing"; return; }
+    mark
+    swipe_badge $bits "badge 12:1001\]" || { fail "no decision on the second badge"; since_mark; return; }
+    wait_value $SRV_RELAY 1 10 || { fail "the server room did not release once the office was shut"; since_mark; return; }
+    wait_value $SRV_RELAY 0 20 || { fail "the server room did not relock"; return; }
+    stop_warden
+    [ "$WARDEN_RC" = 0 ] || { fail "warden exited $WARDEN_RC"; return; }
+    pass
+}
+
 # --- main ----------------------------------------------------------------------------
 main() {
     setup_gpio_sim || { echo "HIL: FAIL setup: gpio-sim"; return 1; }
@@ -309,6 +338,8 @@ main() {
     start_warden server-room || { echo "HIL: FAIL setup: warden run (server-room)"; return 1; }
     scenario_badge_and_face
     stop_warden
+    scenario_interlock
+    [ -n "$WARDEN_PID" ] && stop_warden
     [ -n "$INJECT_PID" ] && kill $INJECT_PID 2>/dev/null
 
     # The audit trail goes back to the host, which verifies the chain and the events.
