@@ -1,4 +1,5 @@
 import Foundation
+import WardenCore
 
 /// One entry of the audit trail. Decisions carry the evidence behind them; door, system and
 /// admin events carry what happened and who or what caused it. Optional fields are absent
@@ -197,5 +198,19 @@ enum CanonicalEncoding {
             return d
         }
         return try decoder.decode(AuditEvent.self, from: Data(text.utf8))
+    }
+}
+
+extension AuditEvent {
+    /// When, as people read it (`HumanTime`'s form): the site's wall clock with its offset,
+    /// from the site-local time the event carries ("2026-12-07 17:03:06 +01:00"); UTC as
+    /// "+00:00" for an event that carries none (the server's own).
+    public var humanTime: String {
+        // siteLocalTime is AuditTime.local's "yyyy-MM-ddTHH:mm:ss+hh:mm".
+        if let local = siteLocalTime, local.count == 25, let t = local.firstIndex(of: "T") {
+            let date = local[..<t], clock = local[local.index(after: t)..<local.index(t, offsetBy: 9)], offset = local.suffix(6)
+            return "\(date) \(clock) \(offset)"
+        }
+        return HumanTime.text(at, in: TimeZone(identifier: "UTC")!)
     }
 }

@@ -414,11 +414,17 @@ public struct SiteStatus: Codable, Sendable {
         public var faceOutOfService: String?
     }
     public var site: String
+    /// The site's time zone: people read every time here in it (`HumanTime`).
+    public var timeZone: String? = nil
     public var at: Date
     public var startedAt: Date
     public var doors: [DoorStatus]
     public var auditLog: String
+    /// The last timeline lines as people read them (site time with its offset).
     public var recent: [String]
+    /// The same lines as data: UTC time, door, text.
+    public struct TimelineLine: Codable, Sendable { public var at: Date; public var door: String; public var text: String }
+    public var timeline: [TimelineLine]? = nil
     /// The fleet link, on a controller that has joined one (set by `warden run`).
     public var fleet: [String: String]? = nil
     /// The MQTT link, when the site publishes to a broker.
@@ -433,13 +439,14 @@ public struct SiteStatus: Codable, Sendable {
 
 extension SiteController {
     public func status(startedAt: Date) -> SiteStatus {
-        let f = DateFormatter(); f.timeZone = policy.timeZone; f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        let tz = policy.timeZone
         let log: String
         switch audit.state {
         case .ok: log = "ok"
-        case .degraded(let reason, let since, let pending): log = "log_degraded since \(f.string(from: since)) (\(pending) events waiting): \(reason)"
+        case .degraded(let reason, let since, let pending): log = "log_degraded since \(HumanTime.text(since, in: tz)) (\(pending) events waiting): \(reason)"
         }
-        return SiteStatus(site: policy.name, at: clock.now, startedAt: startedAt,
+        let last = entries.suffix(10)
+        var status = SiteStatus(site: policy.name, at: clock.now, startedAt: startedAt,
                           doors: doorControllers.map {
                               SiteStatus.DoorStatus(id: $0.id, mode: $0.driver.machine.mode.rawValue, lockReleased: $0.driver.machine.lockReleased,
                                                     contactOpen: $0.driver.machine.contactOpen, alarm: $0.driver.machine.isAlarm,
@@ -447,8 +454,11 @@ extension SiteController {
                                                     overloaded: $0.inferenceLag.map { [w = $0.workableLag] in $0 > w },
                                                     faceOutOfService: $0.liveness.outOfService ? "liveness required; " + (livenessProblemSummary ?? "no PAD model") : nil)
                           },
-                          auditLog: log, recent: entries.suffix(10).map { "\(f.string(from: $0.at)) [\($0.door)] \($0.text)" },
+                          auditLog: log, recent: last.map { "\(HumanTime.text($0.at, in: tz)) [\($0.door)] \($0.text)" },
                           faceModels: faceModelsStatus)
+        status.timeZone = tz.identifier
+        status.timeline = last.map { SiteStatus.TimelineLine(at: $0.at, door: $0.door, text: $0.text) }
+        return status
     }
 
     /// What `faceModels` in the status says.

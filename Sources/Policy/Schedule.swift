@@ -128,6 +128,7 @@ public enum SiteLocalTime {
         return nil
     }
 
-    /// `2026-12-02 09:30 Wed`.
-    public static func format(_ d: Date, in tz: TimeZone) -> String { formatter("yyyy-MM-dd HH:mm EEE", tz).string(from: d) }
+    /// `2026-12-02 09:30 Wed +01:00`: the site's wall clock with the weekday schedules go
+    /// by, and the offset that says which 02:30 on the night the clocks go back.
+    public static func format(_ d: Date, in tz: TimeZone) -> String { formatter("yyyy-MM-dd HH:mm EEE xxx", tz).string(from: d) }
 }

@@ -76,7 +76,8 @@ enum ConsoleAssets {
         }
         function entry(e) {
           const li = el('li', 'event fresh ' + (e.result || '') + (e.alarm ? ' alarm' : ''));
-          li.append(el('span', 'at', e.at), el('span', 'type', e.type), el('b', null, e.door || ''), el('span', 'where', e.controller));
+          const at = el('span', 'at', e.at); at.title = e.atUTC + ' UTC';
+          li.append(at, el('span', 'type', e.type), el('b', null, e.door || ''), el('span', 'where', e.controller));
           if (e.personName) li.append(el('span', 'person', e.personName + ' (#' + e.personID + ')'));
           if (e.factors && e.factors.length) li.append(el('span', 'factors', e.factors.join('; ')));
           if (e.distance) li.append(el('span', 'distance', 'distance ' + e.distance));

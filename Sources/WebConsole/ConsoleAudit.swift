@@ -67,7 +67,7 @@ extension ConsoleRoutes {
         if let op = e.operator { detail.append("by \(op)") }
         if let r = e.reasons, !r.isEmpty { detail.append(r.joined(separator: ", ")) }
         for (k, v) in (e.detail ?? [:]).sorted(by: { $0.key < $1.key }) where !v.isEmpty { detail.append("\(k): \(v)") }
-        return ["at": AuditTime.utc(e.at), "controller": controller, "seq": String(e.seq), "type": e.type, "door": e.door ?? "",
+        return ["at": e.humanTime, "atUTC": AuditTime.utc(e.at), "controller": controller, "seq": String(e.seq), "type": e.type, "door": e.door ?? "",
                 "person": e.personID.map { "#\($0)" + (e.personName.map { " \($0)" } ?? "") } ?? "", "result": e.result ?? "", "detail": detail.joined(separator: "; ")]
     }
 

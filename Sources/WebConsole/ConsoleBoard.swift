@@ -45,7 +45,7 @@ extension ConsoleRoutes {
     }
 
     static func values(_ e: BoardEvent) -> [String: Any] {
-        ["controller": e.controller, "seq": String(e.seq), "at": e.at, "type": e.type, "door": e.door ?? "", "result": e.result ?? "",
+        ["controller": e.controller, "seq": String(e.seq), "at": e.at, "atUTC": e.atUTC, "type": e.type, "door": e.door ?? "", "result": e.result ?? "",
          "personName": e.personName ?? "", "personID": e.personID.map(String.init) ?? "",
          "factorsText": e.factors.joined(separator: "; "), "distance": e.distance ?? "", "liveness": e.liveness ?? "",
          "reasonsText": e.reasons.isEmpty ? "" : e.reasons.joined(separator: ". ") + ".", "alarm": e.alarm, "comment": e.comment ?? "", "by": e.by ?? ""]

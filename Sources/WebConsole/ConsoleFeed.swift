@@ -12,7 +12,10 @@ public struct BoardEvent: Codable, Sendable, Equatable {
     public var arrival: Int64
     public var controller: String
     public var seq: Int64
+    /// When, as a guard reads it: the site's time with its offset (`AuditEvent.humanTime`).
     public var at: String
+    /// The same instant in UTC, for machines (and the element's title).
+    public var atUTC: String
     public var type: String
     public var kind: String
     public var door: String?
@@ -42,7 +45,7 @@ public struct BoardEvent: Codable, Sendable, Equatable {
         // Only the server's own chain acknowledges alarms: a board that uploads an event of
         // that type speaks of nothing but itself.
         let isAck = e.type == ConsoleFeed.acknowledgedType && controller == "@server"
-        return BoardEvent(arrival: arrival, controller: controller, seq: e.seq, at: AuditTime.utc(e.at), type: e.type, kind: e.kind.rawValue, door: isAck ? e.detail?["door"] : e.door,
+        return BoardEvent(arrival: arrival, controller: controller, seq: e.seq, at: e.humanTime, atUTC: AuditTime.utc(e.at), type: e.type, kind: e.kind.rawValue, door: isAck ? e.detail?["door"] : e.door,
                           result: e.result, personID: e.personID, personName: e.personName, badge: e.badge,
                           factors: (e.factors ?? []).map { "\($0.factor) \($0.ok ? "ok" : "failed")" }, distance: distance, liveness: liveness,
                           reasons: reasons, rule: e.rule, alarm: ConsoleFeed.alarmTypes.contains(e.type),

@@ -98,7 +98,7 @@ enum ConsoleTemplates {
       <ol id="events" class="events">
       {{#events}}
         <li class="event {{result}}{{#alarm}} alarm{{/alarm}}">
-          <span class="at">{{at}}</span> <span class="type">{{type}}</span> <b>{{door}}</b> <span class="where">{{controller}}</span>
+          <span class="at" title="{{atUTC}} UTC">{{at}}</span> <span class="type">{{type}}</span> <b>{{door}}</b> <span class="where">{{controller}}</span>
           {{#personName}}<span class="person">{{personName}} (#{{personID}})</span>{{/personName}}
           {{#factorsText}}<span class="factors">{{factorsText}}</span>{{/factorsText}}
           {{#distance}}<span class="distance">distance {{distance}}</span>{{/distance}}
@@ -312,7 +312,7 @@ enum ConsoleTemplates {
          <a class="button" href="/console/audit/export?format=jsonl&{{query}}">Export JSONL</a>
          <span class="hint">{{count}} event(s){{#capped}} shown of more: narrow the filter or export{{/capped}}.</span></p>
       <table class="list events-table"><thead><tr><th>At</th><th>Controller</th><th>#</th><th>Type</th><th>Door</th><th>Person</th><th>Result</th><th>Detail</th></tr></thead><tbody>
-      {{#rows}}<tr><td>{{at}}</td><td>{{controller}}</td><td>{{seq}}</td><td>{{type}}</td><td>{{door}}</td><td>{{person}}</td><td>{{result}}</td><td>{{detail}}</td></tr>{{/rows}}
+      {{#rows}}<tr><td title="{{atUTC}} UTC">{{at}}</td><td>{{controller}}</td><td>{{seq}}</td><td>{{type}}</td><td>{{door}}</td><td>{{person}}</td><td>{{result}}</td><td>{{detail}}</td></tr>{{/rows}}
       </tbody></table>
     </section>
     <section class="card">

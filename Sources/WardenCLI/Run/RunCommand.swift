@@ -156,8 +156,9 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(2)
         }
         // 2. Everything else, built in one place: the board's composition root.
-        // Structured log lines on stdout (journald adds its own timestamps under systemd).
-        var logger = Logger(label: "warden") { StreamLogHandler.standardOutput(label: $0) }
+        // Structured log lines on stdout, stamped in the site's time with its offset
+        // (journald adds its own timestamps under systemd).
+        var logger = Logger(label: "warden") { [tz = filePolicy.timeZone] in SiteTimeLogHandler(label: $0, timeZone: tz) }
         logger[metadataKey: "site"] = "\(filePolicy.name)"
         let second = SecondModelLoading.load(global: global, metricHead: head)
         let global = self.global
@@ -208,7 +209,8 @@ struct StatusCommand: ParsableCommand {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let s = try decoder.decode(SiteStatus.self, from: data)
-        print("\(s.site): running since \(s.startedAt); audit log \(s.auditLog)")
+        let tz = s.timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
+        print("\(s.site): running since \(HumanTime.text(s.startedAt, in: tz)); audit log \(s.auditLog)")
         for d in s.doors {
             print("  \(pad(d.id, 14)) mode \(pad(d.mode, 18)) lock \(d.lockReleased ? "RELEASED" : "locked  ") door \(d.contactOpen ? "open  " : "closed")"
                   + (d.alarm ? "  ALARM" : "") + (d.cameraFault.map { "  camera fault: \($0)" } ?? "") + (d.faceOutOfService.map { "  FACE FACTOR OUT OF SERVICE: \($0)" } ?? "")
