@@ -204,6 +204,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // A board's home in one encrypted archive, and back (warden backup / restore).
+        .target(name: "Backup", dependencies: [
+            "Audit", "Storage", "WardenCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         // The board's composition root: every service `warden run` starts, built, run and
         // stopped in one place (BoardRunner), testable in-process.
         .target(name: "Board", dependencies: [
@@ -213,7 +220,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "WardenCLI", dependencies: [
-            "Board", "CommandSupport", "FleetProtocol", "FleetLink", "Integrations", "OSDP",
+            "Backup", "Board", "CommandSupport", "FleetProtocol", "FleetLink", "Integrations", "OSDP",
             "FaceKit", "Matching", "Storage", "WardenCore", "Audit", "Policy", "DoorIO", "Capture", "Controller", "PresentationAttack", "OpenCVFaces",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -265,6 +272,7 @@ let package = Package(
                                                        .product(name: "Logging", package: "swift-log"),
                                                        .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "IntegrationsTests", dependencies: ["WardenTestSupport", "Integrations", "IntegrationsEmbedded", "PrivateServers", "Audit", "Policy", "WardenCore"]),
+        .testTarget(name: "BackupTests", dependencies: ["WardenTestSupport", "Backup", "Audit", "Storage", "WardenCore"]),
         .testTarget(name: "BoardTests", dependencies: ["WardenTestSupport", "Board", "Controller", "Audit", "DoorIO", "FaceKit", "Matching", "PresentationAttack", "Policy", "Storage", "WardenCore",
                                                    .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "CommandSupport", "PrivateServers", "Board", "WardenCLI", "WardenLab", "MatchingLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",

@@ -329,6 +329,14 @@ public final class AuditStore: Sendable {
 
     public func lastSeq() throws -> Int64 { try writer.read { try tail($0).0 } }
 
+    /// The newest row, or the prune anchor, or the genesis: what a backup records of a log.
+    public func newestRow() throws -> (seq: Int64, hash: String) { try writer.read { try tail($0) } }
+
+    /// A restore has just put this log in place (with no head file of its own): `event`,
+    /// which says what was restored and what it replaced, is appended, and the head file
+    /// is written from the restored rows on.
+    public func adoptRestored(_ event: AuditEvent) throws { try append([event], acknowledging: true) }
+
     /// The log's size on disk (its pages in use, without the write-ahead log, which is
     /// bounded and reused) and its rows: what a row costs, for sizing a controller's buffer.
     public func footprint() throws -> (bytes: Int64, rows: Int64) {

@@ -108,3 +108,9 @@ enum WardenMigrations {
         return m
     }
 }
+
+extension WardenDatabase {
+    /// The identity database's migrations this build knows, in order: a backup whose
+    /// database has one it does not know was made by a newer Warden.
+    public static var knownMigrations: [String] { WardenMigrations.migrator.migrations }
+}

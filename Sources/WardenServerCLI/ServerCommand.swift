@@ -250,7 +250,7 @@ extension ServerOperatorCommand {
         @Flag(help: "Read the password from standard input (one line) instead of asking.") var passwordStdin = false
 
         func run() throws {
-            let password = try passwordStdin ? SecretInput.line() : SecretInput.askTwice("New console password for '\(name)': ")
+            let password = try passwordStdin ? SecretInput.line(what: "password") : SecretInput.askTwice("New console password for '\(name)': ", what: "password", flag: "--password-stdin")
             let (n, who) = (name, op.resolved)
             try global.withCentralStore { try await $0.setConsolePassword(n, password: password, by: who) }
             if global.json { try Output.json(["operator": n, "password": "set"]); return }
@@ -290,32 +290,6 @@ extension ServerOperatorCommand {
             print(totp.uri(account: n, issuer: "Warden \(site ?? "server")"))
             Output.note("second factor on for '\(n)': secret \(totp.base32) (shown once); add it to an authenticator app, then sign in with the code")
         }
-    }
-}
-
-/// A secret typed by the operator: never on the command line (it would be in the shell's
-/// history and in every process listing).
-enum SecretInput {
-    static func line() throws -> String {
-        guard let l = readLine(strippingNewline: true), !l.isEmpty else { throw CLIError("no password on standard input (one line expected)") }
-        return l
-    }
-
-    static func askTwice(_ prompt: String) throws -> String {
-        guard isatty(0) == 1 else { throw CLIError("standard input is not a terminal: pass --password-stdin and the password as one line") }
-        let first = try ask(prompt), second = try ask("Again: ")
-        guard first == second else { throw CLIError("the two passwords differ; nothing was changed") }
-        return first
-    }
-
-    private static func ask(_ prompt: String) throws -> String {
-        FileHandle.standardError.write(Data(prompt.utf8))
-        var old = termios(), quiet = termios()
-        tcgetattr(0, &old); quiet = old
-        quiet.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(0, TCSANOW, &quiet)
-        defer { tcsetattr(0, TCSANOW, &old); FileHandle.standardError.write(Data("\n".utf8)) }
-        return try line()
     }
 }
 

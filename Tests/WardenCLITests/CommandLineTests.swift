@@ -7,9 +7,10 @@ import Testing
 @Suite("the command line")
 struct CommandLineTests {
     @Test func anUnknownCommandIsAnErrorThatNamesTheCommands() throws {
-        // swift-argument-parser alone printed the general help and exited 0 for these.
-        let top = try CLI.run(["backup", "--help"])
-        #expect(top.status == 64 && top.stderr.contains("'warden backup' is not a command") && top.stderr.contains("person, enroll"), "\(top.status) \(top.stderr)")
+        // swift-argument-parser alone printed the general help and exited 0 for these (the
+        // issue's example was `warden backup --help`, before that command existed).
+        let top = try CLI.run(["snapshot", "--help"])
+        #expect(top.status == 64 && top.stderr.contains("'warden snapshot' is not a command") && top.stderr.contains("person, enroll"), "\(top.status) \(top.stderr)")
         #expect(top.stdout.isEmpty)
         let nested = try CLI.run(["audit", "backup", "--json"])
         let j = try #require(try nested.json() as? [String: Any])
