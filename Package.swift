@@ -275,7 +275,7 @@ let package = Package(
         .testTarget(name: "BackupTests", dependencies: ["WardenTestSupport", "Backup", "Audit", "Storage", "WardenCore"]),
         .testTarget(name: "BoardTests", dependencies: ["WardenTestSupport", "Board", "Controller", "Audit", "DoorIO", "FaceKit", "Matching", "PresentationAttack", "Policy", "Storage", "WardenCore",
                                                    .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "CommandSupport", "PrivateServers", "Board", "WardenCLI", "WardenLab", "MatchingLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
+        .testTarget(name: "WardenCLITests", dependencies: ["WardenTestSupport", "CommandSupport", "PrivateServers", "Board", "WardenCLI", "WardenLab", "WardenServerCLI", "MatchingLab", "OSDPTestPeer", "PresentationAttack", "FaceKit", "Storage", "Audit", "Controller", "Matching", "WardenCore", "Integrations",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     cxxLanguageStandard: .cxx17
