@@ -174,8 +174,13 @@ public final class BoardRunner {
             console.problem("\(r.unaccounted.count) row(s) of the identity database are not accounted for by the audit log (first: \(r.unaccounted[0])); `warden audit verify` lists them")
         }
         controller.onTimeline = { [logger] e in
-            let level: Logger.Level = e.text.hasPrefix("ALARM") || e.text.contains("FAULT") || e.text.hasPrefix("OUT OF SERVICE") ? .warning
-                : e.text.hasPrefix("DENIED") || e.text.hasPrefix("LOCKOUT") ? .notice : .info
+            let level: Logger.Level
+            switch e.severity {
+            case .alarm: level = .error
+            case .warning: level = .warning
+            case .notice: level = .notice
+            case .info: level = .info
+            }
             logger.log(level: level, "\(e.text)", metadata: ["door": "\(e.door)"])
         }
 

@@ -195,7 +195,7 @@ public final class DoorController {
         do {
             if let observation = try faces.submit(frame) { consider(observation) }
         } catch {
-            log.line("face engine error: \(error)")
+            log.line("face engine error: \(error)", severity: .warning)
         }
     }
 

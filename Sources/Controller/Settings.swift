@@ -41,4 +41,23 @@ public struct TimelineEntry: Sendable, Equatable {
     public var at: Date
     public var door: String
     public var text: String
+    /// How much it asks of whoever reads it: set where the line is worded, so a log level
+    /// or a colour never depends on the words.
+    public var severity: TimelineSeverity = .info
+}
+
+/// How much a timeline line asks of a guard.
+public enum TimelineSeverity: String, Sendable, Codable, Comparable, CaseIterable {
+    /// What happened, nothing to do: a grant, a door opening, a recovery.
+    case info
+    /// Worth a look: a denial, a rejected reader frame, a refused remote command.
+    case notice
+    /// Something works less well than configured: recognition lagging, a lockout, a
+    /// second model not in use.
+    case warning
+    /// Someone must act: a forced or held door, a tamper, a lost camera or reader, a door
+    /// out of service, the fire alarm, a store that cannot be read or written.
+    case alarm
+
+    public static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 }

@@ -109,7 +109,7 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
             matcher.fusion = model.matching
         } catch {
             secondProblem = "the second model could not load (\(error)); faces are decided by dlib's model alone"
-            timeline("site", secondProblem!)
+            timeline("site", secondProblem!, severity: .warning)
         }
     }
     /// Why the second model is not in use, when it is not (set by the caller when its files
@@ -133,11 +133,11 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
         if let d = policy.doors[setup.id], d.failMode.rawValue != setup.driver.pins.failMode.rawValue {
             let why = "the policy says fail-\(d.failMode.rawValue) but the pin map wires it fail-\(setup.driver.pins.failMode.rawValue); fix one of them"
             record(AuditEvent(at: clock.now, kind: .system, type: "system.door_unavailable", door: setup.id, detail: ["reason": why], siteTimeZone: policy.timeZone))
-            timeline(setup.id, "OUT OF SERVICE: \(why)")
+            timeline(setup.id, "OUT OF SERVICE: \(why)", severity: .alarm)
             return false
         }
         guard policy.doors[setup.id] != nil else {
-            timeline(setup.id, "OUT OF SERVICE: the policy has no door '\(setup.id)'")
+            timeline(setup.id, "OUT OF SERVICE: the policy has no door '\(setup.id)'", severity: .alarm)
             return false
         }
         do {
@@ -145,7 +145,7 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
         } catch {
             record(AuditEvent(at: clock.now, kind: .system, type: "system.door_unavailable", door: setup.id, detail: ["reason": error.description],
                               siteTimeZone: policy.timeZone))
-            timeline(setup.id, "OUT OF SERVICE: \(error.description)")
+            timeline(setup.id, "OUT OF SERVICE: \(error.description)", severity: .alarm)
             return false
         }
         let pipeline = FacePipeline(options: setup.face.detection, framesRequired: setup.face.framesRequired, scan: setup.face.scan)
@@ -161,14 +161,14 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
                 faces = ThreadedFaces(worker: InferenceWorker(engine: try FaceEngine(models: faceEngine.models), pipeline: pipeline, liveness: pad,
                                                               second: second, stages: setup.inferenceStages))
             } catch {
-                timeline(setup.id, "face engine for this door's camera could not load (\(error)); inference runs on the main loop")
+                timeline(setup.id, "face engine for this door's camera could not load (\(error)); inference runs on the main loop", severity: .warning)
             }
         }
         if let d = policy.doors[setup.id], engine.mayRequireLiveness(d), let why = livenessProblem {
             let fallback = d.cameraFallback == .badge ? "a badge alone is accepted (camera_fallback: badge)" : "faces are refused"
             record(AuditEvent(at: clock.now, kind: .system, type: "system.liveness_unavailable", door: setup.id,
                               detail: ["reason": why, "fallback": fallback], siteTimeZone: policy.timeZone))
-            timeline(setup.id, "FACE FACTOR OUT OF SERVICE while liveness is required: \(livenessProblemSummary ?? why); \(fallback)")
+            timeline(setup.id, "FACE FACTOR OUT OF SERVICE while liveness is required: \(livenessProblemSummary ?? why); \(fallback)", severity: .alarm)
         }
         let ports = DoorPorts(clock: clock, access: access, matcher: matcher, identity: identity, events: self, faces: faces,
                               liveness: LivenessAvailability(loaded: liveness != nil, problem: livenessProblemSummary), learning: self,
@@ -189,7 +189,7 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
             if try line.readActive() { setFireAlarm(true) }
         } catch {
             record(AuditEvent(at: clock.now, kind: .system, type: "system.fire_alarm_input_unavailable", detail: ["reason": "\(error)"], siteTimeZone: policy.timeZone))
-            timeline("site", "fire alarm input unavailable: \(error)")
+            timeline("site", "fire alarm input unavailable: \(error)", severity: .alarm)
         }
     }
 
@@ -197,7 +197,7 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
         guard state.fireAlarm != active else { return }
         state.fireAlarm = active
         record(AuditEvent(at: clock.now, kind: .system, type: active ? "system.fire_alarm" : "system.fire_alarm_cleared", siteTimeZone: policy.timeZone))
-        timeline("site", active ? "FIRE ALARM: fail-safe doors released" : "fire alarm cleared")
+        timeline("site", active ? "FIRE ALARM: fail-safe doors released" : "fire alarm cleared", severity: active ? .alarm : .info)
     }
 
     public func step() {
@@ -269,8 +269,8 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
         for e in limiter.admit(event) { audit.record(e) }
     }
 
-    public func timeline(_ door: String, _ text: String) {
-        let e = TimelineEntry(at: clock.now, door: door, text: text)
+    public func timeline(_ door: String, _ text: String, severity: TimelineSeverity = .info) {
+        let e = TimelineEntry(at: clock.now, door: door, text: text, severity: severity)
         entries.append(e)
         onTimeline?(e)
     }
@@ -342,7 +342,7 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
                               operator: "mqtt:\(command.requestedBy)",
                               detail: ["channel": "mqtt", "topic": command.topic, "command": command.action.rawValue, "requested_by": command.requestedBy,
                                        "note": "door \(command.door) is out of service on this controller"], siteTimeZone: policy.timeZone))
-            timeline(command.door, "REFUSED remote \(command.action.rawValue): the door is out of service here")
+            timeline(command.door, "REFUSED remote \(command.action.rawValue): the door is out of service here", severity: .notice)
             return
         }
         d.remote(command)
@@ -357,7 +357,7 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
                               detail: ["file": file.path, "reason": "\(error)",
                                        "effect": "the door modes stay in force now; a restart before the next successful write would not restore them"],
                               siteTimeZone: policy.timeZone))
-            timeline("site", "ALARM cannot keep the door modes in \(file.path): \(error)")
+            timeline("site", "ALARM cannot keep the door modes in \(file.path): \(error)", severity: .alarm)
         }
     }
 
@@ -374,7 +374,7 @@ public final class SiteController: DoorEventSink, GrantedFaceLearning {
                               detail: ["file": file.path, "reason": error.description,
                                        "effect": doors.isEmpty ? "no door accepts a remote lockdown; none was locked down"
                                            : "locked down until cleared: \(doors.joined(separator: ", "))"], siteTimeZone: policy.timeZone))
-            timeline("site", "ALARM the door-mode file cannot be read (\(error)); " + (doors.isEmpty ? "no door accepts a remote lockdown" : "locked down until cleared: \(doors.joined(separator: ", "))"))
+            timeline("site", "ALARM the door-mode file cannot be read (\(error)); " + (doors.isEmpty ? "no door accepts a remote lockdown" : "locked down until cleared: \(doors.joined(separator: ", "))"), severity: .alarm)
             return
         }
         for (id, mode) in modes.sorted(by: { $0.key < $1.key }) where policy.doors[id] != nil {
@@ -423,7 +423,7 @@ public struct SiteStatus: Codable, Sendable {
     /// The last timeline lines as people read them (site time with its offset).
     public var recent: [String]
     /// The same lines as data: UTC time, door, text.
-    public struct TimelineLine: Codable, Sendable { public var at: Date; public var door: String; public var text: String }
+    public struct TimelineLine: Codable, Sendable { public var at: Date; public var door: String; public var text: String; public var severity: TimelineSeverity? }
     public var timeline: [TimelineLine]? = nil
     /// The fleet link, on a controller that has joined one (set by `warden run`).
     public var fleet: [String: String]? = nil
@@ -457,7 +457,7 @@ extension SiteController {
                           auditLog: log, recent: last.map { "\(HumanTime.text($0.at, in: tz)) [\($0.door)] \($0.text)" },
                           faceModels: faceModelsStatus)
         status.timeZone = tz.identifier
-        status.timeline = last.map { SiteStatus.TimelineLine(at: $0.at, door: $0.door, text: $0.text) }
+        status.timeline = last.map { SiteStatus.TimelineLine(at: $0.at, door: $0.door, text: $0.text, severity: $0.severity) }
         return status
     }
 

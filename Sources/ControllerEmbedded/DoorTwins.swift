@@ -51,10 +51,10 @@ public final class InMemoryIdentity: IdentitySnapshot {
 /// The audit port in memory: every event and timeline line, in order.
 public final class RecordedDoorEvents: DoorEventSink {
     public private(set) var events: [AuditEvent] = []
-    public private(set) var lines: [(door: String, text: String)] = []
+    public private(set) var lines: [(door: String, text: String, severity: TimelineSeverity)] = []
     public init() {}
     public func record(_ event: AuditEvent) { events.append(event) }
-    public func timeline(_ door: String, _ text: String) { lines.append((door, text)) }
+    public func timeline(_ door: String, _ text: String, severity: TimelineSeverity) { lines.append((door, text, severity)) }
     public var decisions: [AuditEvent] { events.filter { $0.kind == .decision } }
 }
 

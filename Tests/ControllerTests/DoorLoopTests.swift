@@ -42,6 +42,7 @@ struct DoorLoopTests {
         #expect(decided.map(\.type) == ["access.denied", "access.granted"])
         #expect(decided.first?.reasons == ["not_recognized"] && decided.first?.detail?["note"] == "no enrolled face is close enough")
         #expect(decided.last?.personID == ada && decided.last?.face?.frames == 3)
+        #expect(d.events.lines.first { $0.text.hasPrefix("GRANTED") }?.severity == .info)
         #expect(d.releases == 1)
     }
 
@@ -135,6 +136,8 @@ struct DoorLoopTests {
         try d.enroll("Ada", vector: Self.ada, groups: ["it-admins"], badge: "12:1001")
         for n in 0..<3 { try d.swipe("12:\(2000 + n)") }
         #expect(d.events.events.filter { $0.type == "system.lockout" }.count == 1)
+        #expect(d.events.lines.contains { $0.text.hasPrefix("LOCKOUT") && $0.severity == .warning })
+        #expect(d.events.lines.filter { $0.text.hasPrefix("DENIED") }.allSatisfy { $0.severity == .notice })
         // Even the right badge is refused while the reader is locked out ...
         try d.swipe("12:1001")
         d.show([ScriptedFace(track: 1, vector: Self.ada)], for: 2)
@@ -157,6 +160,8 @@ struct DoorLoopTests {
         d.run(for: 6)
         #expect(d.door.cameraFault == .noSignal)
         #expect(d.events.events.contains { $0.type == "system.camera_fault" && $0.detail?["fault"] == "no_signal" })
+        // The line says how much it asks of a guard; the log level follows from that, not the words.
+        #expect(d.events.lines.contains { $0.text.hasPrefix("CAMERA FAULT") && $0.severity == .alarm })
         d.camera.on = true
         d.run(for: 1)
         #expect(d.door.cameraFault == nil && d.events.events.last { $0.kind == .system }?.type == "system.camera_recovered")

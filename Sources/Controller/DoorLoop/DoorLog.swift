@@ -18,33 +18,34 @@ struct DoorLog {
     private var now: Date { clock.now }
 
     func record(_ kind: AuditEvent.Kind, _ type: String, zone: String? = nil, reader: String? = nil, camera: String? = nil,
-                detail: [String: String]? = nil, line: String?) {
+                detail: [String: String]? = nil, line: String?, severity: TimelineSeverity = .info) {
         events.record(AuditEvent(at: now, kind: kind, type: type, door: door, zone: zone, reader: reader, camera: camera, detail: detail,
                                  siteTimeZone: access.timeZone))
-        if let line { events.timeline(door, line) }
+        if let line { events.timeline(door, line, severity: severity) }
     }
 
-    func line(_ text: String) { events.timeline(door, text) }
+    func line(_ text: String, severity: TimelineSeverity = .info) { events.timeline(door, text, severity: severity) }
 
     // MARK: Hardware
 
     func doorEvent(_ e: DoorEvent, _ detail: String?) {
-        record(.door, "door.\(e.rawValue)", zone: access.door(door)?.into, detail: detail.map { ["detail": $0] }, line: Self.describe(e, detail))
+        record(.door, "door.\(e.rawValue)", zone: access.door(door)?.into, detail: detail.map { ["detail": $0] }, line: Self.describe(e, detail),
+               severity: Self.severity(e, detail))
     }
 
     func readerRejected(reason: String, bits: Int) {
-        record(.system, "reader.rejected", reader: door, detail: ["reason": reason, "bits": String(bits)], line: "reader: frame rejected (\(reason))")
+        record(.system, "reader.rejected", reader: door, detail: ["reason": reason, "bits": String(bits)], line: "reader: frame rejected (\(reason))", severity: .notice)
     }
 
     func hardwareFault(_ why: String, reader: String? = nil) {
-        record(.system, "system.hardware_fault", reader: reader, detail: ["reason": why], line: "HARDWARE FAULT: \(why)")
+        record(.system, "system.hardware_fault", reader: reader, detail: ["reason": why], line: "HARDWARE FAULT: \(why)", severity: .alarm)
     }
 
     /// A networked reader's state: each change is audited, and the ones a guard must act on
     /// (offline, Secure Channel refused, power) are alarms.
     func reader(_ input: ReaderInput, label: String?) {
-        func note(_ type: String, _ detail: [String: String], _ line: String) {
-            record(.system, type, reader: label, detail: detail.isEmpty ? nil : detail, line: line)
+        func note(_ type: String, _ detail: [String: String], _ line: String, _ severity: TimelineSeverity = .info) {
+            record(.system, type, reader: label, detail: detail.isEmpty ? nil : detail, line: line, severity: severity)
         }
         switch input {
         case .card, .tamper: break  // the driver turns these into badges and door alarms
@@ -52,17 +53,28 @@ struct DoorLog {
             // The keys are a PIN in waiting: never written anywhere, only counted.
             note("reader.keypad", ["keys": String(keys.count)], "keypad: \(keys.count) key(s) (no PIN factor at this door)")
         case .power(let ok):
-            note(ok ? "reader.power_restored" : "reader.power_failed", [:], ok ? "reader power restored" : "ALARM: reader reports a power failure")
+            note(ok ? "reader.power_restored" : "reader.power_failed", [:], ok ? "reader power restored" : "ALARM: reader reports a power failure", ok ? .info : .alarm)
         case .online(let secure):
-            note("reader.online", ["secure_channel": secure ? "active" : "off"], "reader online" + (secure ? " (Secure Channel)" : " WITHOUT Secure Channel"))
+            note("reader.online", ["secure_channel": secure ? "active" : "off"], "reader online" + (secure ? " (Secure Channel)" : " WITHOUT Secure Channel"), secure ? .info : .warning)
         case .offline(let reason):
-            note("reader.offline", ["reason": reason], "ALARM: reader offline: \(reason); badges at this door cannot be read")
+            note("reader.offline", ["reason": reason], "ALARM: reader offline: \(reason); badges at this door cannot be read", .alarm)
         case .secureChannelRefused(let reason):
-            note("reader.secure_channel_refused", ["reason": reason], "ALARM: reader refused: \(reason)")
+            note("reader.secure_channel_refused", ["reason": reason], "ALARM: reader refused: \(reason)", .alarm)
         case .keyChanged(let ok, let detail):
-            note(ok ? "reader.key_changed" : "reader.key_change_failed", ["detail": detail], ok ? "reader key changed" : "reader key NOT changed: \(detail)")
+            note(ok ? "reader.key_changed" : "reader.key_change_failed", ["detail": detail], ok ? "reader key changed" : "reader key NOT changed: \(detail)", ok ? .info : .warning)
         case .fault(let why):
-            note("system.hardware_fault", ["reason": why], "HARDWARE FAULT: \(why)")
+            note("system.hardware_fault", ["reason": why], "HARDWARE FAULT: \(why)", .alarm)
+        }
+    }
+
+    /// A forced or held door, a tamper and an emergency release are alarms; the warning
+    /// before held-open and a refused exit press are worth a look.
+    static func severity(_ e: DoorEvent, _ detail: String?) -> TimelineSeverity {
+        switch e {
+        case .heldOpen, .forcedOpen, .tamper, .emergencyRelease: return .alarm
+        case .heldOpenPrealarm: return .warning
+        case .requestToExit where detail?.hasPrefix("refused") == true: return .notice
+        default: return .info
         }
     }
 
@@ -91,7 +103,7 @@ struct DoorLog {
     func cameraFault(_ fault: CameraHealth.Fault?, fallback: String) {
         if let fault {
             record(.system, "system.camera_fault", camera: camera, detail: ["fault": fault.rawValue, "fallback": fallback],
-                   line: "CAMERA FAULT: \(fault.rawValue.replacingOccurrences(of: "_", with: " ")); \(fallback) until it recovers")
+                   line: "CAMERA FAULT: \(fault.rawValue.replacingOccurrences(of: "_", with: " ")); \(fallback) until it recovers", severity: .alarm)
         } else {
             record(.system, "system.camera_recovered", camera: camera, line: "camera recovered")
         }
@@ -103,17 +115,17 @@ struct DoorLog {
                detail: ["seconds_per_frame": String(format: "%.1f", lag), "workable_s": String(format: "%.1f", workable),
                         "frames_required": String(face.framesRequired), "badge_window_s": String(format: "%.1f", face.badgeWindow), "hint": hint],
                line: String(format: "SLOW: %.1f s from frame to result, more than the %.1f s these settings work with (%d frames in a %.0f s badge window); decisions come late. Hint: %@",
-                            lag, workable, face.framesRequired, face.badgeWindow, hint))
+                            lag, workable, face.framesRequired, face.badgeWindow, hint), severity: .warning)
     }
 
     func lockout(_ settings: LockoutSettings) {
         record(.system, "system.lockout", reader: door,
                detail: ["attempts": String(settings.attempts), "window_s": String(Int(settings.window)), "duration_s": String(Int(settings.duration))],
-               line: "LOCKOUT: \(settings.attempts) failed attempts in \(Int(settings.window))s; reader refuses for \(Int(settings.duration))s")
+               line: "LOCKOUT: \(settings.attempts) failed attempts in \(Int(settings.window))s; reader refuses for \(Int(settings.duration))s", severity: .warning)
     }
 
     func storageError(_ error: Error) {
-        record(.system, "system.storage_error", detail: ["reason": "\(error)"], line: "ALARM storage error reading the identity database: \(error)")
+        record(.system, "system.storage_error", detail: ["reason": "\(error)"], line: "ALARM storage error reading the identity database: \(error)", severity: .alarm)
     }
 
     // MARK: Decisions
@@ -167,7 +179,7 @@ struct DoorLog {
             .compactMap { $0 }.joined(separator: " + ")
         let verdict = o.allow ? "GRANTED" : (o.pending ? "WAITING" : "DENIED")
         line("\(verdict) \(who)\(how.isEmpty ? "" : " [\(how)]")" + (o.reasons.isEmpty ? "" : ": " + o.reasons.joined(separator: ", "))
-             + (o.note.map { " (\($0))" } ?? "") + (o.decision.map { " (rule \($0.rule))" } ?? ""))
+             + (o.note.map { " (\($0))" } ?? "") + (o.decision.map { " (rule \($0.rule))" } ?? ""), severity: o.allow || o.pending ? .info : .notice)
     }
 
     // MARK: Remote commands
@@ -185,14 +197,14 @@ struct DoorLog {
                                      rule: d.rule, reasons: d.reasons.map(\.rawValue), doorAction: d.action.summary, operator: who,
                                      detail: origin.merging(["note": why]) { a, _ in a }, siteTimeZone: access.timeZone))
             line("\(d.allow ? "GRANTED" : "DENIED") remote release requested by \(command.requestedBy) over MQTT: "
-                 + d.reasons.map(\.rawValue).joined(separator: ", ") + " (rule \(d.rule))")
+                 + d.reasons.map(\.rawValue).joined(separator: ", ") + " (rule \(d.rule))", severity: d.allow ? .info : .notice)
         case .lockdown, .clearLockdown:
             let type = !d.allow ? "admin.remote_command_refused" : command.action == .lockdown ? "admin.door_lockdown" : "admin.door_lockdown_cleared"
             events.record(AuditEvent(at: now, kind: .admin, type: type, door: door, zone: zone, result: d.allow ? "done" : "refused",
                                      rule: d.rule, reasons: d.reasons.map(\.rawValue), operator: who,
                                      detail: origin.merging(["command": command.action.rawValue, "note": why]) { a, _ in a }, siteTimeZone: access.timeZone))
             line((d.allow ? (command.action == .lockdown ? "LOCKDOWN" : "lockdown cleared") : "REFUSED remote \(command.action.rawValue)")
-                 + " (requested by \(command.requestedBy) over MQTT): \(why)")
+                 + " (requested by \(command.requestedBy) over MQTT): \(why)", severity: !d.allow ? .notice : command.action == .lockdown ? .warning : .info)
         }
     }
 }

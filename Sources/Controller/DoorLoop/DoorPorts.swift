@@ -42,7 +42,7 @@ public protocol IdentitySnapshot: AnyObject {
 /// (`warden run`'s output, `status`'s recent lines).
 public protocol DoorEventSink: AnyObject {
     func record(_ event: AuditEvent)
-    func timeline(_ door: String, _ text: String)
+    func timeline(_ door: String, _ text: String, severity: TimelineSeverity)
 }
 
 /// The face port: frames in, observations (tracked faces, embeddings, liveness scores) out.
