@@ -171,7 +171,7 @@ public final class BoardRunner {
         if let r = reconciliation, !r.unaccounted.isEmpty {
             controller.record(AuditEvent(at: startedAt, kind: .system, type: "system.unaudited_changes",
                                          detail: ["count": String(r.unaccounted.count), "first": r.unaccounted[0]], siteTimeZone: policy.timeZone))
-            console.problem("\(r.unaccounted.count) row(s) of the identity database are not accounted for by the audit log (first: \(r.unaccounted[0])); `warden audit verify` lists them")
+            console.problem("\(counted(r.unaccounted.count, "row")) of the identity database are not accounted for by the audit log (first: \(r.unaccounted[0])); `warden audit verify` lists them")
         }
         controller.onTimeline = { [logger] e in
             let level: Logger.Level

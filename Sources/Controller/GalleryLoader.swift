@@ -2,13 +2,14 @@ import FaceKit
 import Foundation
 import Matching
 import Storage
+import WardenCore
 
 /// Templates that are stored but cannot be opened: a wrong or replaced key, a damaged row.
 public struct UnreadableTemplates: Error, CustomStringConvertible {
     public let templateIDs: [Int64]
     public let reason: String
     public var description: String {
-        "\(templateIDs.count) stored template(s) cannot be opened (#\(templateIDs.prefix(5).map(String.init).joined(separator: ", #"))"
+        "\(counted(templateIDs.count, "stored template")) cannot be opened (#\(templateIDs.prefix(5).map(String.init).joined(separator: ", #"))"
             + (templateIDs.count > 5 ? ", ..." : "") + "): \(reason). The gallery is not loaded without them: people would be "
             + "refused as strangers with no word why. Restore the key the templates were sealed with, or remove and re-enroll those people."
     }

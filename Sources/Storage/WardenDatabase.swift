@@ -155,7 +155,7 @@ public final class WardenDatabase: Sendable {
         let stored = templateKeys.compactMap { $0 }
         let keyExists = FileManager.default.fileExists(atPath: keyPath)
         if !keyExists, !stored.isEmpty {
-            throw TemplateCipherError.keyFile("the template key \(keyPath) is missing, but \(stored.count) stored template(s) were sealed with it; "
+            throw TemplateCipherError.keyFile("the template key \(keyPath) is missing, but \(stored.count == 1 ? "1 stored template was" : "\(stored.count) stored templates were") sealed with it; "
                 + "restore the key from your backup (Warden will not create a new key that cannot open them)")
         }
         if !keyExists, !create { throw TemplateCipherError.keyFile("the template key \(keyPath) is missing") }
@@ -164,7 +164,7 @@ public final class WardenDatabase: Sendable {
         guard FileManager.default.fileExists(atPath: pendingPath) else {
             let foreign = stored.filter { $0 != current.keyID }.count
             if foreign > 0 {
-                throw TemplateCipherError.keyFile("the template key \(keyPath) does not open \(foreign) of \(stored.count) stored template(s): "
+                throw TemplateCipherError.keyFile("the template key \(keyPath) does not open \(foreign) of \(counted(stored.count, "stored template")): "
                     + "it was replaced; restore the key they were sealed with from your backup")
             }
             return current

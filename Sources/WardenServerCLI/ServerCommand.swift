@@ -350,7 +350,7 @@ struct ServerStatusCommand: ParsableCommand {
     func run() throws {
         let r = try global.withCentralStore { store in Report(currentRevision: try await store.currentRevision(), controllers: try await store.controllers()) }
         if global.json { try Output.json(r); return }
-        print("fleet at revision \(r.currentRevision); \(r.controllers.count) controller(s)")
+        print("fleet at revision \(r.currentRevision); \(counted(r.controllers.count, "controller"))")
         let now = Date()
         // Every value here came from a board: its text is printed escaped, and no arithmetic
         // on its numbers can trap (a row stored before the server checked them may hold anything).

@@ -183,7 +183,7 @@ enum ConsoleAssets {
             if (!r.ok) return done('rejected', j.message + ' ' + (j.reasons || []).join(' '));
             for (;;) {
               if (j.state === 'enrolled') {
-                done('enrolled', 'Enrolled ' + j.templateIDs.length + ' template(s) from ' + j.door + ' (' + j.controller + ').');
+                done('enrolled', 'Enrolled ' + j.templateIDs.length + (j.templateIDs.length === 1 ? ' template' : ' templates') + ' from ' + j.door + ' (' + j.controller + ').');
                 return setTimeout(() => window.location.reload(), 1500);
               }
               if (j.state === 'refused' || j.state === 'failed') return done('rejected', 'Not enrolled: ' + (j.reason || j.state));

@@ -24,7 +24,7 @@ extension ConsoleRoutes {
                     rows.append(Self.values(e, controller: controller))
                 }
                 let capped = rows.count > Self.auditShown
-                var values: [String: Any] = ["navAudit": true, "rows": Array(rows.prefix(Self.auditShown)), "count": String(min(rows.count, Self.auditShown)), "capped": capped,
+                var values: [String: Any] = ["navAudit": true, "rows": Array(rows.prefix(Self.auditShown)), "count": counted(min(rows.count, Self.auditShown), "event"), "capped": capped,
                                              "query": raw.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.sorted().joined(separator: "&")]
                 for (k, v) in raw { values[k] = v }
                 values["controllers"] = try await store.controllers().map { ["name": $0.name, "selected": $0.name == query.controller] as [String: Any] }

@@ -45,7 +45,7 @@ extension ConsoleRoutes {
                 values["active"] = p.status == "active"
                 values["validFrom"] = ConsoleTime.day(p.validFrom)
                 values["validUntil"] = ConsoleTime.day(p.validUntil)
-                values["templateCount"] = String(detail.templates.count)
+                values["templateCount"] = counted(detail.templates.count, "template")
                 values["templates"] = detail.templates.map { ["source": $0.sourceName, "eyes": String(format: "%.0f", $0.interEyeDistance), "by": $0.createdBy] }
                 values["enrollAvailable"] = server.enrollment != nil
                 // Doors a capture can be sent to: those an active controller reports.
@@ -110,7 +110,7 @@ extension ConsoleRoutes {
             return try await change(req, ctx, .enroll, back: "/console/people/\(id)") { s, form in
                 guard form["confirm"] == "yes" else { throw CentralError.invalid("tick the box to confirm the removal") }
                 let n = try await store.removePerson(id, by: s.op.asOperator, now: now)
-                return ("/console/people", "Person #\(id) removed, with \(n.templates) template(s) and \(n.badges) badge(s).")
+                return ("/console/people", "Person #\(id) removed, with \(counted(n.templates, "template")) and \(counted(n.badges, "badge")).")
             }
         }
         group.post("people/:id/enroll") { req, ctx in try await enrollPhoto(req, ctx) }

@@ -171,7 +171,7 @@ enum ConsoleTemplates {
     </section>
     <section class="card">
       <h2>Face</h2>
-      <p>{{templateCount}} template(s)</p>
+      <p>{{templateCount}}</p>
       <ul class="templates">{{#templates}}<li>{{source}} ({{eyes}} px between the eyes, by {{by}})</li>{{/templates}}</ul>
       {{#canEnroll}}
       {{#enrollAvailable}}
@@ -310,7 +310,7 @@ enum ConsoleTemplates {
       </form>
       <p class="row"><a class="button" id="export-csv" href="/console/audit/export?format=csv&{{query}}">Export CSV</a>
          <a class="button" href="/console/audit/export?format=jsonl&{{query}}">Export JSONL</a>
-         <span class="hint">{{count}} event(s){{#capped}} shown of more: narrow the filter or export{{/capped}}.</span></p>
+         <span class="hint">{{count}}{{#capped}} shown of more: narrow the filter or export{{/capped}}.</span></p>
       <table class="list events-table"><thead><tr><th>At</th><th>Controller</th><th>#</th><th>Type</th><th>Door</th><th>Person</th><th>Result</th><th>Detail</th></tr></thead><tbody>
       {{#rows}}<tr><td title="{{atUTC}} UTC">{{at}}</td><td>{{controller}}</td><td>{{seq}}</td><td>{{type}}</td><td>{{door}}</td><td>{{person}}</td><td>{{result}}</td><td>{{detail}}</td></tr>{{/rows}}
       </tbody></table>

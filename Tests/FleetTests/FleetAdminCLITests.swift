@@ -77,7 +77,7 @@ import WardenCore
         let groups = try await h.adminCLI(["group", "list"], token: ops.auditor)
         #expect(groups.status == 0, "\(groups.stderr)")
         #expect(groups.stdout.contains("night-shift") && groups.stdout.contains("(database only)"), "\(groups.stdout)")
-        #expect(groups.stdout.split(separator: "\n").contains { $0.hasPrefix("it-admins") && $0.contains("1 member(s): #1") }, "\(groups.stdout)")
+        #expect(groups.stdout.split(separator: "\n").contains { $0.hasPrefix("it-admins") && $0.contains("1 member: #1") }, "\(groups.stdout)")
 
         // A CLI grant at the server is listed with the files' grants and decides explain.
         #expect(try await h.adminCLI(["grant", "add", "G1", "office-floor", "--until", "2027-01-31"], token: ops.admin).status == 0)

@@ -88,7 +88,7 @@ struct WebConsoleBrowserTests {
                 return caption.contains("Enrolled") || notice.contains("Enrolled (template #")
             }
             try await browser.screenshot("04-enrolled")
-            try await browser.wait("the page to show the template") { try await browser.text("main").contains("1 template(s)") }
+            try await browser.wait("the page to show the template") { try await browser.text("main").contains("1 template") }
             let person = try await h.central { try await $0.findPerson("P1") }
             let detail = try await h.central { try await $0.personDetail("P1") }
             #expect(detail.templates.count == 1)
@@ -226,7 +226,7 @@ struct WebConsoleBrowserTests {
             try await browser.screenshot("03-enrolled")
             let stored = try await h.central { try await $0.personDetail("P1").templates }
             #expect(stored.count >= 2 && stored.allSatisfy { $0.createdBy == "eve" && $0.sourceName.hasPrefix("camera door lobby at controller gate") }, "\(stored.map(\.sourceName))")
-            try await browser.wait("the page to show the templates") { try await browser.text("main").contains("\(stored.count) template(s)") }
+            try await browser.wait("the page to show the templates") { try await browser.text("main").contains("\(stored.count) templates") }
             // The board first: its long polls would hold the server's graceful shutdown.
             run.kill(SIGTERM)
             #expect(run.wait().status == 0)

@@ -51,7 +51,7 @@ struct DoorLog {
         case .card, .tamper: break  // the driver turns these into badges and door alarms
         case .keypad(let keys):
             // The keys are a PIN in waiting: never written anywhere, only counted.
-            note("reader.keypad", ["keys": String(keys.count)], "keypad: \(keys.count) key(s) (no PIN factor at this door)")
+            note("reader.keypad", ["keys": String(keys.count)], "keypad: \(counted(keys.count, "key")) (no PIN factor at this door)")
         case .power(let ok):
             note(ok ? "reader.power_restored" : "reader.power_failed", [:], ok ? "reader power restored" : "ALARM: reader reports a power failure", ok ? .info : .alarm)
         case .online(let secure):

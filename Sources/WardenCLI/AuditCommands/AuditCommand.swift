@@ -86,10 +86,10 @@ struct VerifyAudit: ParsableCommand {
             for a in chain.acknowledged { print("acknowledged discontinuity: \(a)") }
             if let c = changes {
                 if c.unaccounted.isEmpty {
-                    print("identity database: \(c.checkedChanges) change(s), each recorded in the log" + (c.legacyChanges > 0 ? " (\(c.legacyChanges) from before changes were linked)" : "")
+                    print("identity database: \(counted(c.checkedChanges, "change")), each recorded in the log" + (c.legacyChanges > 0 ? " (\(c.legacyChanges) from before changes were linked)" : "")
                           + (c.acknowledgedLost > 0 ? " (\(c.acknowledgedLost) whose events were lost in an acknowledged discontinuity)" : ""))
                 } else {
-                    print("identity database: \(c.unaccounted.count) row(s) that no audit event accounts for:")
+                    print("identity database: \(counted(c.unaccounted.count, "row")) that no audit event accounts for:")
                     for u in c.unaccounted.prefix(50) { print("  - \(u)") }
                     if c.unaccounted.count > 50 { print("  ... and \(c.unaccounted.count - 50) more (--json lists all)") }
                 }

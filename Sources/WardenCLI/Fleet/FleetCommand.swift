@@ -97,7 +97,7 @@ struct FleetSyncCommand: ParsableCommand {
             }
         } catch { throw CLIError("\(error)") }
         if global.json { try Output.json(report); return }
-        print("replica at revision \(report.appliedRevision) (\(report.items) change(s) applied); \(report.uploaded) event(s) uploaded, server holds through row \(report.acknowledgedSeq)"
+        print("replica at revision \(report.appliedRevision) (\(counted(report.items, "change")) applied); \(counted(report.uploaded, "event")) uploaded, server holds through row \(report.acknowledgedSeq)"
               + (report.clockSkewSeconds.map { String(format: "; clock %+.2f s from the server's", $0) } ?? ""))
     }
 }

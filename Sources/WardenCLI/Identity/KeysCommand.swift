@@ -1,6 +1,7 @@
 import CommandSupport
 import ArgumentParser
 import Foundation
+import WardenCore
 
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +25,6 @@ struct RotateKey: ParsableCommand {
         let db = try global.openDatabase()
         let n: Int
         do { n = try db.rotateTemplateKey(by: op.resolved) } catch { throw CLIError("key rotation failed, the old key stays in force: \(error)") }
-        if global.json { try Output.json(["templates": n]) } else { print("re-encrypted \(n) template(s) under a new key (\(db.keyPath))") }
+        if global.json { try Output.json(["templates": n]) } else { print("re-encrypted \(counted(n, "template")) under a new key (\(db.keyPath))") }
     }
 }

@@ -216,7 +216,7 @@ struct RemovePerson: ParsableCommand {
             guard yes else { throw CLIError("this deletes \(person) and their templates for good, at the server and on every board; repeat with --yes") }
             let r = try remote.post(AdminRemoval.self, AdminPath.personRemove, AdminPersonRef(person: person))
             if global.json { try Output.json(Removed(person: PersonRecord(Person(wire: r.person)), templatesDeleted: r.templatesDeleted, badgesDeleted: r.badgesDeleted)); return }
-            print("removed #\(r.person.id) \(r.person.displayName) at \(remote.server): \(r.templatesDeleted) template(s) and \(r.badgesDeleted) badge(s) deleted")
+            print("removed #\(r.person.id) \(r.person.displayName) at \(remote.server): \(counted(r.templatesDeleted, "template")) and \(counted(r.badgesDeleted, "badge")) deleted")
             return
         }
         let db = try global.openDatabase()
@@ -229,7 +229,7 @@ struct RemovePerson: ParsableCommand {
             Output.note("note: \(error); it is truncated when the controller reloads (SIGHUP) or stops")
         }
         if global.json { try Output.json(Removed(person: PersonRecord(r.person), templatesDeleted: r.templatesDeleted, badgesDeleted: r.badgesDeleted)); return }
-        print("removed #\(p.id!) \(p.displayName): \(r.templatesDeleted) template(s) and \(r.badgesDeleted) badge(s) deleted")
+        print("removed #\(p.id!) \(p.displayName): \(counted(r.templatesDeleted, "template")) and \(counted(r.badgesDeleted, "badge")) deleted")
     }
 }
 

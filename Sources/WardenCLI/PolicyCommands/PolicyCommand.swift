@@ -2,6 +2,7 @@ import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import Foundation
+import WardenCore
 import Policy
 import Storage
 
@@ -61,7 +62,7 @@ struct CheckPolicy: ParsableCommand {
             if global.json {
                 try Output.json(Summary(ok: false, directory: dir, zones: 0, doors: 0, schedules: 0, groups: 0, grants: 0, problems: error.issues.map(\.description)))
             } else {
-                FileHandle.standardError.write(Data((error.description + "\n\(error.issues.count) problem(s) in \(dir)\n").utf8))
+                FileHandle.standardError.write(Data((error.description + "\n\(counted(error.issues.count, "problem")) in \(dir)\n").utf8))
             }
             throw ExitCode(1)
         }
@@ -159,6 +160,6 @@ struct PublishPolicy: ParsableCommand {
         }
         let v = try remote.post(AdminVersion.self, AdminPath.policy, AdminConfiguration(files: files))
         if global.json { try Output.json(["version": v.version]); return }
-        print("published \(files.count) policy file(s) as version \(v.version) at \(remote.server)")
+        print("published \(counted(files.count, "policy file")) as version \(v.version) at \(remote.server)")
     }
 }

@@ -1,6 +1,7 @@
 import CommandSupport
 import ArgumentParser
 import Foundation
+import WardenCore
 import Policy
 import Storage
 
@@ -21,7 +22,7 @@ struct PolicyOption: ParsableArguments {
     func load(_ global: some CommandOptions) throws -> SitePolicy {
         let dir = resolve(global)
         do { return try PolicyLoader().load(directory: dir) } catch {
-            throw CLIError("the policy in \(dir) has \(error.issues.count) problem(s):\n" + error.description)
+            throw CLIError("the policy in \(dir) has \(counted(error.issues.count, "problem")):\n" + error.description)
         }
     }
 }

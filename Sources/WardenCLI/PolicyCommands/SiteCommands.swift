@@ -2,6 +2,7 @@ import CommandSupport
 import ArgumentParser
 import FleetProtocol
 import Foundation
+import WardenCore
 import Policy
 import Storage
 
@@ -107,7 +108,7 @@ struct ListGroups: ParsableCommand {
         let names = Set(site.files.groups.keys).union(site.groupMembers.keys).sorted()
         let rows = names.map { Row(name: $0, inPolicyFiles: site.files.groups[$0] != nil, members: site.groupMembers[$0] ?? []) }
         if global.json { try Output.json(rows); return }
-        for r in rows { print("\(pad(r.name, 16)) \(r.members.count) member(s)\(r.members.isEmpty ? "" : ": " + r.members.map { "#\($0)" }.joined(separator: " "))\(r.inPolicyFiles ? "" : "  (database only)")") }
+        for r in rows { print("\(pad(r.name, 16)) \(counted(r.members.count, "member"))\(r.members.isEmpty ? "" : ": " + r.members.map { "#\($0)" }.joined(separator: " "))\(r.inPolicyFiles ? "" : "  (database only)")") }
     }
 }
 

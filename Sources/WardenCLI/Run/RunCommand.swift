@@ -151,7 +151,7 @@ struct RunCommand: ParsableCommand {
             return
         }
         guard problems.isEmpty, let config, let filePolicy = loadedPolicy, let pinMap, let models, let thresholds, let db, let auditStore else {
-            Output.error("not starting; \(problems.count) problem(s), no door was touched:")
+            Output.error("not starting; \(counted(problems.count, "problem")), no door was touched:")
             for p in problems { FileHandle.standardError.write(Data("  - \(p)\n".utf8)) }
             throw ExitCode(2)
         }
@@ -226,7 +226,7 @@ struct StatusCommand: ParsableCommand {
         }
         if let f = s.fleet {
             print("fleet: controller \(f["controller"] ?? "?") of \(f["server"] ?? "?"): link \(f["link"] ?? "?"); replica revision \(f["applied_revision"] ?? "?")"
-                  + (f["server_revision"].map { " of \($0)" } ?? "") + "; \(f["buffered_events"] ?? "?") event(s) not yet uploaded"
+                  + (f["server_revision"].map { " of \($0)" } ?? "") + "; " + (f["buffered_events"].flatMap(Int.init).map { counted($0, "event") } ?? "? events") + " not yet uploaded"
                   + (f["clock_skew_seconds"].map { "; clock skew \($0) s" } ?? "") + (f["last_error"].map { "; last error: \($0)" } ?? ""))
         }
         if let m = s.mqtt {
@@ -234,9 +234,11 @@ struct StatusCommand: ParsableCommand {
                   + "\(m["queued"] ?? "?") queued, \(m["dropped"] ?? "?") dropped")
         }
         for b in s.osdp ?? [] {
-            print("osdp \(b["port"] ?? "?"): \(b["online"] ?? "?") of \(b["readers"] ?? "?") reader(s) online under Secure Channel; "
-                  + "\(b["bytes_skipped"] ?? "0") byte(s) of noise skipped, \(b["frames_rejected"] ?? "0") frame(s) rejected, "
-                  + "\(b["secure_channel_failures"] ?? "0") Secure Channel failure(s)" + (b["port_problem"].map { "; \($0)" } ?? ""))
+            // The counts come as text from the status socket.
+            func n(_ key: String, _ noun: String) -> String { counted(Int(b[key] ?? "0") ?? 0, noun) }
+            print("osdp \(b["port"] ?? "?"): \(b["online"] ?? "?") of \(n("readers", "reader")) online under Secure Channel; "
+                  + "\(n("bytes_skipped", "byte")) of noise skipped, \(n("frames_rejected", "frame")) rejected, "
+                  + "\(n("secure_channel_failures", "Secure Channel failure"))" + (b["port_problem"].map { "; \($0)" } ?? ""))
         }
         if !s.recent.isEmpty { print("recent:"); for r in s.recent { print("  \(r)") } }
     }

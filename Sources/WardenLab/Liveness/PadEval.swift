@@ -170,7 +170,7 @@ struct PadEval: ParsableCommand {
             guard let r else { return }
             print("  \(r.name)\(r.madeUp ? " [MADE UP]" : ""): \(what) \(Output.fixed(100 * r.rate, 1))% (\(r.errors)/\(r.samples); 95% \(Output.fixed(100 * r.low95, 1))-\(Output.fixed(100 * r.high95, 1))%)")
         }
-        print("threshold \(Output.fixed(t)) on the pair's bona fide score (geometric mean of both models); \(frames) frames per track; \(noFace) image(s) with no face left out")
+        print("threshold \(Output.fixed(t)) on the pair's bona fide score (geometric mean of both models); \(frames) frames per track; \(counted(noFace, "image")) with no face left out")
         print("BPCER (bona fide refused):")
         for r in [report.bpcerPhotos, report.upstreamArgmaxBPCERPhotos, report.bpcerPhotoGroups, report.bpcerVideoFrames, report.bpcerVideoTracks] { line(r, "BPCER") }
         print("APCER (attacks accepted), per species:")
