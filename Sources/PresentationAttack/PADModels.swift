@@ -35,6 +35,16 @@ public enum PADModelFile: String, CaseIterable, Sendable {
         }
     }
 
+    /// What the file is for, in a sentence.
+    public var role: String {
+        switch self {
+        case .miniFASNetV2: return "presentation-attack model at 2.7x the face (MiniFASNetV2), one of the pair every liveness check runs"
+        case .miniFASNetV1SE: return "presentation-attack model at 4.0x the face (MiniFASNetV1SE), the other of the pair"
+        case .retinaFaceModel: return "RetinaFace detector weights, for measuring the pair's framing only (`warden pad framing`)"
+        case .retinaFacePrototxt: return "RetinaFace network description, with its weights"
+        }
+    }
+
     /// The pair every door check runs; RetinaFace is only for measuring framing.
     public static let pair: [PADModelFile] = [.miniFASNetV2, .miniFASNetV1SE]
 }

