@@ -10,6 +10,8 @@ package enum Output {
     package static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Machine formats keep UTC, as ISO 8601 text: the default wrote seconds since 2001.
+        encoder.dateEncodingStrategy = .iso8601
         let data = try encoder.encode(value)
         FileHandle.standardOutput.write(data)
         FileHandle.standardOutput.write(Data("\n".utf8))

@@ -23,6 +23,17 @@ public enum OperatorRole: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// An operator as `warden server operator list` shows them.
+public struct OperatorSummary: Codable, Sendable, Equatable {
+    public var name: String
+    public var role: String
+    public var createdBy: String
+    public var createdAt: Date
+    public var disabledAt: Date?
+    public var consolePassword: Bool
+    public var secondFactor: Bool
+}
+
 public struct AuthenticatedOperator: Sendable, Equatable {
     public let name: String
     public let role: OperatorRole
@@ -50,6 +61,41 @@ extension CentralStore {
             try await self.appendServerEvents([AuditEvent.admin("admin.operator_add", operator: op.name, subject: "operator:\(name)", detail: ["role": role.rawValue], at: now)], conn)
         }
         return token
+    }
+
+    /// Every operator, by name: role, who added them and when, whether they are disabled, and
+    /// which console credentials they have (never the credentials themselves).
+    public func operators() async throws -> [OperatorSummary] {
+        var out: [OperatorSummary] = []
+        let rows = try await client.query("""
+            SELECT name, role, created_by, created_at, disabled_at, password_hash IS NOT NULL, totp_secret IS NOT NULL FROM operator ORDER BY name
+            """, logger: logger)
+        for try await (name, role, by, at, disabled, password, totp) in rows.decode((String, String, String, Date, Date?, Bool, Bool).self) {
+            out.append(OperatorSummary(name: name, role: role, createdBy: by, createdAt: at, disabledAt: disabled, consolePassword: password, secondFactor: totp))
+        }
+        return out
+    }
+
+    /// Disables an operator (their token, console password and sessions stop working at
+    /// once; the account and its history stay) or enables them again. Audited. An operator
+    /// is never deleted: the audit log names them.
+    public func setOperatorDisabled(_ name: String, _ disabled: Bool, by op: Operator, now: Date = Date()) async throws {
+        try await transaction { conn in
+            let changed = try await self.one(conn.query("""
+                UPDATE operator SET disabled_at = \(disabled ? now : nil) WHERE name = \(name) AND (disabled_at IS NULL) = \(disabled) RETURNING name
+                """, logger: self.logger), String.self)
+            if changed == nil {
+                guard try await self.one(conn.query("SELECT name FROM operator WHERE name = \(name)", logger: self.logger), String.self) != nil else {
+                    throw CentralError.notFound("no operator '\(name)' (`warden server operator list` shows them)")
+                }
+                throw CentralError.conflict("operator '\(name)' is already \(disabled ? "disabled" : "enabled")")
+            }
+            if disabled {
+                try await conn.query("UPDATE console_session SET ended_at = \(now) WHERE operator = \(name) AND ended_at IS NULL", logger: self.logger)
+            }
+            try await self.appendServerEvents([AuditEvent.admin(disabled ? "admin.operator_disable" : "admin.operator_enable", operator: op.name,
+                                                                subject: "operator:\(name)", at: now)], conn)
+        }
     }
 
     /// The operator a bearer token belongs to. A token that cannot be one is refused before

@@ -206,7 +206,7 @@ struct ServerTokenCommand: ParsableCommand {
 
 struct ServerOperatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "operator", abstract: "Operator accounts for the admin API and the web console.",
-                                                    subcommands: [Add.self, Password.self, TOTPCommand.self])
+                                                    subcommands: [Add.self, List.self, Disable.self, Enable.self, Password.self, TOTPCommand.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -234,6 +234,57 @@ struct ServerOperatorCommand: ParsableCommand {
 }
 
 extension ServerOperatorCommand {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List the operators: role, who added them and when, whether disabled, and which console credentials they have."
+        )
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let all = try global.withCentralStore { try await $0.operators() }
+            if global.json { try Output.json(all); return }
+            guard !all.isEmpty else { print("no operators yet: `warden server operator add NAME --role admin` adds the first"); return }
+            for o in all {
+                let console = o.consolePassword ? "console password" + (o.secondFactor ? " + second factor" : "") : "no console password"
+                print("\(o.name)  \(o.role)  " + (o.disabledAt.map { "DISABLED since \(HumanTime.text($0, in: .gmt))" } ?? "active")
+                      + "  \(console)  added by \(o.createdBy) at \(HumanTime.text(o.createdAt, in: .gmt))")
+            }
+        }
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "disable",
+            abstract: "Disable an operator: their token, console password and sessions stop working at once; the account and its history stay.",
+            discussion: "`warden server operator enable NAME` undoes it. Operators are never deleted: the audit log names them."
+        )
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var op: OperatorOption
+        @Argument(help: "The operator's name.") var name: String
+
+        func run() throws {
+            let (n, who) = (name, op.resolved)
+            try global.withCentralStore { try await $0.setOperatorDisabled(n, true, by: who) }
+            if global.json { try Output.json(["name": n, "state": "disabled"]); return }
+            print("operator '\(n)' disabled: their token and console sign-in are refused, and their console sessions ended")
+        }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "enable", abstract: "Enable a disabled operator again (their token and password are as they were).")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var op: OperatorOption
+        @Argument(help: "The operator's name.") var name: String
+
+        func run() throws {
+            let (n, who) = (name, op.resolved)
+            try global.withCentralStore { try await $0.setOperatorDisabled(n, false, by: who) }
+            if global.json { try Output.json(["name": n, "state": "enabled"]); return }
+            print("operator '\(n)' enabled")
+        }
+    }
+
     struct Password: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "password",

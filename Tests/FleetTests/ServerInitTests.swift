@@ -1,5 +1,7 @@
+import FleetServer
 import Foundation
 import Testing
+import WardenCore
 import WardenTestSupport
 
 /// `warden server init` against a database it cannot use fails, non-zero, naming the user it
@@ -58,5 +60,56 @@ struct ServerInitTests {
         let r = try await initialise("postgres:///warden?host=\(postgres.socketDirectory)&port=\(postgres.port)&user=warden-ops", home: home)
         #expect(r.status != 0 && r.stderr.contains("Peer authentication failed") && r.stderr.contains("Run the server as 'warden-ops'"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: home + "/server"))
+    }
+}
+
+/// Operators can be listed, disabled and enabled again (issue 39: they could be added only).
+@Suite("server operators", .serialized)
+struct ServerOperatorTests {
+    @Test func operatorsAreListedDisabledAndEnabledFromTheCLI() async throws {
+        let postgres = try TestPostgres()
+        defer { postgres.destroy() }
+        let home = NSTemporaryDirectory() + "warden-ops-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let bin = try #require(FleetBoardProcessTests.warden, "the warden executable was not built beside the tests")
+        func server(_ args: [String]) async throws -> Spawn.Result {
+            var env = ProcessInfo.processInfo.environment
+            env["WARDEN_HOME"] = home
+            env.removeValue(forKey: "WARDEN_SERVER")
+            return try await Spawn.output([bin, "server"] + args, environment: env)
+        }
+        #expect(try await server(["init", "--database", postgres.url, "--port", "0", "--name", "127.0.0.1"]).status == 0)
+        #expect(try await server(["operator", "add", "ana", "--role", "admin"]).status == 0)
+        #expect(try await server(["operator", "add", "aud", "--role", "auditor"]).status == 0)
+        struct Row: Decodable { let name: String; let role: String; let disabledAt: String?; let consolePassword: Bool }
+        func list() async throws -> [Row] { try JSONDecoder().decode([Row].self, from: Data(try await server(["operator", "list", "--json"]).stdout.utf8)) }
+        var rows = try await list()
+        #expect(rows.map(\.name) == ["ana", "aud"] && rows.map(\.role) == ["admin", "auditor"] && rows.allSatisfy { $0.disabledAt == nil && !$0.consolePassword })
+        let disabled = try await server(["operator", "disable", "aud"])
+        #expect(disabled.status == 0 && disabled.stdout.contains("operator 'aud' disabled"), "\(disabled.stderr)")
+        rows = try await list()
+        #expect(rows.first { $0.name == "aud" }?.disabledAt != nil && rows.first { $0.name == "ana" }?.disabledAt == nil)
+        #expect(try await server(["operator", "list"]).stdout.contains("aud  auditor  DISABLED since"))
+        let again = try await server(["operator", "disable", "aud"])
+        #expect(again.status != 0 && again.stderr.contains("already disabled"), "\(again.stderr)")
+        let nobody = try await server(["operator", "disable", "zed"])
+        #expect(nobody.status != 0 && nobody.stderr.contains("no operator 'zed'"), "\(nobody.stderr)")
+        #expect(try await server(["operator", "enable", "aud"]).status == 0)
+        #expect(try await list().allSatisfy { $0.disabledAt == nil })
+    }
+
+    /// A disabled operator's token is refused at once, and works again once enabled; both
+    /// changes are in the server's own audit chain.
+    @Test func aDisabledOperatorsTokenIsRefused() async throws {
+        let h = try FleetHarness()
+        let admin = Operator("test-admin")
+        let token = try await h.central { try await $0.addOperator("enzo", role: .enroller, by: admin) }
+        #expect(try await h.central { try await $0.authenticate(token: token, source: "test") }.name == "enzo")
+        try await h.central { try await $0.setOperatorDisabled("enzo", true, by: admin) }
+        await #expect(throws: (any Error).self) { try await h.central { try await $0.authenticate(token: token, source: "test") } }
+        try await h.central { try await $0.setOperatorDisabled("enzo", false, by: admin) }
+        #expect(try await h.central { try await $0.authenticate(token: token, source: "test") }.name == "enzo")
+        let types = try await h.serverEvents().map(\.type)
+        #expect(types.contains("admin.operator_disable") && types.contains("admin.operator_enable"))
     }
 }
