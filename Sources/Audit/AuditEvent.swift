@@ -160,13 +160,8 @@ public enum AuditTime {
     }
 
     static func local(_ d: Date, in tz: TimeZone) -> String {
-        let offset = tz.secondsFromGMT(for: d)
-        var secs = time_t(Int64(d.timeIntervalSince1970.rounded(.down)) + Int64(offset))
-        var tm = tm()
-        gmtime_r(&secs, &tm)
-        let sign = offset >= 0 ? "+" : "-"
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d%@%02d:%02d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
-                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), sign, abs(offset) / 3600, abs(offset) % 3600 / 60)
+        let w = HumanTime.wallClock(d, in: tz)
+        return "\(w.date)T\(w.time)\(w.offset)"
     }
 }
 

@@ -1,5 +1,4 @@
 import Audit
-import Crypto
 import Foundation
 import GRDB
 import WardenCore
@@ -61,8 +60,8 @@ public enum HomeBackup {
             }
             entries += site?.files.map { ("site/" + $0.archive, $0.disk) } ?? []
             let files = try entries.map { e -> BackupArchive.Manifest.File in
-                guard let data = fm.contents(atPath: e.disk) else { throw BackupError.io("cannot read \(e.disk)") }
-                return .init(path: e.archive, size: data.count, sha256: Hex.encode(SHA256Digest.of(data)))
+                guard let digest = FileDigest.sha256(ofFile: e.disk) else { throw BackupError.io("cannot read \(e.disk)") }
+                return .init(path: e.archive, size: digest.size, sha256: digest.hex)
             }
             let manifest = BackupArchive.Manifest(files: files, identityMigrations: migrations, auditHeadSeq: head.seq, auditHeadHash: head.hash, home: home)
             let disk = Dictionary(uniqueKeysWithValues: entries.map { ($0.archive, $0.disk) })
@@ -180,8 +179,4 @@ public enum HomeBackup {
                             siteDirectory: siteOut, replacedInto: replacedInto)
         } catch let e as BackupError { throw e } catch { throw BackupError.io("restoring into \(home): \(error)") }
     }
-}
-
-enum SHA256Digest {
-    static func of(_ data: Data) -> [UInt8] { Array(Crypto.SHA256.hash(data: data)) }
 }

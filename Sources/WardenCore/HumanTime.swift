@@ -7,28 +7,20 @@ import Foundation
 /// log itself) keep UTC.
 public enum HumanTime {
     /// "2026-12-07 17:03:06 +01:00".
-    public static func text(_ d: Date, in tz: TimeZone) -> String { formatter(tz).string(from: d) }
-
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var formatters: [String: DateFormatter] = [:]
-
-    /// One formatter per zone: DateFormatter is costly to make and not safe to share
-    /// unlocked across threads, so each use takes the lock.
-    private static func formatter(_ tz: TimeZone) -> LockedFormatter {
-        lock.withLock {
-            if let f = formatters[tz.identifier] { return LockedFormatter(f) }
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = tz
-            f.dateFormat = "yyyy-MM-dd HH:mm:ss xxx"
-            formatters[tz.identifier] = f
-            return LockedFormatter(f)
-        }
+    public static func text(_ d: Date, in tz: TimeZone) -> String {
+        let w = wallClock(d, in: tz)
+        return "\(w.date) \(w.time) \(w.offset)"
     }
 
-    private struct LockedFormatter {
-        let f: DateFormatter
-        init(_ f: DateFormatter) { self.f = f }
-        func string(from d: Date) -> String { HumanTime.lock.withLock { f.string(from: d) } }
+    /// The wall clock at `d` in `tz`, in parts: "2026-12-07", "17:03:06", "+01:00". The
+    /// audit log's site-local time is the same parts joined its own way (`AuditTime.local`).
+    public static func wallClock(_ d: Date, in tz: TimeZone) -> (date: String, time: String, offset: String) {
+        let offset = tz.secondsFromGMT(for: d)
+        var secs = time_t(Int64(d.timeIntervalSince1970.rounded(.down)) + Int64(offset))
+        var tm = tm()
+        gmtime_r(&secs, &tm)
+        return (String(format: "%04d-%02d-%02d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday)),
+                String(format: "%02d:%02d:%02d", Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec)),
+                String(format: "%@%02d:%02d", offset >= 0 ? "+" : "-", abs(offset) / 3600, abs(offset) % 3600 / 60))
     }
 }

@@ -234,6 +234,13 @@ struct ServerOperatorCommand: ParsableCommand {
 }
 
 extension ServerOperatorCommand {
+    /// `disable` and `enable`: one change, said in JSON or in words.
+    static func setDisabled(_ disabled: Bool, name: String, global: GlobalOptions, by who: Operator, said: String) throws {
+        try global.withCentralStore { try await $0.setOperatorDisabled(name, disabled, by: who) }
+        if global.json { try Output.json(["name": name, "state": disabled ? "disabled" : "enabled"]); return }
+        print("operator '\(name)' \(said)")
+    }
+
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list",
@@ -264,10 +271,8 @@ extension ServerOperatorCommand {
         @Argument(help: "The operator's name.") var name: String
 
         func run() throws {
-            let (n, who) = (name, op.resolved)
-            try global.withCentralStore { try await $0.setOperatorDisabled(n, true, by: who) }
-            if global.json { try Output.json(["name": n, "state": "disabled"]); return }
-            print("operator '\(n)' disabled: their token and console sign-in are refused, and their console sessions ended")
+            try ServerOperatorCommand.setDisabled(true, name: name, global: global, by: op.resolved,
+                                                  said: "disabled: their token and console sign-in are refused, and their console sessions ended")
         }
     }
 
@@ -277,12 +282,7 @@ extension ServerOperatorCommand {
         @OptionGroup var op: OperatorOption
         @Argument(help: "The operator's name.") var name: String
 
-        func run() throws {
-            let (n, who) = (name, op.resolved)
-            try global.withCentralStore { try await $0.setOperatorDisabled(n, false, by: who) }
-            if global.json { try Output.json(["name": n, "state": "enabled"]); return }
-            print("operator '\(n)' enabled")
-        }
+        func run() throws { try ServerOperatorCommand.setDisabled(false, name: name, global: global, by: op.resolved, said: "enabled") }
     }
 
     struct Password: ParsableCommand {

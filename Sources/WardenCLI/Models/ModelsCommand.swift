@@ -1,6 +1,6 @@
 import ArgumentParser
+import Backup
 import CommandSupport
-import Crypto
 import FaceKit
 import Foundation
 import OpenCVFaces
@@ -83,17 +83,9 @@ struct ModelsCommand: ParsableCommand {
             let path = (dir as NSString).appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: path) else { continue }
             let check: String
-            if let sum = Self.sha256(of: path) { check = sum == sha256 ? "verified" : "WRONG FILE (its SHA-256 is \(sum))" } else { check = "UNREADABLE" }
+            if let sum = FileDigest.sha256(ofFile: path)?.hex { check = sum == sha256 ? "verified" : "WRONG FILE (its SHA-256 is \(sum))" } else { check = "UNREADABLE" }
             return Row(family: family, file: file, role: role, required: required, found: path, check: check, sha256: sha256, source: source)
         }
         return Row(family: family, file: file, role: role, required: required, found: nil, check: "missing", sha256: sha256, source: source)
-    }
-
-    static func sha256(of path: String) -> String? {
-        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? h.close() }
-        var hasher = SHA256()
-        while let chunk = try? h.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return Hex.encode(hasher.finalize())
     }
 }
